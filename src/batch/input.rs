@@ -1,0 +1,441 @@
+//! Streaming readers for prompt logs: JSONL (`prompt`, OpenAI `messages`, or `text`), CSV, plain lines; `.gz`; stdin.
+//!
+//! Every input line (CSV: every data row) becomes exactly one `Record`, good or bad, so outputs stay aligned
+//! with inputs. Nothing here loads a whole file: records are produced one at a time.
+
+use crate::error::{Error, Result};
+use flate2::read::MultiGzDecoder;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+/// How an input file is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum InputFormat {
+    /// From the extension (`.jsonl`, `.ndjson`, `.csv`, `.txt`, with or without `.gz`), else by sniffing
+    /// the first byte (`{` means JSONL).
+    #[default]
+    Auto,
+    /// One JSON object per line.
+    Jsonl,
+    /// CSV with a header row.
+    Csv,
+    /// One prompt per line.
+    Text,
+}
+
+/// One input record: where it was, its id if the input had one, and its prompt or why it has none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// 1-based line number in its file (for CSV, the line where the row starts).
+    pub line: u64,
+    /// The record's `id` field, copied as a string.
+    pub id: Option<String>,
+    /// The prompt text, or a message saying why the record is unusable.
+    pub prompt: std::result::Result<String, String>,
+}
+
+/// Which fields hold the prompt.
+#[derive(Debug, Clone, Default)]
+pub struct FieldChoice {
+    /// An explicit field (JSONL key or CSV column); otherwise `prompt`, then `messages`, then `text`.
+    pub field: Option<String>,
+}
+
+/// Opens `path` (`-` for stdin), decompressing `.gz` transparently.
+pub fn open(path: &str) -> Result<Box<dyn BufRead + Send>> {
+    let raw: Box<dyn Read + Send> = if path == "-" {
+        Box::new(io::stdin())
+    } else {
+        Box::new(File::open(path).map_err(|e| Error::io("opening", path, e))?)
+    };
+    let raw = if path.ends_with(".gz") {
+        Box::new(MultiGzDecoder::new(raw)) as Box<dyn Read + Send>
+    } else {
+        raw
+    };
+    Ok(Box::new(BufReader::with_capacity(1 << 16, raw)))
+}
+
+/// Decides the format of `path` whose reader is `reader` (peeks without consuming).
+pub fn detect_format(path: &str, requested: InputFormat, reader: &mut dyn BufRead) -> InputFormat {
+    if requested != InputFormat::Auto {
+        return requested;
+    }
+    let name = path.strip_suffix(".gz").unwrap_or(path);
+    let ext = Path::new(name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("jsonl") | Some("ndjson") | Some("json") => InputFormat::Jsonl,
+        Some("csv") => InputFormat::Csv,
+        Some("txt") => InputFormat::Text,
+        _ => match reader.fill_buf() {
+            Ok(buf) if buf.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') => {
+                InputFormat::Jsonl
+            }
+            _ => InputFormat::Text,
+        },
+    }
+}
+
+/// Reads records from one input.
+pub fn records(
+    reader: Box<dyn BufRead + Send>,
+    format: InputFormat,
+    fields: &FieldChoice,
+) -> Result<Box<dyn Iterator<Item = Record> + Send>> {
+    Ok(match format {
+        InputFormat::Csv => Box::new(CsvRecords::new(reader, fields)?),
+        InputFormat::Jsonl => Box::new(LineRecords {
+            reader,
+            line: 0,
+            json: true,
+            fields: fields.clone(),
+            done: false,
+        }),
+        InputFormat::Text | InputFormat::Auto => Box::new(LineRecords {
+            reader,
+            line: 0,
+            json: false,
+            fields: fields.clone(),
+            done: false,
+        }),
+    })
+}
+
+struct LineRecords {
+    reader: Box<dyn BufRead + Send>,
+    line: u64,
+    json: bool,
+    fields: FieldChoice,
+    done: bool,
+}
+
+impl Iterator for LineRecords {
+    type Item = Record;
+
+    fn next(&mut self) -> Option<Record> {
+        if self.done {
+            return None;
+        }
+        let mut buf = Vec::new();
+        match self.reader.read_until(b'\n', &mut buf) {
+            Ok(0) => {
+                self.done = true;
+                return None;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                // A read error (truncated gzip, I/O) ends this input; report it in place of the next line.
+                self.done = true;
+                self.line += 1;
+                return Some(Record {
+                    line: self.line,
+                    id: None,
+                    prompt: Err(format!("read error: {e}")),
+                });
+            }
+        }
+        self.line += 1;
+        while matches!(buf.last(), Some(b'\n') | Some(b'\r')) {
+            buf.pop();
+        }
+        let text = match String::from_utf8(buf) {
+            Ok(t) => t,
+            Err(_) => {
+                return Some(Record {
+                    line: self.line,
+                    id: None,
+                    prompt: Err("line is not valid UTF-8".into()),
+                })
+            }
+        };
+        Some(if self.json {
+            parse_json_record(self.line, &text, &self.fields)
+        } else {
+            Record {
+                line: self.line,
+                id: None,
+                prompt: non_empty(text),
+            }
+        })
+    }
+}
+
+fn non_empty(text: String) -> std::result::Result<String, String> {
+    if text.trim().is_empty() {
+        Err("empty prompt".into())
+    } else {
+        Ok(text)
+    }
+}
+
+/// Parses one JSONL line into a record.
+pub fn parse_json_record(line: u64, text: &str, fields: &FieldChoice) -> Record {
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            let prompt = if text.trim().is_empty() {
+                Err("empty line".to_string())
+            } else {
+                Err(format!("invalid JSON: {e}"))
+            };
+            return Record {
+                line,
+                id: None,
+                prompt,
+            };
+        }
+    };
+    let Some(obj) = value.as_object() else {
+        return Record {
+            line,
+            id: None,
+            prompt: Err("expected a JSON object".into()),
+        };
+    };
+    let id = obj.get("id").and_then(|v| match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    });
+    let prompt = match &fields.field {
+        Some(name) => match obj.get(name) {
+            Some(v) => prompt_from_value(name, v),
+            None => Err(format!("missing field `{name}`")),
+        },
+        None => ["prompt", "messages", "text"]
+            .iter()
+            .find_map(|name| obj.get(*name).map(|v| prompt_from_value(name, v)))
+            .unwrap_or_else(|| Err("missing field `prompt` (or `messages`, `text`)".into())),
+    };
+    Record { line, id, prompt }
+}
+
+/// A prompt from a JSON value: a string, or an OpenAI-style `messages` array (the last user turn).
+pub fn prompt_from_value(
+    name: &str,
+    value: &serde_json::Value,
+) -> std::result::Result<String, String> {
+    match value {
+        serde_json::Value::String(s) => non_empty(s.clone()),
+        serde_json::Value::Array(messages) => last_user_turn(messages),
+        _ => Err(format!(
+            "field `{name}` must be a string or a messages array"
+        )),
+    }
+}
+
+/// The content of the last message whose role is `user` (content as a string, or as an array of
+/// `{"type": "text", "text": ...}` parts).
+pub fn last_user_turn(messages: &[serde_json::Value]) -> std::result::Result<String, String> {
+    let user = messages
+        .iter()
+        .rev()
+        .find(|m| m.get("role").and_then(|r| r.as_str()) == Some("user"))
+        .ok_or_else(|| "messages has no user turn".to_string())?;
+    let text = match user.get("content") {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(|t| t.as_str()))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => return Err("user turn has no text content".into()),
+    };
+    non_empty(text)
+}
+
+struct CsvRecords {
+    reader: csv::Reader<Box<dyn BufRead + Send>>,
+    column: std::result::Result<usize, String>,
+    id_column: Option<usize>,
+}
+
+impl CsvRecords {
+    fn new(reader: Box<dyn BufRead + Send>, fields: &FieldChoice) -> Result<Self> {
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+        let headers = reader
+            .byte_headers()
+            .map_err(|e| Error::InvalidInput(format!("CSV header: {e}")))?
+            .clone();
+        let find = |name: &str| headers.iter().position(|h| h == name.as_bytes());
+        let column = match &fields.field {
+            Some(name) => find(name).ok_or_else(|| format!("CSV has no column `{name}`")),
+            None => find("prompt").or_else(|| find("text")).ok_or_else(|| {
+                "CSV has no `prompt` or `text` column; name one with --field".into()
+            }),
+        };
+        if let Err(msg) = &column {
+            return Err(Error::Usage(msg.clone()));
+        }
+        Ok(Self {
+            id_column: find("id"),
+            reader,
+            column,
+        })
+    }
+}
+
+impl Iterator for CsvRecords {
+    type Item = Record;
+
+    fn next(&mut self) -> Option<Record> {
+        let mut row = csv::ByteRecord::new();
+        match self.reader.read_byte_record(&mut row) {
+            Ok(false) => None,
+            Ok(true) => {
+                let line = row.position().map(|p| p.line()).unwrap_or(0);
+                let field = |i: usize| {
+                    row.get(i)
+                        .map(|b| std::str::from_utf8(b).map(str::to_string))
+                };
+                let id = self
+                    .id_column
+                    .and_then(field)
+                    .and_then(|r| r.ok())
+                    .filter(|s| !s.is_empty());
+                let prompt = match &self.column {
+                    Err(msg) => Err(msg.clone()),
+                    Ok(col) => match field(*col) {
+                        None => Err("row has no prompt column".into()),
+                        Some(Err(_)) => Err("prompt is not valid UTF-8".into()),
+                        Some(Ok(text)) => non_empty(text),
+                    },
+                };
+                Some(Record { line, id, prompt })
+            }
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                // A CSV error that is not about one row (I/O) would repeat forever: stop after reporting it.
+                let fatal = !matches!(
+                    e.kind(),
+                    csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }
+                );
+                let record = Record {
+                    line,
+                    id: None,
+                    prompt: Err(format!("invalid CSV row: {e}")),
+                };
+                if fatal {
+                    self.column = Err("input ended after an error".into());
+                    // Drain by replacing the reader with an empty one.
+                    self.reader = csv::ReaderBuilder::new()
+                        .from_reader(Box::new(io::empty()) as Box<dyn BufRead + Send>);
+                }
+                Some(record)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &[u8], format: InputFormat, field: Option<&str>) -> Vec<Record> {
+        let reader: Box<dyn BufRead + Send> = Box::new(io::Cursor::new(text.to_vec()));
+        let fields = FieldChoice {
+            field: field.map(str::to_string),
+        };
+        records(reader, format, &fields).unwrap().collect()
+    }
+
+    #[test]
+    fn jsonl_fields_messages_ids_and_bad_lines_in_place() {
+        let input = br#"{"id": 7, "prompt": "hello"}
+not json
+{"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "first"}, {"role": "assistant", "content": "x"}, {"role": "user", "content": [{"type": "text", "text": "last"}]}]}
+{"text": "plain text field", "id": "abc"}
+{"prompt": ""}
+{"other": 1}
+
+[1, 2]
+"#;
+        let r = read(input, InputFormat::Jsonl, None);
+        assert_eq!(r.len(), 8);
+        assert_eq!(r[0].id.as_deref(), Some("7"));
+        assert_eq!(r[0].prompt.as_deref(), Ok("hello"));
+        assert!(r[1].prompt.as_ref().unwrap_err().contains("invalid JSON"));
+        assert_eq!(r[2].prompt.as_deref(), Ok("last"));
+        assert_eq!(r[3].id.as_deref(), Some("abc"));
+        assert_eq!(r[4].prompt, Err("empty prompt".into()));
+        assert!(r[5].prompt.as_ref().unwrap_err().contains("missing field"));
+        assert_eq!(r[6].prompt, Err("empty line".into()));
+        assert!(r[7].prompt.is_err());
+        assert_eq!(
+            r.iter().map(|r| r.line).collect::<Vec<_>>(),
+            (1..=8).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn text_lines_keep_numbering_and_flag_bad_utf8() {
+        let r = read(b"one\r\n\xff\xfe\n\nfour", InputFormat::Text, None);
+        assert_eq!(r.len(), 4);
+        assert_eq!(r[0].prompt.as_deref(), Ok("one"));
+        assert!(r[1].prompt.as_ref().unwrap_err().contains("UTF-8"));
+        assert!(r[2].prompt.is_err());
+        assert_eq!(r[3].prompt.as_deref(), Ok("four"));
+    }
+
+    #[test]
+    fn csv_by_field_with_multiline_rows() {
+        let input = b"id,question,x\n1,\"two\nlines\",a\n2,,b\n3,third,c\n";
+        let r = read(input, InputFormat::Csv, Some("question"));
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0].prompt.as_deref(), Ok("two\nlines"));
+        assert_eq!(r[0].line, 2);
+        assert!(r[1].prompt.is_err());
+        assert_eq!(r[2].id.as_deref(), Some("3"));
+        assert_eq!(r[2].line, 5);
+    }
+
+    #[test]
+    fn csv_without_prompt_column_is_a_usage_error() {
+        let reader: Box<dyn BufRead + Send> = Box::new(io::Cursor::new(b"a,b\n1,2\n".to_vec()));
+        assert!(records(reader, InputFormat::Csv, &FieldChoice::default()).is_err());
+    }
+
+    #[test]
+    fn auto_detection() {
+        let mut r = io::Cursor::new(b"  {\"prompt\": 1}".to_vec());
+        assert_eq!(
+            detect_format("-", InputFormat::Auto, &mut r),
+            InputFormat::Jsonl
+        );
+        let mut r = io::Cursor::new(b"hello".to_vec());
+        assert_eq!(
+            detect_format("-", InputFormat::Auto, &mut r),
+            InputFormat::Text
+        );
+        assert_eq!(
+            detect_format("x.csv.gz", InputFormat::Auto, &mut r),
+            InputFormat::Csv
+        );
+        assert_eq!(
+            detect_format("x.jsonl", InputFormat::Auto, &mut r),
+            InputFormat::Jsonl
+        );
+        assert_eq!(
+            detect_format("x.jsonl", InputFormat::Text, &mut r),
+            InputFormat::Text
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_give_one_record_per_line(lines in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..40), 1..20)) {
+            let lines: Vec<Vec<u8>> = lines.into_iter().map(|l| l.into_iter().filter(|b| *b != b'\n').collect()).collect();
+            let text = lines.join(&b'\n');
+            for format in [InputFormat::Jsonl, InputFormat::Text] {
+                let r = read(&text, format, None);
+                // read_until yields no record for an empty final segment only when the whole input is empty.
+                let expected = if text.is_empty() { 0 } else { lines.len() };
+                proptest::prop_assert_eq!(r.len(), expected);
+            }
+        }
+    }
+}

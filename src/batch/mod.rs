@@ -1,0 +1,8 @@
+//! The batch doors: `triage embed` and `triage label` over prompt logs, streaming, in input order.
+
+pub mod embed;
+pub mod input;
+pub mod output;
+
+/// How many records are read, embedded and written as one window; memory is bounded by this, not by input size.
+pub const WINDOW: usize = 512;

@@ -1,0 +1,110 @@
+//! Where batch doors write: stdout, or a file written through a temporary name and renamed at the end,
+//! so a failed run never leaves a half-written output behind.
+
+use crate::error::{Error, Result};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// An output sink; call `finish` to publish it.
+pub struct Output {
+    inner: Sink,
+}
+
+enum Sink {
+    Stdout(BufWriter<io::Stdout>),
+    File {
+        writer: BufWriter<tempfile::NamedTempFile>,
+        path: PathBuf,
+    },
+}
+
+impl Output {
+    /// `None` or `-` means stdout; anything else is a file path.
+    pub fn create(path: Option<&Path>) -> Result<Self> {
+        let inner = match path {
+            None => Sink::Stdout(BufWriter::new(io::stdout())),
+            Some(p) if p == Path::new("-") => Sink::Stdout(BufWriter::new(io::stdout())),
+            Some(p) => {
+                let dir = match p.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d,
+                    _ => Path::new("."),
+                };
+                let tmp = tempfile::Builder::new()
+                    .prefix(".triage-out-")
+                    .tempfile_in(dir)
+                    .map_err(|e| Error::io("creating a temporary file in", dir, e))?;
+                Sink::File {
+                    writer: BufWriter::with_capacity(1 << 16, tmp),
+                    path: p.to_path_buf(),
+                }
+            }
+        };
+        Ok(Self { inner })
+    }
+
+    /// Writes one line (a newline is appended).
+    pub fn line(&mut self, text: &str) -> Result<()> {
+        let res = match &mut self.inner {
+            Sink::Stdout(w) => w
+                .write_all(text.as_bytes())
+                .and_then(|()| w.write_all(b"\n")),
+            Sink::File { writer, .. } => writer
+                .write_all(text.as_bytes())
+                .and_then(|()| writer.write_all(b"\n")),
+        };
+        res.map_err(|e| Error::io("writing", self.name(), e))
+    }
+
+    fn name(&self) -> PathBuf {
+        match &self.inner {
+            Sink::Stdout(_) => PathBuf::from("<stdout>"),
+            Sink::File { path, .. } => path.clone(),
+        }
+    }
+
+    /// Flushes and, for a file, renames the temporary file onto the target path.
+    pub fn finish(self) -> Result<()> {
+        match self.inner {
+            Sink::Stdout(mut w) => w.flush().map_err(|e| Error::io("writing", "<stdout>", e)),
+            Sink::File { writer, path } => {
+                let tmp = writer
+                    .into_inner()
+                    .map_err(|e| Error::io("writing", &path, e.into_error()))?;
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    let _ = tmp
+                        .as_file()
+                        .set_permissions(std::fs::Permissions::from_mode(0o644));
+                }
+                tmp.as_file()
+                    .sync_all()
+                    .map_err(|e| Error::io("syncing", &path, e))?;
+                tmp.persist(&path)
+                    .map_err(|e| Error::io("renaming into", &path, e.error))?;
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_appears_only_on_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        let mut out = Output::create(Some(&path)).unwrap();
+        out.line("{\"a\":1}").unwrap();
+        assert!(!path.exists());
+        out.finish().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"a\":1}\n");
+        let mut out = Output::create(Some(&path)).unwrap();
+        out.line("partial").unwrap();
+        drop(out); // a failed run: the old file stays, no temp file remains
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"a\":1}\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,133 @@
+//! The production `Embedder`: tokenizer + candle BERT + mean pooling + L2 normalisation, batched by length.
+
+use super::acquire::{ModelFiles, WEIGHTS_SHA256};
+use super::bert::{BertEncoder, Config};
+use super::tokenizer::load_tokenizer;
+use super::{Embedder, Embedding, EMBEDDING_DIM};
+use crate::error::{Error, Result};
+use candle_core::Device;
+use tokenizers::{Encoding, Tokenizer};
+
+/// Default number of texts per forward pass.
+pub const DEFAULT_BATCH_SIZE: usize = 32;
+
+/// all-MiniLM-L6-v2 on candle.
+pub struct CandleEmbedder {
+    tokenizer: Tokenizer,
+    encoder: BertEncoder,
+    batch_size: usize,
+    model_id: String,
+}
+
+impl CandleEmbedder {
+    /// Loads the model from its files onto `device`.
+    pub fn load(files: &ModelFiles, device: &Device) -> Result<Self> {
+        let cfg = Config::from_file(&files.config)?;
+        if cfg.hidden_size != EMBEDDING_DIM {
+            return Err(Error::ModelUnavailable(format!(
+                "model has hidden size {}, expected {EMBEDDING_DIM}",
+                cfg.hidden_size
+            )));
+        }
+        Ok(Self {
+            tokenizer: load_tokenizer(&files.tokenizer)?,
+            encoder: BertEncoder::load(&files.weights, &cfg, device)?,
+            batch_size: DEFAULT_BATCH_SIZE,
+            // The weights' sha256 is verified when they are installed; it identifies the model.
+            model_id: format!("all-MiniLM-L6-v2@{}", &WEIGHTS_SHA256[..16]),
+        })
+    }
+
+    /// Sets how many texts go through the model at once.
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// Tokenizes texts with the model's settings (truncation at 256, no padding).
+    pub fn tokenize(&self, texts: &[String]) -> Result<Vec<Encoding>> {
+        self.tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| Error::Inference(format!("tokenizer: {e}")))
+    }
+
+    /// Embeds already-tokenized texts; one forward pass per `batch_size` texts of similar length.
+    pub fn embed_encodings(&self, encodings: &[Encoding]) -> Result<Vec<Embedding>> {
+        // Longest first, so each batch pads to a length close to all its members' (as sentence-transformers does).
+        let mut order: Vec<usize> = (0..encodings.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(encodings[i].get_ids().len()));
+        let mut out: Vec<Option<Embedding>> = vec![None; encodings.len()];
+        for chunk in order.chunks(self.batch_size) {
+            let vectors = self.embed_batch(chunk.iter().map(|&i| &encodings[i]))?;
+            for (&i, vector) in chunk.iter().zip(vectors) {
+                out[i] = Some(Embedding {
+                    vector,
+                    tokens: encodings[i].get_ids().len(),
+                    truncated: !encodings[i].get_overflowing().is_empty(),
+                });
+            }
+        }
+        out.into_iter()
+            .map(|e| e.ok_or_else(|| Error::Inference("a text was left unembedded".into())))
+            .collect()
+    }
+
+    /// One forward pass over a batch padded to its longest member, then masked mean pooling and L2 norm.
+    fn embed_batch<'a>(&self, batch: impl Iterator<Item = &'a Encoding>) -> Result<Vec<Vec<f32>>> {
+        let rows: Vec<&[u32]> = batch.map(|e| e.get_ids()).collect();
+        let seq = rows.iter().map(|r| r.len()).max().unwrap_or(0).max(1);
+        let mut ids = vec![0u32; rows.len() * seq];
+        for (b, row) in rows.iter().enumerate() {
+            ids[b * seq..b * seq + row.len()].copy_from_slice(row);
+        }
+        let lengths: Vec<usize> = rows.iter().map(|r| r.len()).collect();
+        let hidden = self.encoder.forward(&ids, &lengths, seq)?;
+        let dim = hidden.dim(2)?;
+        let flat = hidden.flatten_all()?.to_vec1::<f32>()?;
+        Ok(lengths
+            .iter()
+            .enumerate()
+            .map(|(b, &len)| mean_pool_normalize(&flat[b * seq * dim..(b * seq + len) * dim], dim))
+            .collect())
+    }
+}
+
+/// Mean of `rows` (len × dim, row-major) then scaled to unit length.
+fn mean_pool_normalize(rows: &[f32], dim: usize) -> Vec<f32> {
+    let count = (rows.len() / dim).max(1);
+    let mut mean = vec![0f32; dim];
+    for row in rows.chunks_exact(dim) {
+        for (m, v) in mean.iter_mut().zip(row) {
+            *m += v;
+        }
+    }
+    let inv = 1.0 / count as f32;
+    mean.iter_mut().for_each(|m| *m *= inv);
+    let norm = mean.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+    mean.iter_mut().for_each(|m| *m /= norm);
+    mean
+}
+
+impl Embedder for CandleEmbedder {
+    fn embed_detailed(&self, texts: &[String]) -> Result<Vec<Embedding>> {
+        let encodings = self.tokenize(texts)?;
+        self.embed_encodings(&encodings)
+    }
+
+    fn model_id(&self) -> &str {
+        &self.model_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pooling_averages_real_rows_and_normalizes() {
+        let v = mean_pool_normalize(&[1.0, 0.0, 3.0, 0.0], 2);
+        assert!((v[0] - 1.0).abs() < 1e-6 && v[1].abs() < 1e-6);
+        let v = mean_pool_normalize(&[3.0, 4.0], 2);
+        assert!((v[0] - 0.6).abs() < 1e-6 && (v[1] - 0.8).abs() < 1e-6);
+    }
+}

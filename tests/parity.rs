@@ -1,0 +1,90 @@
+//! Parity of the candle embedder with sentence-transformers' reference embeddings (tests/fixtures).
+
+use triage::embedding::{Embedder, Embedding};
+
+struct Reference {
+    text: String,
+    tokens: usize,
+    embedding: Vec<f32>,
+}
+
+fn references() -> Vec<Reference> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/minilm-reference.jsonl"
+    ))
+    .unwrap();
+    text.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            Reference {
+                text: v["text"].as_str().unwrap().to_string(),
+                tokens: v["tokens"].as_u64().unwrap() as usize,
+                embedding: v["embedding"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap() as f32)
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+fn check(refs: &[Reference], got: &[Embedding], how: &str) {
+    assert_eq!(refs.len(), got.len());
+    let mut worst = 1.0f64;
+    for (r, g) in refs.iter().zip(got) {
+        assert_eq!(g.tokens, r.tokens, "{how}: token count of {:?}", r.text);
+        assert_eq!(g.vector.len(), 384);
+        let norm = g
+            .vector
+            .iter()
+            .map(|x| (*x as f64).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!(
+            (norm - 1.0).abs() < 1e-4,
+            "{how}: norm {norm} for {:?}",
+            r.text
+        );
+        let c = cosine(&g.vector, &r.embedding);
+        worst = worst.min(c);
+        assert!(c >= 0.9999, "{how}: cosine {c} for {:?}", r.text);
+    }
+    eprintln!("{how}: min cosine {worst:.9} over {} prompts", refs.len());
+}
+
+#[test]
+fn matches_sentence_transformers_batched_and_single() {
+    let settings = common::settings();
+    let embedder =
+        triage::load_embedder(&settings).expect("model loads (run `triage model fetch`)");
+    let refs = references();
+    assert_eq!(refs.len(), 64);
+    let texts: Vec<String> = refs.iter().map(|r| r.text.clone()).collect();
+    // Batched: padded batches of mixed lengths, results must come back in input order.
+    check(&refs, &embedder.embed_detailed(&texts).unwrap(), "batched");
+    // One at a time: no padding at all.
+    let single: Vec<Embedding> = texts
+        .iter()
+        .map(|t| {
+            embedder
+                .embed_detailed(std::slice::from_ref(t))
+                .unwrap()
+                .remove(0)
+        })
+        .collect();
+    check(&refs, &single, "single");
+    // The 472-word text is cut at 256 tokens and says so.
+    assert!(single.iter().any(|e| e.truncated && e.tokens == 256));
+}
+
+mod common;
