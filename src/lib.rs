@@ -1,12 +1,19 @@
 //! triage: labels a prompt's domain and difficulty from its embedding, and routes it to the provider that
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 //! costs least at the quality the caller needs, using a table learned from real outcome data.
 
 pub mod batch;
+pub mod brain;
 pub mod cli;
 pub mod embedding;
 pub mod error;
 pub mod files;
+pub mod labels;
+pub mod routing;
+pub mod training;
 
 use embedding::{CandleEmbedder, ModelSource};
 use error::Result;

@@ -1,5 +1,8 @@
 //! The `triage` binary: parse flags, run one door, map the outcome to an exit code.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -33,9 +36,19 @@ fn init_tracing(filter: &str) {
 fn run(cli: Cli) -> Result<i32> {
     let settings = Settings::resolve(&cli.global)?;
     triage::configure_threads(settings.threads);
-    let Some(command) = cli.command else {
+    if cli.global.retrain {
+        retrain(&settings, cli.global.force)?;
+    } else if cli.global.force {
         return Err(Error::Usage(
-            "nothing to do: give a subcommand (see `triage --help`)".into(),
+            "--force only makes sense with --retrain".into(),
+        ));
+    }
+    let Some(command) = cli.command else {
+        if cli.global.retrain {
+            return Ok(EXIT_OK);
+        }
+        return Err(Error::Usage(
+            "nothing to do: give a subcommand or --retrain (see `triage --help`)".into(),
         ));
     };
     match command {
@@ -84,6 +97,20 @@ fn run(cli: Cli) -> Result<i32> {
             }
         },
     }
+}
+
+fn retrain(settings: &Settings, force: bool) -> Result<()> {
+    use std::io::IsTerminal;
+    let embedder = triage::load_embedder(settings)?;
+    let outcome = triage::training::retrain::retrain(
+        &settings.training_data,
+        &settings.models_dir,
+        &embedder,
+        force,
+        std::io::stderr().is_terminal(),
+    )?;
+    print!("{}", outcome.text);
+    Ok(())
 }
 
 fn model_dir(files: &acquire::ModelFiles) -> &std::path::Path {

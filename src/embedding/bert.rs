@@ -37,7 +37,8 @@ impl Config {
                 cfg.hidden_act
             )));
         }
-        if cfg.num_attention_heads == 0 || !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads) {
+        if cfg.num_attention_heads == 0 || !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads)
+        {
             return Err(Error::ModelUnavailable(
                 "hidden_size is not a multiple of num_attention_heads".into(),
             ));

@@ -64,6 +64,7 @@ impl CandleEmbedder {
                     vector,
                     tokens: encodings[i].get_ids().len(),
                     truncated: !encodings[i].get_overflowing().is_empty(),
+                    full_tokens: full_token_count(&encodings[i]),
                 });
             }
         }
@@ -90,6 +91,21 @@ impl CandleEmbedder {
             .map(|(b, &len)| mean_pool_normalize(&flat[b * seq * dim..(b * seq + len) * dim], dim))
             .collect())
     }
+}
+
+/// Tokens of the untruncated text: the kept part plus each overflowing piece without its own `[CLS]`/`[SEP]`.
+fn full_token_count(encoding: &Encoding) -> usize {
+    encoding.get_ids().len()
+        + encoding
+            .get_overflowing()
+            .iter()
+            .map(|o| {
+                o.get_special_tokens_mask()
+                    .iter()
+                    .filter(|&&m| m == 0)
+                    .count()
+            })
+            .sum::<usize>()
 }
 
 /// Mean of `rows` (len × dim, row-major) then scaled to unit length.

@@ -26,6 +26,8 @@ pub struct Embedding {
     pub tokens: usize,
     /// Whether the text was longer than `MAX_TOKENS` and was cut.
     pub truncated: bool,
+    /// Tokens of the whole text before truncation (a proxy for what a provider bills as input).
+    pub full_tokens: usize,
 }
 
 /// Turns texts into embeddings, in input order.

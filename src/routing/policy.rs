@@ -278,8 +278,9 @@ impl Policy {
                 }
             }
         }
+        // Debug only: evaluation enables every provider on purpose; `Brain::load` warns for served policies.
         if groups.len() > 1 {
-            tracing::warn!(
+            tracing::debug!(
                 groups = %groups.iter().cloned().collect::<Vec<_>>().join(", "),
                 "enabled providers come from more than one data group; their qualities are not comparable"
             );

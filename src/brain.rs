@@ -1,0 +1,55 @@
+//! The loaded router: label heads, routing table, price registry and policy defaults, used by every door.
+
+use crate::embedding::Embedding;
+use crate::error::Result;
+use crate::labels::{Heads, Labels};
+use crate::routing::{Decision, Policy, PriceRegistry, RouteOptions};
+use crate::training::artifacts::{self, Manifest};
+use std::path::Path;
+
+/// File name of the price registry in the models folder.
+pub const REGISTRY_FILE: &str = "providers.toml";
+
+/// Heads + policy, loaded from a models folder.
+pub struct Brain {
+    pub heads: Heads,
+    pub policy: Policy,
+    pub manifest: Manifest,
+}
+
+impl Brain {
+    /// Loads the artifacts of `models_dir` and its `providers.toml` (the table's own prices when absent),
+    /// with `defaults` as the policy's default options.
+    pub fn load(models_dir: &Path, defaults: RouteOptions) -> Result<Self> {
+        let a = artifacts::load(models_dir)?;
+        let registry = PriceRegistry::load_or_default(&models_dir.join(REGISTRY_FILE), &a.table)?;
+        let groups: std::collections::BTreeSet<&str> = a
+            .table
+            .providers
+            .iter()
+            .filter(|p| registry.is_enabled(&p.name))
+            .map(|p| p.group.as_str())
+            .collect();
+        if groups.len() > 1 {
+            tracing::warn!(
+                groups = ?groups,
+                "enabled providers were measured in different data groups; their qualities are not comparable"
+            );
+        }
+        Ok(Self {
+            heads: a.heads,
+            policy: Policy::new(a.table, registry, defaults)?,
+            manifest: a.manifest,
+        })
+    }
+
+    /// Labels one embedded prompt.
+    pub fn label(&self, embedding: &Embedding) -> Labels {
+        self.heads.label(embedding)
+    }
+
+    /// Routes a labelled prompt.
+    pub fn route(&self, labels: &Labels, options: &RouteOptions) -> Result<Decision> {
+        self.policy.decide(&labels.prompt_labels(), options)
+    }
+}

@@ -1,0 +1,129 @@
+//! The trained artifacts in the models folder: `heads.json`, `table.json` and `manifest.json`.
+//!
+//! Each file is written atomically (temporary file + rename), heads and table first and the manifest
+//! last; the manifest records the sha256 of the other two, so a reader never mixes a new table with old
+//! heads: a mismatch is reported as an inconsistent (or still being written) set.
+
+use super::FitSettings;
+use crate::error::{Error, Result};
+use crate::files::{hex, write_atomic};
+use crate::labels::Heads;
+use crate::routing::RoutingTable;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+pub const HEADS_FILE: &str = "heads.json";
+pub const TABLE_FILE: &str = "table.json";
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// Version of the artifact format; a loader refuses other versions.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What was trained, on what, and how well it did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub created_unix: u64,
+    pub model_id: String,
+    /// sha256 over the training files' names and contents.
+    pub data_sha256: String,
+    pub data_files: Vec<String>,
+    pub rows: usize,
+    pub train_rows: usize,
+    pub held_out_rows: usize,
+    pub settings: FitSettings,
+    /// Cross-validated AIQ gain of each candidate setting (train split only).
+    pub cross_validation: Vec<(FitSettings, f64)>,
+    /// The held-out report (see `training::evaluate::Report`).
+    pub metrics: serde_json::Value,
+    pub training_seconds: f64,
+    pub heads_sha256: String,
+    pub table_sha256: String,
+}
+
+/// A loaded, consistent set of artifacts.
+#[derive(Debug, Clone)]
+pub struct Artifacts {
+    pub heads: Heads,
+    pub table: RoutingTable,
+    pub manifest: Manifest,
+}
+
+fn sha(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn read(dir: &Path, name: &str) -> Result<Vec<u8>> {
+    let path = dir.join(name);
+    std::fs::read(&path).map_err(|e| Error::io("reading", path, e))
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8], name: &str) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| Error::Artifacts(format!("{name}: {e}")))
+}
+
+/// Loads and cross-checks the artifacts of `dir`.
+pub fn load(dir: &Path) -> Result<Artifacts> {
+    let manifest: Manifest = parse(&read(dir, MANIFEST_FILE)?, MANIFEST_FILE)?;
+    if manifest.format_version != FORMAT_VERSION {
+        return Err(Error::Artifacts(format!(
+            "{MANIFEST_FILE} has format version {}, this triage reads {FORMAT_VERSION}; retrain",
+            manifest.format_version
+        )));
+    }
+    let heads_bytes = read(dir, HEADS_FILE)?;
+    let table_bytes = read(dir, TABLE_FILE)?;
+    if sha(&heads_bytes) != manifest.heads_sha256 || sha(&table_bytes) != manifest.table_sha256 {
+        return Err(Error::Artifacts(format!(
+            "{HEADS_FILE}/{TABLE_FILE} in {} do not match {MANIFEST_FILE} (being written, or edited by hand); retrain",
+            dir.display()
+        )));
+    }
+    let heads: Heads = parse(&heads_bytes, HEADS_FILE)?;
+    let table: RoutingTable = parse(&table_bytes, TABLE_FILE)?;
+    check_consistent(&heads, &table)?;
+    Ok(Artifacts {
+        heads,
+        table,
+        manifest,
+    })
+}
+
+/// The heads and table must describe the same categories and feature width.
+pub fn check_consistent(heads: &Heads, table: &RoutingTable) -> Result<()> {
+    if heads.category.classes != table.categories {
+        return Err(Error::Artifacts(
+            "category head and routing table list different categories".into(),
+        ));
+    }
+    let width_ok = |rows: &Vec<Vec<f32>>| rows.iter().all(|r| r.len() == heads.feature_dim);
+    if heads.feature_dim != crate::labels::FEATURE_DIM
+        || !width_ok(&heads.domain.weights)
+        || !width_ok(&heads.category.weights)
+        || heads.difficulty.weights.len() != heads.feature_dim
+        || heads.domain.weights.len() != crate::routing::DOMAINS.len()
+    {
+        return Err(Error::Artifacts("heads have the wrong shape".into()));
+    }
+    Ok(())
+}
+
+/// Writes heads, table, then the manifest (with their hashes), each atomically.
+pub fn save(dir: &Path, heads: &Heads, table: &RoutingTable, mut manifest: Manifest) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
+    let heads_bytes = json_bytes(heads)?;
+    let table_bytes = json_bytes(table)?;
+    manifest.heads_sha256 = sha(&heads_bytes);
+    manifest.table_sha256 = sha(&table_bytes);
+    manifest.format_version = FORMAT_VERSION;
+    write_atomic(&dir.join(HEADS_FILE), &heads_bytes)?;
+    write_atomic(&dir.join(TABLE_FILE), &table_bytes)?;
+    let manifest_bytes = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| Error::Artifacts(format!("serializing manifest: {e}")))?;
+    write_atomic(&dir.join(MANIFEST_FILE), &manifest_bytes)
+}
+
+/// Compact JSON (the heads are mostly floats; pretty-printing would triple their size).
+fn json_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| Error::Artifacts(format!("serializing: {e}")))
+}

@@ -1,0 +1,277 @@
+//! Reads training data: JSON Lines of prompts with per-provider outcomes, plus an optional providers.csv.
+//!
+//! The format is documented in training-data/README.md; it is also the format of a user's own logs.
+//! Unknown keys are ignored; a malformed line is reported with its file and line number and skipped.
+
+use crate::error::{Error, Result};
+use crate::routing::DOMAINS;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+/// Token counts a provider reported for one query.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq)]
+pub struct TokenCounts {
+    #[serde(default)]
+    pub input: Option<f64>,
+    #[serde(default)]
+    pub output: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawRecord {
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    task: Option<String>,
+    #[serde(default)]
+    domain: Option<String>,
+    prompt: String,
+    #[serde(default)]
+    outcomes: BTreeMap<String, f64>,
+    #[serde(default)]
+    cost_usd: BTreeMap<String, f64>,
+    #[serde(default)]
+    tokens: BTreeMap<String, TokenCounts>,
+}
+
+/// One validated training prompt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainingRecord {
+    pub id: String,
+    /// Data source; providers are only compared within one source.
+    pub source: String,
+    pub task: Option<String>,
+    /// Index into `routing::DOMAINS`, when labelled.
+    pub domain: Option<usize>,
+    pub prompt: String,
+    /// Outcome in [0,1] per provider measured on this prompt.
+    pub outcomes: BTreeMap<String, f64>,
+    /// Real cost of the query per provider, when the source recorded it.
+    pub cost_usd: BTreeMap<String, f64>,
+    /// Token counts per provider, when the source recorded them.
+    pub tokens: BTreeMap<String, TokenCounts>,
+}
+
+/// A provider's price, $ per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Price {
+    pub input_usd_per_mtok: f64,
+    pub output_usd_per_mtok: f64,
+}
+
+/// Everything read from a training-data folder.
+#[derive(Debug, Clone, Default)]
+pub struct Dataset {
+    pub records: Vec<TrainingRecord>,
+    /// Prices from providers.csv (empty when the folder has none).
+    pub prices: BTreeMap<String, Price>,
+    /// `file:line: problem` for every skipped line.
+    pub problems: Vec<String>,
+    /// The files read, in order.
+    pub files: Vec<PathBuf>,
+}
+
+impl Dataset {
+    /// Reads every `*.jsonl` (and `*.jsonl.gz`) file of `dir` in name order, and `dir/providers.csv` if present.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| Error::io("reading training data folder", dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                name.ends_with(".jsonl") || name.ends_with(".jsonl.gz")
+            })
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(Error::Usage(format!(
+                "no .jsonl files in training data folder {}",
+                dir.display()
+            )));
+        }
+        let mut data = Dataset::default();
+        for file in &files {
+            data.read_jsonl(file)?;
+        }
+        data.files = files;
+        let csv = dir.join("providers.csv");
+        if csv.exists() {
+            data.prices = read_prices(&csv, &mut data.problems)?;
+        }
+        Ok(data)
+    }
+
+    fn read_jsonl(&mut self, file: &Path) -> Result<()> {
+        let name = file.display().to_string();
+        let reader = crate::batch::input::open(&name)?;
+        let stem = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(|n| {
+                n.trim_end_matches(".gz")
+                    .trim_end_matches(".jsonl")
+                    .to_string()
+            })
+            .unwrap_or_default();
+        for (i, line) in reader.split(b'\n').enumerate() {
+            let line_no = i + 1;
+            let bytes = line.map_err(|e| Error::io("reading", file, e))?;
+            if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+                continue;
+            }
+            match parse_record(&bytes, &stem, line_no) {
+                Ok(r) => self.records.push(r),
+                Err(msg) => self.problems.push(format!("{name}:{line_no}: {msg}")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Every provider that has at least one outcome, with the sources it was measured in.
+    pub fn providers(&self) -> BTreeMap<String, std::collections::BTreeSet<String>> {
+        let mut out: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+        for r in &self.records {
+            for p in r.outcomes.keys() {
+                out.entry(p.clone()).or_default().insert(r.source.clone());
+            }
+        }
+        out
+    }
+}
+
+fn parse_record(
+    bytes: &[u8],
+    default_source: &str,
+    line: usize,
+) -> std::result::Result<TrainingRecord, String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_string())?;
+    let raw: RawRecord = serde_json::from_str(text).map_err(|e| format!("invalid record: {e}"))?;
+    if raw.prompt.trim().is_empty() {
+        return Err("empty prompt".into());
+    }
+    for (p, v) in &raw.outcomes {
+        if !v.is_finite() || !(0.0..=1.0).contains(v) {
+            return Err(format!("outcome of `{p}` is {v}, not in [0,1]"));
+        }
+    }
+    for (p, v) in &raw.cost_usd {
+        if !v.is_finite() || *v < 0.0 {
+            return Err(format!(
+                "cost_usd of `{p}` is {v}, not a non-negative number"
+            ));
+        }
+    }
+    let domain = match raw.domain.as_deref() {
+        None => None,
+        Some(d) => Some(DOMAINS.iter().position(|x| *x == d).ok_or_else(|| {
+            format!(
+                "unknown domain `{d}` (expected one of {})",
+                DOMAINS.join(", ")
+            )
+        })?),
+    };
+    let id = match raw.id {
+        Some(serde_json::Value::String(s)) => s,
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        _ => format!("{default_source}:{line}"),
+    };
+    Ok(TrainingRecord {
+        id,
+        source: raw.source.unwrap_or_else(|| default_source.to_string()),
+        task: raw.task.filter(|t| !t.is_empty()),
+        domain,
+        prompt: raw.prompt,
+        outcomes: raw.outcomes,
+        cost_usd: raw.cost_usd,
+        tokens: raw.tokens,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct PriceRow {
+    model: String,
+    input_usd_per_mtok: f64,
+    output_usd_per_mtok: f64,
+}
+
+fn read_prices(path: &Path, problems: &mut Vec<String>) -> Result<BTreeMap<String, Price>> {
+    let mut reader = csv::Reader::from_path(path)
+        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let mut prices = BTreeMap::new();
+    for (i, row) in reader.deserialize::<PriceRow>().enumerate() {
+        match row {
+            Ok(r) if r.input_usd_per_mtok >= 0.0 && r.output_usd_per_mtok >= 0.0 => {
+                prices.insert(
+                    r.model,
+                    Price {
+                        input_usd_per_mtok: r.input_usd_per_mtok,
+                        output_usd_per_mtok: r.output_usd_per_mtok,
+                    },
+                );
+            }
+            Ok(r) => problems.push(format!(
+                "{}:{}: negative price for `{}`",
+                path.display(),
+                i + 2,
+                r.model
+            )),
+            Err(e) => problems.push(format!("{}:{}: {e}", path.display(), i + 2)),
+        }
+    }
+    Ok(prices)
+}
+
+/// Whether a prompt belongs to the held-out split: a stable hash of the prompt text, 20% held out.
+/// (Salted, so it is independent of the hash the data's publishers used for their own private split.)
+pub fn is_held_out(prompt: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"triage-split-v1\0")
+        .chain_update(prompt.as_bytes())
+        .finalize();
+    u16::from_be_bytes([digest[0], digest[1]]) % 100 < 20
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_lines_are_reported_with_line_numbers_and_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("logs.jsonl"),
+            concat!(
+                "{\"prompt\": \"ok\", \"outcomes\": {\"a\": 1}, \"extra\": 5}\n",
+                "not json\n",
+                "\n",
+                "{\"prompt\": \"x\", \"outcomes\": {\"a\": 1.5}}\n",
+                "{\"prompt\": \"y\", \"domain\": \"cooking\"}\n",
+                "{\"prompt\": \"z\", \"domain\": null, \"cost_usd\": {\"a\": 0.001}, \"id\": 9}\n",
+            ),
+        )
+        .unwrap();
+        let d = Dataset::load(dir.path()).unwrap();
+        assert_eq!(d.records.len(), 2);
+        assert_eq!(d.records[0].source, "logs");
+        assert_eq!(d.records[1].id, "9");
+        assert_eq!(d.problems.len(), 3, "{:?}", d.problems);
+        assert!(d.problems[0].contains("logs.jsonl:2:"));
+        assert!(d.problems[1].contains("logs.jsonl:4:") && d.problems[1].contains("[0,1]"));
+        assert!(d.problems[2].contains(":5:") && d.problems[2].contains("cooking"));
+        assert!(d.prices.is_empty());
+    }
+
+    #[test]
+    fn split_is_stable_and_near_twenty_percent() {
+        let held = (0..5000)
+            .filter(|i| is_held_out(&format!("prompt {i}")))
+            .count();
+        assert!((800..1200).contains(&held), "{held}");
+        assert_eq!(is_held_out("same text"), is_held_out("same text"));
+    }
+}

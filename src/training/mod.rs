@@ -1,0 +1,425 @@
+//! Training: reads the data, embeds it (cached), fits the heads and the routing table, evaluates on a
+//! held-out split, and writes the artifacts.
+
+pub mod artifacts;
+pub mod dataset;
+pub mod embed_cache;
+pub mod evaluate;
+pub mod fit;
+pub mod metrics;
+pub mod retrain;
+pub mod table_fit;
+
+use crate::embedding::{Embedder, Embedding};
+use crate::error::{Error, Result};
+use crate::labels::{features, DifficultyHead, Heads, SoftmaxHead, FEATURE_DIM};
+use crate::routing::{RoutingTable, DOMAINS};
+use dataset::{Dataset, Price, TrainingRecord};
+use fit::{FitOptions, Observation};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use table_fit::{ProviderInfo, TableRow};
+
+/// How finely the routing table splits prompts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    /// One category per domain.
+    Domain,
+    /// One category per source task with enough rows, the rest pooled by domain.
+    Task,
+}
+
+/// Settings of one fit, chosen by cross-validation on the training split.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FitSettings {
+    pub granularity: Granularity,
+    pub pseudo_count: f32,
+    /// A task becomes its own category only with at least this many training rows with outcomes.
+    pub min_category_rows: usize,
+}
+
+/// The embedded corpus, split into train and held-out.
+pub struct Corpus {
+    pub records: Vec<TrainingRecord>,
+    pub embeddings: Vec<Embedding>,
+    pub features: Vec<Vec<f32>>,
+    pub held_out: Vec<bool>,
+    pub prices: BTreeMap<String, Price>,
+}
+
+impl Corpus {
+    /// Embeds every record (through the cache) and splits by the stable prompt hash.
+    pub fn build(
+        data: Dataset,
+        embedder: &dyn Embedder,
+        cache: &mut embed_cache::EmbeddingCache,
+        show_progress: bool,
+    ) -> Result<Self> {
+        let texts: Vec<String> = data.records.iter().map(|r| r.prompt.clone()).collect();
+        let cached_before = cache.len();
+        let bar = if show_progress {
+            indicatif::ProgressBar::new(texts.len() as u64)
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "embedding {bar:40} {pos}/{len} new prompts ({per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let embeddings = cache.embed_all(embedder, &texts, |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })?;
+        bar.finish_and_clear();
+        tracing::info!(
+            cached = cached_before,
+            embedded = cache.len() - cached_before,
+            "training prompts embedded"
+        );
+        let features = embeddings.iter().map(features).collect();
+        let held_out = data
+            .records
+            .iter()
+            .map(|r| dataset::is_held_out(&r.prompt))
+            .collect();
+        Ok(Self {
+            records: data.records,
+            embeddings,
+            features,
+            held_out,
+            prices: data.prices,
+        })
+    }
+
+    /// Indices of the training split.
+    pub fn train_indices(&self) -> Vec<usize> {
+        (0..self.records.len())
+            .filter(|&i| !self.held_out[i])
+            .collect()
+    }
+
+    /// Indices of the held-out split.
+    pub fn held_out_indices(&self) -> Vec<usize> {
+        (0..self.records.len())
+            .filter(|&i| self.held_out[i])
+            .collect()
+    }
+}
+
+/// Heads and table fitted together, plus what the fit decided per training row.
+pub struct Fitted {
+    pub heads: Heads,
+    pub table: RoutingTable,
+    pub settings: FitSettings,
+}
+
+/// Fits everything on `rows` (indices into the corpus).
+pub fn fit(corpus: &Corpus, rows: &[usize], settings: FitSettings) -> Result<Fitted> {
+    let base = fit_base(corpus, rows)?;
+    fit_with_base(corpus, rows, &base, settings)
+}
+
+/// The parts of a fit that do not depend on the table settings.
+pub struct BaseFit {
+    pub domain: SoftmaxHead,
+    pub difficulty: DifficultyHead,
+    /// Out-of-fold level of each row (by position in `rows`), for rows with outcomes.
+    pub oof_level: BTreeMap<usize, usize>,
+}
+
+const DOMAIN_L2: f64 = 1e-4;
+const DIFFICULTY_L2: f64 = 1e-3;
+const OOF_FOLDS: usize = 5;
+
+fn opts(l2: f64) -> FitOptions {
+    FitOptions {
+        l2,
+        steps: 300,
+        learning_rate: 0.05,
+    }
+}
+
+/// Fits the domain head and the difficulty head, with out-of-fold difficulty levels for the table.
+pub fn fit_base(corpus: &Corpus, rows: &[usize]) -> Result<BaseFit> {
+    let labelled: Vec<usize> = rows
+        .iter()
+        .copied()
+        .filter(|&i| corpus.records[i].domain.is_some())
+        .collect();
+    let domain = if labelled.is_empty() {
+        // A foreign log without domain labels: a flat head (every domain equally likely).
+        SoftmaxHead {
+            classes: DOMAINS.iter().map(|d| d.to_string()).collect(),
+            weights: vec![vec![0.0; FEATURE_DIM]; DOMAINS.len()],
+            bias: vec![0.0; DOMAINS.len()],
+        }
+    } else {
+        let x: Vec<Vec<f32>> = labelled
+            .iter()
+            .map(|&i| corpus.features[i].clone())
+            .collect();
+        let y: Vec<usize> = labelled
+            .iter()
+            .map(|&i| corpus.records[i].domain.unwrap_or(0))
+            .collect();
+        let (weights, bias) = fit::fit_softmax(&x, &y, DOMAINS.len(), None, opts(DOMAIN_L2))?;
+        SoftmaxHead {
+            classes: DOMAINS.iter().map(|d| d.to_string()).collect(),
+            weights,
+            bias,
+        }
+    };
+
+    let targets = difficulty_targets(corpus, rows)?;
+    if targets.is_empty() {
+        return Err(Error::Usage(
+            "the training data has no rows with outcomes; nothing to learn difficulty or routing from"
+                .into(),
+        ));
+    }
+    let items: Vec<usize> = targets.keys().copied().collect();
+    let x: Vec<Vec<f32>> = items.iter().map(|&i| corpus.features[i].clone()).collect();
+    let y: Vec<f32> = items.iter().map(|i| targets[i]).collect();
+    let (weights, bias) = fit::fit_ridge(&x, &y, opts(DIFFICULTY_L2))?;
+    // Out-of-fold scores: training rows are binned the way unseen prompts will be.
+    let mut oof_score = vec![0f32; items.len()];
+    for fold in 0..OOF_FOLDS {
+        let (tr, te): (Vec<usize>, Vec<usize>) =
+            (0..items.len()).partition(|k| k % OOF_FOLDS != fold);
+        let xs: Vec<Vec<f32>> = tr.iter().map(|&k| x[k].clone()).collect();
+        let ys: Vec<f32> = tr.iter().map(|&k| y[k]).collect();
+        let (w, b) = fit::fit_ridge(&xs, &ys, opts(DIFFICULTY_L2))?;
+        let head = DifficultyHead {
+            weights: w,
+            bias: b,
+            cuts: [0.0, 0.0],
+        };
+        for &k in &te {
+            oof_score[k] = head.score(&x[k]);
+        }
+    }
+    let cuts = [
+        quantile(&oof_score, 1.0 / 3.0),
+        quantile(&oof_score, 2.0 / 3.0),
+    ];
+    let difficulty = DifficultyHead {
+        weights,
+        bias,
+        cuts,
+    };
+    let oof_level = items
+        .iter()
+        .zip(&oof_score)
+        .map(|(&i, &s)| (i, difficulty.level(s)))
+        .collect();
+    Ok(BaseFit {
+        domain,
+        difficulty,
+        oof_level,
+    })
+}
+
+/// Difficulty target per row with outcomes: the item-response difficulty fitted within the row's source,
+/// standardized within that source (sources measure different providers on different scales, so only
+/// within-source ranks are comparable).
+pub fn difficulty_targets(corpus: &Corpus, rows: &[usize]) -> Result<BTreeMap<usize, f32>> {
+    let mut by_source: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for &i in rows {
+        if !corpus.records[i].outcomes.is_empty() {
+            by_source
+                .entry(corpus.records[i].source.as_str())
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut out = BTreeMap::new();
+    for items in by_source.values() {
+        let providers: BTreeSet<&str> = items
+            .iter()
+            .flat_map(|&i| corpus.records[i].outcomes.keys().map(String::as_str))
+            .collect();
+        let pindex: BTreeMap<&str, usize> =
+            providers.iter().enumerate().map(|(k, p)| (*p, k)).collect();
+        let obs: Vec<Observation> = items
+            .iter()
+            .enumerate()
+            .flat_map(|(item, &i)| {
+                let pindex = &pindex;
+                corpus.records[i]
+                    .outcomes
+                    .iter()
+                    .map(move |(p, &o)| Observation {
+                        item,
+                        provider: pindex[p.as_str()],
+                        outcome: o as f32,
+                    })
+            })
+            .collect();
+        let (_, d) = fit::fit_irt(items.len(), providers.len(), &obs, 300)?;
+        let mean = d.iter().sum::<f32>() / d.len() as f32;
+        let sd = (d.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / d.len() as f32)
+            .sqrt()
+            .max(1e-6);
+        for (k, &i) in items.iter().enumerate() {
+            out.insert(i, (d[k] - mean) / sd);
+        }
+    }
+    Ok(out)
+}
+
+/// Linear-interpolated quantile.
+pub fn quantile(values: &[f32], q: f32) -> f32 {
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() {
+        return 0.5;
+    }
+    let pos = q * (v.len() - 1) as f32;
+    let lo = pos.floor() as usize;
+    let hi = (lo + 1).min(v.len() - 1);
+    v[lo] + (v[hi] - v[lo]) * (pos - lo as f32)
+}
+
+/// The category of a row under `settings`.
+fn category_key(
+    record: &TrainingRecord,
+    domain: usize,
+    big_tasks: &BTreeSet<String>,
+    g: Granularity,
+) -> String {
+    match (&record.task, g) {
+        (Some(task), Granularity::Task) if big_tasks.contains(task) => format!("task:{task}"),
+        _ => format!("domain:{}", DOMAINS[domain]),
+    }
+}
+
+/// Fits the category head and the table on top of a base fit.
+pub fn fit_with_base(
+    corpus: &Corpus,
+    rows: &[usize],
+    base: &BaseFit,
+    settings: FitSettings,
+) -> Result<Fitted> {
+    let with_outcomes: Vec<usize> = rows
+        .iter()
+        .copied()
+        .filter(|&i| !corpus.records[i].outcomes.is_empty())
+        .collect();
+    let domain_of = |i: usize| {
+        corpus.records[i]
+            .domain
+            .unwrap_or_else(|| crate::labels::argmax(&base.domain.probs(&corpus.features[i])))
+    };
+    let mut task_rows: BTreeMap<&str, usize> = BTreeMap::new();
+    for &i in &with_outcomes {
+        if let Some(t) = &corpus.records[i].task {
+            *task_rows.entry(t.as_str()).or_default() += 1;
+        }
+    }
+    let big_tasks: BTreeSet<String> = task_rows
+        .iter()
+        .filter(|(_, &n)| n >= settings.min_category_rows)
+        .map(|(t, _)| t.to_string())
+        .collect();
+    let keys: Vec<String> = with_outcomes
+        .iter()
+        .map(|&i| {
+            category_key(
+                &corpus.records[i],
+                domain_of(i),
+                &big_tasks,
+                settings.granularity,
+            )
+        })
+        .collect();
+    let categories: Vec<String> = keys
+        .iter()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let cindex: BTreeMap<&str, usize> = categories
+        .iter()
+        .enumerate()
+        .map(|(k, c)| (c.as_str(), k))
+        .collect();
+    // A task's domain is the majority domain of its rows.
+    let mut votes = vec![[0usize; 6]; categories.len()];
+    for (k, &i) in with_outcomes.iter().enumerate() {
+        votes[cindex[keys[k].as_str()]][domain_of(i)] += 1;
+    }
+    let category_domain: Vec<usize> = votes
+        .iter()
+        .map(|v| (0..6).max_by_key(|&d| v[d]).unwrap_or(5))
+        .collect();
+    let y: Vec<usize> = keys.iter().map(|k| cindex[k.as_str()]).collect();
+    let x: Vec<Vec<f32>> = with_outcomes
+        .iter()
+        .map(|&i| corpus.features[i].clone())
+        .collect();
+    let (weights, bias) = fit::fit_softmax(&x, &y, categories.len(), None, opts(DOMAIN_L2))?;
+    let category = SoftmaxHead {
+        classes: categories.clone(),
+        weights,
+        bias,
+    };
+
+    let providers = provider_infos(corpus, &with_outcomes);
+    let table_rows: Vec<TableRow> = with_outcomes
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| TableRow {
+            record: &corpus.records[i],
+            category: y[k],
+            level: base.oof_level.get(&i).copied().unwrap_or(1),
+            domain: domain_of(i),
+        })
+        .collect();
+    let table = table_fit::build_table(
+        &table_rows,
+        &categories,
+        &category_domain,
+        &providers,
+        settings.pseudo_count,
+    );
+    Ok(Fitted {
+        heads: Heads {
+            feature_dim: FEATURE_DIM,
+            domain: base.domain.clone(),
+            category,
+            difficulty: base.difficulty.clone(),
+        },
+        table,
+        settings,
+    })
+}
+
+/// Providers with outcomes in `rows`, their group (the source with most of their outcomes) and price.
+pub fn provider_infos(corpus: &Corpus, rows: &[usize]) -> Vec<ProviderInfo> {
+    let mut sources: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
+    for &i in rows {
+        let r = &corpus.records[i];
+        for p in r.outcomes.keys() {
+            *sources
+                .entry(p.as_str())
+                .or_default()
+                .entry(r.source.as_str())
+                .or_default() += 1;
+        }
+    }
+    sources
+        .into_iter()
+        .map(|(name, by_source)| ProviderInfo {
+            name: name.to_string(),
+            group: by_source
+                .iter()
+                .max_by_key(|(_, &n)| n)
+                .map(|(s, _)| s.to_string())
+                .unwrap_or_default(),
+            price: corpus.prices.get(name).copied(),
+        })
+        .collect()
+}

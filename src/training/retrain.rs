@@ -1,0 +1,273 @@
+//! `triage --retrain`: embed the training data, choose settings by cross-validation on the training split,
+//! fit, evaluate on the held-out split, compare with the current artifacts, and write the new ones.
+
+use super::artifacts::{self, Manifest};
+use super::dataset::Dataset;
+use super::embed_cache::EmbeddingCache;
+use super::evaluate::{self, Report};
+use super::{Corpus, FitSettings, Fitted, Granularity};
+use crate::embedding::Embedder;
+use crate::error::{Error, Result};
+use crate::files::hex;
+use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+/// What a retrain did.
+pub struct RetrainOutcome {
+    pub report: Report,
+    pub settings: FitSettings,
+    /// Text report (also printed).
+    pub text: String,
+    /// AIQ gain of the artifacts that were in place before, on the same held-out split.
+    pub previous_gain: Option<f64>,
+}
+
+/// The settings tried by cross-validation.
+pub fn settings_grid() -> Vec<FitSettings> {
+    let mut grid = Vec::new();
+    for granularity in [Granularity::Domain, Granularity::Task] {
+        for pseudo_count in [10.0, 30.0, 60.0] {
+            grid.push(FitSettings {
+                granularity,
+                pseudo_count,
+                min_category_rows: 40,
+            });
+        }
+    }
+    grid
+}
+
+/// Runs the whole retrain. `show_progress` draws a progress bar for embedding.
+pub fn retrain(
+    training_data: &Path,
+    models_dir: &Path,
+    embedder: &dyn Embedder,
+    force: bool,
+    show_progress: bool,
+) -> Result<RetrainOutcome> {
+    let started = Instant::now();
+    let data = Dataset::load(training_data)?;
+    for problem in data.problems.iter().take(20) {
+        eprintln!("triage: skipped {problem}");
+    }
+    if data.problems.len() > 20 {
+        eprintln!(
+            "triage: ... and {} more skipped lines",
+            data.problems.len() - 20
+        );
+    }
+    let data_sha256 = data_hash(&data)?;
+    let data_files: Vec<String> = data.files.iter().map(|f| f.display().to_string()).collect();
+    let mut cache = EmbeddingCache::open(&models_dir.join("cache").join("embeddings.bin"))?;
+    let corpus = Corpus::build(data, embedder, &mut cache, show_progress)?;
+    let train = corpus.train_indices();
+    if train.is_empty() {
+        return Err(Error::Usage("the training split is empty".into()));
+    }
+
+    let grid = settings_grid();
+    let cv = evaluate::cv_scores(&corpus, &train, &grid, 3)?;
+    let (best_index, _) =
+        cv.iter()
+            .enumerate()
+            .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &v)| {
+                if v > bv {
+                    (i, v)
+                } else {
+                    (bi, bv)
+                }
+            });
+    let settings = grid[best_index];
+    let fitted = super::fit(&corpus, &train, settings)?;
+    let report = evaluate::evaluate(&corpus, &fitted, &train, true)?;
+
+    let previous_gain = match artifacts::load(models_dir) {
+        Ok(current) => {
+            let current = Fitted {
+                heads: current.heads,
+                table: current.table,
+                settings: current.manifest.settings,
+            };
+            Some(evaluate::evaluate(&corpus, &current, &train, false)?.headline_gain())
+        }
+        Err(e) => {
+            tracing::info!("no usable current artifacts to compare with: {e}");
+            None
+        }
+    };
+    let mut text = render(&report, &settings, &grid, &cv);
+    if let Some(prev) = previous_gain {
+        let _ = writeln!(
+            text,
+            "current artifacts: AIQ gain {prev:.5} on the same held-out split; new: {:.5}",
+            report.headline_gain()
+        );
+        if prev > report.headline_gain() + 1e-9 && !force {
+            return Err(Error::RetrainRefused(format!(
+                "{text}\nrefusing to replace the current artifacts in {}: they route better on the held-out split \
+                 (AIQ gain {prev:.5} > {:.5}); pass --force to replace them anyway",
+                models_dir.display(),
+                report.headline_gain()
+            )));
+        }
+    }
+    let manifest = Manifest {
+        format_version: artifacts::FORMAT_VERSION,
+        created_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        model_id: embedder.model_id().to_string(),
+        data_sha256,
+        data_files,
+        rows: corpus.records.len(),
+        train_rows: train.len(),
+        held_out_rows: report.held_out_rows,
+        settings,
+        cross_validation: grid.iter().copied().zip(cv.iter().copied()).collect(),
+        metrics: serde_json::to_value(&report)
+            .map_err(|e| Error::Artifacts(format!("serializing report: {e}")))?,
+        training_seconds: started.elapsed().as_secs_f64(),
+        heads_sha256: String::new(),
+        table_sha256: String::new(),
+    };
+    artifacts::save(models_dir, &fitted.heads, &fitted.table, manifest)?;
+    let _ = writeln!(text, "artifacts written to {}", models_dir.display());
+    Ok(RetrainOutcome {
+        report,
+        settings,
+        text,
+        previous_gain,
+    })
+}
+
+fn data_hash(data: &Dataset) -> Result<String> {
+    let mut h = Sha256::new();
+    let mut files = data.files.clone();
+    if let Some(dir) = files
+        .first()
+        .and_then(|f| f.parent())
+        .map(Path::to_path_buf)
+    {
+        let csv = dir.join("providers.csv");
+        if csv.exists() {
+            files.push(csv);
+        }
+    }
+    for f in &files {
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        h.update(name.as_bytes());
+        h.update(std::fs::read(f).map_err(|e| Error::io("reading", f, e))?);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.1}%", v * 100.0)
+}
+
+/// The human-readable report.
+pub fn render(report: &Report, settings: &FitSettings, grid: &[FitSettings], cv: &[f64]) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "== settings (3-fold cross-validation on the training split, AIQ gain) =="
+    );
+    for (s, v) in grid.iter().zip(cv) {
+        let mark = if s == settings { "  <- chosen" } else { "" };
+        let _ = writeln!(
+            t,
+            "  cells {:<6} pseudo-count {:>4}  AIQ gain {:.5}{mark}",
+            format!("{:?}", s.granularity).to_lowercase(),
+            s.pseudo_count,
+            v
+        );
+    }
+    let _ = writeln!(t, "== held-out split: {} prompts ==", report.held_out_rows);
+    let _ = writeln!(
+        t,
+        "domain: accuracy {} macro-F1 {:.3} ({} labelled prompts)",
+        pct(report.domain_accuracy),
+        report.domain_macro_f1,
+        report.domain_rows
+    );
+    for g in &report.groups {
+        let _ = writeln!(
+            t,
+            "-- group {} ({} prompts, {} providers; best single {} at quality {:.3}, cheapest {})",
+            g.group,
+            g.rows,
+            g.providers.len(),
+            g.best_single,
+            g.best_single_quality,
+            g.cheapest
+        );
+        let _ = writeln!(
+            t,
+            "   difficulty: Spearman vs failure rate {:.3} (prompt length {:.3}); ROC-AUC cheapest fails {:.3} (length {:.3})",
+            g.difficulty_spearman, g.length_spearman, g.cheapest_fails_auc, g.length_auc
+        );
+        let _ = writeln!(
+            t,
+            "   {:<36} {:>8} {:>9} {:>14} {:>14}",
+            "router", "AIQ", "AIQ gain", "saving@best", "oracle gain"
+        );
+        let _ = writeln!(
+            t,
+            "   {:<36} {:>8.4} {:>9} {:>14} {:>14}",
+            "zero router (single providers)", g.zero_aiq, "0", "-", "-"
+        );
+        for r in &g.routing {
+            let _ = writeln!(
+                t,
+                "   {:<36} {:>8.4} {:>9.5} {:>14} {:>14}",
+                r.router,
+                r.aiq,
+                r.aiq_gain,
+                pct(r.saving_at_best),
+                pct(r.oracle_gain_fraction)
+            );
+        }
+        let _ = writeln!(
+            t,
+            "   oracle saving at best quality: {}",
+            pct(g.oracle_saving)
+        );
+        for p in &g.pair {
+            let _ = writeln!(
+                t,
+                "   pair ({} vs {}) by {:<13}: APGR {:.3}  CPT(50%) {}  CPT(80%) {}",
+                g.best_single,
+                g.cheapest,
+                p.score,
+                p.apgr,
+                pct(p.cpt50),
+                pct(p.cpt80)
+            );
+        }
+    }
+    if let Some(tr) = &report.transfer {
+        let _ = writeln!(
+            t,
+            "== leave-one-task-out difficulty ({}: {} tasks, {} prompts) ==",
+            tr.group, tr.tasks, tr.rows
+        );
+        let _ = writeln!(
+            t,
+            "   difficulty   : Spearman {:.3}  ROC-AUC {:.3}  CPT(50%) {}",
+            tr.difficulty_spearman,
+            tr.difficulty_auc,
+            pct(tr.difficulty_cpt50)
+        );
+        let _ = writeln!(
+            t,
+            "   prompt length: Spearman {:.3}  ROC-AUC {:.3}  CPT(50%) {}",
+            tr.length_spearman,
+            tr.length_auc,
+            pct(tr.length_cpt50)
+        );
+    }
+    t
+}
