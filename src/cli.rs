@@ -59,6 +59,10 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Embed prompts: JSONL `{"line", "tokens", "truncated", "embedding"}` per input record.
     Embed(EmbedArgs),
+    /// Label prompt logs (domain, difficulty, chosen provider) and project what routing would save.
+    Label(LabelArgs),
+    /// Run the HTTP sidecar: classify and route prompts for a gateway.
+    Serve(ServeArgs),
     /// Manage the embedding model files.
     Model {
         #[command(subcommand)]
@@ -82,6 +86,110 @@ pub struct EmbedArgs {
     /// Texts per forward pass.
     #[arg(long, default_value_t = crate::embedding::candle_embedder::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
+}
+
+/// Routing knobs; given on the command line they become the defaults (a request may override them).
+#[derive(Debug, Args, Clone, Default)]
+pub struct PolicyArgs {
+    /// Only providers whose expected quality is at least this (0..1).
+    #[arg(long, env = "TRIAGE_MIN_QUALITY")]
+    pub min_quality: Option<f32>,
+    /// Cheapest provider within this much expected quality of the best allowed one (default mode, 0.02).
+    #[arg(long, env = "TRIAGE_MAX_QUALITY_DROP")]
+    pub max_quality_drop: Option<f32>,
+    /// Only providers whose expected cost per query is at most this many dollars.
+    #[arg(long, env = "TRIAGE_MAX_COST_USD")]
+    pub max_cost_usd: Option<f64>,
+    /// Only these providers (repeat or comma-separate).
+    #[arg(long = "allow", value_delimiter = ',', env = "TRIAGE_ALLOW")]
+    pub allow: Vec<String>,
+    /// Never these providers (repeat or comma-separate).
+    #[arg(long = "deny", value_delimiter = ',', env = "TRIAGE_DENY")]
+    pub deny: Vec<String>,
+}
+
+impl PolicyArgs {
+    /// The routing options these flags describe.
+    pub fn route_options(&self) -> crate::routing::RouteOptions {
+        crate::routing::RouteOptions {
+            min_quality: self.min_quality,
+            max_quality_drop: self.max_quality_drop,
+            max_cost_usd: self.max_cost_usd,
+            allowed: (!self.allow.is_empty()).then(|| self.allow.clone()),
+            denied: self.deny.clone(),
+            force: None,
+        }
+    }
+}
+
+/// Output layout of `triage label`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    #[default]
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct LabelArgs {
+    /// Input files (JSONL with `prompt`/`messages`/`text`, CSV, plain lines; `.gz` ok); `-` or nothing for stdin.
+    pub inputs: Vec<String>,
+    /// Output file (default stdout); written atomically.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Output layout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Jsonl)]
+    pub format: OutputFormat,
+    /// Input layout.
+    #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
+    pub input_format: InputFormat,
+    /// JSONL key or CSV column holding the prompt.
+    #[arg(long)]
+    pub field: Option<String>,
+    /// Also write the summary as JSON to this file.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Process only shard I of N (0-based, `I/N`): records whose 0-based position in the input is ≡ I mod N.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Texts per forward pass.
+    #[arg(long, default_value_t = crate::embedding::candle_embedder::DEFAULT_BATCH_SIZE)]
+    pub batch_size: usize,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TRIAGE_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// Largest request body in bytes (larger gets 413).
+    #[arg(long, env = "TRIAGE_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    /// Requests waiting for inference before new ones get 429.
+    #[arg(long, env = "TRIAGE_QUEUE_CAPACITY", default_value_t = 256)]
+    pub queue_capacity: usize,
+    /// Most prompts embedded in one forward pass.
+    #[arg(long, env = "TRIAGE_MAX_BATCH", default_value_t = 32)]
+    pub max_batch: usize,
+    /// How long the inference worker waits to fill a batch, in milliseconds.
+    #[arg(long, env = "TRIAGE_BATCH_WAIT_MS", default_value_t = 2)]
+    pub batch_wait_ms: u64,
+    /// Per-request deadline in milliseconds (504 after it).
+    #[arg(long, env = "TRIAGE_REQUEST_TIMEOUT_MS", default_value_t = 5000)]
+    pub request_timeout_ms: u64,
+    /// Most items in one /v1/route/batch request.
+    #[arg(long, env = "TRIAGE_MAX_BATCH_ITEMS", default_value_t = 256)]
+    pub max_batch_items: usize,
+    /// How long a session keeps its provider, in seconds.
+    #[arg(long, env = "TRIAGE_SESSION_TTL_SECS", default_value_t = 1800)]
+    pub session_ttl_secs: u64,
+    /// How often to check the models folder for new artifacts, in seconds (0 = only on SIGHUP).
+    #[arg(long, env = "TRIAGE_RELOAD_INTERVAL_SECS", default_value_t = 5)]
+    pub reload_interval_secs: u64,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -13,6 +13,7 @@ pub mod error;
 pub mod files;
 pub mod labels;
 pub mod routing;
+pub mod server;
 pub mod training;
 
 use embedding::{CandleEmbedder, ModelSource};

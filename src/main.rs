@@ -76,6 +76,8 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(EXIT_OK)
         }
+        Command::Label(args) => triage::batch::label::run(&settings, &args),
+        Command::Serve(args) => triage::server::run(&settings, &args),
         Command::Model { action } => match action {
             ModelAction::Fetch { from_dir } => {
                 let files = match from_dir {

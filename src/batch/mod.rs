@@ -2,6 +2,7 @@
 
 pub mod embed;
 pub mod input;
+pub mod label;
 pub mod output;
 
 /// How many records are read, embedded and written as one window; memory is bounded by this, not by input size.
