@@ -65,11 +65,34 @@ impl DifficultyHead {
     }
 }
 
+/// Domain head: a softmax over fine classes (source tasks with enough examples, else the domain itself),
+/// summed into the six domains. Fine classes let a linear head separate what one domain lumps together
+/// (a science question is "reasoning" in one benchmark and "knowledge" in another).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DomainHead {
+    pub head: SoftmaxHead,
+    /// Domain index (into `routing::DOMAINS`) of each fine class.
+    pub class_domain: Vec<usize>,
+}
+
+impl DomainHead {
+    /// Probabilities of the six domains.
+    pub fn probs(&self, x: &[f32]) -> Vec<f32> {
+        let mut out = vec![0f32; DOMAINS.len()];
+        for (p, &d) in self.head.probs(x).iter().zip(&self.class_domain) {
+            if let Some(slot) = out.get_mut(d) {
+                *slot += p;
+            }
+        }
+        out
+    }
+}
+
 /// All heads, as stored in `heads.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Heads {
     pub feature_dim: usize,
-    pub domain: SoftmaxHead,
+    pub domain: DomainHead,
     /// Over the routing table's categories (same order as `RoutingTable::categories`).
     pub category: SoftmaxHead,
     pub difficulty: DifficultyHead,

@@ -17,7 +17,7 @@ pub const HEADS_FILE: &str = "heads.json";
 pub const TABLE_FILE: &str = "table.json";
 pub const MANIFEST_FILE: &str = "manifest.json";
 /// Version of the artifact format; a loader refuses other versions.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// What was trained, on what, and how well it did.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -98,10 +98,15 @@ pub fn check_consistent(heads: &Heads, table: &RoutingTable) -> Result<()> {
     }
     let width_ok = |rows: &Vec<Vec<f32>>| rows.iter().all(|r| r.len() == heads.feature_dim);
     if heads.feature_dim != crate::labels::FEATURE_DIM
-        || !width_ok(&heads.domain.weights)
+        || !width_ok(&heads.domain.head.weights)
         || !width_ok(&heads.category.weights)
         || heads.difficulty.weights.len() != heads.feature_dim
-        || heads.domain.weights.len() != crate::routing::DOMAINS.len()
+        || heads.domain.head.weights.len() != heads.domain.class_domain.len()
+        || heads
+            .domain
+            .class_domain
+            .iter()
+            .any(|&d| d >= crate::routing::DOMAINS.len())
     {
         return Err(Error::Artifacts("heads have the wrong shape".into()));
     }

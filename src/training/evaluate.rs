@@ -70,6 +70,8 @@ pub struct Report {
     pub domain_rows: usize,
     pub domain_accuracy: f64,
     pub domain_macro_f1: f64,
+    /// (source, correct, labelled) on the held-out split.
+    pub domain_by_source: Vec<(String, usize, usize)>,
     pub groups: Vec<GroupReport>,
     pub transfer: Option<TransferReport>,
 }
@@ -361,10 +363,17 @@ pub fn evaluate(
     let held = corpus.held_out_indices();
     // Domain.
     let (mut pred, mut truth) = (Vec::new(), Vec::new());
+    let mut by_source: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for &i in &held {
         if let Some(d) = corpus.records[i].domain {
+            let p = argmax(&fitted.heads.domain.probs(&corpus.features[i]));
             truth.push(d);
-            pred.push(argmax(&fitted.heads.domain.probs(&corpus.features[i])));
+            pred.push(p);
+            let e = by_source
+                .entry(corpus.records[i].source.clone())
+                .or_default();
+            e.0 += usize::from(p == d);
+            e.1 += 1;
         }
     }
     let policy = evaluation_policy(fitted.table.clone())?;
@@ -402,6 +411,7 @@ pub fn evaluate(
         domain_rows: truth.len(),
         domain_accuracy: metrics::accuracy(&pred, &truth),
         domain_macro_f1: metrics::macro_f1(&pred, &truth, DOMAINS.len()),
+        domain_by_source: by_source.into_iter().map(|(s, (c, n))| (s, c, n)).collect(),
         groups: reports,
         transfer,
     })
@@ -485,8 +495,16 @@ fn evaluate_group(
     let mut zero_aiq = 0.0;
     let mut oracle_saving = 0.0;
     let mut best_quality = 0.0;
+    let mut gap_score: Vec<f64> = Vec::new();
     for router in routers {
         let (eq, ec) = estimates(&router.policy, &router.label, &g.rows, &g.providers);
+        if gap_score.is_empty() {
+            // The labels router's own pair score: expected quality of the best minus the cheapest provider.
+            gap_score = eq
+                .iter()
+                .map(|r| r[truth.best] - r[truth.cheapest])
+                .collect();
+        }
         let a = metrics::aiq(&truth.outcomes, &truth.costs, &eq, &ec);
         let s = metrics::saving_at_best(&truth.outcomes, &truth.costs, &eq, &ec);
         let frac = metrics::oracle_gain_fraction(&truth.outcomes, &truth.costs, &eq, &ec);
@@ -546,7 +564,11 @@ fn evaluate_group(
         length_spearman: metrics::spearman(&lengths, &failure),
         length_auc: metrics::roc_auc(&lengths, &cheap_fails),
         routing,
-        pair: vec![pair("difficulty", &scores), pair("prompt length", &lengths)],
+        pair: vec![
+            pair("difficulty", &scores),
+            pair("quality gap", &gap_score),
+            pair("prompt length", &lengths),
+        ],
     })
 }
 

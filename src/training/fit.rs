@@ -203,3 +203,75 @@ mod tests {
         assert!(d[0] < d[1] && d[1] < d[2], "{d:?}");
     }
 }
+
+/// A fitted one-hidden-layer network: `hidden = relu(x W1 + b1)`, logits = `hidden W2 + b2`.
+/// Weights are returned row-major per output unit: `w1[h]` has one weight per feature, `w2[k]` one per hidden unit.
+pub struct MlpWeights {
+    pub w1: Vec<Vec<f32>>,
+    pub b1: Vec<f32>,
+    pub w2: Vec<Vec<f32>>,
+    pub b2: Vec<f32>,
+}
+
+/// Fits a softmax classifier with one ReLU hidden layer (deterministic initialisation from `seed`).
+pub fn fit_mlp_softmax(
+    x: &[Vec<f32>],
+    y: &[usize],
+    classes: usize,
+    hidden: usize,
+    seed: u64,
+    opts: FitOptions,
+) -> Result<MlpWeights> {
+    let dev = Device::Cpu;
+    let features = x.first().map(Vec::len).unwrap_or(0);
+    let xt = matrix(x, &dev)?;
+    let n = x.len();
+    let mut onehot = vec![0f32; n * classes];
+    for (i, &c) in y.iter().enumerate() {
+        onehot[i * classes + c] = 1.0;
+    }
+    let target = Tensor::from_vec(onehot, (n, classes), &dev)?;
+    // Deterministic uniform init (splitmix64), scaled like Glorot.
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    };
+    let scale1 = (6.0 / (features + hidden) as f64).sqrt();
+    let init1: Vec<f32> = (0..features * hidden)
+        .map(|_| (next() * scale1) as f32)
+        .collect();
+    let scale2 = (6.0 / (hidden + classes) as f64).sqrt();
+    let init2: Vec<f32> = (0..hidden * classes)
+        .map(|_| (next() * scale2) as f32)
+        .collect();
+    let w1 = Var::from_tensor(&Tensor::from_vec(init1, (features, hidden), &dev)?)?;
+    let b1 = Var::zeros(hidden, DType::F32, &dev)?;
+    let w2 = Var::from_tensor(&Tensor::from_vec(init2, (hidden, classes), &dev)?)?;
+    let b2 = Var::zeros(classes, DType::F32, &dev)?;
+    let mut opt = adam(
+        vec![w1.clone(), b1.clone(), w2.clone(), b2.clone()],
+        opts.learning_rate,
+    )?;
+    for _ in 0..opts.steps {
+        let h = xt
+            .matmul(w1.as_tensor())?
+            .broadcast_add(b1.as_tensor())?
+            .relu()?;
+        let logits = h.matmul(w2.as_tensor())?.broadcast_add(b2.as_tensor())?;
+        let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+        let nll = ((logp * &target)?.sum_all()? / (-(n as f64)))?;
+        let reg =
+            ((w1.as_tensor().sqr()?.sum_all()? + w2.as_tensor().sqr()?.sum_all()?)? * opts.l2)?;
+        opt.backward_step(&(nll + reg)?)?;
+    }
+    Ok(MlpWeights {
+        w1: w1.as_tensor().t()?.to_vec2::<f32>()?,
+        b1: b1.as_tensor().to_vec1::<f32>()?,
+        w2: w2.as_tensor().t()?.to_vec2::<f32>()?,
+        b2: b2.as_tensor().to_vec1::<f32>()?,
+    })
+}

@@ -12,7 +12,7 @@ pub mod table_fit;
 
 use crate::embedding::{Embedder, Embedding};
 use crate::error::{Error, Result};
-use crate::labels::{features, DifficultyHead, Heads, SoftmaxHead, FEATURE_DIM};
+use crate::labels::{features, DifficultyHead, DomainHead, Heads, SoftmaxHead, FEATURE_DIM};
 use crate::routing::{RoutingTable, DOMAINS};
 use dataset::{Dataset, Price, TrainingRecord};
 use fit::{FitOptions, Observation};
@@ -124,7 +124,7 @@ pub fn fit(corpus: &Corpus, rows: &[usize], settings: FitSettings) -> Result<Fit
 
 /// The parts of a fit that do not depend on the table settings.
 pub struct BaseFit {
-    pub domain: SoftmaxHead,
+    pub domain: DomainHead,
     pub difficulty: DifficultyHead,
     /// Out-of-fold level of each row (by position in `rows`), for rows with outcomes.
     pub oof_level: BTreeMap<usize, usize>,
@@ -149,29 +149,7 @@ pub fn fit_base(corpus: &Corpus, rows: &[usize]) -> Result<BaseFit> {
         .copied()
         .filter(|&i| corpus.records[i].domain.is_some())
         .collect();
-    let domain = if labelled.is_empty() {
-        // A foreign log without domain labels: a flat head (every domain equally likely).
-        SoftmaxHead {
-            classes: DOMAINS.iter().map(|d| d.to_string()).collect(),
-            weights: vec![vec![0.0; FEATURE_DIM]; DOMAINS.len()],
-            bias: vec![0.0; DOMAINS.len()],
-        }
-    } else {
-        let x: Vec<Vec<f32>> = labelled
-            .iter()
-            .map(|&i| corpus.features[i].clone())
-            .collect();
-        let y: Vec<usize> = labelled
-            .iter()
-            .map(|&i| corpus.records[i].domain.unwrap_or(0))
-            .collect();
-        let (weights, bias) = fit::fit_softmax(&x, &y, DOMAINS.len(), None, opts(DOMAIN_L2))?;
-        SoftmaxHead {
-            classes: DOMAINS.iter().map(|d| d.to_string()).collect(),
-            weights,
-            bias,
-        }
-    };
+    let domain = fit_domain_head(corpus, &labelled)?;
 
     let targets = difficulty_targets(corpus, rows)?;
     if targets.is_empty() {
@@ -219,6 +197,64 @@ pub fn fit_base(corpus: &Corpus, rows: &[usize]) -> Result<BaseFit> {
         domain,
         difficulty,
         oof_level,
+    })
+}
+
+/// A task becomes its own fine class of the domain head with at least this many labelled training rows.
+const MIN_FINE_CLASS_ROWS: usize = 40;
+
+/// Fits the domain head on the labelled rows (a flat head when there are none, as in a foreign log).
+fn fit_domain_head(corpus: &Corpus, labelled: &[usize]) -> Result<DomainHead> {
+    let fine_key = |i: usize| -> (String, usize) {
+        let r = &corpus.records[i];
+        let d = r.domain.unwrap_or(DOMAINS.len() - 1);
+        match &r.task {
+            Some(t) => (format!("{}:{t}", r.source), d),
+            None => (format!("domain:{}", DOMAINS[d]), d),
+        }
+    };
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for &i in labelled {
+        *counts.entry(fine_key(i).0).or_default() += 1;
+    }
+    let class_of = |i: usize| -> (String, usize) {
+        let (key, d) = fine_key(i);
+        if counts.get(&key).copied().unwrap_or(0) >= MIN_FINE_CLASS_ROWS {
+            (key, d)
+        } else {
+            (format!("domain:{}", DOMAINS[d]), d)
+        }
+    };
+    let keys: Vec<(String, usize)> = labelled.iter().map(|&i| class_of(i)).collect();
+    let classes: BTreeMap<String, usize> = keys.iter().cloned().collect();
+    if classes.is_empty() {
+        return Ok(DomainHead {
+            head: SoftmaxHead {
+                classes: DOMAINS.iter().map(|d| format!("domain:{d}")).collect(),
+                weights: vec![vec![0.0; FEATURE_DIM]; DOMAINS.len()],
+                bias: vec![0.0; DOMAINS.len()],
+            },
+            class_domain: (0..DOMAINS.len()).collect(),
+        });
+    }
+    let names: Vec<String> = classes.keys().cloned().collect();
+    let class_domain: Vec<usize> = classes.values().copied().collect();
+    let x: Vec<Vec<f32>> = labelled
+        .iter()
+        .map(|&i| corpus.features[i].clone())
+        .collect();
+    let y: Vec<usize> = keys
+        .iter()
+        .map(|(k, _)| names.iter().position(|n| n == k).unwrap_or(0))
+        .collect();
+    let (weights, bias) = fit::fit_softmax(&x, &y, names.len(), None, opts(DOMAIN_L2))?;
+    Ok(DomainHead {
+        head: SoftmaxHead {
+            classes: names,
+            weights,
+            bias,
+        },
+        class_domain,
     })
 }
 

@@ -193,6 +193,12 @@ pub fn render(report: &Report, settings: &FitSettings, grid: &[FitSettings], cv:
         report.domain_macro_f1,
         report.domain_rows
     );
+    let by_source: Vec<String> = report
+        .domain_by_source
+        .iter()
+        .map(|(s, c, n)| format!("{s} {}/{n}", pct(*c as f64 / (*n).max(1) as f64)))
+        .collect();
+    let _ = writeln!(t, "   by source: {}", by_source.join(", "));
     for g in &report.groups {
         let _ = writeln!(
             t,
