@@ -106,18 +106,23 @@ pub fn groups(corpus: &Corpus, table: &RoutingTable, registry: &PriceRegistry) -
     }
     let mut out = Vec::new();
     for (source, rows) in by_source {
-        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut seen: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
         for &i in &rows {
-            for p in corpus.records[i].outcomes.keys() {
-                *seen.entry(p.as_str()).or_default() += 1;
+            let r = &corpus.records[i];
+            for p in r.outcomes.keys() {
+                let e = seen.entry(p.as_str()).or_default();
+                e.0 += 1;
+                e.1 += usize::from(r.cost_usd.contains_key(p));
             }
         }
+        // A provider is evaluated where it was measured on ≥ 90% of the rows and its cost is known: a price,
+        // or a recorded cost_usd on those rows.
         let providers: Vec<String> = seen
             .iter()
-            .filter(|(p, &n)| {
+            .filter(|(p, &(n, with_cost))| {
                 n * 10 >= rows.len() * 9
                     && table.provider_index(p).is_some()
-                    && price_of(table, registry, p).is_some()
+                    && (price_of(table, registry, p).is_some() || with_cost == n)
             })
             .map(|(p, _)| p.to_string())
             .collect();
