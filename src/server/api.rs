@@ -1,0 +1,338 @@
+//! Request and response bodies of the sidecar, with their OpenAPI schemas.
+
+use super::config::MAX_SESSION_ID_BYTES;
+use super::sessions::SessionOutcome;
+use crate::error::{Error, Result};
+use crate::labels::Labels;
+use crate::routing::{Candidate, Decision, RouteOptions};
+use serde::{Deserialize, Serialize, Serializer};
+use utoipa::ToSchema;
+
+/// A prompt: either `prompt` (a string) or `messages` (OpenAI chat form; the last user turn is used).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct ClassifyRequest {
+    /// The prompt text.
+    #[schema(example = "Write a Rust function that parses an ISO 8601 date.")]
+    pub prompt: Option<String>,
+    /// OpenAI chat messages (`[{"role": "user", "content": "..."}]`); content may be a string or an
+    /// array of `{"type": "text", "text": ...}` parts.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub messages: Option<Vec<serde_json::Value>>,
+}
+
+impl ClassifyRequest {
+    /// The text to embed; `Error::InvalidInput` when missing, ambiguous or blank.
+    pub fn prompt_text(&self) -> Result<String> {
+        prompt_text(self.prompt.as_deref(), self.messages.as_deref())
+    }
+}
+
+/// A prompt plus routing options; every option is optional and overrides the server's defaults.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct RouteRequest {
+    /// The prompt text.
+    #[schema(example = "Prove that the square root of 2 is irrational.")]
+    pub prompt: Option<String>,
+    /// OpenAI chat messages; the last user turn is used.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub messages: Option<Vec<serde_json::Value>>,
+    /// Only providers whose expected quality is at least this (0..1).
+    pub min_quality: Option<f32>,
+    /// Cheapest provider within this much expected quality of the best allowed one.
+    pub max_quality_drop: Option<f32>,
+    /// Only providers whose expected cost per query is at most this many dollars.
+    pub max_cost_usd: Option<f64>,
+    /// Only these providers (may name providers disabled in the registry).
+    pub allowed_providers: Option<Vec<String>>,
+    /// Never these providers (added to the server's denied list).
+    pub denied_providers: Option<Vec<String>>,
+    /// Choose this provider regardless of the other rules.
+    pub force_provider: Option<String>,
+    /// Conversation id: the conversation keeps its provider for the session TTL and only moves up.
+    pub session_id: Option<String>,
+}
+
+impl RouteRequest {
+    /// The text to embed.
+    pub fn prompt_text(&self) -> Result<String> {
+        prompt_text(self.prompt.as_deref(), self.messages.as_deref())
+    }
+
+    /// The routing options this request sets (not yet merged over the defaults).
+    pub fn options(&self) -> RouteOptions {
+        RouteOptions {
+            min_quality: self.min_quality,
+            max_quality_drop: self.max_quality_drop,
+            max_cost_usd: self.max_cost_usd,
+            allowed: self.allowed_providers.clone(),
+            denied: self.denied_providers.clone().unwrap_or_default(),
+            force: self.force_provider.clone(),
+        }
+    }
+
+    /// Checks what the policy does not: the session id.
+    pub fn check(&self) -> Result<()> {
+        if let Some(id) = &self.session_id {
+            if id.is_empty() || id.len() > MAX_SESSION_ID_BYTES {
+                return Err(Error::InvalidInput(format!(
+                    "session_id must be 1 to {MAX_SESSION_ID_BYTES} bytes"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn prompt_text(prompt: Option<&str>, messages: Option<&[serde_json::Value]>) -> Result<String> {
+    match (prompt, messages) {
+        (Some(p), None) if p.trim().is_empty() => {
+            Err(Error::InvalidInput("prompt is empty".into()))
+        }
+        (Some(p), None) => Ok(p.to_string()),
+        (None, Some(m)) => crate::batch::input::last_user_turn(m).map_err(|e| {
+            Error::InvalidInput(if e == "empty prompt" {
+                "the last user turn is empty".into()
+            } else {
+                e
+            })
+        }),
+        (Some(_), Some(_)) => Err(Error::InvalidInput(
+            "give either `prompt` or `messages`, not both".into(),
+        )),
+        (None, None) => Err(Error::InvalidInput(
+            "missing `prompt` (a string) or `messages` (an OpenAI chat array)".into(),
+        )),
+    }
+}
+
+/// A batch of route requests, answered in order.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct BatchRequest {
+    /// Route requests (each the body of `POST /v1/route`).
+    #[schema(value_type = Vec<RouteRequest>)]
+    pub requests: Vec<serde_json::Value>,
+}
+
+/// A prompt's labels.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClassifyResponse {
+    /// The most likely domain.
+    #[schema(example = "code")]
+    pub domain: String,
+    /// Probability of each domain (code, math, reasoning, knowledge, writing, general).
+    #[serde(serialize_with = "as_map")]
+    #[schema(value_type = HashMap<String, f32>)]
+    pub domain_probs: Vec<(String, f32)>,
+    /// Difficulty score in [0,1].
+    pub difficulty: f32,
+    /// Difficulty level: easy, medium or hard.
+    #[schema(example = "medium")]
+    pub level: String,
+    /// Whether the prompt was longer than the model window (256 tokens) and was cut for labelling.
+    pub truncated: bool,
+    /// Tokens of the whole prompt (used for the input-cost estimate).
+    pub input_tokens: usize,
+}
+
+fn as_map<S: Serializer>(pairs: &[(String, f32)], s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
+}
+
+impl From<&Labels> for ClassifyResponse {
+    fn from(l: &Labels) -> Self {
+        Self {
+            domain: l.domain.to_string(),
+            domain_probs: l
+                .domain_probs
+                .iter()
+                .map(|(d, p)| (d.to_string(), *p))
+                .collect(),
+            difficulty: l.difficulty,
+            level: l.level.to_string(),
+            truncated: l.truncated,
+            input_tokens: l.input_tokens,
+        }
+    }
+}
+
+/// One provider as the decision saw it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CandidateResponse {
+    pub provider: String,
+    /// Expected quality for this prompt; null when the provider has no outcome data.
+    pub expected_quality: Option<f32>,
+    /// Expected cost per query in USD; null when it cannot be estimated.
+    pub expected_cost_usd: Option<f64>,
+    /// Whether it met every rule.
+    pub eligible: bool,
+    /// Why it is (in)eligible.
+    pub reason: String,
+}
+
+impl From<&Candidate> for CandidateResponse {
+    fn from(c: &Candidate) -> Self {
+        Self {
+            provider: c.provider.clone(),
+            expected_quality: finite32(c.expected_quality),
+            expected_cost_usd: finite64(c.expected_cost_usd),
+            eligible: c.eligible,
+            reason: c.reason.clone(),
+        }
+    }
+}
+
+/// The session part of a routing answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionResponse {
+    pub id: String,
+    pub outcome: SessionOutcome,
+}
+
+/// The provider that should answer, and why.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RouteResponse {
+    #[schema(example = "llama-3.1-8b-instruct")]
+    pub provider: String,
+    pub expected_quality: Option<f32>,
+    pub expected_cost_usd: Option<f64>,
+    pub labels: ClassifyResponse,
+    /// Every provider considered, cheapest first.
+    pub candidates: Vec<CandidateResponse>,
+    pub reason: String,
+    /// Present when the request gave a `session_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionResponse>,
+}
+
+impl RouteResponse {
+    /// Builds the answer from labels and a (possibly session-adjusted) decision.
+    pub fn new(labels: &Labels, d: &Decision, session: Option<SessionResponse>) -> Self {
+        Self {
+            provider: d.provider.clone(),
+            expected_quality: finite32(d.expected_quality),
+            expected_cost_usd: finite64(d.expected_cost_usd),
+            labels: labels.into(),
+            candidates: d.candidates.iter().map(Into::into).collect(),
+            reason: d.reason.clone(),
+            session,
+        }
+    }
+}
+
+/// One answer of a batch: a route response, or an error in its place.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BatchItem {
+    Ok(Box<RouteResponse>),
+    Err(ErrorResponse),
+}
+
+/// Answers of a batch, in request order.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BatchResponse {
+    pub results: Vec<BatchItem>,
+}
+
+/// The body of every error.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorResponse {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, safe to show a client.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable machine-readable kind: invalid_json, invalid_request, payload_too_large, not_found,
+    /// method_not_allowed, overloaded, timeout, unavailable, internal.
+    #[serde(rename = "type")]
+    #[schema(example = "invalid_request")]
+    pub kind: String,
+    #[schema(example = "prompt is empty")]
+    pub message: String,
+}
+
+/// The body of `GET /health`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HealthResponse {
+    /// `ok`, `loading` or `shutting_down`.
+    pub status: String,
+    pub model_loaded: bool,
+    pub table_loaded: bool,
+    /// `created_unix` of the loaded artifacts' manifest.
+    pub artifacts_created_unix: Option<u64>,
+    pub queue_depth: usize,
+}
+
+fn finite32(v: f32) -> Option<f32> {
+    v.is_finite().then_some(v)
+}
+
+fn finite64(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn prompt_forms() {
+        let r: ClassifyRequest = serde_json::from_value(json!({"prompt": "hi"})).unwrap();
+        assert_eq!(r.prompt_text().unwrap(), "hi");
+        let r: ClassifyRequest = serde_json::from_value(json!({"messages": [
+            {"role": "system", "content": "be nice"},
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "ok"},
+            {"role": "user", "content": [{"type": "text", "text": "second"}]}
+        ]}))
+        .unwrap();
+        assert_eq!(r.prompt_text().unwrap(), "second");
+        for (body, msg) in [
+            (json!({"prompt": "  "}), "prompt is empty"),
+            (json!({}), "missing `prompt`"),
+            (json!({"prompt": "a", "messages": []}), "not both"),
+            (json!({"messages": []}), "no user turn"),
+            (
+                json!({"messages": [{"role": "user", "content": ""}]}),
+                "user turn is empty",
+            ),
+        ] {
+            let r: ClassifyRequest = serde_json::from_value(body).unwrap();
+            let e = r.prompt_text().unwrap_err();
+            assert!(e.public_message().contains(msg), "{e}");
+            assert_eq!(e.http_status(), 422);
+        }
+    }
+
+    #[test]
+    fn route_options_and_session_ids() {
+        let r: RouteRequest = serde_json::from_value(json!({
+            "prompt": "x", "min_quality": 0.5, "denied_providers": ["a"], "session_id": "s"
+        }))
+        .unwrap();
+        let o = r.options();
+        assert_eq!(o.min_quality, Some(0.5));
+        assert_eq!(o.denied, vec!["a".to_string()]);
+        assert!(r.check().is_ok());
+        let r = RouteRequest {
+            session_id: Some("x".repeat(MAX_SESSION_ID_BYTES + 1)),
+            ..RouteRequest::default()
+        };
+        assert!(r.check().is_err());
+    }
+
+    #[test]
+    fn domain_probs_is_an_object() {
+        let c = ClassifyResponse {
+            domain: "code".into(),
+            domain_probs: vec![("code".into(), 0.75), ("math".into(), 0.25)],
+            difficulty: 0.5,
+            level: "medium".into(),
+            truncated: false,
+            input_tokens: 3,
+        };
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["domain_probs"], json!({"code": 0.75, "math": 0.25}));
+    }
+}

@@ -1,0 +1,283 @@
+//! The endpoints.
+
+use super::api::{
+    BatchItem, BatchRequest, BatchResponse, ClassifyRequest, ClassifyResponse, ErrorResponse,
+    HealthResponse, RouteRequest, RouteResponse, SessionResponse,
+};
+use super::error::ApiError;
+use super::metrics::DECISIONS;
+use super::state::AppState;
+use crate::brain::Brain;
+use crate::embedding::Embedding;
+use crate::error::Error;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+
+type Body = Result<Bytes, BytesRejection>;
+
+fn parse<T: DeserializeOwned>(state: &AppState, body: Body) -> Result<T, ApiError> {
+    let bytes = body.map_err(|e| ApiError::from_body(&e, state.config().max_body_bytes))?;
+    // Syntax first (400), then shape (422): `[1, 2` is malformed JSON even though its first element is
+    // already of the wrong type.
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::from_json(&e))?;
+    T::deserialize(value).map_err(|e| ApiError::from_json(&e))
+}
+
+fn deadline(state: &AppState) -> Instant {
+    Instant::now() + state.config().request_timeout
+}
+
+/// Fails fast with 503 until the model and table are loaded (and while shutting down).
+fn ready(state: &AppState) -> Result<(), ApiError> {
+    if state.has_embedder() && state.has_brain() {
+        Ok(())
+    } else {
+        Err(Error::Unavailable.into())
+    }
+}
+
+/// Label a prompt: domain, domain probabilities, difficulty and level.
+#[utoipa::path(
+    post,
+    path = "/v1/classify",
+    request_body = ClassifyRequest,
+    responses(
+        (status = 200, description = "The prompt's labels", body = ClassifyResponse),
+        (status = 400, description = "Body is not valid JSON", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Missing, blank or malformed prompt", body = ErrorResponse),
+        (status = 429, description = "Inference queue full; see Retry-After", body = ErrorResponse),
+        (status = 503, description = "Model or table not loaded yet", body = ErrorResponse),
+        (status = 504, description = "Request deadline passed", body = ErrorResponse),
+    ),
+    tag = "triage"
+)]
+pub async fn classify(
+    State(state): State<AppState>,
+    body: Body,
+) -> Result<Json<ClassifyResponse>, ApiError> {
+    let deadline = deadline(&state);
+    let req: ClassifyRequest = parse(&state, body)?;
+    let prompt = req.prompt_text()?;
+    ready(&state)?;
+    let embedding = one(state.embed(vec![prompt], deadline).await?)?;
+    let brain = state.brain()?;
+    Ok(Json((&brain.label(&embedding)).into()))
+}
+
+fn one(mut v: Vec<std::sync::Arc<Embedding>>) -> Result<std::sync::Arc<Embedding>, Error> {
+    v.pop()
+        .ok_or_else(|| Error::Inference("no embedding returned".into()))
+}
+
+/// Choose the provider that should answer a prompt.
+#[utoipa::path(
+    post,
+    path = "/v1/route",
+    request_body = RouteRequest,
+    responses(
+        (status = 200, description = "The chosen provider, the labels and every candidate", body = RouteResponse),
+        (status = 400, description = "Body is not valid JSON", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Bad prompt or options (unknown provider, out-of-range number)", body = ErrorResponse),
+        (status = 429, description = "Inference queue full; see Retry-After", body = ErrorResponse),
+        (status = 503, description = "Model or table not loaded yet", body = ErrorResponse),
+        (status = 504, description = "Request deadline passed", body = ErrorResponse),
+    ),
+    tag = "triage"
+)]
+pub async fn route(
+    State(state): State<AppState>,
+    body: Body,
+) -> Result<Json<RouteResponse>, ApiError> {
+    let deadline = deadline(&state);
+    let req: RouteRequest = parse(&state, body)?;
+    req.check()?;
+    let prompt = req.prompt_text()?;
+    ready(&state)?;
+    let embedding = one(state.embed(vec![prompt], deadline).await?)?;
+    let brain = state.brain()?;
+    Ok(Json(decide(&state, &brain, &req, &embedding)?))
+}
+
+/// Labels and routes one embedded prompt, applying its session.
+fn decide(
+    state: &AppState,
+    brain: &Brain,
+    req: &RouteRequest,
+    embedding: &Embedding,
+) -> Result<RouteResponse, Error> {
+    let labels = brain.label(embedding);
+    let options = req.options();
+    let mut decision = brain.route(&labels, &options)?;
+    let session = req.session_id.as_ref().map(|id| {
+        let merged = options.merged_over(brain.policy.defaults());
+        let outcome =
+            state
+                .sessions()
+                .apply(id, &mut decision, &merged, req.force_provider.is_some());
+        SessionResponse {
+            id: id.clone(),
+            outcome,
+        }
+    });
+    metrics::counter!(
+        DECISIONS,
+        "provider" => decision.provider.clone(),
+        "domain" => labels.domain
+    )
+    .increment(1);
+    Ok(RouteResponse::new(&labels, &decision, session))
+}
+
+/// Route many prompts at once; answers come in request order, a bad item gets an error in its place.
+#[utoipa::path(
+    post,
+    path = "/v1/route/batch",
+    request_body = BatchRequest,
+    responses(
+        (status = 200, description = "One result per request, in order (route response or {\"error\"})", body = BatchResponse),
+        (status = 400, description = "Body is not valid JSON", body = ErrorResponse),
+        (status = 413, description = "Body too large, or more items than --max-batch-items", body = ErrorResponse),
+        (status = 422, description = "Body is not {\"requests\": [...]}", body = ErrorResponse),
+        (status = 429, description = "Inference queue full; see Retry-After", body = ErrorResponse),
+        (status = 503, description = "Model or table not loaded yet", body = ErrorResponse),
+        (status = 504, description = "Request deadline passed", body = ErrorResponse),
+    ),
+    tag = "triage"
+)]
+pub async fn route_batch(
+    State(state): State<AppState>,
+    body: Body,
+) -> Result<Json<BatchResponse>, ApiError> {
+    let deadline = deadline(&state);
+    let batch: BatchRequest = parse(&state, body)?;
+    let max = state.config().max_batch_items;
+    if batch.requests.len() > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "{} requests in one batch; at most {max} are allowed",
+                batch.requests.len()
+            ),
+        ));
+    }
+    // Parse and check every item first; only the good ones are embedded (together, in one job).
+    let items: Vec<Result<(RouteRequest, String), ApiError>> = batch
+        .requests
+        .into_iter()
+        .map(|value| {
+            let req: RouteRequest =
+                serde_json::from_value(value).map_err(|e| ApiError::from_json(&e))?;
+            req.check()?;
+            let prompt = req.prompt_text()?;
+            Ok((req, prompt))
+        })
+        .collect();
+    ready(&state)?;
+    let prompts: Vec<String> = items
+        .iter()
+        .filter_map(|i| i.as_ref().ok().map(|(_, p)| p.clone()))
+        .collect();
+    let mut embeddings = state.embed(prompts, deadline).await?.into_iter();
+    let brain = state.brain()?;
+    let results = items
+        .into_iter()
+        .map(|item| {
+            let answer = item.and_then(|(req, _)| {
+                let embedding = embeddings
+                    .next()
+                    .ok_or_else(|| Error::Inference("batch embedding count mismatch".into()))?;
+                decide(&state, &brain, &req, &embedding).map_err(ApiError::from)
+            });
+            match answer {
+                Ok(r) => BatchItem::Ok(Box::new(r)),
+                Err(e) => BatchItem::Err(e.body()),
+            }
+        })
+        .collect();
+    Ok(Json(BatchResponse { results }))
+}
+
+/// 200 once the model and the routing table are loaded; 503 while loading or shutting down.
+#[utoipa::path(
+    get,
+    path = "/health",
+    responses(
+        (status = 200, description = "Ready", body = HealthResponse),
+        (status = 503, description = "Loading or shutting down", body = HealthResponse),
+    ),
+    tag = "ops"
+)]
+pub async fn health(State(state): State<AppState>) -> Response {
+    let model_loaded = state.has_embedder();
+    let brain = state.brain().ok();
+    let status = if state.is_shutting_down() {
+        "shutting_down"
+    } else if model_loaded && brain.is_some() {
+        "ok"
+    } else {
+        "loading"
+    };
+    let body = HealthResponse {
+        status: status.to_string(),
+        model_loaded,
+        table_loaded: brain.is_some(),
+        artifacts_created_unix: brain.map(|b| b.manifest.created_unix),
+        queue_depth: state.queue_depth(),
+    };
+    let code = if status == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")),
+    tag = "ops"
+)]
+pub async fn metrics_text() -> Response {
+    let text = super::metrics::handle()
+        .map(|h| h.render())
+        .unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// This API's OpenAPI 3 document.
+pub async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        super::openapi::document(),
+    )
+        .into_response()
+}
+
+/// Unknown paths.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found()
+}
+
+/// Known paths, wrong method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed()
+}

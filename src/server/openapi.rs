@@ -1,0 +1,55 @@
+//! The OpenAPI document, generated from the handlers' annotations by utoipa and served at `/openapi.json`.
+
+use super::api::{
+    BatchItem, BatchRequest, BatchResponse, CandidateResponse, ClassifyRequest, ClassifyResponse,
+    ErrorDetail, ErrorResponse, HealthResponse, RouteRequest, RouteResponse, SessionResponse,
+};
+use super::sessions::SessionOutcome;
+use std::sync::OnceLock;
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "triage sidecar",
+        description = "Labels a prompt's domain and difficulty and names the cheapest provider that meets a quality target. Errors are {\"error\": {\"type\", \"message\"}}."
+    ),
+    paths(
+        super::handlers::classify,
+        super::handlers::route,
+        super::handlers::route_batch,
+        super::handlers::health,
+        super::handlers::metrics_text
+    ),
+    components(schemas(
+        ClassifyRequest,
+        ClassifyResponse,
+        RouteRequest,
+        RouteResponse,
+        CandidateResponse,
+        SessionResponse,
+        SessionOutcome,
+        BatchRequest,
+        BatchResponse,
+        BatchItem,
+        ErrorResponse,
+        ErrorDetail,
+        HealthResponse
+    )),
+    tags(
+        (name = "triage", description = "Classify and route prompts"),
+        (name = "ops", description = "Health and metrics")
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as JSON text (built once).
+pub fn document() -> String {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_json()
+            .unwrap_or_else(|_| "{}".to_string())
+    })
+    .clone()
+}

@@ -1,0 +1,188 @@
+//! The server's shared state: configuration, the current brain (swapped atomically on reload), the
+//! inference queue, the embedding cache and the sessions.
+
+use super::cache::EmbedCache;
+use super::config::ServerConfig;
+use super::queue::{BatchSettings, Inference};
+use super::reload::Reloader;
+use super::sessions::Sessions;
+use crate::brain::Brain;
+use crate::embedding::{Embedder, Embedding};
+use crate::error::{Error, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::thread::JoinHandle;
+use tokio::time::Instant;
+
+/// Shared state of one server; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ServerConfig,
+    brain: RwLock<Option<Arc<Brain>>>,
+    inference: OnceLock<Inference>,
+    /// The worker thread; it ends by itself once the state (the queue's sender) is dropped.
+    _worker: std::sync::Mutex<Option<JoinHandle<()>>>,
+    cache: EmbedCache,
+    sessions: Sessions,
+    shutting_down: AtomicBool,
+    reloader: tokio::sync::Mutex<Reloader>,
+}
+
+impl AppState {
+    /// State for `config`, not ready yet: install an embedder and a brain before it answers (until then
+    /// `/health` and every prompt endpoint answer 503).
+    pub fn new(config: ServerConfig) -> Self {
+        let cache = EmbedCache::new(config.embed_cache_entries);
+        let sessions = Sessions::new(config.session_capacity, config.session_ttl);
+        let reloader = Reloader::new(config.models_dir.clone());
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                brain: RwLock::new(None),
+                inference: OnceLock::new(),
+                _worker: std::sync::Mutex::new(None),
+                cache,
+                sessions,
+                shutting_down: AtomicBool::new(false),
+                reloader: tokio::sync::Mutex::new(reloader),
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    /// Starts the inference worker on `embedder` (only the first call has an effect).
+    pub fn install_embedder(&self, embedder: Arc<dyn Embedder>) -> Result<()> {
+        if self.inner.inference.get().is_some() {
+            return Ok(());
+        }
+        let c = &self.inner.config;
+        let (inference, handle) = Inference::start(
+            embedder,
+            BatchSettings {
+                capacity: c.queue_capacity,
+                max_batch: c.max_batch,
+                batch_wait: c.batch_wait,
+            },
+        )?;
+        if self.inner.inference.set(inference).is_ok() {
+            *self
+                .inner
+                ._worker
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(handle);
+        }
+        Ok(())
+    }
+
+    /// Swaps in a brain; requests already holding the old one finish with it.
+    pub fn install_brain(&self, brain: Brain) {
+        *self
+            .inner
+            .brain
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(brain));
+    }
+
+    /// Loads the brain of the models folder (blocking) and installs it, remembering what was loaded so
+    /// the reloader does not load it again.
+    pub async fn load_brain(&self) -> Result<()> {
+        self.inner.reloader.lock().await.reload(self, true).await
+    }
+
+    /// Checks the models folder and reloads when its artifacts changed (or always, with `force`); a
+    /// failed load keeps the current brain and is returned.
+    pub async fn reload(&self, force: bool) -> Result<bool> {
+        let mut reloader = self.inner.reloader.lock().await;
+        if !force && !reloader.changed() {
+            return Ok(false);
+        }
+        reloader.reload(self, force).await.map(|()| true)
+    }
+
+    /// The current brain (503 until one is loaded).
+    pub fn brain(&self) -> Result<Arc<Brain>> {
+        self.inner
+            .brain
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or(Error::Unavailable)
+    }
+
+    /// Whether a brain is loaded.
+    pub fn has_brain(&self) -> bool {
+        self.brain().is_ok()
+    }
+
+    /// Whether the inference worker runs.
+    pub fn has_embedder(&self) -> bool {
+        self.inner.inference.get().is_some()
+    }
+
+    /// Requests waiting for inference.
+    pub fn queue_depth(&self) -> usize {
+        self.inner.inference.get().map_or(0, Inference::depth)
+    }
+
+    /// Ready to answer prompts: model and table loaded, not shutting down.
+    pub fn is_ready(&self) -> bool {
+        self.has_embedder() && self.has_brain() && !self.is_shutting_down()
+    }
+
+    /// Marks the server as draining (health turns 503).
+    pub fn begin_shutdown(&self) {
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// The sticky sessions.
+    pub fn sessions(&self) -> &Sessions {
+        &self.inner.sessions
+    }
+
+    /// The embedding cache.
+    pub fn cache(&self) -> &EmbedCache {
+        &self.inner.cache
+    }
+
+    /// Embeds prompts (cache first, the rest through the queue) before `deadline`, in order.
+    pub async fn embed(
+        &self,
+        prompts: Vec<String>,
+        deadline: Instant,
+    ) -> Result<Vec<Arc<Embedding>>> {
+        let inference = self.inner.inference.get().ok_or(Error::Unavailable)?;
+        let keys: Vec<[u8; 32]> = prompts.iter().map(|p| EmbedCache::key(p)).collect();
+        let mut out: Vec<Option<Arc<Embedding>>> =
+            keys.iter().map(|k| self.cache().get(k)).collect();
+        let missing: Vec<usize> = (0..prompts.len()).filter(|&i| out[i].is_none()).collect();
+        if !missing.is_empty() {
+            let mut prompts = prompts;
+            let texts: Vec<String> = missing
+                .iter()
+                .map(|&i| std::mem::take(&mut prompts[i]))
+                .collect();
+            let embedded = inference.embed(texts, deadline).await?;
+            for (&i, e) in missing.iter().zip(embedded) {
+                let e = Arc::new(e);
+                self.cache().put(keys[i], Arc::clone(&e));
+                out[i] = Some(e);
+            }
+        }
+        out.into_iter()
+            .map(|e| e.ok_or_else(|| Error::Inference("a prompt was left unembedded".into())))
+            .collect()
+    }
+}
