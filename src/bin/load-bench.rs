@@ -55,6 +55,9 @@ struct Args {
     /// Threads for the in-process embedder.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Only measure the in-process embedder's throughput by batch size (1..64) and exit; needs no server.
+    #[arg(long)]
+    raw_sweep: bool,
     /// Write the results as JSON to this file too.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -286,7 +289,40 @@ fn wait_healthy(addr: SocketAddr) -> BenchResult<()> {
     }
 }
 
+fn raw_sweep(args: &Args) -> BenchResult<()> {
+    let embedder = load_embedder(args)?;
+    let mut next = 0usize;
+    println!(
+        "raw embedding throughput by batch size (distinct ~60-token prompts, {} threads)",
+        args.threads
+    );
+    for batch in [1usize, 2, 4, 8, 16, 32, 64] {
+        let started = Instant::now();
+        let mut done = 0;
+        while done < 128.max(batch * 4) && started.elapsed() < Duration::from_secs(20) {
+            let texts: Vec<String> = (0..batch)
+                .map(|_| {
+                    next += 1;
+                    prompt(next)
+                })
+                .collect();
+            embedder.embed_detailed(&texts).map_err(|e| e.to_string())?;
+            done += batch;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "batch {batch:>3}: {:>7.1} prompts/s  {:>7.2} ms per pass",
+            done as f64 / secs,
+            secs * 1e3 * batch as f64 / done as f64
+        );
+    }
+    Ok(())
+}
+
 fn run(args: &Args) -> BenchResult<()> {
+    if args.raw_sweep {
+        return raw_sweep(args);
+    }
     let addr = loopback_addr(&args.url)?;
     wait_healthy(addr)?;
     let next = Arc::new(AtomicUsize::new(0));

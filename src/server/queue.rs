@@ -4,9 +4,10 @@
 //! Handlers never block: [`Inference::embed`] either enqueues a job at once or fails with
 //! `Error::Overloaded` (429) when the queue is full, then awaits the reply until the request's deadline
 //! (`Error::Timeout`, 504). The worker takes the first waiting job, everything else already waiting (up to
-//! `max_batch` prompts), and, only when more than one job was waiting (the server is busy), waits up to
-//! `batch_wait` for the batch to fill. A lone request on an idle server is never delayed. Jobs whose caller
-//! has gone (timed out, disconnected) are dropped before the forward pass.
+//! `max_batch` prompts), and, only when more than one job arrived together (the server is busy), waits up
+//! to `batch_wait` for the batch to fill. A lone request on an idle server is never delayed. Jobs in
+//! progress share each forward pass round-robin, so a large batch request cannot starve small ones, and a
+//! job whose caller has gone (timed out, disconnected) is dropped before the next pass.
 
 use crate::embedding::{Embedder, Embedding};
 use crate::error::{Error, Result};
@@ -23,6 +24,11 @@ use tokio::time::Instant;
 pub const QUEUE_DEPTH: &str = "triage_queue_depth";
 pub const BATCH_SIZE: &str = "triage_batch_size";
 pub const INFERENCE_SECONDS: &str = "triage_inference_duration_seconds";
+
+/// About how many tokens one forward pass may hold (estimated from prompt bytes): about 16 prompts of 60
+/// tokens, 4 of 256. On CPU the embedder's throughput stops growing at a few hundred tokens a pass, while
+/// a pass's latency keeps growing with its tokens, and every request in the pass waits for all of it.
+pub const PASS_TOKEN_BUDGET: usize = 1024;
 
 /// Batching knobs of the worker.
 #[derive(Debug, Clone, Copy)]
@@ -107,60 +113,173 @@ impl Inference {
     }
 }
 
+/// A job being answered: the embeddings so far, or why it failed.
+struct Pending {
+    job: Job,
+    done: Vec<Embedding>,
+    failed: Option<Error>,
+}
+
+impl Pending {
+    fn new(job: Job) -> Self {
+        Self {
+            done: Vec::with_capacity(job.texts.len()),
+            job,
+            failed: None,
+        }
+    }
+
+    /// Prompts not yet embedded.
+    fn left(&self) -> usize {
+        self.job.texts.len() - self.done.len()
+    }
+
+    /// Whether anyone still waits for this job.
+    fn wanted(&self, now: Instant) -> bool {
+        self.failed.is_none() && !self.job.reply.is_closed() && self.job.deadline > now
+    }
+
+    /// Sends the answer if the job is finished or failed; returns whether it is settled.
+    fn settle(&mut self, now: Instant) -> bool {
+        if let Some(e) = self.failed.take() {
+            let (tx, _) = oneshot::channel();
+            let reply = std::mem::replace(&mut self.job.reply, tx);
+            let _ = reply.send(Err(e));
+            return true;
+        }
+        if self.left() == 0 {
+            let (tx, _) = oneshot::channel();
+            let reply = std::mem::replace(&mut self.job.reply, tx);
+            let _ = reply.send(Ok(std::mem::take(&mut self.done)));
+            return true;
+        }
+        // Deadline passed or caller gone: dropping the job's sender tells a caller still waiting.
+        !self.wanted(now)
+    }
+}
+
+/// The worker loop. Jobs in progress are served round-robin, one prompt per job per turn, into forward
+/// passes of at most `max_batch` prompts: a large `/v1/route/batch` request shares every pass with the
+/// small requests that arrive meanwhile instead of blocking them, and a job whose deadline passed or whose
+/// caller left stops costing work at the next pass.
 fn worker(
     embedder: &dyn Embedder,
     rx: &mpsc::Receiver<Job>,
     depth: &AtomicUsize,
     settings: BatchSettings,
 ) {
+    let max_batch = settings.max_batch.max(1);
     let taken = |depth: &AtomicUsize| {
         let left = depth.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
         metrics::gauge!(QUEUE_DEPTH).set(left as f64);
     };
-    // Ends when every sender is gone (the server has shut down).
-    while let Ok(first) = rx.recv() {
-        taken(depth);
-        let mut prompts = first.texts.len();
-        let mut batch = vec![first];
-        while prompts < settings.max_batch {
+    let mut active: Vec<Pending> = Vec::new();
+    loop {
+        // Intake: block only when idle; ends when every sender is gone and nothing is in progress.
+        let mut arrived = 0;
+        if active.is_empty() {
+            match rx.recv() {
+                Ok(job) => {
+                    taken(depth);
+                    active.push(Pending::new(job));
+                    arrived += 1;
+                }
+                Err(_) => return,
+            }
+        }
+        // At most `max_batch` jobs are in progress; the rest wait in the bounded channel (429 when full).
+        let prompts = |active: &[Pending]| active.iter().map(Pending::left).sum::<usize>();
+        while active.len() < max_batch {
             match rx.try_recv() {
                 Ok(job) => {
                     taken(depth);
-                    prompts += job.texts.len();
-                    batch.push(job);
+                    active.push(Pending::new(job));
+                    arrived += 1;
                 }
                 Err(_) => break,
             }
         }
-        if batch.len() > 1 && prompts < settings.max_batch && !settings.batch_wait.is_zero() {
+        // Busy (more than one request came in together): give the batch a moment to fill.
+        if arrived > 1 && prompts(&active) < max_batch && !settings.batch_wait.is_zero() {
             let until = std::time::Instant::now() + settings.batch_wait;
-            while prompts < settings.max_batch {
+            while prompts(&active) < max_batch && active.len() < max_batch {
                 let left = until.saturating_duration_since(std::time::Instant::now());
                 match rx.recv_timeout(left) {
                     Ok(job) => {
                         taken(depth);
-                        prompts += job.texts.len();
-                        batch.push(job);
+                        active.push(Pending::new(job));
                     }
                     Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
                 }
             }
         }
-        run_batch(embedder, batch);
+
+        let now = Instant::now();
+        active.retain_mut(|p| !p.settle(now));
+        let picks = round_robin(&active, max_batch);
+        if !picks.is_empty() {
+            run_pass(embedder, &mut active, &picks);
+        }
+        let now = Instant::now();
+        active.retain_mut(|p| !p.settle(now));
     }
 }
 
-fn run_batch(embedder: &dyn Embedder, batch: Vec<Job>) {
-    let now = Instant::now();
-    // Callers that timed out or went away need no answer.
-    let live: Vec<Job> = batch
-        .into_iter()
-        .filter(|job| !job.reply.is_closed() && job.deadline > now)
-        .collect();
-    if live.is_empty() {
-        return;
+/// Estimated tokens of a prompt after truncation (about four bytes a token for English text).
+fn estimated_tokens(text: &str) -> usize {
+    (text.len() / 4).clamp(1, crate::embedding::MAX_TOKENS) + 2
+}
+
+/// Which job each prompt of the next pass comes from: one prompt per job per turn, up to `max_batch`
+/// prompts and about [`PASS_TOKEN_BUDGET`] tokens (always at least one prompt), so a pass of long prompts
+/// stays short and the requests that share it are not held up for long.
+fn round_robin(active: &[Pending], max_batch: usize) -> Vec<usize> {
+    let mut taken = vec![0usize; active.len()];
+    let mut picks = Vec::with_capacity(max_batch);
+    let mut tokens = 0;
+    loop {
+        let before = picks.len();
+        for (j, p) in active.iter().enumerate() {
+            if picks.len() == max_batch {
+                return picks;
+            }
+            let Some(t) = taken.get_mut(j) else { continue };
+            let Some(text) = p.job.texts.get(p.done.len() + *t) else {
+                continue;
+            };
+            let cost = estimated_tokens(text);
+            if !picks.is_empty() && tokens + cost > PASS_TOKEN_BUDGET {
+                return picks;
+            }
+            tokens += cost;
+            *t += 1;
+            picks.push(j);
+        }
+        if picks.len() == before {
+            return picks;
+        }
     }
-    let texts: Vec<String> = live.iter().flat_map(|j| j.texts.iter().cloned()).collect();
+}
+
+/// One forward pass over the next prompts of the picked jobs (in job order, so each job's embeddings
+/// stay in prompt order).
+fn run_pass(embedder: &dyn Embedder, active: &mut [Pending], picks: &[usize]) {
+    let mut picks = picks.to_vec();
+    picks.sort_unstable();
+    let mut texts = Vec::with_capacity(picks.len());
+    let mut offset = 0;
+    for (k, &j) in picks.iter().enumerate() {
+        offset = if k > 0 && picks.get(k - 1) == Some(&j) {
+            offset + 1
+        } else {
+            0
+        };
+        if let Some(p) = active.get(j) {
+            if let Some(t) = p.job.texts.get(p.done.len() + offset) {
+                texts.push(t.clone());
+            }
+        }
+    }
     metrics::histogram!(BATCH_SIZE).record(texts.len() as f64);
     let started = std::time::Instant::now();
     // A panic inside the tokenizer or the tensor backend must not take the worker down with it.
@@ -168,25 +287,23 @@ fn run_batch(embedder: &dyn Embedder, batch: Vec<Job>) {
         .unwrap_or_else(|_| Err(Error::Inference("the embedder panicked".into())));
     metrics::histogram!(INFERENCE_SECONDS).record(started.elapsed().as_secs_f64());
     match result {
-        Ok(embeddings) if embeddings.len() == texts.len() => {
-            let mut rest = embeddings.into_iter();
-            for job in live {
-                let mine: Vec<Embedding> = rest.by_ref().take(job.texts.len()).collect();
-                let _ = job.reply.send(Ok(mine));
+        Ok(embeddings) if embeddings.len() == picks.len() && texts.len() == picks.len() => {
+            for (&j, e) in picks.iter().zip(embeddings) {
+                if let Some(p) = active.get_mut(j) {
+                    p.done.push(e);
+                }
             }
         }
-        Ok(_) => {
-            for job in live {
-                let _ = job.reply.send(Err(Error::Inference(
-                    "the embedder returned the wrong number of embeddings".into(),
-                )));
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, prompts = texts.len(), "inference failed");
-            let message = e.to_string();
-            for job in live {
-                let _ = job.reply.send(Err(Error::Inference(message.clone())));
+        other => {
+            let message = match other {
+                Err(e) => e.to_string(),
+                Ok(_) => "the embedder returned the wrong number of embeddings".to_string(),
+            };
+            tracing::error!(error = %message, prompts = texts.len(), "inference failed");
+            for &j in &picks {
+                if let Some(p) = active.get_mut(j) {
+                    p.failed = Some(Error::Inference(message.clone()));
+                }
             }
         }
     }
@@ -291,5 +408,51 @@ mod tests {
         let soon = Instant::now() + Duration::from_millis(1);
         let e = q.embed(vec!["b".into()], soon).await.unwrap_err();
         assert!(matches!(e, Error::Timeout));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn small_requests_share_passes_with_a_large_one() {
+        let fake = Arc::new(Fake {
+            calls: Mutex::new(Vec::new()),
+            sleep: Duration::from_millis(20),
+        });
+        let (q, _h) = Inference::start(fake.clone(), settings(16)).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let big_q = q.clone();
+        let big = tokio::spawn(async move {
+            let texts: Vec<String> = (0..120).map(|i| "b".repeat(i + 1)).collect();
+            let e = big_q.embed(texts, deadline).await.unwrap();
+            // Order within the job is kept across passes.
+            assert!(e.iter().enumerate().all(|(i, e)| e.tokens == i + 1));
+            Instant::now()
+        });
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let e = q.embed(vec!["small".into()], deadline).await.unwrap();
+        let small_done = Instant::now();
+        assert_eq!(e[0].tokens, 5);
+        let big_done = big.await.unwrap();
+        assert!(
+            small_done < big_done,
+            "the small request waited for the large one"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_timed_out_large_job_stops_costing_work() {
+        let fake = Arc::new(Fake {
+            calls: Mutex::new(Vec::new()),
+            sleep: Duration::from_millis(60),
+        });
+        let (q, _h) = Inference::start(fake.clone(), settings(4)).unwrap();
+        let texts: Vec<String> = (0..80).map(|i| format!("t{i}")).collect();
+        let deadline = Instant::now() + Duration::from_millis(100);
+        let e = q.embed(texts, deadline).await.unwrap_err();
+        assert!(matches!(e, Error::Timeout));
+        // The worker is free again soon, having run 2 or 3 of the 10 passes.
+        let later = Instant::now() + Duration::from_secs(5);
+        assert_eq!(q.embed(vec!["x".into()], later).await.unwrap().len(), 1);
+        let calls = fake.calls.lock().unwrap().clone();
+        assert!(calls.len() <= 5, "{calls:?}");
+        assert!(calls.iter().all(|&n| n <= 8), "{calls:?}");
     }
 }
