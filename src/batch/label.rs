@@ -1,9 +1,496 @@
-//! `triage label`: labels every record of prompt logs and projects the cost of routing them.
+//! `triage label`: labels every record of prompt logs (domain, difficulty, chosen provider, every candidate's
+//! expected quality and cost) and projects what routing them would cost.
+//!
+//! Streaming, like `triage embed`: records are read a window ([`WINDOW`]) at a time, the window's good
+//! prompts are embedded in length-sorted batches, and one output record per input record is written in
+//! input order — labels for a good record, `{"line", "id", "error"}` for a bad one. Memory depends on the
+//! window, not on the input's size. The output contract is in docs/label.md.
 
-use crate::cli::{LabelArgs, Settings};
-use crate::error::{Error, Result};
+use super::input::{self, FieldChoice, Record};
+use super::output::Output;
+use super::progress::{Progress, Shard};
+use super::summary::{RunInfo, Summary};
+use super::WINDOW;
+use crate::brain::Brain;
+use crate::cli::{LabelArgs, OutputFormat, Settings};
+use crate::embedding::{CandleEmbedder, Embedding};
+use crate::error::{Error, Result, EXIT_BAD_RECORDS, EXIT_OK};
+use crate::labels::Labels;
+use crate::routing::{Candidate, Decision, RouteOptions, DOMAINS};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use std::path::Path;
+use std::time::Instant;
+
+/// Bad records listed one by one on stderr; after that only the final count is printed.
+pub const MAX_LISTED_BAD: u64 = 100;
+
+/// Columns of the CSV output, in order.
+pub const CSV_COLUMNS: [&str; 19] = [
+    "line",
+    "id",
+    "file",
+    "domain",
+    "p_code",
+    "p_math",
+    "p_reasoning",
+    "p_knowledge",
+    "p_writing",
+    "p_general",
+    "difficulty",
+    "level",
+    "provider",
+    "expected_quality",
+    "expected_cost_usd",
+    "truncated",
+    "error",
+    "quality",
+    "cost_usd",
+];
+
+/// Position of `error` in [`CSV_COLUMNS`].
+const ERROR_COLUMN: usize = 16;
+
+/// Parses `--shard I/N` (0 ≤ I < N, N ≥ 1); a malformed value is a usage error.
+pub fn parse_shard(text: &str) -> Result<Shard> {
+    let bad = || {
+        Error::Usage(format!(
+            "--shard wants I/N with 0 <= I < N and N >= 1 (e.g. 0/4), got `{text}`"
+        ))
+    };
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let index: u64 = i.trim().parse().map_err(|_| bad())?;
+    let count: u64 = n.trim().parse().map_err(|_| bad())?;
+    if count == 0 || index >= count {
+        return Err(bad());
+    }
+    Ok(Shard { index, count })
+}
 
 /// Runs the label door; returns the process exit code.
-pub fn run(_settings: &Settings, _args: &LabelArgs) -> Result<i32> {
-    Err(Error::Usage("`triage label` is not built yet".into()))
+pub fn run(settings: &Settings, args: &LabelArgs) -> Result<i32> {
+    let shard = match &args.shard {
+        Some(text) => parse_shard(text)?,
+        None => Shard::ALL,
+    };
+    let inputs = if args.inputs.is_empty() {
+        vec!["-".to_string()]
+    } else {
+        args.inputs.clone()
+    };
+    check_paths(&inputs, args.report.as_deref())?;
+
+    let load_start = Instant::now();
+    let embedder = crate::load_embedder(settings)?.with_batch_size(args.batch_size);
+    let brain = Brain::load(&settings.models_dir, args.policy.route_options())?;
+    let load_seconds = load_start.elapsed().as_secs_f64();
+
+    let fields = FieldChoice {
+        field: args.field.clone(),
+    };
+    let start = Instant::now();
+    let mut writer = LabelWriter::new(Output::create(args.output.as_deref())?, args.format)?;
+    let mut summary = Summary::new(brain.policy.defaults());
+    let mut progress = Progress::start("label", &inputs, args.input_format, &fields, shard);
+    let mut global: u64 = 0;
+    for path in &inputs {
+        let mut reader = input::open(path)?;
+        let format = input::detect_format(path, args.input_format, &mut reader);
+        let mut records = input::records(reader, format, &fields)?;
+        let file = (inputs.len() > 1).then_some(path.as_str());
+        loop {
+            let mut window: Vec<Record> = Vec::with_capacity(WINDOW);
+            while window.len() < WINDOW {
+                let Some(record) = records.next() else { break };
+                if shard.contains(global) {
+                    window.push(record);
+                }
+                global += 1;
+            }
+            if window.is_empty() {
+                break;
+            }
+            label_window(
+                &embedder,
+                args.batch_size,
+                &brain,
+                &mut window,
+                path,
+                file,
+                &mut writer,
+                &mut summary,
+                &mut progress,
+            )?;
+        }
+    }
+    writer.finish()?;
+    progress.finish();
+
+    let report = summary.report(RunInfo {
+        seconds: start.elapsed().as_secs_f64(),
+        load_seconds,
+        inputs,
+        shard: args
+            .shard
+            .as_ref()
+            .map(|_| format!("{}/{}", shard.index, shard.count)),
+        options: brain.policy.defaults().clone(),
+    });
+    eprint!("{}", report.to_text());
+    if let Some(path) = &args.report {
+        let mut json = serde_json::to_vec_pretty(&report)
+            .map_err(|e| Error::Inference(format!("serializing the report: {e}")))?;
+        json.push(b'\n');
+        crate::files::write_atomic(path, &json)?;
+    }
+    if report.bad > 0 {
+        eprintln!(
+            "triage: {} of {} records were bad (an error record in their place in the output)",
+            report.bad, report.records
+        );
+        return Ok(EXIT_BAD_RECORDS);
+    }
+    Ok(EXIT_OK)
+}
+
+/// Fails early (before the model loads) on inputs that cannot be opened and a report folder that is missing.
+fn check_paths(inputs: &[String], report: Option<&Path>) -> Result<()> {
+    for path in inputs.iter().filter(|p| *p != "-") {
+        let meta = std::fs::metadata(path).map_err(|e| Error::io("opening", path, e))?;
+        if meta.is_dir() {
+            return Err(Error::io(
+                "opening",
+                path,
+                std::io::Error::other("is a directory, not a file"),
+            ));
+        }
+    }
+    if let Some(report) = report {
+        let dir = match report.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            return Err(Error::io(
+                "writing the report into",
+                dir,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Embeds, labels, routes and writes one window of records, in order.
+#[allow(clippy::too_many_arguments)]
+fn label_window(
+    embedder: &CandleEmbedder,
+    batch_size: usize,
+    brain: &Brain,
+    window: &mut [Record],
+    path: &str,
+    file: Option<&str>,
+    writer: &mut LabelWriter,
+    summary: &mut Summary,
+    progress: &mut Progress,
+) -> Result<()> {
+    // The prompts move out of the records (an `Ok` record keeps an empty string); they are not needed again.
+    let texts: Vec<String> = window
+        .iter_mut()
+        .filter_map(|r| r.prompt.as_mut().ok().map(std::mem::take))
+        .collect();
+    let mut embedded = embed_with_progress(embedder, &texts, batch_size, progress)?.into_iter();
+    let defaults = RouteOptions::default();
+    for record in window.iter() {
+        let id = record.id.as_deref();
+        match &record.prompt {
+            Ok(_) => {
+                let e: Embedding = embedded
+                    .next()
+                    .ok_or_else(|| Error::Inference("embedder returned too few vectors".into()))?;
+                let labels = brain.label(&e);
+                let decision = brain.route(&labels, &defaults).map_err(|err| match err {
+                    Error::InvalidInput(m) => Error::Usage(format!("routing: {m}")),
+                    other => other,
+                })?;
+                writer.label(record.line, id, file, &labels, &decision)?;
+                summary.add(&labels, &decision, e.tokens);
+            }
+            Err(msg) => {
+                summary.add_bad();
+                if summary.bad <= MAX_LISTED_BAD {
+                    progress.println(&format!("{path}:{}: {msg}", record.line));
+                    if summary.bad == MAX_LISTED_BAD {
+                        progress.println(
+                            "triage label: further bad records are not listed (see the error records in the output)",
+                        );
+                    }
+                }
+                writer.error(record.line, id, file, msg)?;
+            }
+        }
+    }
+    progress.inc((window.len() - texts.len()) as u64);
+    Ok(())
+}
+
+/// `embedder.embed_detailed(texts)`, one forward pass at a time so that progress advances per batch: the
+/// same length-sorted batches (longest first, stable, `batch_size` each), so the same vectors bit for bit.
+fn embed_with_progress(
+    embedder: &CandleEmbedder,
+    texts: &[String],
+    batch_size: usize,
+    progress: &mut Progress,
+) -> Result<Vec<Embedding>> {
+    let encodings = embedder.tokenize(texts)?;
+    let mut order: Vec<usize> = (0..encodings.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(encodings.get(i).map_or(0, |e| e.get_ids().len())));
+    let mut out: Vec<Option<Embedding>> = vec![None; encodings.len()];
+    for chunk in order.chunks(batch_size.max(1)) {
+        let batch: Vec<tokenizers::Encoding> = chunk
+            .iter()
+            .filter_map(|&i| encodings.get(i).cloned())
+            .collect();
+        for (&i, e) in chunk.iter().zip(embedder.embed_encodings(&batch)?) {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = Some(e);
+            }
+        }
+        progress.inc(chunk.len() as u64);
+    }
+    out.into_iter()
+        .map(|e| e.ok_or_else(|| Error::Inference("a text was left unembedded".into())))
+        .collect()
+}
+
+/// Writes label records as JSONL or CSV.
+struct LabelWriter {
+    out: Output,
+    format: OutputFormat,
+}
+
+impl LabelWriter {
+    fn new(mut out: Output, format: OutputFormat) -> Result<Self> {
+        if format == OutputFormat::Csv {
+            out.line(&csv_line(CSV_COLUMNS.iter().copied())?)?;
+        }
+        Ok(Self { out, format })
+    }
+
+    fn label(
+        &mut self,
+        line: u64,
+        id: Option<&str>,
+        file: Option<&str>,
+        labels: &Labels,
+        decision: &Decision,
+    ) -> Result<()> {
+        let mut by_name: Vec<&Candidate> = decision.candidates.iter().collect();
+        by_name.sort_by(|a, b| a.provider.cmp(&b.provider));
+        let text = match self.format {
+            OutputFormat::Jsonl => to_json(&LabelLine {
+                line,
+                id,
+                file,
+                domain: labels.domain,
+                domain_probs: DomainProbs(&labels.domain_probs),
+                difficulty: labels.difficulty,
+                level: labels.level,
+                provider: &decision.provider,
+                expected_quality: decision.expected_quality,
+                expected_cost_usd: decision.expected_cost_usd,
+                quality: QualityMap(&by_name),
+                cost_usd: CostMap(&by_name),
+                truncated: labels.truncated,
+            })?,
+            OutputFormat::Csv => {
+                let mut cells: Vec<String> = Vec::with_capacity(CSV_COLUMNS.len());
+                cells.push(line.to_string());
+                cells.push(id.unwrap_or_default().to_string());
+                cells.push(file.unwrap_or_default().to_string());
+                cells.push(labels.domain.to_string());
+                for d in DOMAINS {
+                    let p = labels
+                        .domain_probs
+                        .iter()
+                        .find(|(name, _)| *name == d)
+                        .map(|(_, p)| *p);
+                    cells.push(p.map(float32).unwrap_or_default());
+                }
+                cells.push(float32(labels.difficulty));
+                cells.push(labels.level.to_string());
+                cells.push(decision.provider.clone());
+                cells.push(float32(decision.expected_quality));
+                cells.push(float64(decision.expected_cost_usd));
+                cells.push(labels.truncated.to_string());
+                cells.push(String::new());
+                cells.push(to_json(&QualityMap(&by_name))?);
+                cells.push(to_json(&CostMap(&by_name))?);
+                csv_line(cells.iter().map(String::as_str))?
+            }
+        };
+        self.out.line(&text)
+    }
+
+    fn error(
+        &mut self,
+        line: u64,
+        id: Option<&str>,
+        file: Option<&str>,
+        error: &str,
+    ) -> Result<()> {
+        let text = match self.format {
+            OutputFormat::Jsonl => to_json(&ErrorLine {
+                line,
+                id,
+                file,
+                error,
+            })?,
+            OutputFormat::Csv => {
+                let line = line.to_string();
+                let mut cells = vec![""; CSV_COLUMNS.len()];
+                cells[0] = &line;
+                cells[1] = id.unwrap_or_default();
+                cells[2] = file.unwrap_or_default();
+                cells[ERROR_COLUMN] = error;
+                csv_line(cells.into_iter())?
+            }
+        };
+        self.out.line(&text)
+    }
+
+    fn finish(self) -> Result<()> {
+        self.out.finish()
+    }
+}
+
+/// One labelled record (JSONL).
+#[derive(Serialize)]
+struct LabelLine<'a> {
+    line: u64,
+    id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<&'a str>,
+    domain: &'a str,
+    domain_probs: DomainProbs<'a>,
+    difficulty: f32,
+    level: &'a str,
+    provider: &'a str,
+    expected_quality: f32,
+    expected_cost_usd: f64,
+    quality: QualityMap<'a>,
+    cost_usd: CostMap<'a>,
+    truncated: bool,
+}
+
+/// A bad record in its place (JSONL).
+#[derive(Serialize)]
+struct ErrorLine<'a> {
+    line: u64,
+    id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<&'a str>,
+    error: &'a str,
+}
+
+/// `{domain: p}` in the domain order.
+struct DomainProbs<'a>(&'a [(&'static str, f32)]);
+
+impl Serialize for DomainProbs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (d, p) in self.0 {
+            m.serialize_entry(d, p)?;
+        }
+        m.end()
+    }
+}
+
+/// `{provider: expected quality}` over the candidates (by name; NaN is `null`).
+struct QualityMap<'a>(&'a [&'a Candidate]);
+
+impl Serialize for QualityMap<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for c in self.0 {
+            m.serialize_entry(&c.provider, &c.expected_quality)?;
+        }
+        m.end()
+    }
+}
+
+/// `{provider: expected cost in USD}` over the candidates (by name; NaN is `null`).
+struct CostMap<'a>(&'a [&'a Candidate]);
+
+impl Serialize for CostMap<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for c in self.0 {
+            m.serialize_entry(&c.provider, &c.expected_cost_usd)?;
+        }
+        m.end()
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::Inference(format!("serializing output: {e}")))
+}
+
+/// A float cell: its shortest round-trip form, empty for NaN.
+fn float32(x: f32) -> String {
+    if x.is_finite() {
+        x.to_string()
+    } else {
+        String::new()
+    }
+}
+
+fn float64(x: f64) -> String {
+    if x.is_finite() {
+        x.to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// One CSV record (quoted as needed), without its line terminator.
+fn csv_line<'a>(cells: impl Iterator<Item = &'a str>) -> Result<String> {
+    let mut w = csv::WriterBuilder::new()
+        .buffer_capacity(512)
+        .from_writer(Vec::with_capacity(512));
+    let fail = |e: String| Error::Inference(format!("writing CSV: {e}"));
+    w.write_record(cells).map_err(|e| fail(e.to_string()))?;
+    let mut bytes = w.into_inner().map_err(|e| fail(e.to_string()))?;
+    while matches!(bytes.last(), Some(b'\n') | Some(b'\r')) {
+        bytes.pop();
+    }
+    String::from_utf8(bytes).map_err(|e| fail(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_values() {
+        assert_eq!(parse_shard("0/1").unwrap(), Shard::ALL);
+        assert_eq!(parse_shard("2/3").unwrap(), Shard { index: 2, count: 3 });
+        for bad in ["3/3", "0/0", "1", "-1/2", "a/b", "1/2/3", ""] {
+            assert!(
+                matches!(parse_shard(bad), Err(Error::Usage(_))),
+                "{bad} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn csv_cells_are_quoted() {
+        assert_eq!(
+            csv_line(["a", "b,c", "d\"e", "f\ng"].into_iter()).unwrap(),
+            "a,\"b,c\",\"d\"\"e\",\"f\ng\""
+        );
+        assert_eq!(CSV_COLUMNS[ERROR_COLUMN], "error");
+        assert_eq!(float32(f32::NAN), "");
+        assert_eq!(float64(0.000_012_5), "0.0000125");
+    }
 }

@@ -4,6 +4,8 @@ pub mod embed;
 pub mod input;
 pub mod label;
 pub mod output;
+pub mod progress;
+pub mod summary;
 
 /// How many records are read, embedded and written as one window; memory is bounded by this, not by input size.
 pub const WINDOW: usize = 512;
