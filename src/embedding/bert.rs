@@ -229,15 +229,14 @@ impl BertEncoder {
             let q = qkv.get(0)?.contiguous()?;
             let k = qkv.get(1)?.contiguous()?;
             let v = qkv.get(2)?.contiguous()?;
-            let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(&mask)?;
-            let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+            let probs = super::kernels::masked_softmax(&q.matmul(&k.t()?)?, &mask, lengths, scale)?;
             let context = probs
                 .matmul(&v)?
                 .transpose(1, 2)?
                 .reshape((batch * seq, hidden))?;
             let attended = layer.attention_out.forward(&context)?;
             x = layer.attention_norm.forward(&(attended + &x)?)?;
-            let inner = layer.intermediate.forward(&x)?.gelu_erf()?;
+            let inner = super::kernels::gelu_erf(&layer.intermediate.forward(&x)?)?;
             let out = layer.output.forward(&inner)?;
             x = layer.output_norm.forward(&(out + &x)?)?;
         }

@@ -4,6 +4,7 @@ pub mod acquire;
 pub mod bert;
 pub mod candle_embedder;
 pub mod device;
+pub mod kernels;
 pub mod tokenizer;
 
 pub use acquire::{ModelFiles, ModelSource};

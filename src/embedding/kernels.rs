@@ -1,0 +1,302 @@
+//! Vectorisable CPU kernels that replace candle's scalar ones on the hot path: erf-GELU and the masked,
+//! scaled softmax of attention. Other devices fall back to candle's own ops.
+
+use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
+use std::sync::OnceLock;
+
+/// Whether the fused CPU kernels are used: yes unless `TRIAGE_KERNELS=candle` (kept so a benchmark can
+/// measure candle's own ops against these in one binary).
+fn fused_kernels_on(t: &Tensor) -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    let on = *ON.get_or_init(|| std::env::var("TRIAGE_KERNELS").map_or(true, |v| v != "candle"));
+    on && t.device().is_cpu() && t.dtype() == candle_core::DType::F32
+}
+
+/// Rational approximation of erf on [-4, 4] (odd numerator of degree 13 over an even denominator of degree 8;
+/// the coefficients of Eigen's `generic_fast_erf_float`). Absolute error below 2e-7 in f32, i.e. as exact as
+/// f32 itself around GELU's useful range; branch-free, so the compiler vectorises loops over it.
+#[inline(always)]
+fn erf(x: f32) -> f32 {
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let mut p = x2.mul_add(-2.726_142_3e-10, 2.770_681_4e-8);
+    p = x2.mul_add(p, -2.101_024e-6);
+    p = x2.mul_add(p, -5.692_506_4e-5);
+    p = x2.mul_add(p, -7.349_906e-4);
+    p = x2.mul_add(p, -2.954_600e-3);
+    p = x2.mul_add(p, -1.609_603_3e-2);
+    p *= x;
+    let mut q = x2.mul_add(-1.456_607_2e-5, -2.133_740_6e-4);
+    q = x2.mul_add(q, -1.682_827e-3);
+    q = x2.mul_add(q, -7.373_329e-3);
+    q = x2.mul_add(q, -1.426_474e-2);
+    p / q
+}
+
+#[inline(always)]
+fn gelu_slice(src: &[f32], dst: &mut [f32]) {
+    for (d, &x) in dst.iter_mut().zip(src) {
+        *d = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+    }
+}
+
+/// The same loop compiled for AVX-512 / AVX2 with FMA, chosen at run time.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+fn gelu_slice_avx512(src: &[f32], dst: &mut [f32]) {
+    gelu_slice(src, dst)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn gelu_slice_avx2(src: &[f32], dst: &mut [f32]) {
+    gelu_slice(src, dst)
+}
+
+fn gelu_dispatch(src: &[f32], dst: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports the features the function was compiled for (checked just above).
+            return unsafe { gelu_slice_avx512(src, dst) };
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: as above.
+            return unsafe { gelu_slice_avx2(src, dst) };
+        }
+    }
+    gelu_slice(src, dst)
+}
+
+struct GeluErf;
+
+impl CustomOp1 for GeluErf {
+    fn name(&self) -> &'static str {
+        "triage-gelu-erf"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let CpuStorage::F32(data) = storage else {
+            candle_core::bail!("{} only supports f32", self.name())
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("{} needs a contiguous input", self.name())
+        };
+        let src = &data[start..end];
+        let mut dst = vec![0f32; src.len()];
+        // Two halves on two threads would fight the matmuls' pool; the loop is memory-bound anyway.
+        gelu_dispatch(src, &mut dst);
+        Ok((CpuStorage::F32(dst), layout.shape().clone()))
+    }
+}
+
+/// e^x for f32 (Cephes' expf: range reduction by ln 2 and a degree-6 polynomial; relative error ~1e-7),
+/// branch-free so loops over it vectorise.
+#[inline(always)]
+fn exp(x: f32) -> f32 {
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
+    let r = n.mul_add(-0.693_359_4, x);
+    let r = n.mul_add(2.121_944_4e-4, r);
+    let mut p = r.mul_add(1.987_569_1e-4, 1.398_199_9e-3);
+    p = r.mul_add(p, 8.333_452e-3);
+    p = r.mul_add(p, 4.166_579_6e-2);
+    p = r.mul_add(p, 1.666_666_5e-1);
+    p = r.mul_add(p, 5.000_000_1e-1);
+    let p = (r * r).mul_add(p, r + 1.0);
+    p * f32::from_bits((((n as i32) + 127) << 23) as u32)
+}
+
+/// Softmax of `row[..len] * scale`; positions from `len` on (padding) get probability 0.
+#[inline(always)]
+fn softmax_row(row: &mut [f32], len: usize, scale: f32) {
+    let (live, pad) = row.split_at_mut(len.min(row.len()));
+    let max = live.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) * scale;
+    let mut sum = 0f32;
+    for v in live.iter_mut() {
+        *v = exp(v.mul_add(scale, -max));
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    live.iter_mut().for_each(|v| *v *= inv);
+    pad.iter_mut().for_each(|v| *v = 0.0);
+}
+
+/// Every `seq`-wide row of `data` (one batch item's scores) with the same number of real keys, `len`.
+fn softmax_rows(data: &mut [f32], seq: usize, len: usize, scale: f32) {
+    for row in data.chunks_exact_mut(seq) {
+        softmax_row(row, len, scale);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+fn softmax_rows_avx512(data: &mut [f32], seq: usize, len: usize, scale: f32) {
+    softmax_rows(data, seq, len, scale)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn softmax_rows_avx2(data: &mut [f32], seq: usize, len: usize, scale: f32) {
+    softmax_rows(data, seq, len, scale)
+}
+
+fn softmax_dispatch(data: &mut [f32], seq: usize, len: usize, scale: f32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports the features the function was compiled for (checked just above).
+            return unsafe { softmax_rows_avx512(data, seq, len, scale) };
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: as above.
+            return unsafe { softmax_rows_avx2(data, seq, len, scale) };
+        }
+    }
+    softmax_rows(data, seq, len, scale)
+}
+
+/// Attention softmax over the last axis of `(batch, heads, seq, seq)` scores, fused with the scaling
+/// and the padding mask (keys at positions ≥ `lengths[b]` get probability 0).
+struct MaskedSoftmax<'a> {
+    lengths: &'a [usize],
+    scale: f32,
+}
+
+impl CustomOp1 for MaskedSoftmax<'_> {
+    fn name(&self) -> &'static str {
+        "triage-masked-softmax"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        use rayon::prelude::*;
+        let CpuStorage::F32(data) = storage else {
+            candle_core::bail!("{} only supports f32", self.name())
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("{} needs a contiguous input", self.name())
+        };
+        let (batch, heads, seq, seq2) = layout.shape().dims4()?;
+        if seq != seq2 || batch != self.lengths.len() {
+            candle_core::bail!("{}: bad scores shape {:?}", self.name(), layout.shape());
+        }
+        let mut out = data[start..end].to_vec();
+        let per_item = heads * seq * seq;
+        out.par_chunks_mut(per_item)
+            .zip(self.lengths.par_iter())
+            .for_each(|(item, &len)| softmax_dispatch(item, seq, len, self.scale));
+        Ok((CpuStorage::F32(out), layout.shape().clone()))
+    }
+}
+
+/// Softmax of `scores * scale + mask` over the last axis, for `(batch, heads, seq, seq)` scores.
+/// On CPU a fused kernel that reads `lengths`; elsewhere candle's ops with the additive `mask`
+/// (`(batch, 1, 1, seq)`, 0 for tokens and a large negative for padding).
+pub fn masked_softmax(
+    scores: &Tensor,
+    mask: &Tensor,
+    lengths: &[usize],
+    scale: f64,
+) -> Result<Tensor> {
+    if fused_kernels_on(scores) {
+        let op = MaskedSoftmax {
+            lengths,
+            scale: scale as f32,
+        };
+        scores.contiguous()?.apply_op1_no_bwd(&op)
+    } else {
+        candle_nn::ops::softmax_last_dim(&(scores * scale)?.broadcast_add(mask)?)
+    }
+}
+
+/// GELU with the exact (erf) form, vectorised on CPU; candle's `gelu_erf` elsewhere.
+pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
+    if fused_kernels_on(x) {
+        x.contiguous()?.apply_op1_no_bwd(&GeluErf)
+    } else {
+        x.gelu_erf()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn erf_reference(x: f64) -> f64 {
+        candle_core::cpu::erf::erf_f64(x)
+    }
+
+    #[test]
+    fn erf_matches_the_reference_to_f32_precision() {
+        let mut worst = 0f64;
+        for i in -60_000..=60_000 {
+            let x = i as f32 / 10_000.0;
+            let err = (erf(x) as f64 - erf_reference(x as f64)).abs();
+            worst = worst.max(err);
+        }
+        assert!(worst < 5e-7, "max abs error {worst}");
+    }
+
+    #[test]
+    fn exp_is_accurate() {
+        for i in -8000..=8000 {
+            let x = i as f32 / 100.0;
+            let rel = ((exp(x) as f64 - (x as f64).exp()) / (x as f64).exp()).abs();
+            assert!(rel < 3e-7, "exp({x}) rel err {rel}");
+        }
+    }
+
+    #[test]
+    fn masked_softmax_matches_candle_with_an_additive_mask() {
+        let dev = candle_core::Device::Cpu;
+        let (b, h, s) = (3, 2, 5);
+        let xs: Vec<f32> = (0..b * h * s * s)
+            .map(|i| ((i * 37 % 23) as f32 - 11.0) / 3.0)
+            .collect();
+        let scores = Tensor::from_vec(xs, (b, h, s, s), &dev).unwrap();
+        let lengths = [5usize, 3, 1];
+        let mask: Vec<f32> = lengths
+            .iter()
+            .flat_map(|&l| (0..s).map(move |j| if j < l { 0.0 } else { f32::MIN }))
+            .collect();
+        let mask = Tensor::from_vec(mask, (b, 1, 1, s), &dev).unwrap();
+        let ours = masked_softmax(&scores, &mask, &lengths, 0.125).unwrap();
+        let reference = candle_nn::ops::softmax_last_dim(
+            &(&scores * 0.125).unwrap().broadcast_add(&mask).unwrap(),
+        )
+        .unwrap();
+        let a = ours.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let r = reference.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let worst = a
+            .iter()
+            .zip(&r)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-6, "max abs diff {worst}");
+    }
+
+    #[test]
+    fn gelu_op_matches_candle() {
+        let xs: Vec<f32> = (-500..500).map(|i| i as f32 / 50.0).collect();
+        let t = Tensor::from_vec(xs, (10, 100), &candle_core::Device::Cpu).unwrap();
+        let ours = gelu_erf(&t)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let theirs = t
+            .gelu_erf()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let worst = ours
+            .iter()
+            .zip(&theirs)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-5, "max abs diff {worst}");
+    }
+}
