@@ -235,10 +235,12 @@ fn bad_input_gets_json_errors_with_the_right_status() {
     assert_error(&post_raw(&url, "[1, 2"), 400, "invalid_json");
     assert_error(&post_raw(&url, "\"just a string\""), 422, "invalid_request");
     assert_error(&post_raw(&url, r#"{"prompt": 42}"#), 422, "invalid_request");
-    assert_error(
-        &post_raw(&url, r#"{"prompt": "x", "min_quality": "high"}"#),
-        422,
-        "invalid_request",
+    let r = post_raw(&url, r#"{"prompt": "x", "min_quality": "high"}"#);
+    assert_error(&r, 422, "invalid_request");
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`min_quality`") && message.contains("expected a number"),
+        "{message}"
     );
     assert_error(
         &post_raw(&url, r#"{"prompt": "x", "allowed_providers": "a"}"#),

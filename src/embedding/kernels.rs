@@ -23,7 +23,7 @@ fn erf(x: f32) -> f32 {
     p = x2.mul_add(p, -2.101_024e-6);
     p = x2.mul_add(p, -5.692_506_4e-5);
     p = x2.mul_add(p, -7.349_906e-4);
-    p = x2.mul_add(p, -2.954_600e-3);
+    p = x2.mul_add(p, -2.9546e-3);
     p = x2.mul_add(p, -1.609_603_3e-2);
     p *= x;
     let mut q = x2.mul_add(-1.456_607_2e-5, -2.133_740_6e-4);
@@ -102,7 +102,7 @@ fn exp(x: f32) -> f32 {
     p = r.mul_add(p, 8.333_452e-3);
     p = r.mul_add(p, 4.166_579_6e-2);
     p = r.mul_add(p, 1.666_666_5e-1);
-    p = r.mul_add(p, 5.000_000_1e-1);
+    p = r.mul_add(p, 0.5);
     let p = (r * r).mul_add(p, r + 1.0);
     p * f32::from_bits((((n as i32) + 127) << 23) as u32)
 }

@@ -27,7 +27,46 @@ fn parse<T: DeserializeOwned>(state: &AppState, body: Body) -> Result<T, ApiErro
     // already of the wrong type.
     let value: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| ApiError::from_json(&e))?;
-    T::deserialize(value).map_err(|e| ApiError::from_json(&e))
+    from_value(value)
+}
+
+/// Deserializes a request (or a batch item); a wrong-typed field is named in the message.
+fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "request body must be a JSON object",
+        ));
+    }
+    match T::deserialize(&value) {
+        Ok(t) => Ok(t),
+        Err(e) => {
+            let mut err = ApiError::from_json(&e);
+            if let Some(field) = wrong_field::<T>(&value) {
+                err.message = format!("invalid request body: field `{field}`: {e}");
+            }
+            err.message = err
+                .message
+                .replace("expected f32", "expected a number")
+                .replace("expected f64", "expected a number");
+            Err(err)
+        }
+    }
+}
+
+/// For bodies whose fields are all optional: the first field that fails on its own.
+fn wrong_field<T: DeserializeOwned>(value: &serde_json::Value) -> Option<String> {
+    let object = value.as_object()?;
+    let empty = serde_json::Value::Object(serde_json::Map::new());
+    T::deserialize(&empty).ok()?;
+    object.iter().find_map(|(key, v)| {
+        let mut one = serde_json::Map::new();
+        one.insert(key.clone(), v.clone());
+        T::deserialize(&serde_json::Value::Object(one))
+            .is_err()
+            .then(|| key.clone())
+    })
 }
 
 fn deadline(state: &AppState) -> Instant {
@@ -175,8 +214,7 @@ pub async fn route_batch(
         .requests
         .into_iter()
         .map(|value| {
-            let req: RouteRequest =
-                serde_json::from_value(value).map_err(|e| ApiError::from_json(&e))?;
+            let req: RouteRequest = from_value(value)?;
             req.check()?;
             let prompt = req.prompt_text()?;
             Ok((req, prompt))

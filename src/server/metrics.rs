@@ -44,6 +44,7 @@ pub fn handle() -> Option<PrometheusHandle> {
             match builder.and_then(|b| b.install_recorder()) {
                 Ok(handle) => {
                     describe();
+                    metrics::gauge!(super::queue::QUEUE_DEPTH).set(0.0);
                     Some(handle)
                 }
                 Err(e) => {

@@ -86,10 +86,11 @@ impl Inference {
             deadline,
             reply,
         };
-        // Count before sending so the worker's decrement can never run first.
-        let depth = self.depth.fetch_add(1, Ordering::Relaxed) + 1;
+        // Count before sending so the worker's decrement can never run first. The gauge moves by the same
+        // steps (increments and decrements commute, so it settles at the true depth).
+        self.depth.fetch_add(1, Ordering::Relaxed);
         match self.tx.try_send(job) {
-            Ok(()) => metrics::gauge!(QUEUE_DEPTH).set(depth as f64),
+            Ok(()) => metrics::gauge!(QUEUE_DEPTH).increment(1.0),
             Err(e) => {
                 self.depth.fetch_sub(1, Ordering::Relaxed);
                 return Err(match e {
@@ -170,8 +171,8 @@ fn worker(
 ) {
     let max_batch = settings.max_batch.max(1);
     let taken = |depth: &AtomicUsize| {
-        let left = depth.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
-        metrics::gauge!(QUEUE_DEPTH).set(left as f64);
+        depth.fetch_sub(1, Ordering::Relaxed);
+        metrics::gauge!(QUEUE_DEPTH).decrement(1.0);
     };
     let mut active: Vec<Pending> = Vec::new();
     loop {
