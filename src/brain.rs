@@ -10,6 +10,17 @@ use std::path::Path;
 /// File name of the price registry in the models folder.
 pub const REGISTRY_FILE: &str = "providers.toml";
 
+/// When the operator set no routing target, the drop recommended by the artifacts' cross-validation.
+fn with_recommended_drop(mut defaults: RouteOptions, manifest: &Manifest) -> RouteOptions {
+    if defaults.min_quality.is_none()
+        && defaults.max_quality_drop.is_none()
+        && defaults.max_cost_usd.is_none()
+    {
+        defaults.max_quality_drop = manifest.recommended_max_quality_drop;
+    }
+    defaults
+}
+
 /// Heads + policy, loaded from a models folder.
 pub struct Brain {
     pub heads: Heads,
@@ -38,7 +49,11 @@ impl Brain {
         }
         Ok(Self {
             heads: a.heads,
-            policy: Policy::new(a.table, registry, defaults)?,
+            policy: Policy::new(
+                a.table,
+                registry,
+                with_recommended_drop(defaults, &a.manifest),
+            )?,
             manifest: a.manifest,
         })
     }

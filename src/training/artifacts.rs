@@ -34,6 +34,10 @@ pub struct Manifest {
     pub settings: FitSettings,
     /// Cross-validated AIQ gain of each candidate setting (train split only).
     pub cross_validation: Vec<(FitSettings, f64)>,
+    /// Default `max_quality_drop` chosen by cross-validation on the training split (used when the operator
+    /// sets no routing target).
+    #[serde(default)]
+    pub recommended_max_quality_drop: Option<f32>,
     /// The held-out report (see `training::evaluate::Report`).
     pub metrics: serde_json::Value,
     pub training_seconds: f64,

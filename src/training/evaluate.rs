@@ -655,8 +655,8 @@ pub fn cv_scores(
     train: &[usize],
     grid: &[super::FitSettings],
     folds: usize,
-) -> Result<Vec<f64>> {
-    let mut totals = vec![0.0; grid.len()];
+) -> Result<Vec<CvScore>> {
+    let mut totals: Vec<CvScore> = grid.iter().map(|_| CvScore::default()).collect();
     for fold in 0..folds {
         let fit_rows: Vec<usize> = train
             .iter()
@@ -684,10 +684,33 @@ pub fn cv_scores(
             let label: LabelFn = Box::new(move |i| head_labels(heads, corpus, i));
             let (eq, ec) = estimates(&policy, &label, &g.rows, &g.providers);
             let a = metrics::aiq(&truth.outcomes, &truth.costs, &eq, &ec);
-            *total += (a.aiq - a.zero_aiq) / folds as f64;
+            total.aiq_gain += (a.aiq - a.zero_aiq) / folds as f64;
+            if let Some((drop, _, _)) =
+                metrics::saving_at_best(&truth.outcomes, &truth.costs, &eq, &ec).point
+            {
+                total.drops.push(drop);
+            }
         }
     }
     Ok(totals)
+}
+
+/// Cross-validated figures of one setting.
+#[derive(Debug, Clone, Default)]
+pub struct CvScore {
+    /// Mean AIQ gain over the folds.
+    pub aiq_gain: f64,
+    /// Per fold, the `max_quality_drop` that saved most while keeping the best single provider's quality.
+    pub drops: Vec<f64>,
+}
+
+impl CvScore {
+    /// The median of the folds' best drops: the default `max_quality_drop` these artifacts recommend.
+    pub fn recommended_drop(&self) -> Option<f32> {
+        let mut d = self.drops.clone();
+        d.sort_by(|a, b| a.total_cmp(b));
+        d.get(d.len() / 2).map(|&v| v as f32)
+    }
 }
 
 /// Like [`groups`], with `eval` rows in the held-out role and `fit` rows in the training role.

@@ -69,17 +69,12 @@ pub fn retrain(
 
     let grid = settings_grid();
     let cv = evaluate::cv_scores(&corpus, &train, &grid, 3)?;
-    let (best_index, _) =
-        cv.iter()
-            .enumerate()
-            .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &v)| {
-                if v > bv {
-                    (i, v)
-                } else {
-                    (bi, bv)
-                }
-            });
+    let best_index = (0..cv.len())
+        .max_by(|&a, &b| cv[a].aiq_gain.total_cmp(&cv[b].aiq_gain).then(b.cmp(&a)))
+        .unwrap_or(0);
     let settings = grid[best_index];
+    let recommended_drop = cv[best_index].recommended_drop();
+    let cv: Vec<f64> = cv.iter().map(|c| c.aiq_gain).collect();
     let fitted = super::fit(&corpus, &train, settings)?;
     let report = evaluate::evaluate(&corpus, &fitted, &train, true)?;
 
@@ -98,6 +93,17 @@ pub fn retrain(
         }
     };
     let mut text = render(&report, &settings, &grid, &cv);
+    match recommended_drop {
+        Some(d) => {
+            let _ = writeln!(
+                text,
+                "recommended default max_quality_drop (cross-validated: most saving at the best single provider's quality): {d}"
+            );
+        }
+        None => {
+            let _ = writeln!(text, "no cross-validated max_quality_drop kept the best single provider's quality; servers keep their own default");
+        }
+    }
     if let Some(prev) = previous_gain {
         let _ = writeln!(
             text,
@@ -127,6 +133,7 @@ pub fn retrain(
         held_out_rows: report.held_out_rows,
         settings,
         cross_validation: grid.iter().copied().zip(cv.iter().copied()).collect(),
+        recommended_max_quality_drop: recommended_drop,
         metrics: serde_json::to_value(&report)
             .map_err(|e| Error::Artifacts(format!("serializing report: {e}")))?,
         training_seconds: started.elapsed().as_secs_f64(),
