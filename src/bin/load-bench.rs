@@ -339,17 +339,18 @@ fn run(args: &Args) -> BenchResult<()> {
         conn.call("POST", &args.path, &body(take(&next)))?;
     }
 
-    // 1. Sequential, interleaved with raw in-process embedding of prompts of the same kind (so drift in
-    //    the machine's load hits both alike).
+    // 1. Raw embedding in this process, one prompt at a time, while the server idles; then the same
+    //    number of sequential requests. (Interleaving the two would make the two processes' inference
+    //    threads compete for the same cores and caches.)
     let embedder = if args.raw_embed {
         Some(load_embedder(args)?)
     } else {
         None
     };
-    let (mut lat, mut raw_lat, mut tokens, mut errors) = (Vec::new(), Vec::new(), 0usize, 0usize);
-    let started = Instant::now();
-    for _ in 0..args.sequential {
-        if let Some(embedder) = &embedder {
+    let (mut raw_lat, mut tokens) = (Vec::new(), 0usize);
+    let raw_started = Instant::now();
+    if let Some(embedder) = &embedder {
+        for _ in 0..args.sequential {
             let text = prompt(take(&next));
             let t = Instant::now();
             let e = embedder
@@ -357,7 +358,17 @@ fn run(args: &Args) -> BenchResult<()> {
                 .map_err(|e| e.to_string())?;
             raw_lat.push(t.elapsed().as_secs_f64() * 1e3);
             tokens += e.first().map_or(0, |e| e.tokens);
+            if raw_started.elapsed() > Duration::from_secs(60) {
+                break;
+            }
         }
+    }
+    let raw_seconds = raw_started.elapsed().as_secs_f64();
+    // Let this process's inference threads go idle before the server works.
+    std::thread::sleep(Duration::from_millis(200));
+    let (mut lat, mut errors) = (Vec::new(), 0usize);
+    let started = Instant::now();
+    for _ in 0..args.sequential {
         let t = Instant::now();
         let (status, _) = conn.call("POST", &args.path, &body(take(&next)))?;
         if status == 200 {
@@ -365,7 +376,7 @@ fn run(args: &Args) -> BenchResult<()> {
         } else {
             errors += 1;
         }
-        if started.elapsed() > Duration::from_secs(120) {
+        if started.elapsed() > Duration::from_secs(60) {
             break;
         }
     }
@@ -377,7 +388,7 @@ fn run(args: &Args) -> BenchResult<()> {
     // 2. The overhead: route latency over raw embedding latency at p50.
     if embedder.is_some() {
         let n = raw_lat.len().max(1);
-        let raw = stats(raw_lat, 0, seconds);
+        let raw = stats(raw_lat, 0, raw_seconds);
         print("raw embed, in-process (1 prompt)", &raw);
         let mean_tokens = tokens as f64 / n as f64;
         println!("{:<34} mean {mean_tokens:.1} tokens per prompt", "");
