@@ -429,6 +429,38 @@ struct GroupTruth {
     cheapest: usize,
 }
 
+/// Per-prompt ground truth for the difficulty and pair figures.
+struct PairTruth {
+    /// Fraction of the group's providers that fail (1 − mean outcome).
+    failure: Vec<f64>,
+    /// Whether the cheapest provider fails (outcome < 0.5).
+    cheap_fails: Vec<bool>,
+    /// Outcomes of the best single provider.
+    strong: Vec<f64>,
+    /// Outcomes of the cheapest provider.
+    weak: Vec<f64>,
+}
+
+impl GroupTruth {
+    fn pair_truth(&self) -> PairTruth {
+        let column = |k: usize| self.outcomes.iter().map(|r| r[k]).collect::<Vec<f64>>();
+        PairTruth {
+            failure: self
+                .outcomes
+                .iter()
+                .map(|r| 1.0 - r.iter().sum::<f64>() / r.len() as f64)
+                .collect(),
+            cheap_fails: self
+                .outcomes
+                .iter()
+                .map(|r| r[self.cheapest] < 0.5)
+                .collect(),
+            strong: column(self.best),
+            weak: column(self.cheapest),
+        }
+    }
+}
+
 fn group_truth(
     corpus: &Corpus,
     g: &Group,
@@ -534,18 +566,12 @@ fn evaluate_group(
         .iter()
         .map(|&i| corpus.embeddings[i].full_tokens as f64)
         .collect();
-    let failure: Vec<f64> = truth
-        .outcomes
-        .iter()
-        .map(|r| 1.0 - r.iter().sum::<f64>() / r.len() as f64)
-        .collect();
-    let cheap_fails: Vec<bool> = truth
-        .outcomes
-        .iter()
-        .map(|r| r[truth.cheapest] < 0.5)
-        .collect();
-    let strong: Vec<f64> = truth.outcomes.iter().map(|r| r[truth.best]).collect();
-    let weak: Vec<f64> = truth.outcomes.iter().map(|r| r[truth.cheapest]).collect();
+    let PairTruth {
+        failure,
+        cheap_fails,
+        strong,
+        weak,
+    } = truth.pair_truth();
     let pair = |name: &str, s: &[f64]| {
         let m = metrics::pair_metrics(s, &strong, &weak);
         PairFigures {
@@ -623,18 +649,12 @@ fn transfer(
         .iter()
         .map(|&i| corpus.embeddings[i].full_tokens as f64)
         .collect();
-    let failure: Vec<f64> = truth
-        .outcomes
-        .iter()
-        .map(|r| 1.0 - r.iter().sum::<f64>() / r.len() as f64)
-        .collect();
-    let cheap_fails: Vec<bool> = truth
-        .outcomes
-        .iter()
-        .map(|r| r[truth.cheapest] < 0.5)
-        .collect();
-    let strong: Vec<f64> = truth.outcomes.iter().map(|r| r[truth.best]).collect();
-    let weak: Vec<f64> = truth.outcomes.iter().map(|r| r[truth.cheapest]).collect();
+    let PairTruth {
+        failure,
+        cheap_fails,
+        strong,
+        weak,
+    } = truth.pair_truth();
     Ok(TransferReport {
         group: g.name.clone(),
         tasks: tasks.len(),
