@@ -123,6 +123,7 @@ fn softmax_row(row: &mut [f32], len: usize, scale: f32) {
 }
 
 /// Every `seq`-wide row of `data` (one batch item's scores) with the same number of real keys, `len`.
+#[inline(always)]
 fn softmax_rows(data: &mut [f32], seq: usize, len: usize, scale: f32) {
     for row in data.chunks_exact_mut(seq) {
         softmax_row(row, len, scale);
