@@ -48,9 +48,9 @@ impl Config {
 }
 
 /// A dense layer with its weight stored transposed, `(in, out)`, contiguous.
-struct Linear {
-    weight_t: Tensor,
-    bias: Tensor,
+pub(super) struct Linear {
+    pub(super) weight_t: Tensor,
+    pub(super) bias: Tensor,
 }
 
 impl Linear {
@@ -59,10 +59,10 @@ impl Linear {
     }
 }
 
-struct LayerNorm {
-    gamma: Tensor,
-    beta: Tensor,
-    eps: f32,
+pub(super) struct LayerNorm {
+    pub(super) gamma: Tensor,
+    pub(super) beta: Tensor,
+    pub(super) eps: f32,
 }
 
 impl LayerNorm {
@@ -99,12 +99,20 @@ pub struct BertEncoder {
 }
 
 /// Tensors by name, with a clear error for a missing one.
-struct Weights {
+pub(super) struct Weights {
     tensors: HashMap<String, Tensor>,
 }
 
 impl Weights {
-    fn get(&self, name: &str) -> Result<Tensor> {
+    /// Loads every tensor of a safetensors file onto `device`.
+    pub(super) fn load(weights_path: &Path, device: &Device) -> Result<Self> {
+        let tensors = candle_core::safetensors::load(weights_path, device).map_err(|e| {
+            Error::ModelUnavailable(format!("cannot load {}: {e}", weights_path.display()))
+        })?;
+        Ok(Self { tensors })
+    }
+
+    pub(super) fn get(&self, name: &str) -> Result<Tensor> {
         // Some exports prefix every name with "bert."; accept both.
         self.tensors
             .get(name)
@@ -113,7 +121,7 @@ impl Weights {
             .ok_or_else(|| Error::ModelUnavailable(format!("weights have no tensor {name}")))
     }
 
-    fn linear(&self, prefix: &str) -> Result<Linear> {
+    pub(super) fn linear(&self, prefix: &str) -> Result<Linear> {
         let weight = self.get(&format!("{prefix}.weight"))?;
         Ok(Linear {
             weight_t: weight.t()?.contiguous()?,
@@ -122,7 +130,7 @@ impl Weights {
     }
 
     /// Query, key and value projections concatenated along the output axis.
-    fn fused_qkv(&self, prefix: &str) -> Result<Linear> {
+    pub(super) fn fused_qkv(&self, prefix: &str) -> Result<Linear> {
         let parts = ["query", "key", "value"]
             .iter()
             .map(|p| self.linear(&format!("{prefix}.{p}")))
@@ -135,7 +143,7 @@ impl Weights {
         })
     }
 
-    fn layer_norm(&self, prefix: &str, eps: f64) -> Result<LayerNorm> {
+    pub(super) fn layer_norm(&self, prefix: &str, eps: f64) -> Result<LayerNorm> {
         Ok(LayerNorm {
             gamma: self.get(&format!("{prefix}.weight"))?,
             beta: self.get(&format!("{prefix}.bias"))?,
@@ -147,10 +155,7 @@ impl Weights {
 impl BertEncoder {
     /// Loads the weights from a safetensors file onto `device`.
     pub fn load(weights_path: &Path, cfg: &Config, device: &Device) -> Result<Self> {
-        let tensors = candle_core::safetensors::load(weights_path, device).map_err(|e| {
-            Error::ModelUnavailable(format!("cannot load {}: {e}", weights_path.display()))
-        })?;
-        let w = Weights { tensors };
+        let w = Weights::load(weights_path, device)?;
         let eps = cfg.layer_norm_eps;
         let layers = (0..cfg.num_hidden_layers)
             .map(|i| {

@@ -1,7 +1,9 @@
-//! The production `Embedder`: tokenizer + candle BERT + mean pooling + L2 normalisation, batched by length.
+//! The production `Embedder`: tokenizer + BERT (the native CPU engine, or candle's tensors on other devices) +
+//! mean pooling + L2 normalisation, batched by length.
 
 use super::acquire::{ModelFiles, WEIGHTS_SHA256};
 use super::bert::{BertEncoder, Config};
+use super::cpu_bert::CpuBert;
 use super::tokenizer::load_tokenizer;
 use super::{Embedder, Embedding, EMBEDDING_DIM};
 use crate::error::{Error, Result};
@@ -11,10 +13,24 @@ use tokenizers::{Encoding, Tokenizer};
 /// Default number of texts per forward pass.
 pub const DEFAULT_BATCH_SIZE: usize = 32;
 
+/// Which forward pass runs the model.
+enum Engine {
+    /// `cpu_bert::CpuBert`: packed tokens on plain buffers; the CPU default.
+    Cpu(CpuBert),
+    /// `bert::BertEncoder` on candle tensors: CUDA, or the CPU with `TRIAGE_ENGINE=candle`.
+    Candle(BertEncoder),
+}
+
+/// Whether the CPU runs candle's tensor engine instead of the native one (`TRIAGE_ENGINE=candle`; kept so the
+/// two can be compared in one binary, and as a fallback).
+fn candle_engine_requested() -> bool {
+    std::env::var("TRIAGE_ENGINE").is_ok_and(|v| v == "candle")
+}
+
 /// all-MiniLM-L6-v2 on candle.
 pub struct CandleEmbedder {
     tokenizer: Tokenizer,
-    encoder: BertEncoder,
+    engine: Engine,
     batch_size: usize,
     model_id: String,
 }
@@ -31,7 +47,11 @@ impl CandleEmbedder {
         }
         Ok(Self {
             tokenizer: load_tokenizer(&files.tokenizer)?,
-            encoder: BertEncoder::load(&files.weights, &cfg, device)?,
+            engine: if device.is_cpu() && !candle_engine_requested() {
+                Engine::Cpu(CpuBert::load(&files.weights, &cfg)?)
+            } else {
+                Engine::Candle(BertEncoder::load(&files.weights, &cfg, device)?)
+            },
             batch_size: DEFAULT_BATCH_SIZE,
             // The weights' sha256 is verified when they are installed; it identifies the model.
             model_id: format!("all-MiniLM-L6-v2@{}", &WEIGHTS_SHA256[..16]),
@@ -73,23 +93,44 @@ impl CandleEmbedder {
             .collect()
     }
 
-    /// One forward pass over a batch padded to its longest member, then masked mean pooling and L2 norm.
+    /// One forward pass over a batch, then mean pooling over each text's tokens and L2 normalisation.
     fn embed_batch<'a>(&self, batch: impl Iterator<Item = &'a Encoding>) -> Result<Vec<Vec<f32>>> {
         let rows: Vec<&[u32]> = batch.map(|e| e.get_ids()).collect();
-        let seq = rows.iter().map(|r| r.len()).max().unwrap_or(0).max(1);
-        let mut ids = vec![0u32; rows.len() * seq];
-        for (b, row) in rows.iter().enumerate() {
-            ids[b * seq..b * seq + row.len()].copy_from_slice(row);
+        let dim = EMBEDDING_DIM;
+        match &self.engine {
+            Engine::Cpu(encoder) => {
+                // Packed: the rows of text 0, then text 1, ...
+                let hidden = encoder.forward(&rows)?;
+                let mut start = 0;
+                Ok(rows
+                    .iter()
+                    .map(|r| {
+                        let end = start + r.len() * dim;
+                        let v = mean_pool_normalize(&hidden[start..end], dim);
+                        start = end;
+                        v
+                    })
+                    .collect())
+            }
+            Engine::Candle(encoder) => {
+                // Padded to the longest text of the batch.
+                let seq = rows.iter().map(|r| r.len()).max().unwrap_or(0).max(1);
+                let mut ids = vec![0u32; rows.len() * seq];
+                for (b, row) in rows.iter().enumerate() {
+                    ids[b * seq..b * seq + row.len()].copy_from_slice(row);
+                }
+                let lengths: Vec<usize> = rows.iter().map(|r| r.len()).collect();
+                let hidden = encoder.forward(&ids, &lengths, seq)?;
+                let flat = hidden.flatten_all()?.to_vec1::<f32>()?;
+                Ok(lengths
+                    .iter()
+                    .enumerate()
+                    .map(|(b, &len)| {
+                        mean_pool_normalize(&flat[b * seq * dim..(b * seq + len) * dim], dim)
+                    })
+                    .collect())
+            }
         }
-        let lengths: Vec<usize> = rows.iter().map(|r| r.len()).collect();
-        let hidden = self.encoder.forward(&ids, &lengths, seq)?;
-        let dim = hidden.dim(2)?;
-        let flat = hidden.flatten_all()?.to_vec1::<f32>()?;
-        Ok(lengths
-            .iter()
-            .enumerate()
-            .map(|(b, &len)| mean_pool_normalize(&flat[b * seq * dim..(b * seq + len) * dim], dim))
-            .collect())
     }
 }
 

@@ -36,36 +36,49 @@ fn erf(x: f32) -> f32 {
 #[inline(always)]
 fn gelu_slice(src: &[f32], dst: &mut [f32]) {
     for (d, &x) in dst.iter_mut().zip(src) {
-        *d = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+        *d = gelu(x);
     }
 }
 
-/// The same loop compiled for AVX-512 / AVX2 with FMA, chosen at run time.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-fn gelu_slice_avx512(src: &[f32], dst: &mut [f32]) {
-    gelu_slice(src, dst)
+#[inline(always)]
+fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn gelu_slice_avx2(src: &[f32], dst: &mut [f32]) {
-    gelu_slice(src, dst)
+/// Defines `pub(crate) fn $name(args)` that runs `$body(args)` compiled for AVX-512 or AVX2 (with FMA) when the
+/// CPU has them, chosen at run time, else the portable build. `$body` must be `#[inline(always)]` so that it is
+/// compiled inside each feature-enabled wrapper (a plain call would run baseline x86-64 code).
+macro_rules! simd_dispatch {
+    ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body:ident) => {
+        $(#[$meta])*
+        pub(crate) fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,fma")]
+                fn avx512($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU supports the features the function was compiled for (checked just above).
+                    return unsafe { avx512($($arg),*) };
+                }
+                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                    // SAFETY: as above.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
 }
 
-fn gelu_dispatch(src: &[f32], dst: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU supports the features the function was compiled for (checked just above).
-            return unsafe { gelu_slice_avx512(src, dst) };
-        }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: as above.
-            return unsafe { gelu_slice_avx2(src, dst) };
-        }
-    }
-    gelu_slice(src, dst)
+simd_dispatch! {
+    /// `dst[i] = GELU(src[i])`.
+    fn gelu_dispatch(src: &[f32], dst: &mut [f32]) => gelu_slice
 }
 
 struct GeluErf;
@@ -107,18 +120,53 @@ fn exp(x: f32) -> f32 {
     p * f32::from_bits((((n as i32) + 127) << 23) as u32)
 }
 
+/// Lanes of the independent accumulators in the reductions below: separate partial maxima and sums let the
+/// compiler keep them in one vector register (a single running sum is a serial dependency it may not reorder).
+const LANES: usize = 16;
+
+/// Largest element (NEG_INFINITY for an empty slice).
+#[inline(always)]
+fn max_of(values: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for (m, &v) in lanes.iter_mut().zip(chunk) {
+            *m = if v > *m { v } else { *m };
+        }
+    }
+    let tail = chunks.remainder().iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    lanes.iter().fold(tail, |m, &v| m.max(v))
+}
+
+/// Sum of the elements, in `LANES` partial sums.
+#[inline(always)]
+fn sum_of(values: &[f32]) -> f32 {
+    let mut lanes = [0f32; LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for (s, &v) in lanes.iter_mut().zip(chunk) {
+            *s += v;
+        }
+    }
+    chunks.remainder().iter().sum::<f32>() + lanes.iter().sum::<f32>()
+}
+
+/// Softmax of `row * scale`, in place.
+#[inline(always)]
+fn softmax_scaled(row: &mut [f32], scale: f32) {
+    let max = max_of(row) * scale;
+    for v in row.iter_mut() {
+        *v = exp(v.mul_add(scale, -max));
+    }
+    let inv = 1.0 / sum_of(row);
+    row.iter_mut().for_each(|v| *v *= inv);
+}
+
 /// Softmax of `row[..len] * scale`; positions from `len` on (padding) get probability 0.
 #[inline(always)]
 fn softmax_row(row: &mut [f32], len: usize, scale: f32) {
     let (live, pad) = row.split_at_mut(len.min(row.len()));
-    let max = live.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) * scale;
-    let mut sum = 0f32;
-    for v in live.iter_mut() {
-        *v = exp(v.mul_add(scale, -max));
-        sum += *v;
-    }
-    let inv = 1.0 / sum;
-    live.iter_mut().for_each(|v| *v *= inv);
+    softmax_scaled(live, scale);
     pad.iter_mut().for_each(|v| *v = 0.0);
 }
 
@@ -130,31 +178,67 @@ fn softmax_rows(data: &mut [f32], seq: usize, len: usize, scale: f32) {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-fn softmax_rows_avx512(data: &mut [f32], seq: usize, len: usize, scale: f32) {
-    softmax_rows(data, seq, len, scale)
+simd_dispatch! {
+    /// Masked, scaled softmax of every `seq`-wide row of `data` (see `softmax_rows`).
+    fn softmax_dispatch(data: &mut [f32], seq: usize, len: usize, scale: f32) => softmax_rows
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn softmax_rows_avx2(data: &mut [f32], seq: usize, len: usize, scale: f32) {
-    softmax_rows(data, seq, len, scale)
+#[inline(always)]
+fn softmax_rows_unmasked(data: &mut [f32], width: usize) {
+    for row in data.chunks_exact_mut(width.max(1)) {
+        softmax_scaled(row, 1.0);
+    }
 }
 
-fn softmax_dispatch(data: &mut [f32], seq: usize, len: usize, scale: f32) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU supports the features the function was compiled for (checked just above).
-            return unsafe { softmax_rows_avx512(data, seq, len, scale) };
-        }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: as above.
-            return unsafe { softmax_rows_avx2(data, seq, len, scale) };
+simd_dispatch! {
+    /// Softmax of every `width`-wide row of `data`, in place.
+    fn softmax_rows_in_place(data: &mut [f32], width: usize) => softmax_rows_unmasked
+}
+
+#[inline(always)]
+fn bias_gelu_rows(data: &mut [f32], bias: &[f32]) {
+    for row in data.chunks_exact_mut(bias.len().max(1)) {
+        for (v, &b) in row.iter_mut().zip(bias) {
+            *v = gelu(*v + b);
         }
     }
-    softmax_rows(data, seq, len, scale)
+}
+
+simd_dispatch! {
+    /// `GELU(row + bias)` for every `bias`-wide row of `data`, in place.
+    fn bias_gelu_in_place(data: &mut [f32], bias: &[f32]) => bias_gelu_rows
+}
+
+#[inline(always)]
+fn bias_layer_norm_rows(data: &mut [f32], bias: &[f32], gamma: &[f32], beta: &[f32], eps: f32) {
+    let width = bias.len().max(1);
+    let inv_width = 1.0 / width as f32;
+    for row in data.chunks_exact_mut(width) {
+        for (v, &b) in row.iter_mut().zip(bias) {
+            *v += b;
+        }
+        let mean = sum_of(row) * inv_width;
+        let mut lanes = [0f32; LANES];
+        let mut chunks = row.chunks_exact(LANES);
+        for chunk in &mut chunks {
+            for (s, &v) in lanes.iter_mut().zip(chunk) {
+                let d = v - mean;
+                *s = d.mul_add(d, *s);
+            }
+        }
+        let tail: f32 = chunks.remainder().iter().map(|&v| (v - mean) * (v - mean)).sum();
+        let var = (tail + lanes.iter().sum::<f32>()) * inv_width;
+        let inv_std = 1.0 / (var + eps).sqrt();
+        for ((v, &g), &b) in row.iter_mut().zip(gamma).zip(beta) {
+            *v = ((*v - mean) * inv_std).mul_add(g, b);
+        }
+    }
+}
+
+simd_dispatch! {
+    /// `LayerNorm(row + bias)` (biased variance, like BERT's) for every `bias`-wide row of `data`, in place.
+    fn bias_layer_norm_in_place(data: &mut [f32], bias: &[f32], gamma: &[f32], beta: &[f32], eps: f32)
+        => bias_layer_norm_rows
 }
 
 /// Attention softmax over the last axis of `(batch, heads, seq, seq)` scores, fused with the scaling

@@ -3,6 +3,7 @@
 pub mod acquire;
 pub mod bert;
 pub mod candle_embedder;
+pub mod cpu_bert;
 pub mod device;
 pub mod kernels;
 pub mod tokenizer;
