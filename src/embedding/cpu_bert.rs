@@ -12,12 +12,11 @@ use super::kernels;
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use gemm::{gemm, Parallelism};
-use rayon::prelude::*;
+use std::ops::Range;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-/// Rows per task of the row-wise kernels: enough work to pay for handing a task to another thread.
-const ROWS_PER_TASK: usize = 32;
 /// Rows of the feed-forward block computed at a time: bounds its (rows × intermediate) buffer, which then stays
 /// in cache between the two products.
 const FFN_BLOCK_ROWS: usize = 512;
@@ -107,41 +106,136 @@ fn norm(l: &LayerNorm, hidden: usize, what: &str) -> Result<Norm> {
     })
 }
 
-/// `dst (m × n) = [dst +] lhs (m × k) · rhs (k × n)`; all row-major and contiguous.
-fn matmul(
-    dst: &mut [f32],
-    lhs: &[f32],
-    rhs: &[f32],
+/// A workspace buffer that the team's threads read and write through, each writing only its own part
+/// (columns of a product, rows of a norm, one head of one text in attention) between two barriers.
+#[derive(Clone, Copy)]
+struct SharedBuf {
+    ptr: *mut f32,
+    len: usize,
+}
+
+// SAFETY: the threads of one forward pass only write disjoint parts of a buffer between two barriers, and
+// only read parts no thread writes in that step (see `CpuBert::run_thread`); the buffers outlive the pass.
+unsafe impl Send for SharedBuf {}
+unsafe impl Sync for SharedBuf {}
+
+impl SharedBuf {
+    fn new(buf: &mut [f32]) -> Self {
+        Self {
+            ptr: buf.as_mut_ptr(),
+            len: buf.len(),
+        }
+    }
+
+    /// `len` values from `start`, for writing.
+    ///
+    /// # Safety
+    /// No other thread may access these values until the next barrier.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn part_mut(&self, start: usize, len: usize) -> &mut [f32] {
+        assert!(start + len <= self.len, "workspace part out of bounds");
+        // SAFETY: in bounds (checked above); exclusive by the caller's guarantee.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
+    }
+
+    /// `len` values from `start`, for reading.
+    ///
+    /// # Safety
+    /// No thread may write these values until the next barrier.
+    unsafe fn part(&self, start: usize, len: usize) -> &[f32] {
+        assert!(start + len <= self.len, "workspace part out of bounds");
+        // SAFETY: in bounds (checked above); not written concurrently by the caller's guarantee.
+        unsafe { std::slice::from_raw_parts(self.ptr.add(start), len) }
+    }
+}
+
+/// A barrier that spins (then yields) instead of sleeping: the team passes dozens of them per forward pass,
+/// each after a few microseconds of work, where a futex wake-up would cost more than the work.
+struct SpinBarrier {
+    threads: usize,
+    arrived: AtomicUsize,
+    generation: AtomicUsize,
+}
+
+impl SpinBarrier {
+    fn new(threads: usize) -> Self {
+        Self {
+            threads,
+            arrived: AtomicUsize::new(0),
+            generation: AtomicUsize::new(0),
+        }
+    }
+
+    /// Returns once all `threads` threads have called `wait` for this generation. Everything a thread wrote
+    /// before its call is visible to every thread after theirs.
+    fn wait(&self) {
+        if self.threads <= 1 {
+            return;
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.threads {
+            self.arrived.store(0, Ordering::Relaxed);
+            self.generation.fetch_add(1, Ordering::Release);
+            return;
+        }
+        let mut spins = 0u32;
+        while self.generation.load(Ordering::Acquire) == generation {
+            if spins < 20_000 {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                // Another thread was descheduled: stop burning the core it may need.
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// The `index`-th of `parts` near-equal contiguous shares of `0..total`, share boundaries rounded to
+/// `align` (so that column shares start on a vector boundary).
+fn share(total: usize, parts: usize, index: usize, align: usize) -> Range<usize> {
+    let bound = |i: usize| {
+        if i >= parts {
+            total
+        } else {
+            (total * i / parts / align * align).min(total)
+        }
+    };
+    bound(index)..bound(index + 1)
+}
+
+/// `dst[.., cols] = [dst[.., cols] +] lhs · rhs[.., cols]` on one thread: `lhs` is `(m, k)`, `rhs` is `(k, n)`
+/// and `dst` is `(m, n)`, all row-major starting at the given pointers.
+///
+/// # Safety
+/// `lhs` must hold m×k values, `rhs` k×n and `dst` m×n; the `cols` columns of `dst` must not be accessed by
+/// another thread during the call, nor `lhs` and `rhs` written.
+unsafe fn matmul_cols(
+    dst: *mut f32,
+    lhs: *const f32,
+    rhs: *const f32,
     (m, k, n): (usize, usize, usize),
+    cols: Range<usize>,
     accumulate: bool,
-) -> Result<()> {
-    if dst.len() != m * n || lhs.len() != m * k || rhs.len() != k * n {
-        return Err(Error::Inference(format!(
-            "matmul shapes: dst {} lhs {} rhs {} for {m}x{k}x{n}",
-            dst.len(),
-            lhs.len(),
-            rhs.len()
-        )));
+) {
+    if m == 0 || cols.is_empty() {
+        return;
     }
-    if m == 0 {
-        return Ok(());
-    }
-    // SAFETY: the three buffers hold exactly m×n, m×k and k×n values (checked above), laid out row-major with
-    // the strides given, so every element gemm touches is in bounds; `dst` is borrowed mutably, so it does
-    // not alias the inputs.
+    // SAFETY: guaranteed by the caller; columns `cols` of dst and rhs are addressed with their full row
+    // strides, so every element touched lies within the m×n and k×n matrices.
     unsafe {
         gemm(
             m,
-            n,
+            cols.len(),
             k,
-            dst.as_mut_ptr(),
+            dst.add(cols.start),
             1,
             n as isize,
             accumulate,
-            lhs.as_ptr(),
+            lhs,
             1,
             k as isize,
-            rhs.as_ptr(),
+            rhs.add(cols.start),
             1,
             n as isize,
             1.0,
@@ -149,41 +243,24 @@ fn matmul(
             false,
             false,
             false,
-            // 0 = all of rayon's threads (the pool is sized from --threads at startup).
-            Parallelism::Rayon(0),
+            Parallelism::None,
         );
     }
-    Ok(())
 }
 
-/// Runs `f` on blocks of `ROWS_PER_TASK` rows of `data` (rows `width` wide), on the rayon pool when there is
-/// more than one block.
-fn for_row_blocks(data: &mut [f32], width: usize, f: impl Fn(&mut [f32]) + Send + Sync) {
-    let block = width * ROWS_PER_TASK;
-    if data.len() <= block {
-        f(data);
-    } else {
-        data.par_chunks_mut(block).for_each(f);
-    }
-}
-
-/// A pointer to the attention output that tasks on several threads write through, each to its own
-/// (rows of one text) × (columns of one head) block.
-#[derive(Clone, Copy)]
-struct ContextPtr(*mut f32);
-// SAFETY: see `attention`: the blocks written through it are disjoint and the buffer outlives the tasks.
-unsafe impl Send for ContextPtr {}
-unsafe impl Sync for ContextPtr {}
-
-impl ContextPtr {
-    /// The element `offset` values in. (A method, so closures capture the whole `Send` wrapper.)
-    ///
-    /// # Safety
-    /// `offset` must lie inside the buffer the pointer came from.
-    unsafe fn at(self, offset: usize) -> *mut f32 {
-        // SAFETY: guaranteed by the caller.
-        unsafe { self.0.add(offset) }
-    }
+/// Everything one forward pass shares between the team's threads.
+struct Pass<'a> {
+    texts: &'a [&'a [u32]],
+    /// (first row, rows) of each text in the packed buffers.
+    spans: &'a [(usize, usize)],
+    tokens: usize,
+    x: SharedBuf,
+    qkv: SharedBuf,
+    context: SharedBuf,
+    inner: SharedBuf,
+    barrier: SpinBarrier,
+    /// Per layer, the next attention task (text × head) to claim.
+    next_task: Vec<AtomicUsize>,
 }
 
 impl CpuBert {
@@ -261,6 +338,9 @@ impl CpuBert {
 
     /// Last hidden states of `texts` (each a sequence of token ids, `[CLS]` … `[SEP]`), packed: the rows of
     /// text 0, then those of text 1, and so on; `(Σ lengths, hidden)`, row-major.
+    ///
+    /// Runs on every thread of the rayon pool at once (`rayon::broadcast`), each taking its share of every
+    /// step; the pass holds the encoder's workspace, so concurrent calls take turns.
     pub fn forward(&self, texts: &[&[u32]]) -> Result<Vec<f32>> {
         let mut spans = Vec::with_capacity(texts.len());
         let mut tokens = 0;
@@ -280,173 +360,229 @@ impl CpuBert {
             spans.push((tokens, ids.len()));
             tokens += ids.len();
         }
+        let h = self.hidden;
         let mut guard = self
             .workspace
             .lock()
             .map_err(|_| Error::Inference("a previous forward pass panicked".into()))?;
         let ws = &mut *guard;
-        // Run on a pool thread, so that the parallel ops below start from inside the pool instead of each
-        // waking it from outside.
-        rayon::scope(|_| self.forward_in(ws, texts, &spans, tokens))?;
-        Ok(ws.x[..tokens * self.hidden].to_vec())
-    }
-
-    fn forward_in(
-        &self,
-        ws: &mut Workspace,
-        texts: &[&[u32]],
-        spans: &[(usize, usize)],
-        tokens: usize,
-    ) -> Result<()> {
-        let h = self.hidden;
         grow(&mut ws.x, tokens * h);
         grow(&mut ws.qkv, tokens * 3 * h);
         grow(&mut ws.context, tokens * h);
-        grow(&mut ws.inner, tokens.min(FFN_BLOCK_ROWS) * self.intermediate);
-
-        // Embeddings: word + position (+ token type, added as the LayerNorm's bias).
-        let x = &mut ws.x[..tokens * h];
-        let positions: Vec<(u32, usize)> = texts
-            .iter()
-            .flat_map(|ids| ids.iter().enumerate().map(|(p, &id)| (id, p)))
-            .collect();
-        x.par_chunks_mut(h)
-            .zip(positions.par_iter())
-            .for_each(|(row, &(id, pos))| {
-                let word = &self.word_embeddings[id as usize * h..][..h];
-                let position = &self.position_embeddings[pos * h..][..h];
-                for ((v, &a), &b) in row.iter_mut().zip(word).zip(position) {
-                    *v = a + b;
-                }
-            });
-        let n = &self.embeddings_norm;
-        for_row_blocks(x, h, |rows| {
-            kernels::bias_layer_norm_in_place(rows, &self.token_type_row, &n.gamma, &n.beta, n.eps)
-        });
-
-        for layer in &self.layers {
-            self.layer(layer, ws, spans, tokens)?;
-        }
-        Ok(())
-    }
-
-    fn layer(
-        &self,
-        l: &CpuLayer,
-        ws: &mut Workspace,
-        spans: &[(usize, usize)],
-        tokens: usize,
-    ) -> Result<()> {
-        let (h, inter) = (self.hidden, self.intermediate);
-        let x = &mut ws.x[..tokens * h];
-        let qkv = &mut ws.qkv[..tokens * 3 * h];
-        let context = &mut ws.context[..tokens * h];
-
-        // qkv = x · Wqkv + b: the bias is written first and the product added onto it.
-        for_row_blocks(qkv, 3 * h, |rows| {
-            for row in rows.chunks_exact_mut(3 * h) {
-                row.copy_from_slice(&l.qkv.bias);
+        grow(
+            &mut ws.inner,
+            tokens.min(FFN_BLOCK_ROWS) * self.intermediate,
+        );
+        let threads = rayon::current_num_threads().max(1);
+        let pass = Pass {
+            texts,
+            spans: &spans,
+            tokens,
+            x: SharedBuf::new(&mut ws.x),
+            qkv: SharedBuf::new(&mut ws.qkv),
+            context: SharedBuf::new(&mut ws.context),
+            inner: SharedBuf::new(&mut ws.inner),
+            barrier: SpinBarrier::new(threads),
+            next_task: self.layers.iter().map(|_| AtomicUsize::new(0)).collect(),
+        };
+        rayon::broadcast(|ctx| {
+            // The pool's size cannot change, but should it ever differ, the extra threads must not join in.
+            if ctx.num_threads() == threads {
+                self.run_thread(&pass, ctx.index(), threads);
             }
         });
-        matmul(qkv, x, &l.qkv.weight, (tokens, h, 3 * h), true)?;
-        self.attention(qkv, context, spans);
-
-        // x = LayerNorm(x + context · Wo + bo)
-        matmul(x, context, &l.attention_out.weight, (tokens, h, h), true)?;
-        let n = &l.attention_norm;
-        let bias = &l.attention_out.bias;
-        for_row_blocks(x, h, |rows| {
-            kernels::bias_layer_norm_in_place(rows, bias, &n.gamma, &n.beta, n.eps)
-        });
-
-        // x = LayerNorm(x + GELU(x · Wi + bi) · Wf + bf), a block of rows at a time.
-        let n = &l.output_norm;
-        for block in x.chunks_mut(FFN_BLOCK_ROWS * h) {
-            let rows = block.len() / h;
-            let inner = &mut ws.inner[..rows * inter];
-            matmul(inner, block, &l.intermediate.weight, (rows, h, inter), false)?;
-            for_row_blocks(inner, inter, |r| {
-                kernels::bias_gelu_in_place(r, &l.intermediate.bias)
-            });
-            matmul(block, inner, &l.output.weight, (rows, inter, h), true)?;
-            for_row_blocks(block, h, |r| {
-                kernels::bias_layer_norm_in_place(r, &l.output.bias, &n.gamma, &n.beta, n.eps)
-            });
-        }
-        Ok(())
+        Ok(ws.x[..tokens * h].to_vec())
     }
 
-    /// Scaled dot-product attention of every head of every text, each text attending only to itself:
-    /// `context[text rows, head cols] = softmax(q kᵀ / √d) v`.
-    fn attention(&self, qkv: &[f32], context: &mut [f32], spans: &[(usize, usize)]) {
+    /// Thread `t` of `threads`' part of a forward pass: the same steps on every thread, each on its share,
+    /// with a barrier wherever a step reads what other threads wrote in the one before.
+    fn run_thread(&self, pass: &Pass, t: usize, threads: usize) {
+        let (h, inter) = (self.hidden, self.intermediate);
+        let tokens = pass.tokens;
+        let my_rows = share(tokens, threads, t, 1);
+        // SAFETY (for every `part`/`part_mut` below): rows are shared out by `my_rows`, columns by `share`,
+        // attention blocks by the `next_task` counter, so no two threads write the same values between two
+        // barriers, and nothing written in a step is read by another thread before the barrier that ends it.
+
+        // Embeddings: LayerNorm(word + position + token type), one row at a time.
+        let positions = pass.texts.iter().flat_map(|ids| ids.iter().enumerate());
+        for (row, (pos, &id)) in positions.enumerate() {
+            if !my_rows.contains(&row) {
+                continue;
+            }
+            let out = unsafe { pass.x.part_mut(row * h, h) };
+            let word = &self.word_embeddings[id as usize * h..][..h];
+            let position = &self.position_embeddings[pos * h..][..h];
+            for ((v, &a), &b) in out.iter_mut().zip(word).zip(position) {
+                *v = a + b;
+            }
+            let n = &self.embeddings_norm;
+            kernels::bias_layer_norm_in_place(out, &self.token_type_row, &n.gamma, &n.beta, n.eps);
+        }
+        pass.barrier.wait();
+
+        for (l, next_task) in self.layers.iter().zip(&pass.next_task) {
+            // qkv = x · Wqkv + b: each thread its columns, bias first, the product added onto it.
+            let cols = share(3 * h, threads, t, 16);
+            for row in 0..tokens {
+                let part = unsafe { pass.qkv.part_mut(row * 3 * h + cols.start, cols.len()) };
+                part.copy_from_slice(&l.qkv.bias[cols.clone()]);
+            }
+            unsafe {
+                matmul_cols(
+                    pass.qkv.ptr,
+                    pass.x.ptr,
+                    l.qkv.weight.as_ptr(),
+                    (tokens, h, 3 * h),
+                    cols,
+                    true,
+                )
+            };
+            pass.barrier.wait();
+
+            self.attention(pass, next_task);
+            pass.barrier.wait();
+
+            // x = LayerNorm(x + context · Wo + bo)
+            let cols = share(h, threads, t, 16);
+            unsafe {
+                matmul_cols(
+                    pass.x.ptr,
+                    pass.context.ptr,
+                    l.attention_out.weight.as_ptr(),
+                    (tokens, h, h),
+                    cols.clone(),
+                    true,
+                )
+            };
+            pass.barrier.wait();
+            let n = &l.attention_norm;
+            let rows = unsafe { pass.x.part_mut(my_rows.start * h, my_rows.len() * h) };
+            kernels::bias_layer_norm_in_place(
+                rows,
+                &l.attention_out.bias,
+                &n.gamma,
+                &n.beta,
+                n.eps,
+            );
+            pass.barrier.wait();
+
+            // x = LayerNorm(x + GELU(x · Wi + bi) · Wf + bf), a block of rows at a time.
+            let inner_cols = share(inter, threads, t, 16);
+            let n = &l.output_norm;
+            for first in (0..tokens).step_by(FFN_BLOCK_ROWS) {
+                let rows = FFN_BLOCK_ROWS.min(tokens - first);
+                let x_block = unsafe { pass.x.ptr.add(first * h) };
+                unsafe {
+                    matmul_cols(
+                        pass.inner.ptr,
+                        x_block,
+                        l.intermediate.weight.as_ptr(),
+                        (rows, h, inter),
+                        inner_cols.clone(),
+                        false,
+                    )
+                };
+                for row in 0..rows {
+                    let part = unsafe {
+                        pass.inner
+                            .part_mut(row * inter + inner_cols.start, inner_cols.len())
+                    };
+                    kernels::bias_gelu_in_place(part, &l.intermediate.bias[inner_cols.clone()]);
+                }
+                pass.barrier.wait();
+                unsafe {
+                    matmul_cols(
+                        x_block,
+                        pass.inner.ptr,
+                        l.output.weight.as_ptr(),
+                        (rows, inter, h),
+                        cols.clone(),
+                        true,
+                    )
+                };
+                pass.barrier.wait();
+                let mine = share(rows, threads, t, 1);
+                let part = unsafe { pass.x.part_mut((first + mine.start) * h, mine.len() * h) };
+                kernels::bias_layer_norm_in_place(part, &l.output.bias, &n.gamma, &n.beta, n.eps);
+            }
+            pass.barrier.wait();
+        }
+    }
+
+    /// This thread's share of the layer's attention: it claims (text, head) blocks from `next_task` until none
+    /// is left and writes `context[text rows, head cols] = softmax(q kᵀ / √d) v` for each.
+    fn attention(&self, pass: &Pass, next_task: &AtomicUsize) {
         let (h, d) = (self.hidden, self.head_dim);
         let stride = 3 * h;
         let scale = 1.0 / (d as f32).sqrt();
-        let out = ContextPtr(context.as_mut_ptr());
-        let tasks: Vec<(usize, usize, usize)> = spans
-            .iter()
-            .flat_map(|&(start, len)| (0..self.heads).map(move |head| (start, len, head)))
-            .collect();
-        tasks
-            .par_iter()
-            .for_each_init(Vec::new, |scores: &mut Vec<f32>, &(start, len, head)| {
-                scores.clear();
-                scores.resize(len * len, 0.0);
-                let q = start * stride + head * d;
-                let (k, v) = (q + h, q + 2 * h);
-                // SAFETY: rows start..start+len of qkv exist (spans partition 0..tokens and qkv holds
-                // tokens × 3h values), so q, k and v of this head, read with row stride 3h over `len` rows and
-                // `d` columns, stay inside `qkv`; `scores` holds len × len values. The product written
-                // through `out` covers rows start..start+len and columns head·d..(head+1)·d of the
-                // (tokens, h) context buffer, which no other task writes, and `context` outlives this
-                // parallel loop.
-                unsafe {
-                    gemm(
-                        len,
-                        len,
-                        d,
-                        scores.as_mut_ptr(),
-                        1,
-                        len as isize,
-                        false,
-                        qkv.as_ptr().add(q),
-                        1,
-                        stride as isize,
-                        // kᵀ: element (i, j) is key j's component i.
-                        qkv.as_ptr().add(k),
-                        stride as isize,
-                        1,
-                        0.0,
-                        scale,
-                        false,
-                        false,
-                        false,
-                        Parallelism::None,
-                    );
-                    kernels::softmax_rows_in_place(scores, len);
-                    gemm(
-                        len,
-                        d,
-                        len,
-                        out.at(start * h + head * d),
-                        1,
-                        h as isize,
-                        false,
-                        scores.as_ptr(),
-                        1,
-                        len as isize,
-                        qkv.as_ptr().add(v),
-                        1,
-                        stride as isize,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        Parallelism::None,
-                    );
-                }
-            });
+        let total = pass.spans.len() * self.heads;
+        let mut scores = Vec::new();
+        loop {
+            let task = next_task.fetch_add(1, Ordering::Relaxed);
+            if task >= total {
+                break;
+            }
+            let (start, len) = pass.spans[task / self.heads];
+            let head = task % self.heads;
+            scores.clear();
+            scores.resize(len * len, 0.0);
+            let q = start * stride + head * d;
+            let (k, v) = (q + h, q + 2 * h);
+            // Rows start..start+len of qkv exist (spans partition 0..tokens), so q, k and v of this head,
+            // read with row stride 3h over `len` rows and `d` columns, stay inside it.
+            let block = unsafe { pass.qkv.part(start * stride, len * stride) };
+            debug_assert!(v - start * stride + (len - 1) * stride + d <= block.len());
+            // SAFETY: as just said for the inputs; `scores` holds len × len values; the output covers rows
+            // start..start+len and columns head·d..(head+1)·d of the (tokens, h) context buffer, which only
+            // this task writes in this step.
+            unsafe {
+                gemm(
+                    len,
+                    len,
+                    d,
+                    scores.as_mut_ptr(),
+                    1,
+                    len as isize,
+                    false,
+                    pass.qkv.ptr.add(q),
+                    1,
+                    stride as isize,
+                    // kᵀ: element (i, j) is key j's component i.
+                    pass.qkv.ptr.add(k),
+                    stride as isize,
+                    1,
+                    0.0,
+                    scale,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
+                kernels::softmax_rows_in_place(&mut scores, len);
+                gemm(
+                    len,
+                    d,
+                    len,
+                    pass.context.ptr.add(start * h + head * d),
+                    1,
+                    h as isize,
+                    false,
+                    scores.as_ptr(),
+                    1,
+                    len as isize,
+                    pass.qkv.ptr.add(v),
+                    1,
+                    stride as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
+            }
+        }
     }
 }
 

@@ -134,7 +134,10 @@ fn max_of(values: &[f32]) -> f32 {
             *m = if v > *m { v } else { *m };
         }
     }
-    let tail = chunks.remainder().iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| m.max(v));
     lanes.iter().fold(tail, |m, &v| m.max(v))
 }
 
@@ -226,7 +229,11 @@ fn bias_layer_norm_rows(data: &mut [f32], bias: &[f32], gamma: &[f32], beta: &[f
                 *s = d.mul_add(d, *s);
             }
         }
-        let tail: f32 = chunks.remainder().iter().map(|&v| (v - mean) * (v - mean)).sum();
+        let tail: f32 = chunks
+            .remainder()
+            .iter()
+            .map(|&v| (v - mean) * (v - mean))
+            .sum();
         let var = (tail + lanes.iter().sum::<f32>()) * inv_width;
         let inv_std = 1.0 / (var + eps).sqrt();
         for ((v, &g), &b) in row.iter_mut().zip(gamma).zip(beta) {
