@@ -59,7 +59,11 @@ fn check(refs: &[Reference], got: &[Embedding], how: &str) {
         worst = worst.min(c);
         assert!(c >= 0.9999, "{how}: cosine {c} for {:?}", r.text);
     }
-    eprintln!("{how}: min cosine {worst:.9} over {} prompts", refs.len());
+    eprintln!(
+        "{how}: min cosine {worst:.9} (1 - cos = {:.1e}) over {} prompts",
+        1.0 - worst,
+        refs.len()
+    );
 }
 
 #[test]
@@ -85,6 +89,52 @@ fn matches_sentence_transformers_batched_and_single() {
     check(&refs, &single, "single");
     // The 472-word text is cut at 256 tokens and says so.
     assert!(single.iter().any(|e| e.truncated && e.tokens == 256));
+}
+
+fn model_files() -> triage::embedding::ModelFiles {
+    let settings = common::settings();
+    triage::embedding::acquire::acquire(&settings.model_cache)
+        .expect("model installed (run `triage model fetch`)")
+        .0
+}
+
+/// The native engine's work division must not matter: all 64 texts in one pass (over 512 tokens, so the
+/// feed-forward runs in several row blocks) on 1, 2 and 3 threads (3 splits columns and rows unevenly).
+#[test]
+fn native_engine_matches_on_any_thread_count_and_batch_size() {
+    let files = model_files();
+    let device = candle_core::Device::Cpu;
+    let embedder = triage::embedding::CandleEmbedder::load_engine(&files, &device, false)
+        .unwrap()
+        .with_batch_size(64);
+    let refs = references();
+    let texts: Vec<String> = refs.iter().map(|r| r.text.clone()).collect();
+    let total: usize = refs.iter().map(|r| r.tokens).sum();
+    assert!(total > 512, "{total} tokens");
+    for threads in [1, 2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let got = pool.install(|| embedder.embed_detailed(&texts)).unwrap();
+        check(&refs, &got, &format!("native engine, {threads} threads"));
+    }
+}
+
+/// candle's tensor engine (the CUDA path, and `TRIAGE_ENGINE=candle`) stays exact too.
+#[test]
+fn candle_tensor_engine_matches() {
+    let files = model_files();
+    let embedder =
+        triage::embedding::CandleEmbedder::load_engine(&files, &candle_core::Device::Cpu, true)
+            .unwrap();
+    let refs = references();
+    let texts: Vec<String> = refs.iter().map(|r| r.text.clone()).collect();
+    check(
+        &refs,
+        &embedder.embed_detailed(&texts).unwrap(),
+        "candle tensor engine",
+    );
 }
 
 mod common;

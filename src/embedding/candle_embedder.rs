@@ -36,8 +36,21 @@ pub struct CandleEmbedder {
 }
 
 impl CandleEmbedder {
-    /// Loads the model from its files onto `device`.
+    /// Loads the model from its files onto `device`: the native CPU engine on the CPU (unless
+    /// `TRIAGE_ENGINE=candle`), candle's tensor engine elsewhere.
     pub fn load(files: &ModelFiles, device: &Device) -> Result<Self> {
+        Self::load_engine(files, device, !device.is_cpu() || candle_engine_requested())
+    }
+
+    /// Loads the model with candle's tensor engine (`candle_tensors`) or the native CPU engine, whatever the
+    /// environment says; the native engine runs on the CPU only.
+    pub fn load_engine(files: &ModelFiles, device: &Device, candle_tensors: bool) -> Result<Self> {
+        if !candle_tensors && !device.is_cpu() {
+            return Err(Error::Usage(
+                "the native engine runs on the CPU only; use candle's tensor engine on other devices"
+                    .into(),
+            ));
+        }
         let cfg = Config::from_file(&files.config)?;
         if cfg.hidden_size != EMBEDDING_DIM {
             return Err(Error::ModelUnavailable(format!(
@@ -47,10 +60,10 @@ impl CandleEmbedder {
         }
         Ok(Self {
             tokenizer: load_tokenizer(&files.tokenizer)?,
-            engine: if device.is_cpu() && !candle_engine_requested() {
-                Engine::Cpu(CpuBert::load(&files.weights, &cfg)?)
-            } else {
+            engine: if candle_tensors {
                 Engine::Candle(BertEncoder::load(&files.weights, &cfg, device)?)
+            } else {
+                Engine::Cpu(CpuBert::load(&files.weights, &cfg)?)
             },
             batch_size: DEFAULT_BATCH_SIZE,
             // The weights' sha256 is verified when they are installed; it identifies the model.
