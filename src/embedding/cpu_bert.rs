@@ -9,6 +9,7 @@
 
 use super::bert::{Config, LayerNorm, Linear, Weights};
 use super::kernels;
+use super::packed::{Epilogue, PackedMatrix};
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use gemm::{gemm, Parallelism};
@@ -21,9 +22,9 @@ use std::sync::Mutex;
 /// in cache between the two products.
 const FFN_BLOCK_ROWS: usize = 512;
 
-/// A dense layer: `weight` is `(inputs, outputs)`, row-major.
+/// A dense layer: the `(inputs, outputs)` weight in panels, and the bias.
 struct Dense {
-    weight: Vec<f32>,
+    weight: PackedMatrix,
     bias: Vec<f32>,
 }
 
@@ -92,8 +93,10 @@ fn checked(t: &Tensor, expected: usize, what: &str) -> Result<Vec<f32>> {
 }
 
 fn dense(l: &Linear, inputs: usize, outputs: usize, what: &str) -> Result<Dense> {
+    let weight = checked(&l.weight_t, inputs * outputs, what)?;
     Ok(Dense {
-        weight: checked(&l.weight_t, inputs * outputs, what)?,
+        weight: PackedMatrix::pack(&weight, inputs, outputs)
+            .ok_or_else(|| shape_error(what, inputs * outputs, weight.len()))?,
         bias: checked(&l.bias, outputs, what)?,
     })
 }
@@ -202,50 +205,6 @@ fn share(total: usize, parts: usize, index: usize, align: usize) -> Range<usize>
         }
     };
     bound(index)..bound(index + 1)
-}
-
-/// `dst[.., cols] = [dst[.., cols] +] lhs · rhs[.., cols]` on one thread: `lhs` is `(m, k)`, `rhs` is `(k, n)`
-/// and `dst` is `(m, n)`, all row-major starting at the given pointers.
-///
-/// # Safety
-/// `lhs` must hold m×k values, `rhs` k×n and `dst` m×n; the `cols` columns of `dst` must not be accessed by
-/// another thread during the call, nor `lhs` and `rhs` written.
-unsafe fn matmul_cols(
-    dst: *mut f32,
-    lhs: *const f32,
-    rhs: *const f32,
-    (m, k, n): (usize, usize, usize),
-    cols: Range<usize>,
-    accumulate: bool,
-) {
-    if m == 0 || cols.is_empty() {
-        return;
-    }
-    // SAFETY: guaranteed by the caller; columns `cols` of dst and rhs are addressed with their full row
-    // strides, so every element touched lies within the m×n and k×n matrices.
-    unsafe {
-        gemm(
-            m,
-            cols.len(),
-            k,
-            dst.add(cols.start),
-            1,
-            n as isize,
-            accumulate,
-            lhs,
-            1,
-            k as isize,
-            rhs.add(cols.start),
-            1,
-            n as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        );
-    }
 }
 
 /// Everything one forward pass shares between the team's threads.
@@ -422,39 +381,50 @@ impl CpuBert {
         pass.barrier.wait();
 
         for (l, next_task) in self.layers.iter().zip(&pass.next_task) {
-            // qkv = x · Wqkv + b: each thread its columns, bias first, the product added onto it.
-            let cols = share(3 * h, threads, t, 16);
-            for row in 0..tokens {
-                let part = unsafe { pass.qkv.part_mut(row * 3 * h + cols.start, cols.len()) };
-                part.copy_from_slice(&l.qkv.bias[cols.clone()]);
-            }
-            unsafe {
-                matmul_cols(
-                    pass.qkv.ptr,
-                    pass.x.ptr,
-                    l.qkv.weight.as_ptr(),
-                    (tokens, h, 3 * h),
-                    cols,
-                    true,
-                )
+            // qkv = x · Wqkv + b, each thread its panels of columns.
+            let plain = Epilogue {
+                accumulate: false,
+                bias: None,
+                gelu: false,
             };
+            let dense =
+                |d: &Dense, out: *mut f32, out_w: usize, x: *const f32, x_w: usize, m, e| {
+                    let panels = share(d.weight.panel_count(), threads, t, 1);
+                    // SAFETY: `out` and `x` point at m rows of out_w and x_w values inside the workspace, the
+                    // matrix is (x_w, out_w) by construction, and this thread alone writes its panels' columns.
+                    unsafe { d.weight.matmul(out, out_w, x, x_w, m, panels, e) }
+                };
+            dense(
+                &l.qkv,
+                pass.qkv.ptr,
+                3 * h,
+                pass.x.ptr,
+                h,
+                tokens,
+                Epilogue {
+                    bias: Some(&l.qkv.bias),
+                    ..plain
+                },
+            );
             pass.barrier.wait();
 
             self.attention(pass, next_task);
             pass.barrier.wait();
 
             // x = LayerNorm(x + context · Wo + bo)
-            let cols = share(h, threads, t, 16);
-            unsafe {
-                matmul_cols(
-                    pass.x.ptr,
-                    pass.context.ptr,
-                    l.attention_out.weight.as_ptr(),
-                    (tokens, h, h),
-                    cols.clone(),
-                    true,
-                )
+            let residual = Epilogue {
+                accumulate: true,
+                ..plain
             };
+            dense(
+                &l.attention_out,
+                pass.x.ptr,
+                h,
+                pass.context.ptr,
+                h,
+                tokens,
+                residual,
+            );
             pass.barrier.wait();
             let n = &l.attention_norm;
             let rows = unsafe { pass.x.part_mut(my_rows.start * h, my_rows.len() * h) };
@@ -468,39 +438,25 @@ impl CpuBert {
             pass.barrier.wait();
 
             // x = LayerNorm(x + GELU(x · Wi + bi) · Wf + bf), a block of rows at a time.
-            let inner_cols = share(inter, threads, t, 16);
             let n = &l.output_norm;
             for first in (0..tokens).step_by(FFN_BLOCK_ROWS) {
                 let rows = FFN_BLOCK_ROWS.min(tokens - first);
                 let x_block = unsafe { pass.x.ptr.add(first * h) };
-                unsafe {
-                    matmul_cols(
-                        pass.inner.ptr,
-                        x_block,
-                        l.intermediate.weight.as_ptr(),
-                        (rows, h, inter),
-                        inner_cols.clone(),
-                        false,
-                    )
-                };
-                for row in 0..rows {
-                    let part = unsafe {
-                        pass.inner
-                            .part_mut(row * inter + inner_cols.start, inner_cols.len())
-                    };
-                    kernels::bias_gelu_in_place(part, &l.intermediate.bias[inner_cols.clone()]);
-                }
+                dense(
+                    &l.intermediate,
+                    pass.inner.ptr,
+                    inter,
+                    x_block,
+                    h,
+                    rows,
+                    Epilogue {
+                        bias: Some(&l.intermediate.bias),
+                        gelu: true,
+                        ..plain
+                    },
+                );
                 pass.barrier.wait();
-                unsafe {
-                    matmul_cols(
-                        x_block,
-                        pass.inner.ptr,
-                        l.output.weight.as_ptr(),
-                        (rows, inter, h),
-                        cols.clone(),
-                        true,
-                    )
-                };
+                dense(&l.output, x_block, h, pass.inner.ptr, inter, rows, residual);
                 pass.barrier.wait();
                 let mine = share(rows, threads, t, 1);
                 let part = unsafe { pass.x.part_mut((first + mine.start) * h, mine.len() * h) };

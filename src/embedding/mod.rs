@@ -6,6 +6,7 @@ pub mod candle_embedder;
 pub mod cpu_bert;
 pub mod device;
 pub mod kernels;
+pub mod packed;
 pub mod tokenizer;
 
 pub use acquire::{ModelFiles, ModelSource};
