@@ -1,6 +1,6 @@
 //! Parity of the candle embedder with sentence-transformers' reference embeddings (tests/fixtures).
 
-use triage::embedding::{Embedder, Embedding};
+use triage::embedding::{CandleEmbedder, Embedder, Embedding, EngineKind};
 
 struct Reference {
     text: String,
@@ -104,19 +104,15 @@ fn model_files() -> triage::embedding::ModelFiles {
 fn native_engine_matches_on_any_thread_count_and_batch_size() {
     let files = model_files();
     let device = candle_core::Device::Cpu;
-    let embedder = triage::embedding::CandleEmbedder::load_engine(&files, &device, false)
-        .unwrap()
-        .with_batch_size(64);
     let refs = references();
     let texts: Vec<String> = refs.iter().map(|r| r.text.clone()).collect();
     let total: usize = refs.iter().map(|r| r.tokens).sum();
     assert!(total > 512, "{total} tokens");
     for threads in [1, 2, 3] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        let got = pool.install(|| embedder.embed_detailed(&texts)).unwrap();
+        let embedder = CandleEmbedder::load_engine(&files, &device, EngineKind::Native { threads })
+            .unwrap()
+            .with_batch_size(64);
+        let got = embedder.embed_detailed(&texts).unwrap();
         check(&refs, &got, &format!("native engine, {threads} threads"));
     }
 }
@@ -126,7 +122,7 @@ fn native_engine_matches_on_any_thread_count_and_batch_size() {
 fn candle_tensor_engine_matches() {
     let files = model_files();
     let embedder =
-        triage::embedding::CandleEmbedder::load_engine(&files, &candle_core::Device::Cpu, true)
+        CandleEmbedder::load_engine(&files, &candle_core::Device::Cpu, EngineKind::CandleTensors)
             .unwrap();
     let refs = references();
     let texts: Vec<String> = refs.iter().map(|r| r.text.clone()).collect();

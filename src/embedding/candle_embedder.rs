@@ -13,10 +13,19 @@ use tokenizers::{Encoding, Tokenizer};
 /// Default number of texts per forward pass.
 pub const DEFAULT_BATCH_SIZE: usize = 32;
 
+/// Which engine to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    /// `cpu_bert::CpuBert` on this many threads.
+    Native { threads: usize },
+    /// `bert::BertEncoder` on candle tensors.
+    CandleTensors,
+}
+
 /// Which forward pass runs the model.
 enum Engine {
     /// `cpu_bert::CpuBert`: packed tokens on plain buffers; the CPU default.
-    Cpu(CpuBert),
+    Cpu(Box<CpuBert>),
     /// `bert::BertEncoder` on candle tensors: CUDA, or the CPU with `TRIAGE_ENGINE=candle`.
     Candle(BertEncoder),
 }
@@ -37,15 +46,23 @@ pub struct CandleEmbedder {
 
 impl CandleEmbedder {
     /// Loads the model from its files onto `device`: the native CPU engine on the CPU (unless
-    /// `TRIAGE_ENGINE=candle`), candle's tensor engine elsewhere.
+    /// `TRIAGE_ENGINE=candle`), on as many threads as rayon's global pool has (`configure_threads` sets it
+    /// from `--threads`); candle's tensor engine elsewhere.
     pub fn load(files: &ModelFiles, device: &Device) -> Result<Self> {
-        Self::load_engine(files, device, !device.is_cpu() || candle_engine_requested())
+        let kind = if device.is_cpu() && !candle_engine_requested() {
+            EngineKind::Native {
+                threads: rayon::current_num_threads(),
+            }
+        } else {
+            EngineKind::CandleTensors
+        };
+        Self::load_engine(files, device, kind)
     }
 
-    /// Loads the model with candle's tensor engine (`candle_tensors`) or the native CPU engine, whatever the
-    /// environment says; the native engine runs on the CPU only.
-    pub fn load_engine(files: &ModelFiles, device: &Device, candle_tensors: bool) -> Result<Self> {
-        if !candle_tensors && !device.is_cpu() {
+    /// Loads the model with the given engine, whatever the environment says; the native engine runs on the
+    /// CPU only.
+    pub fn load_engine(files: &ModelFiles, device: &Device, kind: EngineKind) -> Result<Self> {
+        if matches!(kind, EngineKind::Native { .. }) && !device.is_cpu() {
             return Err(Error::Usage(
                 "the native engine runs on the CPU only; use candle's tensor engine on other devices"
                     .into(),
@@ -60,10 +77,13 @@ impl CandleEmbedder {
         }
         Ok(Self {
             tokenizer: load_tokenizer(&files.tokenizer)?,
-            engine: if candle_tensors {
-                Engine::Candle(BertEncoder::load(&files.weights, &cfg, device)?)
-            } else {
-                Engine::Cpu(CpuBert::load(&files.weights, &cfg)?)
+            engine: match kind {
+                EngineKind::CandleTensors => {
+                    Engine::Candle(BertEncoder::load(&files.weights, &cfg, device)?)
+                }
+                EngineKind::Native { threads } => {
+                    Engine::Cpu(Box::new(CpuBert::load(&files.weights, &cfg, threads)?))
+                }
             },
             batch_size: DEFAULT_BATCH_SIZE,
             // The weights' sha256 is verified when they are installed; it identifies the model.

@@ -14,9 +14,10 @@ use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use gemm::{gemm, Parallelism};
 use std::ops::Range;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, TryLockError};
 
 /// Rows of the feed-forward block computed at a time: bounds its (rows × intermediate) buffer, which then stays
 /// in cache between the two products.
@@ -69,6 +70,8 @@ pub struct CpuBert {
     heads: usize,
     head_dim: usize,
     intermediate: usize,
+    /// Threads per forward pass.
+    threads: usize,
     workspace: Mutex<Workspace>,
 }
 
@@ -158,6 +161,8 @@ struct SpinBarrier {
     threads: usize,
     arrived: AtomicUsize,
     generation: AtomicUsize,
+    /// Set when a thread of the pass failed: every wait returns at once from then on.
+    poisoned: AtomicBool,
 }
 
 impl SpinBarrier {
@@ -166,11 +171,16 @@ impl SpinBarrier {
             threads,
             arrived: AtomicUsize::new(0),
             generation: AtomicUsize::new(0),
+            poisoned: AtomicBool::new(false),
         }
     }
 
-    /// Returns once all `threads` threads have called `wait` for this generation. Everything a thread wrote
-    /// before its call is visible to every thread after theirs.
+    fn poison(&self) {
+        self.poisoned.store(true, Ordering::Release);
+    }
+
+    /// Returns once all `threads` threads have called `wait` for this generation (or the barrier is
+    /// poisoned). Everything a thread wrote before its call is visible to every thread after theirs.
     fn wait(&self) {
         if self.threads <= 1 {
             return;
@@ -183,6 +193,9 @@ impl SpinBarrier {
         }
         let mut spins = 0u32;
         while self.generation.load(Ordering::Acquire) == generation {
+            if self.poisoned.load(Ordering::Acquire) {
+                return;
+            }
             if spins < 20_000 {
                 std::hint::spin_loop();
                 spins += 1;
@@ -223,8 +236,9 @@ struct Pass<'a> {
 }
 
 impl CpuBert {
-    /// Loads the weights from a safetensors file, checking every tensor against the config.
-    pub fn load(weights_path: &Path, cfg: &Config) -> Result<Self> {
+    /// Loads the weights from a safetensors file, checking every tensor against the config; forward passes
+    /// will run on `threads` threads.
+    pub fn load(weights_path: &Path, cfg: &Config, threads: usize) -> Result<Self> {
         let w = Weights::load(weights_path, &Device::Cpu)?;
         let (hidden, inter) = (cfg.hidden_size, cfg.intermediate_size);
         let eps = cfg.layer_norm_eps;
@@ -291,6 +305,7 @@ impl CpuBert {
             heads: cfg.num_attention_heads,
             head_dim: hidden / cfg.num_attention_heads,
             intermediate: inter,
+            threads: threads.max(1),
             workspace: Mutex::new(Workspace::default()),
         })
     }
@@ -298,8 +313,10 @@ impl CpuBert {
     /// Last hidden states of `texts` (each a sequence of token ids, `[CLS]` … `[SEP]`), packed: the rows of
     /// text 0, then those of text 1, and so on; `(Σ lengths, hidden)`, row-major.
     ///
-    /// Runs on every thread of the rayon pool at once (`rayon::broadcast`), each taking its share of every
-    /// step; the pass holds the encoder's workspace, so concurrent calls take turns.
+    /// Runs on the calling thread plus `threads - 1` scoped helper threads, each taking its share of every
+    /// step, in the encoder's reused workspace. A call made while another is running does not wait: it runs
+    /// alone on its own thread in a fresh workspace. The team's threads are its own (not a shared pool's), so
+    /// no other work can hold up a barrier, and no call can deadlock on another.
     pub fn forward(&self, texts: &[&[u32]]) -> Result<Vec<f32>> {
         let mut spans = Vec::with_capacity(texts.len());
         let mut tokens = 0;
@@ -319,12 +336,36 @@ impl CpuBert {
             spans.push((tokens, ids.len()));
             tokens += ids.len();
         }
+        let mut shared = match self.workspace.try_lock() {
+            Ok(guard) => Some(guard),
+            // The workspace is scratch space: whatever a failed pass left in it is overwritten.
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        let mut own = Workspace::default();
+        let (ws, threads) = match shared.as_deref_mut() {
+            Some(ws) => (ws, self.threads),
+            None => (&mut own, 1),
+        };
+        if !self.run_team(ws, texts, &spans, tokens, threads) {
+            // A helper thread could not be started (or a step panicked): once more, on this thread only.
+            if threads == 1 || !self.run_team(ws, texts, &spans, tokens, 1) {
+                return Err(Error::Inference("the forward pass failed".into()));
+            }
+        }
+        Ok(ws.x[..tokens * self.hidden].to_vec())
+    }
+
+    /// One forward pass on `threads` threads; false if it could not complete.
+    fn run_team(
+        &self,
+        ws: &mut Workspace,
+        texts: &[&[u32]],
+        spans: &[(usize, usize)],
+        tokens: usize,
+        threads: usize,
+    ) -> bool {
         let h = self.hidden;
-        let mut guard = self
-            .workspace
-            .lock()
-            .map_err(|_| Error::Inference("a previous forward pass panicked".into()))?;
-        let ws = &mut *guard;
         grow(&mut ws.x, tokens * h);
         grow(&mut ws.qkv, tokens * 3 * h);
         grow(&mut ws.context, tokens * h);
@@ -332,10 +373,9 @@ impl CpuBert {
             &mut ws.inner,
             tokens.min(FFN_BLOCK_ROWS) * self.intermediate,
         );
-        let threads = rayon::current_num_threads().max(1);
         let pass = Pass {
             texts,
-            spans: &spans,
+            spans,
             tokens,
             x: SharedBuf::new(&mut ws.x),
             qkv: SharedBuf::new(&mut ws.qkv),
@@ -344,13 +384,30 @@ impl CpuBert {
             barrier: SpinBarrier::new(threads),
             next_task: self.layers.iter().map(|_| AtomicUsize::new(0)).collect(),
         };
-        rayon::broadcast(|ctx| {
-            // The pool's size cannot change, but should it ever differ, the extra threads must not join in.
-            if ctx.num_threads() == threads {
-                self.run_thread(&pass, ctx.index(), threads);
+        let failed = AtomicBool::new(false);
+        let run = |t: usize| {
+            let step = AssertUnwindSafe(|| self.run_thread(&pass, t, threads));
+            if std::panic::catch_unwind(step).is_err() {
+                failed.store(true, Ordering::Relaxed);
+                // Release the others from every barrier still ahead, so the pass ends.
+                pass.barrier.poison();
             }
+        };
+        std::thread::scope(|scope| {
+            for t in 1..threads {
+                let run = &run;
+                let started = std::thread::Builder::new()
+                    .name(format!("triage-encoder-{t}"))
+                    .spawn_scoped(scope, move || run(t));
+                if started.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                    pass.barrier.poison();
+                    return;
+                }
+            }
+            run(0);
         });
-        Ok(ws.x[..tokens * h].to_vec())
+        !failed.load(Ordering::Relaxed)
     }
 
     /// Thread `t` of `threads`' part of a forward pass: the same steps on every thread, each on its share,
@@ -643,7 +700,6 @@ mod tests {
     fn native_engine_equals_the_candle_engine_on_any_thread_count() {
         let dir = tempfile::tempdir().unwrap();
         let (path, cfg) = tiny_model(dir.path());
-        let native = CpuBert::load(&path, &cfg).unwrap();
         let reference = BertEncoder::load(&path, &cfg, &Device::Cpu).unwrap();
         let texts = texts();
         assert!(texts.iter().map(Vec::len).sum::<usize>() > FFN_BLOCK_ROWS);
@@ -655,40 +711,46 @@ mod tests {
             })
             .collect();
         let slices: Vec<&[u32]> = texts.iter().map(Vec::as_slice).collect();
+        let close = |got: &[f32], what: &str| {
+            let worst = got
+                .iter()
+                .zip(&refs)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(worst < 2e-4, "{what}: max abs diff {worst}");
+        };
         for threads in [1, 2, 3, 5] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+            let native = CpuBert::load(&path, &cfg, threads).unwrap();
             // Twice, so the second pass runs on the reused (dirty) workspace.
             for _ in 0..2 {
-                let got = pool.install(|| native.forward(&slices)).unwrap();
+                let got = native.forward(&slices).unwrap();
                 assert_eq!(got.len(), refs.len());
-                let worst = got
-                    .iter()
-                    .zip(&refs)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0f32, f32::max);
-                assert!(worst < 2e-4, "{threads} threads: max abs diff {worst}");
+                close(&got, &format!("{threads} threads"));
             }
+            // A smaller batch after a bigger one uses only the front of the buffers.
+            let got = native.forward(&slices[..2]).unwrap();
+            let rows = texts[0].len() + texts[1].len();
+            assert_eq!(got.len(), rows * cfg.hidden_size);
+            close(&got, &format!("{threads} threads, 2 texts"));
         }
-        // A smaller batch after a bigger one uses only the front of the buffers.
-        let got = native.forward(&slices[..2]).unwrap();
-        let rows = texts[0].len() + texts[1].len();
-        assert_eq!(got.len(), rows * cfg.hidden_size);
-        let worst = got
-            .iter()
-            .zip(&refs)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
-        assert!(worst < 2e-4, "max abs diff {worst}");
+        // Concurrent calls: one gets the team, the others run alone; all are right.
+        let native = CpuBert::load(&path, &cfg, 2).unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..5 {
+                        close(&native.forward(&slices).unwrap(), "concurrent");
+                    }
+                });
+            }
+        });
     }
 
     #[test]
     fn bad_texts_are_errors_not_panics() {
         let dir = tempfile::tempdir().unwrap();
         let (path, cfg) = tiny_model(dir.path());
-        let native = CpuBert::load(&path, &cfg).unwrap();
+        let native = CpuBert::load(&path, &cfg, 2).unwrap();
         let empty: &[u32] = &[];
         let too_long = [1u32; 41];
         for (texts, needle) in [
@@ -711,7 +773,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (path, mut cfg) = tiny_model(dir.path());
         cfg.intermediate_size = 64;
-        match CpuBert::load(&path, &cfg) {
+        match CpuBert::load(&path, &cfg, 2) {
             Err(Error::ModelUnavailable(m)) => assert!(m.contains("intermediate"), "{m}"),
             Err(e) => panic!("unexpected error {e}"),
             Ok(_) => panic!("mismatched weights were accepted"),
@@ -736,6 +798,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_poisoned_barrier_releases_the_waiters() {
+        let barrier = SpinBarrier::new(3);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| barrier.wait());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            barrier.poison();
+        });
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod packed;
 pub mod tokenizer;
 
 pub use acquire::{ModelFiles, ModelSource};
-pub use candle_embedder::CandleEmbedder;
+pub use candle_embedder::{CandleEmbedder, EngineKind};
 pub use device::DeviceChoice;
 
 use crate::error::Result;
