@@ -169,20 +169,29 @@ impl PackedMatrix {
     }
 }
 
-/// Writes `acc` (one row's products over one panel) to `dst` through the epilogue.
+/// Writes `acc` (one row's products over one panel) to `dst` through the epilogue. One loop per step, with
+/// the choices outside the loops, so that each compiles to vector code (GELU's included).
 #[inline(always)]
 fn finish(dst: &mut [f32], acc: &[f32], panel: usize, e: Epilogue) {
-    let bias = e.bias.map(|b| &b[panel * PANEL..][..dst.len()]);
-    for (i, (d, &a)) in dst.iter_mut().zip(acc).enumerate() {
-        let mut v = a;
-        if let Some(b) = bias {
-            v += b[i];
+    let width = dst.len();
+    let mut v = [0f32; PANEL];
+    v[..width].copy_from_slice(&acc[..width]);
+    if let Some(bias) = e.bias {
+        for (v, &b) in v.iter_mut().zip(&bias[panel * PANEL..][..width]) {
+            *v += b;
         }
-        if e.accumulate {
-            v += *d;
-        }
-        *d = if e.gelu { super::kernels::gelu(v) } else { v };
     }
+    if e.accumulate {
+        for (v, &d) in v.iter_mut().zip(dst.iter()) {
+            *v += d;
+        }
+    }
+    if e.gelu {
+        for v in v.iter_mut() {
+            *v = super::kernels::gelu(*v);
+        }
+    }
+    dst.copy_from_slice(&v[..width]);
 }
 
 /// `R` rows of `x` times one panel: `R × 64` sums in registers, the panel read once, front to back.
