@@ -9,7 +9,7 @@
 
 use super::bert::{Config, LayerNorm, Linear, Weights};
 use super::kernels;
-use super::packed::{Epilogue, PackedMatrix};
+use super::packed::{self, Epilogue, PackedMatrix, PANEL};
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use gemm::{gemm, Parallelism};
@@ -22,6 +22,9 @@ use std::sync::{Mutex, TryLockError};
 /// Rows of the feed-forward block computed at a time: bounds its (rows × intermediate) buffer, which then stays
 /// in cache between the two products.
 const FFN_BLOCK_ROWS: usize = 512;
+/// Head size the AVX-512 attention handles (its value panel is two 16-float registers wide); other sizes take
+/// the `gemm` path.
+const HEAD_DIM_AVX512: usize = 32;
 
 /// A dense layer: the `(inputs, outputs)` weight in panels, and the bias.
 struct Dense {
@@ -528,9 +531,9 @@ impl CpuBert {
     fn attention(&self, pass: &Pass, next_task: &AtomicUsize) {
         let (h, d) = (self.hidden, self.head_dim);
         let stride = 3 * h;
-        let scale = 1.0 / (d as f32).sqrt();
         let total = pass.spans.len() * self.heads;
-        let mut scores = Vec::new();
+        let fast = packed::has_avx512() && d == HEAD_DIM_AVX512;
+        let mut scratch = AttentionScratch::default();
         loop {
             let task = next_task.fetch_add(1, Ordering::Relaxed);
             if task >= total {
@@ -538,65 +541,167 @@ impl CpuBert {
             }
             let (start, len) = pass.spans[task / self.heads];
             let head = task % self.heads;
-            scores.clear();
-            scores.resize(len * len, 0.0);
-            let q = start * stride + head * d;
-            let (k, v) = (q + h, q + 2 * h);
-            // Rows start..start+len of qkv exist (spans partition 0..tokens), so q, k and v of this head,
-            // read with row stride 3h over `len` rows and `d` columns, stay inside it.
-            let block = unsafe { pass.qkv.part(start * stride, len * stride) };
-            debug_assert!(v - start * stride + (len - 1) * stride + d <= block.len());
-            // SAFETY: as just said for the inputs; `scores` holds len × len values; the output covers rows
-            // start..start+len and columns head·d..(head+1)·d of the (tokens, h) context buffer, which only
-            // this task writes in this step.
-            unsafe {
-                gemm(
-                    len,
-                    len,
-                    d,
-                    scores.as_mut_ptr(),
-                    1,
-                    len as isize,
-                    false,
-                    pass.qkv.ptr.add(q),
-                    1,
-                    stride as isize,
-                    // kᵀ: element (i, j) is key j's component i.
-                    pass.qkv.ptr.add(k),
-                    stride as isize,
-                    1,
-                    0.0,
-                    scale,
-                    false,
-                    false,
-                    false,
-                    Parallelism::None,
-                );
-                kernels::softmax_rows_in_place(&mut scores, len);
-                gemm(
-                    len,
-                    d,
-                    len,
-                    pass.context.ptr.add(start * h + head * d),
-                    1,
-                    h as isize,
-                    false,
-                    scores.as_ptr(),
-                    1,
-                    len as isize,
-                    pass.qkv.ptr.add(v),
-                    1,
-                    stride as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    Parallelism::None,
-                );
+            // SAFETY: rows start..start+len of qkv exist (spans partition 0..tokens) and nobody writes qkv
+            // during attention; the output block (rows start..start+len, columns head·d..(head+1)·d of the
+            // (tokens, h) context buffer) is this task's alone.
+            let rows = unsafe { pass.qkv.part(start * stride, len * stride) };
+            let out = unsafe { pass.context.ptr.add(start * h + head * d) };
+            #[cfg(target_arch = "x86_64")]
+            if fast {
+                // SAFETY: AVX-512 checked above; `rows` and `out` as just said.
+                unsafe { self.head_attention_avx512(rows, len, head, out, &mut scratch) };
+                continue;
             }
+            let _ = fast;
+            // SAFETY: as above.
+            unsafe { self.head_attention_gemm(rows, len, head, out, &mut scratch.scores) };
         }
     }
+
+    /// One head of one text with the panel kernel: Kᵀ packed into panels of 64 keys, scores = Q Kᵀ, masked
+    /// scaled softmax, then scores · V. `rows` are the text's `len` rows of the qkv buffer; `out` points at
+    /// the head's first output value, rows `hidden` apart.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F and FMA; `out` must address `len` rows of `head_dim` values, `hidden`
+    /// apart, that no other thread accesses meanwhile.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn head_attention_avx512(
+        &self,
+        rows: &[f32],
+        len: usize,
+        head: usize,
+        out: *mut f32,
+        s: &mut AttentionScratch,
+    ) {
+        let (h, d) = (self.hidden, self.head_dim);
+        let stride = 3 * h;
+        let (q, k, v) = (head * d, h + head * d, 2 * h + head * d);
+        let panels = len.div_ceil(PANEL);
+        let width = panels * PANEL;
+        // kt[p][i][j]: component i of key 64·p + j; zero past the last key.
+        s.kt.clear();
+        s.kt.resize(panels * d * PANEL, 0.0);
+        for j in 0..len {
+            let base = (j / PANEL) * d * PANEL + j % PANEL;
+            for (i, &value) in rows[j * stride + k..][..d].iter().enumerate() {
+                s.kt[base + i * PANEL] = value;
+            }
+        }
+        s.scores.clear();
+        s.scores.resize(len * width, 0.0);
+        s.values.clear();
+        for j in 0..len {
+            s.values.extend_from_slice(&rows[j * stride + v..][..d]);
+        }
+        let scale = 1.0 / (d as f32).sqrt();
+        // SAFETY: q rows are `len` rows of d values at stride 3h inside `rows`; each kt panel holds d × 64
+        // values; scores holds len rows of `width` values, of which panel p fills columns 64p..64p+64. Then
+        // the first `len` columns of each scores row times `values` (len × 32, contiguous) go to `out`.
+        unsafe {
+            for p in 0..panels {
+                packed::rows_times_panel::<4>(
+                    rows.as_ptr().add(q),
+                    stride,
+                    len,
+                    &s.kt[p * d * PANEL..][..d * PANEL],
+                    d,
+                    s.scores.as_mut_ptr().add(p * PANEL),
+                    width,
+                );
+            }
+            kernels::softmax_dispatch(&mut s.scores, width, len, scale);
+            packed::rows_times_panel::<{ HEAD_DIM_AVX512 / 16 }>(
+                s.scores.as_ptr(),
+                width,
+                len,
+                &s.values,
+                len,
+                out,
+                h,
+            );
+        }
+    }
+
+    /// One head of one text with `gemm` (CPUs without AVX-512, or another head size).
+    ///
+    /// # Safety
+    /// As `head_attention_avx512`, without the CPU requirement.
+    unsafe fn head_attention_gemm(
+        &self,
+        rows: &[f32],
+        len: usize,
+        head: usize,
+        out: *mut f32,
+        scores: &mut Vec<f32>,
+    ) {
+        let (h, d) = (self.hidden, self.head_dim);
+        let stride = 3 * h;
+        let scale = 1.0 / (d as f32).sqrt();
+        scores.clear();
+        scores.resize(len * len, 0.0);
+        let (q, k, v) = (head * d, h + head * d, 2 * h + head * d);
+        debug_assert!(v + (len - 1) * stride + d <= rows.len());
+        // SAFETY: q, k and v of this head, read with row stride 3h over `len` rows and `d` columns, stay
+        // inside `rows`; `scores` holds len × len values; `out` as the caller guarantees.
+        unsafe {
+            gemm(
+                len,
+                len,
+                d,
+                scores.as_mut_ptr(),
+                1,
+                len as isize,
+                false,
+                rows.as_ptr().add(q),
+                1,
+                stride as isize,
+                // kᵀ: element (i, j) is key j's component i.
+                rows.as_ptr().add(k),
+                stride as isize,
+                1,
+                0.0,
+                scale,
+                false,
+                false,
+                false,
+                Parallelism::None,
+            );
+            kernels::softmax_rows_in_place(scores, len);
+            gemm(
+                len,
+                d,
+                len,
+                out,
+                1,
+                h as isize,
+                false,
+                scores.as_ptr(),
+                1,
+                len as isize,
+                rows.as_ptr().add(v),
+                1,
+                stride as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                Parallelism::None,
+            );
+        }
+    }
+}
+
+/// Per-thread buffers of the attention step, reused across its tasks.
+#[derive(Default)]
+struct AttentionScratch {
+    /// Kᵀ in panels of 64 keys.
+    kt: Vec<f32>,
+    /// Scores, then probabilities: `len` rows, padded to whole panels.
+    scores: Vec<f32>,
+    /// V of the head, `len × head_dim`, contiguous.
+    values: Vec<f32>,
 }
 
 /// Grows `buf` to at least `len` values (never shrinks, so a long batch's buffers are reused afterwards).
@@ -613,15 +718,15 @@ mod tests {
     use std::collections::HashMap;
 
     /// A small BERT with deterministic pseudo-random weights, saved as safetensors, and its config.
-    fn tiny_model(dir: &Path) -> (std::path::PathBuf, Config) {
+    fn tiny_model(dir: &Path, hidden: usize, heads: usize) -> (std::path::PathBuf, Config) {
         let cfg = Config {
             vocab_size: 50,
-            hidden_size: 48,
+            hidden_size: hidden,
             num_hidden_layers: 2,
-            num_attention_heads: 4,
-            intermediate_size: 96,
+            num_attention_heads: heads,
+            intermediate_size: 2 * hidden,
             hidden_act: "gelu".into(),
-            max_position_embeddings: 40,
+            max_position_embeddings: 80,
             type_vocab_size: 2,
             layer_norm_eps: 1e-12,
         };
@@ -646,7 +751,7 @@ mod tests {
         );
         t.insert(
             "embeddings.position_embeddings.weight".into(),
-            tensor(&[40, h], 0.5, 0.0),
+            tensor(&[80, h], 0.5, 0.0),
         );
         t.insert(
             "embeddings.token_type_embeddings.weight".into(),
@@ -681,16 +786,17 @@ mod tests {
                 t.insert(format!("{p}.{name}.bias"), tensor(&[out], 0.1, 0.0));
             }
         }
-        let path = dir.join("tiny.safetensors");
+        let path = dir.join(format!("tiny-{hidden}-{heads}.safetensors"));
         candle_core::safetensors::save(&t, &path).unwrap();
         (path, cfg)
     }
 
-    /// Texts of 1 to 40 tokens, over 512 tokens in all so the feed-forward runs in two row blocks.
+    /// Texts of 1 to 79 tokens (more than one 64-key panel in attention), over 512 tokens in all so the
+    /// feed-forward runs in several row blocks.
     fn texts() -> Vec<Vec<u32>> {
         (0..30)
             .map(|i| {
-                let len = 1 + (i * 7) % 40;
+                let len = 1 + (i * 11) % 79;
                 (0..len).map(|j| ((i * 13 + j * 5) % 50) as u32).collect()
             })
             .collect()
@@ -698,8 +804,15 @@ mod tests {
 
     #[test]
     fn native_engine_equals_the_candle_engine_on_any_thread_count() {
+        // Head size 12 takes the gemm attention, 32 the AVX-512 one (where the CPU has it).
+        for (hidden, heads) in [(48, 4), (64, 2)] {
+            native_engine_equals_the_candle_engine(hidden, heads);
+        }
+    }
+
+    fn native_engine_equals_the_candle_engine(hidden: usize, heads: usize) {
         let dir = tempfile::tempdir().unwrap();
-        let (path, cfg) = tiny_model(dir.path());
+        let (path, cfg) = tiny_model(dir.path(), hidden, heads);
         let reference = BertEncoder::load(&path, &cfg, &Device::Cpu).unwrap();
         let texts = texts();
         assert!(texts.iter().map(Vec::len).sum::<usize>() > FFN_BLOCK_ROWS);
@@ -717,7 +830,10 @@ mod tests {
                 .zip(&refs)
                 .map(|(a, b)| (a - b).abs())
                 .fold(0f32, f32::max);
-            assert!(worst < 2e-4, "{what}: max abs diff {worst}");
+            assert!(
+                worst < 2e-4,
+                "{hidden}/{heads}, {what}: max abs diff {worst}"
+            );
         };
         for threads in [1, 2, 3, 5] {
             let native = CpuBert::load(&path, &cfg, threads).unwrap();
@@ -749,13 +865,13 @@ mod tests {
     #[test]
     fn bad_texts_are_errors_not_panics() {
         let dir = tempfile::tempdir().unwrap();
-        let (path, cfg) = tiny_model(dir.path());
+        let (path, cfg) = tiny_model(dir.path(), 48, 4);
         let native = CpuBert::load(&path, &cfg, 2).unwrap();
         let empty: &[u32] = &[];
-        let too_long = [1u32; 41];
+        let too_long = [1u32; 81];
         for (texts, needle) in [
             (vec![&[1u32, 2][..], empty], "0 tokens"),
-            (vec![&too_long[..]], "41 tokens"),
+            (vec![&too_long[..]], "81 tokens"),
             (vec![&[1u32, 50][..]], "token id 50"),
         ] {
             match native.forward(&texts) {
@@ -771,8 +887,9 @@ mod tests {
     #[test]
     fn weights_that_disagree_with_the_config_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let (path, mut cfg) = tiny_model(dir.path());
+        let (path, mut cfg) = tiny_model(dir.path(), 48, 4);
         cfg.intermediate_size = 64;
+        assert_ne!(cfg.intermediate_size, 2 * 48);
         match CpuBert::load(&path, &cfg, 2) {
             Err(Error::ModelUnavailable(m)) => assert!(m.contains("intermediate"), "{m}"),
             Err(e) => panic!("unexpected error {e}"),

@@ -12,8 +12,8 @@ use std::ops::Range;
 
 /// Columns per panel: four 16-float AVX-512 registers.
 pub const PANEL: usize = 64;
-/// Output rows computed at once by the AVX-512 kernel (6 × 4 accumulators + 4 weight registers + 1 broadcast
-/// fit in its 32 registers).
+/// Output rows computed at once by the AVX-512 kernel over a 64-column panel (6 × 4 accumulators + 4 weight
+/// registers + 1 broadcast fit in its 32 registers).
 const ROWS: usize = 6;
 
 /// What the kernel does with each output value besides the product.
@@ -75,13 +75,11 @@ impl PackedMatrix {
         epilogue: Epilogue,
     ) {
         #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
-                // SAFETY: the CPU has the features; the caller guarantees the rest.
-                return unsafe {
-                    self.matmul_avx512(out, out_stride, x, x_stride, m, panels, epilogue)
-                };
-            }
+        if has_avx512() {
+            // SAFETY: the CPU has the features; the caller guarantees the rest.
+            return unsafe {
+                self.matmul_avx512(out, out_stride, x, x_stride, m, panels, epilogue)
+            };
         }
         // SAFETY: the caller's guarantee.
         unsafe { self.matmul_portable(out, out_stride, x, x_stride, m, panels, epilogue) }
@@ -138,46 +136,75 @@ impl PackedMatrix {
         panels: Range<usize>,
         epilogue: Epilogue,
     ) {
+        let mut sums = [0f32; ROWS * PANEL];
         for p in panels {
             let panel = &self.panels[p * self.k * PANEL..][..self.k * PANEL];
             let width = PANEL.min(self.n - p * PANEL);
-            let mut r = 0;
-            while r < m {
-                let rows = (m - r).min(ROWS);
-                // SAFETY: rows r..r+rows of x and out exist (caller); the panel holds k × 64 values.
+            for first in (0..m).step_by(ROWS) {
+                let rows = (m - first).min(ROWS);
+                // SAFETY: rows first..first+rows of x and out exist (caller); `sums` holds ROWS rows of 64.
                 unsafe {
-                    let xr = x.add(r * x_stride);
-                    let acc = match rows {
-                        6 => block::<6>(xr, x_stride, panel, self.k),
-                        5 => block::<5>(xr, x_stride, panel, self.k),
-                        4 => block::<4>(xr, x_stride, panel, self.k),
-                        3 => block::<3>(xr, x_stride, panel, self.k),
-                        2 => block::<2>(xr, x_stride, panel, self.k),
-                        _ => block::<1>(xr, x_stride, panel, self.k),
-                    };
-                    for (i, acc) in acc.iter().take(rows).enumerate() {
+                    rows_times_panel::<4>(
+                        x.add(first * x_stride),
+                        x_stride,
+                        rows,
+                        panel,
+                        self.k,
+                        sums.as_mut_ptr(),
+                        PANEL,
+                    );
+                    for (i, acc) in sums.chunks_exact(PANEL).take(rows).enumerate() {
                         let dst = std::slice::from_raw_parts_mut(
-                            out.add((r + i) * out_stride + p * PANEL),
+                            out.add((first + i) * out_stride + p * PANEL),
                             width,
                         );
-                        finish(dst, &acc[..width], p, epilogue);
+                        finish(dst, acc, p, epilogue);
                     }
                 }
-                r += rows;
             }
         }
     }
 }
 
-/// Writes `acc` (one row's products over one panel) to `dst` through the epilogue. One loop per step, with
-/// the choices outside the loops, so that each compiles to vector code (GELU's included).
+/// Writes `acc` (one row's products over one panel) to `dst` through the epilogue.
 #[inline(always)]
 fn finish(dst: &mut [f32], acc: &[f32], panel: usize, e: Epilogue) {
     let width = dst.len();
-    let mut v = [0f32; PANEL];
-    v[..width].copy_from_slice(&acc[..width]);
-    if let Some(bias) = e.bias {
-        for (v, &b) in v.iter_mut().zip(&bias[panel * PANEL..][..width]) {
+    let bias = e.bias.map(|b| &b[panel * PANEL..][..width]);
+    // A whole panel (all but a last, partial one) as fixed-size arrays, so that every copy is a few register
+    // moves rather than a memcpy call.
+    if let (Ok(d), Ok(a)) = (
+        <&mut [f32; PANEL]>::try_from(&mut *dst),
+        <&[f32; PANEL]>::try_from(&acc[..width.min(acc.len())]),
+    ) {
+        let b = bias.and_then(|b| <&[f32; PANEL]>::try_from(b).ok());
+        finish_fixed(d, a, b, e);
+        return;
+    }
+    let mut d = [0f32; PANEL];
+    d[..width].copy_from_slice(dst);
+    let mut a = [0f32; PANEL];
+    a[..width].copy_from_slice(&acc[..width]);
+    let mut b = [0f32; PANEL];
+    if let Some(bias) = bias {
+        b[..width].copy_from_slice(bias);
+    }
+    finish_fixed(&mut d, &a, bias.map(|_| &b), e);
+    dst.copy_from_slice(&d[..width]);
+}
+
+/// `finish` for a whole panel; one loop per step, with the choices outside the loops, so that each compiles
+/// to vector code (GELU's included).
+#[inline(always)]
+fn finish_fixed(
+    dst: &mut [f32; PANEL],
+    acc: &[f32; PANEL],
+    bias: Option<&[f32; PANEL]>,
+    e: Epilogue,
+) {
+    let mut v = *acc;
+    if let Some(bias) = bias {
+        for (v, &b) in v.iter_mut().zip(bias) {
             *v += b;
         }
     }
@@ -191,51 +218,107 @@ fn finish(dst: &mut [f32], acc: &[f32], panel: usize, e: Epilogue) {
             *v = super::kernels::gelu(*v);
         }
     }
-    dst.copy_from_slice(&v[..width]);
+    *dst = v;
 }
 
-/// `R` rows of `x` times one panel: `R × 64` sums in registers, the panel read once, front to back.
+/// `R` rows of `x` times a `(k, 16·C)` contiguous panel: `R × C` registers of sums, the panel read once, front
+/// to back; the sums are stored to `R` rows of `out`, `out_stride` apart.
 ///
 /// # Safety
-/// `x` must hold `R` rows of `k` values at stride `x_stride`; the CPU must support AVX-512F and FMA.
+/// `x` must hold `R` rows of `k` values at stride `x_stride`, `panel` `k × 16·C` values and `out` `R` rows of
+/// `16·C` values at stride `out_stride`; the CPU must support AVX-512F and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
 #[inline]
-unsafe fn block<const R: usize>(
+unsafe fn block<const R: usize, const C: usize>(
     x: *const f32,
     x_stride: usize,
-    panel: &[f32],
+    panel: *const f32,
     k: usize,
-) -> [[f32; PANEL]; ROWS] {
+    out: *mut f32,
+    out_stride: usize,
+) {
     use std::arch::x86_64::*;
-    let mut acc = [[_mm512_setzero_ps(); 4]; R];
-    let w = panel.as_ptr();
-    debug_assert!(panel.len() >= k * PANEL);
+    let mut acc = [[_mm512_setzero_ps(); C]; R];
     for kk in 0..k {
-        // SAFETY: kk < k, so the 64 values at kk·64 are inside the panel; x[r, kk] is inside x (caller).
+        // SAFETY: kk < k, so the 16·C values at kk·16·C are inside the panel; x[r, kk] is inside x (caller).
         unsafe {
-            let wp = w.add(kk * PANEL);
-            let w0 = _mm512_loadu_ps(wp);
-            let w1 = _mm512_loadu_ps(wp.add(16));
-            let w2 = _mm512_loadu_ps(wp.add(32));
-            let w3 = _mm512_loadu_ps(wp.add(48));
+            let wp = panel.add(kk * C * 16);
+            let mut w = [_mm512_setzero_ps(); C];
+            for (c, w) in w.iter_mut().enumerate() {
+                *w = _mm512_loadu_ps(wp.add(16 * c));
+            }
             for (r, acc) in acc.iter_mut().enumerate() {
                 let b = _mm512_set1_ps(*x.add(r * x_stride + kk));
-                acc[0] = _mm512_fmadd_ps(w0, b, acc[0]);
-                acc[1] = _mm512_fmadd_ps(w1, b, acc[1]);
-                acc[2] = _mm512_fmadd_ps(w2, b, acc[2]);
-                acc[3] = _mm512_fmadd_ps(w3, b, acc[3]);
+                for (a, &w) in acc.iter_mut().zip(&w) {
+                    *a = _mm512_fmadd_ps(w, b, *a);
+                }
             }
         }
     }
-    let mut out = [[0f32; PANEL]; ROWS];
-    for (dst, acc) in out.iter_mut().zip(&acc) {
-        for (i, v) in acc.iter().enumerate() {
-            // SAFETY: 16 floats at 16·i < 64 are inside the row.
-            unsafe { _mm512_storeu_ps(dst.as_mut_ptr().add(16 * i), *v) };
+    for (r, acc) in acc.iter().enumerate() {
+        for (c, v) in acc.iter().enumerate() {
+            // SAFETY: row r of out has 16·C values (caller).
+            unsafe { _mm512_storeu_ps(out.add(r * out_stride + 16 * c), *v) };
         }
     }
-    out
+}
+
+/// `out (m, 16·C) = x (m, k) · panel (k, 16·C)` with `x` rows `x_stride` apart, `out` rows `out_stride` apart
+/// and the panel contiguous, in blocks of as many rows as 24 accumulator registers allow (6 for C = 4, 12 for
+/// C = 2). AVX-512 only: the caller checks `has_avx512`.
+///
+/// # Safety
+/// As `block`, for `m` rows.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+pub(crate) unsafe fn rows_times_panel<const C: usize>(
+    x: *const f32,
+    x_stride: usize,
+    m: usize,
+    panel: &[f32],
+    k: usize,
+    out: *mut f32,
+    out_stride: usize,
+) {
+    assert!(panel.len() >= k * 16 * C, "panel too short");
+    let most = (24 / C).clamp(1, 12);
+    let p = panel.as_ptr();
+    let mut r = 0;
+    while r < m {
+        let rows = (m - r).min(most);
+        // SAFETY: rows r..r+rows of x and out exist (caller); the panel length is checked above.
+        unsafe {
+            let (xr, or) = (x.add(r * x_stride), out.add(r * out_stride));
+            match rows {
+                12 => block::<12, C>(xr, x_stride, p, k, or, out_stride),
+                11 => block::<11, C>(xr, x_stride, p, k, or, out_stride),
+                10 => block::<10, C>(xr, x_stride, p, k, or, out_stride),
+                9 => block::<9, C>(xr, x_stride, p, k, or, out_stride),
+                8 => block::<8, C>(xr, x_stride, p, k, or, out_stride),
+                7 => block::<7, C>(xr, x_stride, p, k, or, out_stride),
+                6 => block::<6, C>(xr, x_stride, p, k, or, out_stride),
+                5 => block::<5, C>(xr, x_stride, p, k, or, out_stride),
+                4 => block::<4, C>(xr, x_stride, p, k, or, out_stride),
+                3 => block::<3, C>(xr, x_stride, p, k, or, out_stride),
+                2 => block::<2, C>(xr, x_stride, p, k, or, out_stride),
+                _ => block::<1, C>(xr, x_stride, p, k, or, out_stride),
+            }
+        }
+        r += rows;
+    }
+}
+
+/// Whether this CPU runs the AVX-512 kernels.
+pub(crate) fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 #[cfg(test)]
