@@ -19,14 +19,16 @@ pub mod training;
 use embedding::{CandleEmbedder, ModelSource};
 use error::Result;
 
-/// Finds (or fetches) the model and loads the candle embedder on the configured device.
+/// Finds (or fetches) the model and loads the embedder: the native CPU engine on `settings.threads` threads,
+/// or candle's tensor engine on CUDA (and on the CPU with `TRIAGE_ENGINE=candle`).
 pub fn load_embedder(settings: &cli::Settings) -> Result<CandleEmbedder> {
     let device = settings.device.open()?;
     let (files, source) = embedding::acquire::acquire(&settings.model_cache)?;
     if source != ModelSource::Cache {
         tracing::info!(?source, cache = %settings.model_cache.display(), "embedding model installed");
     }
-    CandleEmbedder::load(&files, &device)
+    let kind = embedding::EngineKind::for_device(&device, settings.threads);
+    CandleEmbedder::load_engine(&files, &device, kind)
 }
 
 /// Caps the CPU thread pools (rayon, which candle and gemm use) at `threads`. Call before any inference.

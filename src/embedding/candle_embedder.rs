@@ -22,6 +22,18 @@ pub enum EngineKind {
     CandleTensors,
 }
 
+impl EngineKind {
+    /// The default for `device`: the native engine on `threads` threads on the CPU unless
+    /// `TRIAGE_ENGINE=candle`; candle's tensor engine on other devices.
+    pub fn for_device(device: &Device, threads: usize) -> Self {
+        if device.is_cpu() && !candle_engine_requested() {
+            EngineKind::Native { threads }
+        } else {
+            EngineKind::CandleTensors
+        }
+    }
+}
+
 /// Which forward pass runs the model.
 enum Engine {
     /// `cpu_bert::CpuBert`: packed tokens on plain buffers; the CPU default.
@@ -49,13 +61,7 @@ impl CandleEmbedder {
     /// `TRIAGE_ENGINE=candle`), on as many threads as rayon's global pool has (`configure_threads` sets it
     /// from `--threads`); candle's tensor engine elsewhere.
     pub fn load(files: &ModelFiles, device: &Device) -> Result<Self> {
-        let kind = if device.is_cpu() && !candle_engine_requested() {
-            EngineKind::Native {
-                threads: rayon::current_num_threads(),
-            }
-        } else {
-            EngineKind::CandleTensors
-        };
+        let kind = EngineKind::for_device(device, rayon::current_num_threads());
         Self::load_engine(files, device, kind)
     }
 
