@@ -75,6 +75,9 @@ pub struct CpuBert {
     intermediate: usize,
     /// Threads per forward pass.
     threads: usize,
+    /// The threads of a pass, kept between passes (starting threads per pass cost several milliseconds on an
+    /// idle VM); `None` for one thread, which runs on the caller.
+    team: Option<rayon::ThreadPool>,
     workspace: Mutex<Workspace>,
 }
 
@@ -199,7 +202,7 @@ impl SpinBarrier {
             if self.poisoned.load(Ordering::Acquire) {
                 return;
             }
-            if spins < 20_000 {
+            if spins < 1_000 {
                 std::hint::spin_loop();
                 spins += 1;
             } else {
@@ -309,6 +312,19 @@ impl CpuBert {
             head_dim: hidden / cfg.num_attention_heads,
             intermediate: inter,
             threads: threads.max(1),
+            team: if threads > 1 {
+                Some(
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .thread_name(|i| format!("triage-encoder-{i}"))
+                        .build()
+                        .map_err(|e| {
+                            Error::Inference(format!("cannot start the encoder's threads: {e}"))
+                        })?,
+                )
+            } else {
+                None
+            },
             workspace: Mutex::new(Workspace::default()),
         })
     }
@@ -316,10 +332,11 @@ impl CpuBert {
     /// Last hidden states of `texts` (each a sequence of token ids, `[CLS]` … `[SEP]`), packed: the rows of
     /// text 0, then those of text 1, and so on; `(Σ lengths, hidden)`, row-major.
     ///
-    /// Runs on the calling thread plus `threads - 1` scoped helper threads, each taking its share of every
-    /// step, in the encoder's reused workspace. A call made while another is running does not wait: it runs
-    /// alone on its own thread in a fresh workspace. The team's threads are its own (not a shared pool's), so
-    /// no other work can hold up a barrier, and no call can deadlock on another.
+    /// Runs on the encoder's own team of `threads` threads (a rayon pool nothing else uses), each taking its
+    /// share of every step, in the encoder's reused workspace; the caller waits. A call made while another is
+    /// running does not wait: it runs alone on its own thread in a fresh workspace. So only one pass is ever
+    /// on the team (two passes spinning at different barriers would wait on each other forever), no foreign
+    /// work can hold up a barrier, and the team's threads never run anything that calls back in.
     pub fn forward(&self, texts: &[&[u32]]) -> Result<Vec<f32>> {
         let mut spans = Vec::with_capacity(texts.len());
         let mut tokens = 0;
@@ -351,10 +368,7 @@ impl CpuBert {
             None => (&mut own, 1),
         };
         if !self.run_team(ws, texts, &spans, tokens, threads) {
-            // A helper thread could not be started (or a step panicked): once more, on this thread only.
-            if threads == 1 || !self.run_team(ws, texts, &spans, tokens, 1) {
-                return Err(Error::Inference("the forward pass failed".into()));
-            }
+            return Err(Error::Inference("the forward pass failed".into()));
         }
         Ok(ws.x[..tokens * self.hidden].to_vec())
     }
@@ -396,20 +410,14 @@ impl CpuBert {
                 pass.barrier.poison();
             }
         };
-        std::thread::scope(|scope| {
-            for t in 1..threads {
-                let run = &run;
-                let started = std::thread::Builder::new()
-                    .name(format!("triage-encoder-{t}"))
-                    .spawn_scoped(scope, move || run(t));
-                if started.is_err() {
-                    failed.store(true, Ordering::Relaxed);
-                    pass.barrier.poison();
-                    return;
-                }
+        match &self.team {
+            Some(team) if threads > 1 && team.current_num_threads() == threads => {
+                team.broadcast(|ctx| run(ctx.index()));
             }
-            run(0);
-        });
+            _ if threads == 1 => run(0),
+            // Cannot happen (`threads` is 1 or the team's size), but a wrong split must not run.
+            _ => return false,
+        }
         !failed.load(Ordering::Relaxed)
     }
 
