@@ -8,7 +8,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 use std::time::Duration;
-use triage::embedding::packed::{Epilogue, PackedMatrix};
+use triage::embedding::packed::{Epilogue, Operands, PackedMatrix};
 
 /// (k, n) of the query-key-value, attention-output, intermediate and output weights.
 const SHAPES: [(usize, usize); 4] = [(384, 1152), (384, 384), (384, 1536), (1536, 384)];
@@ -74,18 +74,15 @@ fn bench(c: &mut Criterion) {
                         bias: None,
                         gelu: false,
                     };
+                    let ops = Operands {
+                        out: out.as_mut_ptr(),
+                        out_stride: *n,
+                        x: x.as_ptr(),
+                        x_stride: *k,
+                        m,
+                    };
                     // SAFETY: as above; one thread, all panels.
-                    unsafe {
-                        p.matmul(
-                            out.as_mut_ptr(),
-                            *n,
-                            x.as_ptr(),
-                            *k,
-                            m,
-                            0..p.panel_count(),
-                            e,
-                        )
-                    }
+                    unsafe { p.matmul(ops, 0..p.panel_count(), e) }
                 }
                 black_box(&out);
             })

@@ -9,7 +9,7 @@
 
 use super::bert::{Config, LayerNorm, Linear, Weights};
 use super::kernels;
-use super::packed::{self, Epilogue, PackedMatrix, PANEL};
+use super::packed::{self, Epilogue, Operands, PackedMatrix, PANEL};
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use gemm::{gemm, Parallelism};
@@ -460,7 +460,14 @@ impl CpuBert {
                     let panels = share(d.weight.panel_count(), threads, t, 1);
                     // SAFETY: `out` and `x` point at m rows of out_w and x_w values inside the workspace, the
                     // matrix is (x_w, out_w) by construction, and this thread alone writes its panels' columns.
-                    unsafe { d.weight.matmul(out, out_w, x, x_w, m, panels, e) }
+                    let ops = Operands {
+                        out,
+                        out_stride: out_w,
+                        x,
+                        x_stride: x_w,
+                        m,
+                    };
+                    unsafe { d.weight.matmul(ops, panels, e) }
                 };
             dense(
                 &l.qkv,

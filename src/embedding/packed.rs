@@ -27,6 +27,17 @@ pub struct Epilogue<'a> {
     pub gelu: bool,
 }
 
+/// Where a product reads and writes: `m` rows of `x`, `x_stride` apart, in; the same rows of `out`,
+/// `out_stride` apart, out.
+#[derive(Clone, Copy)]
+pub struct Operands {
+    pub out: *mut f32,
+    pub out_stride: usize,
+    pub x: *const f32,
+    pub x_stride: usize,
+    pub m: usize,
+}
+
 /// A `(k, n)` weight matrix in panels.
 pub struct PackedMatrix {
     panels: Vec<f32>,
@@ -56,50 +67,34 @@ impl PackedMatrix {
         self.n.div_ceil(PANEL)
     }
 
-    /// `out[r, c] = epilogue(x[r, ..] · W[.., c])` for the `m` rows of `x` (row-major, `k` wide, rows
-    /// `x_stride` apart) and the columns of panels `panels`; `out` rows are `out_stride` apart.
+    /// `out[r, c] = epilogue(x[r, ..] · W[.., c])` for the rows of `ops` and the columns of panels `panels`.
     ///
     /// # Safety
-    /// `x` must hold `m` rows of `k` values at stride `x_stride`; `out` must hold `m` rows of `n` values at
-    /// stride `out_stride` and its columns of `panels` must not be accessed by another thread during the call;
+    /// `ops.x` must hold `m` rows of `k` values at stride `x_stride`; `ops.out` must hold `m` rows of `n`
+    /// values at stride `out_stride`, whose columns of `panels` no other thread accesses during the call;
     /// `bias`, if any, must hold `n` values; `panels` must lie within `0..panel_count()`.
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn matmul(
-        &self,
-        out: *mut f32,
-        out_stride: usize,
-        x: *const f32,
-        x_stride: usize,
-        m: usize,
-        panels: Range<usize>,
-        epilogue: Epilogue,
-    ) {
+    pub unsafe fn matmul(&self, ops: Operands, panels: Range<usize>, epilogue: Epilogue) {
         #[cfg(target_arch = "x86_64")]
         if has_avx512() {
             // SAFETY: the CPU has the features; the caller guarantees the rest.
-            return unsafe {
-                self.matmul_avx512(out, out_stride, x, x_stride, m, panels, epilogue)
-            };
+            return unsafe { self.matmul_avx512(ops, panels, epilogue) };
         }
         // SAFETY: the caller's guarantee.
-        unsafe { self.matmul_portable(out, out_stride, x, x_stride, m, panels, epilogue) }
+        unsafe { self.matmul_portable(ops, panels, epilogue) }
     }
 
     /// The portable path (also what the tests compare the AVX-512 one against).
     ///
     /// # Safety
     /// As `matmul`.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn matmul_portable(
-        &self,
-        out: *mut f32,
-        out_stride: usize,
-        x: *const f32,
-        x_stride: usize,
-        m: usize,
-        panels: Range<usize>,
-        epilogue: Epilogue,
-    ) {
+    unsafe fn matmul_portable(&self, ops: Operands, panels: Range<usize>, epilogue: Epilogue) {
+        let Operands {
+            out,
+            out_stride,
+            x,
+            x_stride,
+            m,
+        } = ops;
         for p in panels {
             let panel = &self.panels[p * self.k * PANEL..][..self.k * PANEL];
             let width = PANEL.min(self.n - p * PANEL);
@@ -125,17 +120,14 @@ impl PackedMatrix {
     /// As `matmul`, and the CPU must support AVX-512F and FMA.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,fma")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn matmul_avx512(
-        &self,
-        out: *mut f32,
-        out_stride: usize,
-        x: *const f32,
-        x_stride: usize,
-        m: usize,
-        panels: Range<usize>,
-        epilogue: Epilogue,
-    ) {
+    unsafe fn matmul_avx512(&self, ops: Operands, panels: Range<usize>, epilogue: Epilogue) {
+        let Operands {
+            out,
+            out_stride,
+            x,
+            x_stride,
+            m,
+        } = ops;
         let mut sums = [0f32; ROWS * PANEL];
         for p in panels {
             let panel = &self.panels[p * self.k * PANEL..][..self.k * PANEL];
@@ -381,6 +373,13 @@ mod tests {
                     gelu,
                 };
                 let count = packed.panel_count();
+                let ops = |out: &mut Vec<f32>| Operands {
+                    out: out.as_mut_ptr(),
+                    out_stride: n,
+                    x: x.as_ptr(),
+                    x_stride: k,
+                    m,
+                };
                 let split = count / 2;
                 for avx in [false, true] {
                     let mut out = start.clone();
@@ -392,18 +391,10 @@ mod tests {
                                 if !std::is_x86_feature_detected!("avx512f") {
                                     continue;
                                 }
-                                packed.matmul_avx512(
-                                    out.as_mut_ptr(),
-                                    n,
-                                    x.as_ptr(),
-                                    k,
-                                    m,
-                                    panels,
-                                    e,
-                                );
+                                packed.matmul_avx512(ops(&mut out), panels, e);
                                 continue;
                             }
-                            packed.matmul_portable(out.as_mut_ptr(), n, x.as_ptr(), k, m, panels, e)
+                            packed.matmul_portable(ops(&mut out), panels, e)
                         }
                     }
                     let worst = out
