@@ -26,6 +26,7 @@ use std::time::Instant;
 use tokenizers::Tokenizer;
 use triage::cli::{GlobalArgs, Settings};
 use triage::embedding::acquire::{self, ModelFiles};
+use triage::embedding::candle_embedder::mean_pool_normalize;
 use triage::embedding::tokenizer::load_tokenizer;
 use triage::embedding::{CandleEmbedder, Embedder};
 use triage::error::{Error, Result};
@@ -340,22 +341,6 @@ impl Vectors for StockEmbedder {
         }
         Ok(out)
     }
-}
-
-/// Mean of `rows` (len × dim, row-major), scaled to unit length.
-fn mean_pool_normalize(rows: &[f32], dim: usize) -> Vec<f32> {
-    let count = (rows.len() / dim).max(1);
-    let mut mean = vec![0f32; dim];
-    for row in rows.chunks_exact(dim) {
-        for (m, v) in mean.iter_mut().zip(row) {
-            *m += v;
-        }
-    }
-    let inv = 1.0 / count as f32;
-    mean.iter_mut().for_each(|m| *m *= inv);
-    let norm = mean.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-    mean.iter_mut().for_each(|m| *m /= norm);
-    mean
 }
 
 #[cfg(test)]

@@ -188,8 +188,9 @@ fn full_token_count(encoding: &Encoding) -> usize {
             .sum::<usize>()
 }
 
-/// Mean of `rows` (len × dim, row-major) then scaled to unit length.
-fn mean_pool_normalize(rows: &[f32], dim: usize) -> Vec<f32> {
+/// Mean of `rows` (len × dim, row-major) then scaled to unit length: sentence-transformers' pooling for
+/// this model.
+pub fn mean_pool_normalize(rows: &[f32], dim: usize) -> Vec<f32> {
     let count = (rows.len() / dim).max(1);
     let mut mean = vec![0f32; dim];
     for row in rows.chunks_exact(dim) {

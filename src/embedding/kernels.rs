@@ -46,6 +46,18 @@ pub(crate) fn gelu(x: f32) -> f32 {
     0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
+/// Whether this CPU runs the AVX-512 kernels (AVX-512F with FMA); the answer is cached by std.
+pub(crate) fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Defines `pub(crate) fn $name(args)` that runs `$body(args)` compiled for AVX-512 or AVX2 (with FMA) when the
 /// CPU has them, chosen at run time, else the portable build. `$body` must be `#[inline(always)]` so that it is
 /// compiled inside each feature-enabled wrapper (a plain call would run baseline x86-64 code).
@@ -63,7 +75,7 @@ macro_rules! simd_dispatch {
                 fn avx2($($arg: $ty),*) {
                     $body($($arg),*)
                 }
-                if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
+                if $crate::embedding::kernels::has_avx512() {
                     // SAFETY: the CPU supports the features the function was compiled for (checked just above).
                     return unsafe { avx512($($arg),*) };
                 }

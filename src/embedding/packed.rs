@@ -3,8 +3,8 @@
 //! A `(k, n)` row-major weight matrix is stored as ⌈n / 64⌉ panels, each its 64 columns for all `k` rows,
 //! contiguous (`k × 64` values; the last panel zero-padded). The kernel computes 6 rows × 64 columns of the
 //! output at a time in 24 AVX-512 registers, reading the panel front to back. Measured against `gemm` on the
-//! row-major matrix (single thread, this model's four shapes): 2.3× faster for 15 tokens, 1.3× for 60, about
-//! equal from 512 on — with few tokens the cost is streaming 42 MB of weights from memory, and one sequential
+//! row-major matrix (`benches/matmul.rs`, one thread, this model's weights): 2.9× faster for 8 tokens, 2.2× for
+//! 15, 1.25× for 60, about equal from 512 on — with few tokens the cost is streaming 42 MB of weights from memory, and one sequential
 //! stream per panel is what hardware prefetchers serve best, where a row-major matrix is read in 256-byte
 //! pieces 4.6 KB apart. CPUs without AVX-512 run a portable version of the same loop.
 
@@ -75,7 +75,7 @@ impl PackedMatrix {
     /// `bias`, if any, must hold `n` values; `panels` must lie within `0..panel_count()`.
     pub unsafe fn matmul(&self, ops: Operands, panels: Range<usize>, epilogue: Epilogue) {
         #[cfg(target_arch = "x86_64")]
-        if has_avx512() {
+        if super::kernels::has_avx512() {
             // SAFETY: the CPU has the features; the caller guarantees the rest.
             return unsafe { self.matmul_avx512(ops, panels, epilogue) };
         }
@@ -258,7 +258,7 @@ unsafe fn block<const R: usize, const C: usize>(
 
 /// `out (m, 16·C) = x (m, k) · panel (k, 16·C)` with `x` rows `x_stride` apart, `out` rows `out_stride` apart
 /// and the panel contiguous, in blocks of as many rows as 24 accumulator registers allow (6 for C = 4, 12 for
-/// C = 2). AVX-512 only: the caller checks `has_avx512`.
+/// C = 2). AVX-512 only: the caller checks `kernels::has_avx512`.
 ///
 /// # Safety
 /// As `block`, for `m` rows.
@@ -298,18 +298,6 @@ pub(crate) unsafe fn rows_times_panel<const C: usize>(
             }
         }
         r += rows;
-    }
-}
-
-/// Whether this CPU runs the AVX-512 kernels.
-pub(crate) fn has_avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }
 
@@ -388,7 +376,7 @@ mod tests {
                         unsafe {
                             #[cfg(target_arch = "x86_64")]
                             if avx {
-                                if !std::is_x86_feature_detected!("avx512f") {
+                                if !super::super::kernels::has_avx512() {
                                     continue;
                                 }
                                 packed.matmul_avx512(ops(&mut out), panels, e);
