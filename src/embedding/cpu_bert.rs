@@ -1,6 +1,7 @@
 //! The CPU engine: BERT's forward pass on plain f32 buffers — the batch's tokens packed without padding,
-//! every product on `gemm` (the matmul kernel candle itself uses on CPU) into buffers reused between calls,
-//! bias, GELU, residual and LayerNorm fused into single passes, attention per (text, head) on the rayon pool.
+//! dense layers on weights packed in panels (`packed`) with bias, residual and GELU fused into their stores,
+//! attention per (text, head), buffers reused between calls, and every step shared out among the encoder's
+//! own team of threads.
 //!
 //! Same arithmetic as `bert::BertEncoder`, which stays the engine for CUDA (and for A/B runs with
 //! `TRIAGE_ENGINE=candle`): results differ only by f32 summation order. What changes is where the numbers live
@@ -73,8 +74,6 @@ pub struct CpuBert {
     heads: usize,
     head_dim: usize,
     intermediate: usize,
-    /// Threads per forward pass.
-    threads: usize,
     /// The threads of a pass, kept between passes (starting threads per pass cost several milliseconds on an
     /// idle VM); `None` for one thread, which runs on the caller.
     team: Option<rayon::ThreadPool>,
@@ -311,7 +310,6 @@ impl CpuBert {
             heads: cfg.num_attention_heads,
             head_dim: hidden / cfg.num_attention_heads,
             intermediate: inter,
-            threads: threads.max(1),
             team: if threads > 1 {
                 Some(
                     rayon::ThreadPoolBuilder::new()
@@ -363,25 +361,26 @@ impl CpuBert {
             Err(TryLockError::WouldBlock) => None,
         };
         let mut own = Workspace::default();
-        let (ws, threads) = match shared.as_deref_mut() {
-            Some(ws) => (ws, self.threads),
-            None => (&mut own, 1),
+        let (ws, team) = match shared.as_deref_mut() {
+            Some(ws) => (ws, self.team.as_ref()),
+            None => (&mut own, None),
         };
-        if !self.run_team(ws, texts, &spans, tokens, threads) {
+        if !self.run_team(ws, texts, &spans, tokens, team) {
             return Err(Error::Inference("the forward pass failed".into()));
         }
         Ok(ws.x[..tokens * self.hidden].to_vec())
     }
 
-    /// One forward pass on `threads` threads; false if it could not complete.
+    /// One forward pass on `team`, or on the calling thread alone; false if it could not complete.
     fn run_team(
         &self,
         ws: &mut Workspace,
         texts: &[&[u32]],
         spans: &[(usize, usize)],
         tokens: usize,
-        threads: usize,
+        team: Option<&rayon::ThreadPool>,
     ) -> bool {
+        let threads = team.map_or(1, rayon::ThreadPool::current_num_threads);
         let h = self.hidden;
         grow(&mut ws.x, tokens * h);
         grow(&mut ws.qkv, tokens * 3 * h);
@@ -410,13 +409,11 @@ impl CpuBert {
                 pass.barrier.poison();
             }
         };
-        match &self.team {
-            Some(team) if threads > 1 && team.current_num_threads() == threads => {
+        match team {
+            Some(team) => {
                 team.broadcast(|ctx| run(ctx.index()));
             }
-            _ if threads == 1 => run(0),
-            // Cannot happen (`threads` is 1 or the team's size), but a wrong split must not run.
-            _ => return false,
+            None => run(0),
         }
         !failed.load(Ordering::Relaxed)
     }
@@ -433,10 +430,11 @@ impl CpuBert {
 
         // Embeddings: LayerNorm(word + position + token type), one row at a time.
         let positions = pass.texts.iter().flat_map(|ids| ids.iter().enumerate());
-        for (row, (pos, &id)) in positions.enumerate() {
-            if !my_rows.contains(&row) {
-                continue;
-            }
+        let mine = positions
+            .enumerate()
+            .skip(my_rows.start)
+            .take(my_rows.len());
+        for (row, (pos, &id)) in mine {
             let out = unsafe { pass.x.part_mut(row * h, h) };
             let word = &self.word_embeddings[id as usize * h..][..h];
             let position = &self.position_embeddings[pos * h..][..h];
@@ -448,6 +446,7 @@ impl CpuBert {
         }
         pass.barrier.wait();
 
+        let mut scratch = AttentionScratch::default();
         for (l, next_task) in self.layers.iter().zip(&pass.next_task) {
             // qkv = x · Wqkv + b, each thread its panels of columns.
             let plain = Epilogue {
@@ -458,8 +457,6 @@ impl CpuBert {
             let dense =
                 |d: &Dense, out: *mut f32, out_w: usize, x: *const f32, x_w: usize, m, e| {
                     let panels = share(d.weight.panel_count(), threads, t, 1);
-                    // SAFETY: `out` and `x` point at m rows of out_w and x_w values inside the workspace, the
-                    // matrix is (x_w, out_w) by construction, and this thread alone writes its panels' columns.
                     let ops = Operands {
                         out,
                         out_stride: out_w,
@@ -467,6 +464,8 @@ impl CpuBert {
                         x_stride: x_w,
                         m,
                     };
+                    // SAFETY: `out` and `x` point at m rows of out_w and x_w values inside the workspace, the
+                    // matrix is (x_w, out_w) by construction, and this thread alone writes its panels' columns.
                     unsafe { d.weight.matmul(ops, panels, e) }
                 };
             dense(
@@ -483,7 +482,7 @@ impl CpuBert {
             );
             pass.barrier.wait();
 
-            self.attention(pass, next_task);
+            self.attention(pass, next_task, &mut scratch);
             pass.barrier.wait();
 
             // x = LayerNorm(x + context · Wo + bo)
@@ -543,12 +542,11 @@ impl CpuBert {
 
     /// This thread's share of the layer's attention: it claims (text, head) blocks from `next_task` until none
     /// is left and writes `context[text rows, head cols] = softmax(q kᵀ / √d) v` for each.
-    fn attention(&self, pass: &Pass, next_task: &AtomicUsize) {
+    fn attention(&self, pass: &Pass, next_task: &AtomicUsize, scratch: &mut AttentionScratch) {
         let (h, d) = (self.hidden, self.head_dim);
         let stride = 3 * h;
         let total = pass.spans.len() * self.heads;
-        let fast = packed::has_avx512() && d == HEAD_DIM_AVX512;
-        let mut scratch = AttentionScratch::default();
+        let fast = kernels::has_avx512() && d == HEAD_DIM_AVX512;
         loop {
             let task = next_task.fetch_add(1, Ordering::Relaxed);
             if task >= total {
@@ -564,7 +562,7 @@ impl CpuBert {
             #[cfg(target_arch = "x86_64")]
             if fast {
                 // SAFETY: AVX-512 checked above; `rows` and `out` as just said.
-                unsafe { self.head_attention_avx512(rows, len, head, out, &mut scratch) };
+                unsafe { self.head_attention_avx512(rows, len, head, out, scratch) };
                 continue;
             }
             let _ = fast;
