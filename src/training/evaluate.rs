@@ -561,11 +561,7 @@ fn evaluate_group(
         .iter()
         .map(|&i| fitted.heads.difficulty.score(&corpus.features[i]) as f64)
         .collect();
-    let lengths: Vec<f64> = g
-        .rows
-        .iter()
-        .map(|&i| corpus.embeddings[i].full_tokens as f64)
-        .collect();
+    let lengths = prompt_lengths(corpus, &g.rows);
     let PairTruth {
         failure,
         cheap_fails,
@@ -645,10 +641,7 @@ fn transfer(
         }
     }
     let truth = group_truth(corpus, g, &rows_out, registry, table);
-    let lengths: Vec<f64> = rows_out
-        .iter()
-        .map(|&i| corpus.embeddings[i].full_tokens as f64)
-        .collect();
+    let lengths = prompt_lengths(corpus, &rows_out);
     let PairTruth {
         failure,
         cheap_fails,
@@ -757,5 +750,12 @@ fn groups_on(
             }
         })
         .filter(|g| !g.rows.is_empty())
+        .collect()
+}
+
+/// The prompt-length baseline score: each row's whole prompt in tokens, before truncation.
+fn prompt_lengths(corpus: &Corpus, rows: &[usize]) -> Vec<f64> {
+    rows.iter()
+        .map(|&i| corpus.embeddings[i].full_tokens as f64)
         .collect()
 }
