@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;
 use triage::cli::{GlobalArgs, Settings};
-use triage::embedding::{CandleEmbedder, Embedder};
+use triage::embedding::{Embedder, MiniLmEmbedder};
 
 const BATCH_SIZE: usize = 32;
 
@@ -24,7 +24,7 @@ struct Global {
     global: GlobalArgs,
 }
 
-fn embedder() -> CandleEmbedder {
+fn embedder() -> MiniLmEmbedder {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut global = Global::parse_from(["embed-bench"]).global;
     if std::env::var_os("TRIAGE_MODELS_DIR").is_none() {
@@ -32,8 +32,8 @@ fn embedder() -> CandleEmbedder {
     }
     global.threads = global.threads.or(Some(2));
     let settings = Settings::resolve(&global).expect("settings");
-    triage::configure_threads(settings.threads);
-    triage::load_embedder(&settings)
+    triage::configure_threads(settings.embedder.threads);
+    triage::embedding::load(&settings.embedder)
         .expect("load the embedding model (run scripts/setup first)")
         .with_batch_size(BATCH_SIZE)
 }

@@ -1,21 +1,15 @@
 //! The loaded router: label heads, routing table, price registry and policy defaults, used by every door.
 
+use crate::artifacts::{self, Manifest, REGISTRY_FILE};
 use crate::embedding::Embedding;
 use crate::error::Result;
 use crate::labels::{Heads, Labels};
 use crate::routing::{Decision, Policy, PriceRegistry, RouteOptions};
-use crate::training::artifacts::{self, Manifest};
 use std::path::Path;
-
-/// File name of the price registry in the models folder.
-pub const REGISTRY_FILE: &str = "providers.toml";
 
 /// When the operator set no routing target, the drop recommended by the artifacts' cross-validation.
 fn with_recommended_drop(mut defaults: RouteOptions, manifest: &Manifest) -> RouteOptions {
-    if defaults.min_quality.is_none()
-        && defaults.max_quality_drop.is_none()
-        && defaults.max_cost_usd.is_none()
-    {
+    if defaults.has_no_target() {
         defaults.max_quality_drop = manifest.recommended_max_quality_drop;
     }
     defaults
@@ -30,9 +24,10 @@ pub struct Brain {
 
 impl Brain {
     /// Loads the artifacts of `models_dir` and its `providers.toml` (the table's own prices when absent),
-    /// with `defaults` as the policy's default options.
+    /// with `defaults` as the policy's default options. Artifacts made for another embedding model than
+    /// the one this build runs ([`crate::embedding::MODEL_ID`]) are refused.
     pub fn load(models_dir: &Path, defaults: RouteOptions) -> Result<Self> {
-        let a = artifacts::load(models_dir)?;
+        let a = artifacts::load(models_dir, crate::embedding::MODEL_ID)?;
         let registry = PriceRegistry::load_or_default(&models_dir.join(REGISTRY_FILE), &a.table)?;
         let groups: std::collections::BTreeSet<&str> = a
             .table

@@ -1,9 +1,17 @@
-//! Command-line interface: clap definitions with environment fallbacks, resolved once into `Settings`.
+//! Command-line interface: every setting is a clap argument with its environment fallback and its
+//! default written once; [`Cli`] is resolved here, once, into the settings each door takes
+//! ([`Settings`], [`ServerConfig`], [`LabelJob`]). No other module reads flags or the environment.
 
-use crate::batch::input::InputFormat;
-use crate::embedding::DeviceChoice;
+use crate::batch::label::LabelJob;
+use crate::batch::output::OutputFormat;
+use crate::embedding::{DeviceChoice, EmbedderSettings, EngineChoice, KernelChoice};
+use crate::error::{Error, Result};
+use crate::input::{FieldChoice, InputFormat};
+use crate::routing::RouteOptions;
+use crate::server::config::{self as serve_defaults, ServerConfig};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// triage: label a prompt's domain and difficulty and route it to the cheapest provider that meets a quality target.
 #[derive(Debug, Parser)]
@@ -44,11 +52,17 @@ pub struct GlobalArgs {
     /// CPU threads for inference (default: all cores).
     #[arg(long, global = true, env = "TRIAGE_THREADS")]
     pub threads: Option<usize>,
+    /// Which engine runs the model on the CPU (`candle`: candle's tensors, kept for comparison).
+    #[arg(long, global = true, env = "TRIAGE_ENGINE", value_enum, default_value_t = EngineChoice::Native)]
+    pub engine: EngineChoice,
+    /// GELU/softmax kernels of candle's tensor engine on the CPU (`candle`: candle's own ops).
+    #[arg(long, global = true, env = "TRIAGE_KERNELS", value_enum, default_value_t = KernelChoice::Fused)]
+    pub kernels: KernelChoice,
     /// Rebuild the heads and routing table from --training-data before running the subcommand (if any).
     #[arg(long, global = true)]
     pub retrain: bool,
     /// With --retrain: replace the current artifacts even if the new ones score worse.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, requires = "retrain")]
     pub force: bool,
     /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `triage=debug`.
     #[arg(long, global = true, env = "TRIAGE_LOG", default_value = "warn")]
@@ -84,50 +98,8 @@ pub struct EmbedArgs {
     #[arg(long)]
     pub field: Option<String>,
     /// Texts per forward pass.
-    #[arg(long, default_value_t = crate::embedding::candle_embedder::DEFAULT_BATCH_SIZE)]
+    #[arg(long, default_value_t = crate::embedding::minilm::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
-}
-
-/// Routing knobs; given on the command line they become the defaults (a request may override them).
-#[derive(Debug, Args, Clone, Default)]
-pub struct PolicyArgs {
-    /// Only providers whose expected quality is at least this (0..1).
-    #[arg(long, env = "TRIAGE_MIN_QUALITY")]
-    pub min_quality: Option<f32>,
-    /// Cheapest provider within this much expected quality of the best allowed one (default mode, 0.02).
-    #[arg(long, env = "TRIAGE_MAX_QUALITY_DROP")]
-    pub max_quality_drop: Option<f32>,
-    /// Only providers whose expected cost per query is at most this many dollars.
-    #[arg(long, env = "TRIAGE_MAX_COST_USD")]
-    pub max_cost_usd: Option<f64>,
-    /// Only these providers (repeat or comma-separate).
-    #[arg(long = "allow", value_delimiter = ',', env = "TRIAGE_ALLOW")]
-    pub allow: Vec<String>,
-    /// Never these providers (repeat or comma-separate).
-    #[arg(long = "deny", value_delimiter = ',', env = "TRIAGE_DENY")]
-    pub deny: Vec<String>,
-}
-
-impl PolicyArgs {
-    /// The routing options these flags describe.
-    pub fn route_options(&self) -> crate::routing::RouteOptions {
-        crate::routing::RouteOptions {
-            min_quality: self.min_quality,
-            max_quality_drop: self.max_quality_drop,
-            max_cost_usd: self.max_cost_usd,
-            allowed: (!self.allow.is_empty()).then(|| self.allow.clone()),
-            denied: self.deny.clone(),
-            force: None,
-        }
-    }
-}
-
-/// Output layout of `triage label`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum OutputFormat {
-    #[default]
-    Jsonl,
-    Csv,
 }
 
 #[derive(Debug, Args)]
@@ -153,43 +125,54 @@ pub struct LabelArgs {
     #[arg(long)]
     pub shard: Option<String>,
     /// Texts per forward pass.
-    #[arg(long, default_value_t = crate::embedding::candle_embedder::DEFAULT_BATCH_SIZE)]
+    #[arg(long, default_value_t = crate::embedding::minilm::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
+    /// Routing knobs: the defaults of every record.
     #[command(flatten)]
-    pub policy: PolicyArgs,
+    pub policy: RouteOptions,
 }
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "TRIAGE_ADDR", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "TRIAGE_ADDR", default_value = serve_defaults::DEFAULT_ADDR)]
     pub addr: String,
     /// Largest request body in bytes (larger gets 413).
-    #[arg(long, env = "TRIAGE_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    #[arg(long, env = "TRIAGE_MAX_BODY_BYTES", default_value_t = serve_defaults::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
     /// Requests waiting for inference before new ones get 429.
-    #[arg(long, env = "TRIAGE_QUEUE_CAPACITY", default_value_t = 256)]
+    #[arg(long, env = "TRIAGE_QUEUE_CAPACITY", default_value_t = serve_defaults::DEFAULT_QUEUE_CAPACITY)]
     pub queue_capacity: usize,
     /// Most prompts embedded in one forward pass.
-    #[arg(long, env = "TRIAGE_MAX_BATCH", default_value_t = 32)]
+    #[arg(long, env = "TRIAGE_MAX_BATCH", default_value_t = serve_defaults::DEFAULT_MAX_BATCH)]
     pub max_batch: usize,
     /// How long the inference worker waits to fill a batch, in milliseconds.
-    #[arg(long, env = "TRIAGE_BATCH_WAIT_MS", default_value_t = 2)]
+    #[arg(long, env = "TRIAGE_BATCH_WAIT_MS", default_value_t = serve_defaults::DEFAULT_BATCH_WAIT_MS)]
     pub batch_wait_ms: u64,
     /// Per-request deadline in milliseconds (504 after it).
-    #[arg(long, env = "TRIAGE_REQUEST_TIMEOUT_MS", default_value_t = 5000)]
+    #[arg(long, env = "TRIAGE_REQUEST_TIMEOUT_MS", default_value_t = serve_defaults::DEFAULT_REQUEST_TIMEOUT_MS)]
     pub request_timeout_ms: u64,
     /// Most items in one /v1/route/batch request.
-    #[arg(long, env = "TRIAGE_MAX_BATCH_ITEMS", default_value_t = 256)]
+    #[arg(long, env = "TRIAGE_MAX_BATCH_ITEMS", default_value_t = serve_defaults::DEFAULT_MAX_BATCH_ITEMS)]
     pub max_batch_items: usize,
     /// How long a session keeps its provider, in seconds.
-    #[arg(long, env = "TRIAGE_SESSION_TTL_SECS", default_value_t = 1800)]
+    #[arg(long, env = "TRIAGE_SESSION_TTL_SECS", default_value_t = serve_defaults::DEFAULT_SESSION_TTL_SECS)]
     pub session_ttl_secs: u64,
+    /// Most conversations remembered for sticky routing (least recently used are forgotten first).
+    #[arg(long, env = "TRIAGE_SESSION_CAPACITY", default_value_t = serve_defaults::DEFAULT_SESSION_CAPACITY)]
+    pub session_capacity: usize,
+    /// Embeddings kept for exact-repeat prompts (0 disables the cache).
+    #[arg(long, env = "TRIAGE_EMBED_CACHE_ENTRIES", default_value_t = serve_defaults::DEFAULT_EMBED_CACHE_ENTRIES)]
+    pub embed_cache_entries: usize,
+    /// Threads of the async HTTP runtime (inference has its own thread and team).
+    #[arg(long, env = "TRIAGE_HTTP_THREADS", default_value_t = serve_defaults::DEFAULT_HTTP_THREADS)]
+    pub http_threads: usize,
     /// How often to check the models folder for new artifacts, in seconds (0 = only on SIGHUP).
-    #[arg(long, env = "TRIAGE_RELOAD_INTERVAL_SECS", default_value_t = 5)]
+    #[arg(long, env = "TRIAGE_RELOAD_INTERVAL_SECS", default_value_t = serve_defaults::DEFAULT_RELOAD_INTERVAL_SECS)]
     pub reload_interval_secs: u64,
+    /// Routing knobs: the defaults of every request (a request may override them).
     #[command(flatten)]
-    pub policy: PolicyArgs,
+    pub policy: RouteOptions,
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,39 +188,144 @@ pub enum ModelAction {
     Path,
 }
 
-/// Everything the process needs, validated once at start-up.
+/// The global settings, validated once at start-up.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub models_dir: PathBuf,
-    pub model_cache: PathBuf,
     pub training_data: PathBuf,
-    pub device: DeviceChoice,
-    pub threads: usize,
+    pub embedder: EmbedderSettings,
 }
 
 impl Settings {
     /// Resolves the global flags (and environment) into settings.
-    pub fn resolve(global: &GlobalArgs) -> crate::error::Result<Self> {
+    pub fn resolve(global: &GlobalArgs) -> Result<Self> {
         let threads = match global.threads {
-            Some(0) => {
-                return Err(crate::error::Error::Usage(
-                    "--threads must be at least 1".into(),
-                ))
-            }
+            Some(0) => return Err(Error::Usage("--threads must be at least 1".into())),
             Some(n) => n,
             None => std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
         };
         Ok(Self {
-            model_cache: crate::embedding::acquire::resolve_cache_dir(
-                global.model_cache.as_deref(),
-                &global.models_dir,
-            ),
+            embedder: EmbedderSettings {
+                model_cache: crate::embedding::acquire::resolve_cache_dir(
+                    global.model_cache.as_deref(),
+                    &global.models_dir,
+                ),
+                device: global.device,
+                threads,
+                engine: global.engine,
+                kernels: global.kernels,
+            },
             models_dir: global.models_dir.clone(),
             training_data: global.training_data.clone(),
-            device: global.device,
-            threads,
         })
+    }
+}
+
+/// `inputs`, or stdin (`-`) when none is given.
+pub fn inputs_or_stdin(inputs: &[String]) -> Vec<String> {
+    if inputs.is_empty() {
+        vec!["-".to_string()]
+    } else {
+        inputs.to_vec()
+    }
+}
+
+impl LabelArgs {
+    /// The label job these flags describe.
+    pub fn job(&self, settings: &Settings) -> Result<LabelJob> {
+        Ok(LabelJob {
+            inputs: inputs_or_stdin(&self.inputs),
+            output: self.output.clone(),
+            format: self.format,
+            input_format: self.input_format,
+            fields: FieldChoice {
+                field: self.field.clone(),
+            },
+            report: self.report.clone(),
+            shard: match &self.shard {
+                Some(text) => Some(crate::batch::progress::Shard::parse(text)?),
+                None => None,
+            },
+            batch_size: self.batch_size,
+            defaults: self.policy.clone(),
+            models_dir: settings.models_dir.clone(),
+            embedder: settings.embedder.clone(),
+        })
+    }
+}
+
+impl ServeArgs {
+    /// The server configuration these flags describe, checked.
+    pub fn config(&self, settings: &Settings) -> Result<ServerConfig> {
+        let config = ServerConfig {
+            addr: self.addr.clone(),
+            models_dir: settings.models_dir.clone(),
+            max_body_bytes: self.max_body_bytes,
+            queue_capacity: self.queue_capacity,
+            max_batch: self.max_batch,
+            batch_wait: Duration::from_millis(self.batch_wait_ms),
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+            max_batch_items: self.max_batch_items,
+            session_ttl: Duration::from_secs(self.session_ttl_secs),
+            session_capacity: self.session_capacity,
+            reload_interval: Duration::from_secs(self.reload_interval_secs),
+            embed_cache_entries: self.embed_cache_entries,
+            http_threads: self.http_threads,
+            defaults: self.policy.clone(),
+        };
+        config.check()?;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_defaults_are_the_server_configs() {
+        let cli = Cli::parse_from(["triage", "serve"]);
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("serve")
+        };
+        let settings = Settings::resolve(&cli.global).unwrap();
+        let config = args.config(&settings).unwrap();
+        let mut defaults = ServerConfig::new(settings.models_dir.clone());
+        // Policy flags come from the environment in some test runs; compare the rest.
+        defaults.defaults = config.defaults.clone();
+        assert_eq!(format!("{config:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
+    fn force_requires_retrain() {
+        let err = Cli::try_parse_from(["triage", "--force", "label"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        assert!(Cli::try_parse_from(["triage", "--retrain", "--force"]).is_ok());
+    }
+
+    #[test]
+    fn policy_flags_build_route_options() {
+        let cli = Cli::parse_from([
+            "triage",
+            "label",
+            "--max-quality-drop",
+            "0.1",
+            "--allow",
+            "a,b",
+            "--deny",
+            "c",
+        ]);
+        let Some(Command::Label(args)) = cli.command else {
+            panic!("label")
+        };
+        assert_eq!(args.policy.max_quality_drop, Some(0.1));
+        assert_eq!(
+            args.policy.allowed,
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(args.policy.denied, vec!["c".to_string()]);
+        assert_eq!(args.policy.force, None);
     }
 }

@@ -1,4 +1,5 @@
-//! The one error type of triage, and its single mapping to process exit codes and HTTP statuses.
+//! The one error type of triage, and its single mapping ([`Error::kind`]) to process exit codes, HTTP
+//! statuses and the error `type` clients see.
 
 use std::path::PathBuf;
 
@@ -12,6 +13,9 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_BAD_RECORDS: i32 = 3;
 /// Exit code of `--retrain` when the new artifacts score worse than the current ones and `--force` was not given.
 pub const EXIT_RETRAIN_REFUSED: i32 = 4;
+
+/// A boxed error kept as a source (the backend's own type: candle, the tokenizer, a thread join).
+pub type Source = Box<dyn std::error::Error + Send + Sync>;
 
 /// Everything that can go wrong in triage.
 #[derive(Debug, thiserror::Error)]
@@ -36,9 +40,23 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The tensor backend failed.
-    #[error("inference failed: {0}")]
-    Inference(String),
+    /// Writing output failed because its reader went away (`triage label … | head`): the reader's choice.
+    #[error("the output's reader closed it")]
+    BrokenPipe,
+    /// A value could not be serialized (or an output line parsed back).
+    #[error("{what}: {source}")]
+    Json {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The inference backend (tensors, tokenizer, a worker thread) failed.
+    #[error("inference failed: {message}")]
+    Inference {
+        message: String,
+        #[source]
+        source: Option<Source>,
+    },
     /// The inference queue is full; try again shortly.
     #[error("server is overloaded, retry shortly")]
     Overloaded,
@@ -56,6 +74,61 @@ pub enum Error {
 /// Result alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// What kind of failure an error is: decides the exit code, the HTTP status and the client-facing type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Bad flags, configuration or request fields.
+    Usage,
+    /// One record or request body is unusable.
+    InvalidInput,
+    /// The inference queue is full.
+    Overloaded,
+    /// A deadline passed.
+    Timeout,
+    /// Not ready, or shutting down.
+    Unavailable,
+    /// A retrain refused to replace better artifacts.
+    RetrainRefused,
+    /// The reader of the output went away; not a failure of triage.
+    OutputClosed,
+    /// Anything else: I/O, model, artifacts, inference, serialization. Its message stays internal.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The process exit code.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::Usage => EXIT_USAGE,
+            ErrorKind::RetrainRefused => EXIT_RETRAIN_REFUSED,
+            ErrorKind::OutputClosed => EXIT_OK,
+            _ => EXIT_FAILURE,
+        }
+    }
+
+    /// The HTTP status.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorKind::Usage | ErrorKind::InvalidInput => 422,
+            ErrorKind::Overloaded => 429,
+            ErrorKind::Timeout => 504,
+            ErrorKind::Unavailable => 503,
+            _ => 500,
+        }
+    }
+
+    /// The `type` of the JSON error body.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            ErrorKind::Usage | ErrorKind::InvalidInput => "invalid_request",
+            ErrorKind::Overloaded => "overloaded",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Unavailable => "unavailable",
+            _ => "internal",
+        }
+    }
+}
+
 impl Error {
     /// Wraps an I/O error with what was being done and to which path.
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
@@ -66,45 +139,72 @@ impl Error {
         }
     }
 
+    /// An inference failure with no underlying error value.
+    pub fn inference(message: impl Into<String>) -> Self {
+        Error::Inference {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An inference failure caused by `source`.
+    pub fn inference_from(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Inference {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// A serialization failure of `what`.
+    pub fn json(what: &'static str, source: serde_json::Error) -> Self {
+        Error::Json { what, source }
+    }
+
+    /// The one mapping from an error to its kind.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Usage(_) => ErrorKind::Usage,
+            Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::Overloaded => ErrorKind::Overloaded,
+            Error::Timeout => ErrorKind::Timeout,
+            Error::Unavailable => ErrorKind::Unavailable,
+            Error::RetrainRefused(_) => ErrorKind::RetrainRefused,
+            Error::BrokenPipe => ErrorKind::OutputClosed,
+            Error::ModelUnavailable(_)
+            | Error::Artifacts(_)
+            | Error::Io { .. }
+            | Error::Json { .. }
+            | Error::Inference { .. } => ErrorKind::Internal,
+        }
+    }
+
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Usage(_) => EXIT_USAGE,
-            Error::RetrainRefused(_) => EXIT_RETRAIN_REFUSED,
-            _ => EXIT_FAILURE,
-        }
+        self.kind().exit_code()
     }
 
     /// The HTTP status for this error, as a number (the server maps it to axum's type).
     pub fn http_status(&self) -> u16 {
-        match self {
-            Error::Usage(_) | Error::InvalidInput(_) => 422,
-            Error::Overloaded => 429,
-            Error::Timeout => 504,
-            Error::Unavailable => 503,
-            _ => 500,
-        }
+        self.kind().http_status()
     }
 
     /// The message a client may see: internals (paths, backend errors) are replaced by a generic text.
     pub fn public_message(&self) -> String {
-        match self {
-            Error::Usage(m) | Error::InvalidInput(m) => m.clone(),
-            Error::Overloaded | Error::Timeout | Error::Unavailable => self.to_string(),
+        match self.kind() {
+            ErrorKind::Usage | ErrorKind::InvalidInput => self.to_string(),
+            ErrorKind::Overloaded | ErrorKind::Timeout | ErrorKind::Unavailable => self.to_string(),
             _ => "internal error".to_string(),
         }
-    }
-}
-
-impl From<candle_core::Error> for Error {
-    fn from(e: candle_core::Error) -> Self {
-        Error::Inference(e.to_string())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::error::Error as _;
 
     #[test]
     fn internals_never_reach_clients() {
@@ -114,6 +214,7 @@ mod tests {
             std::io::Error::other("disk on fire"),
         );
         assert_eq!(e.http_status(), 500);
+        assert_eq!(e.kind().type_name(), "internal");
         assert_eq!(e.public_message(), "internal error");
         assert!(e.to_string().contains("/secret/path"));
         let e = Error::InvalidInput("prompt is empty".into());
@@ -123,5 +224,20 @@ mod tests {
         );
         assert_eq!(Error::Overloaded.http_status(), 429);
         assert_eq!(Error::Usage("x".into()).exit_code(), EXIT_USAGE);
+        assert_eq!(
+            Error::RetrainRefused("x".into()).exit_code(),
+            EXIT_RETRAIN_REFUSED
+        );
+    }
+
+    #[test]
+    fn sources_are_kept_and_a_broken_pipe_is_the_readers_choice() {
+        let json = serde_json::from_str::<u8>("x").unwrap_err();
+        let e = Error::json("serializing output", json);
+        assert!(e.source().is_some());
+        assert_eq!(e.kind(), ErrorKind::Internal);
+        let e = Error::inference_from("tokenizer", std::io::Error::other("bad"));
+        assert_eq!(e.source().map(|s| s.to_string()).as_deref(), Some("bad"));
+        assert_eq!(Error::BrokenPipe.exit_code(), EXIT_OK);
     }
 }

@@ -1,35 +1,28 @@
 //! triage: labels a prompt's domain and difficulty from its embedding, and routes it to the provider that
+//! costs least at the quality the caller needs, using a table learned from real outcome data.
+//!
+//! Layers, top to bottom (an arrow is "may use"; `tests/layers.rs` enforces them):
+//! `cli` → doors (`server`, `batch`, `training`) → `brain` → `labels`, `routing`, `artifacts` →
+//! `embedding`; `input`, `files` and `error` are shared by all. `routing` is pure Rust (no candle, tokio,
+//! axum); `embedding` knows nothing of routing or the doors; serving reads `artifacts`, never `training`.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
-//! costs least at the quality the caller needs, using a table learned from real outcome data.
+#![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod artifacts;
 pub mod batch;
 pub mod brain;
 pub mod cli;
 pub mod embedding;
 pub mod error;
 pub mod files;
+pub mod input;
 pub mod labels;
 pub mod routing;
 pub mod server;
 pub mod training;
-
-use embedding::{CandleEmbedder, ModelSource};
-use error::Result;
-
-/// Finds (or fetches) the model and loads the embedder: the native CPU engine on `settings.threads` threads,
-/// or candle's tensor engine on CUDA (and on the CPU with `TRIAGE_ENGINE=candle`).
-pub fn load_embedder(settings: &cli::Settings) -> Result<CandleEmbedder> {
-    let device = settings.device.open()?;
-    let (files, source) = embedding::acquire::acquire(&settings.model_cache)?;
-    if source != ModelSource::Cache {
-        tracing::info!(?source, cache = %settings.model_cache.display(), "embedding model installed");
-    }
-    let kind = embedding::EngineKind::for_device(&device, settings.threads);
-    CandleEmbedder::load_engine(&files, &device, kind)
-}
 
 /// Caps the CPU thread pools (rayon, which candle and gemm use) at `threads`. Call before any inference.
 pub fn configure_threads(threads: usize) {

@@ -6,16 +6,18 @@
 
 use clap::Parser;
 use std::process::ExitCode;
-use triage::batch::input::FieldChoice;
-use triage::cli::{Cli, Command, ModelAction, Settings};
+use triage::cli::{inputs_or_stdin, Cli, Command, ModelAction, Settings};
 use triage::embedding::acquire;
 use triage::error::{Error, Result, EXIT_BAD_RECORDS, EXIT_OK};
+use triage::input::FieldChoice;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.global.log);
     let code = match run(cli) {
         Ok(code) => code,
+        // The reader of our output left (`triage label … | head`): stop quietly, as ripgrep does.
+        Err(Error::BrokenPipe) => EXIT_OK,
         Err(e) => {
             eprintln!("triage: {e}");
             e.exit_code()
@@ -35,13 +37,9 @@ fn init_tracing(filter: &str) {
 
 fn run(cli: Cli) -> Result<i32> {
     let settings = Settings::resolve(&cli.global)?;
-    triage::configure_threads(settings.threads);
+    triage::configure_threads(settings.embedder.threads);
     if cli.global.retrain {
         retrain(&settings, cli.global.force)?;
-    } else if cli.global.force {
-        return Err(Error::Usage(
-            "--force only makes sense with --retrain".into(),
-        ));
     }
     let Some(command) = cli.command else {
         if cli.global.retrain {
@@ -53,16 +51,12 @@ fn run(cli: Cli) -> Result<i32> {
     };
     match command {
         Command::Embed(args) => {
-            let embedder = triage::load_embedder(&settings)?.with_batch_size(args.batch_size);
-            let inputs = if args.inputs.is_empty() {
-                vec!["-".to_string()]
-            } else {
-                args.inputs
-            };
+            let embedder =
+                triage::embedding::load(&settings.embedder)?.with_batch_size(args.batch_size);
             let fields = FieldChoice { field: args.field };
             let summary = triage::batch::embed::run(
                 &embedder,
-                &inputs,
+                &inputs_or_stdin(&args.inputs),
                 args.input_format,
                 &fields,
                 args.output.as_deref(),
@@ -76,34 +70,37 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(EXIT_OK)
         }
-        Command::Label(args) => triage::batch::label::run(&settings, &args),
-        Command::Serve(args) => triage::server::run(&settings, &args),
-        Command::Model { action } => match action {
-            ModelAction::Fetch { from_dir } => {
-                let files = match from_dir {
-                    Some(dir) => acquire::install_from_dir(&settings.model_cache, &dir)?,
-                    None => acquire::acquire(&settings.model_cache)?.0,
-                };
-                println!("{}", model_dir(&files).display());
-                Ok(EXIT_OK)
+        Command::Label(args) => triage::batch::label::run(&args.job(&settings)?),
+        Command::Serve(args) => triage::server::run(args.config(&settings)?, settings.embedder),
+        Command::Model { action } => {
+            let cache = &settings.embedder.model_cache;
+            match action {
+                ModelAction::Fetch { from_dir } => {
+                    let files = match from_dir {
+                        Some(dir) => acquire::install_from_dir(cache, &dir)?,
+                        None => acquire::acquire(cache)?.0,
+                    };
+                    println!("{}", model_dir(&files).display());
+                    Ok(EXIT_OK)
+                }
+                ModelAction::Path => {
+                    let files = acquire::find_cached(cache).ok_or_else(|| {
+                        Error::ModelUnavailable(format!(
+                            "not in {}; run `triage model fetch`",
+                            cache.display()
+                        ))
+                    })?;
+                    println!("{}", model_dir(&files).display());
+                    Ok(EXIT_OK)
+                }
             }
-            ModelAction::Path => {
-                let files = acquire::find_cached(&settings.model_cache).ok_or_else(|| {
-                    Error::ModelUnavailable(format!(
-                        "not in {}; run `triage model fetch`",
-                        settings.model_cache.display()
-                    ))
-                })?;
-                println!("{}", model_dir(&files).display());
-                Ok(EXIT_OK)
-            }
-        },
+        }
     }
 }
 
 fn retrain(settings: &Settings, force: bool) -> Result<()> {
     use std::io::IsTerminal;
-    let embedder = triage::load_embedder(settings)?;
+    let embedder = triage::embedding::load(&settings.embedder)?;
     let outcome = triage::training::retrain::retrain(
         &settings.training_data,
         &settings.models_dir,

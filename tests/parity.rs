@@ -1,6 +1,6 @@
 //! Parity of the candle embedder with sentence-transformers' reference embeddings (tests/fixtures).
 
-use triage::embedding::{CandleEmbedder, Embedder, Embedding, EngineKind};
+use triage::embedding::{Embedder, Embedding, EngineKind, MiniLmEmbedder};
 
 struct Reference {
     text: String,
@@ -69,8 +69,8 @@ fn check(refs: &[Reference], got: &[Embedding], how: &str) {
 #[test]
 fn matches_sentence_transformers_batched_and_single() {
     let settings = common::settings();
-    let embedder =
-        triage::load_embedder(&settings).expect("model loads (run `triage model fetch`)");
+    let embedder = triage::embedding::load(&settings.embedder)
+        .expect("model loads (run `triage model fetch`)");
     let refs = references();
     assert_eq!(refs.len(), 64);
     let texts: Vec<String> = refs.iter().map(|r| r.text.clone()).collect();
@@ -93,7 +93,7 @@ fn matches_sentence_transformers_batched_and_single() {
 
 fn model_files() -> triage::embedding::ModelFiles {
     let settings = common::settings();
-    triage::embedding::acquire::acquire(&settings.model_cache)
+    triage::embedding::acquire::acquire(&settings.embedder.model_cache)
         .expect("model installed (run `triage model fetch`)")
         .0
 }
@@ -109,7 +109,7 @@ fn native_engine_matches_on_any_thread_count_and_batch_size() {
     let total: usize = refs.iter().map(|r| r.tokens).sum();
     assert!(total > 512, "{total} tokens");
     for threads in [1, 2, 3] {
-        let embedder = CandleEmbedder::load_engine(&files, &device, EngineKind::Native { threads })
+        let embedder = MiniLmEmbedder::load_engine(&files, &device, EngineKind::Native { threads })
             .unwrap()
             .with_batch_size(64);
         let got = embedder.embed_detailed(&texts).unwrap();
@@ -117,13 +117,18 @@ fn native_engine_matches_on_any_thread_count_and_batch_size() {
     }
 }
 
-/// candle's tensor engine (the CUDA path, and `TRIAGE_ENGINE=candle`) stays exact too.
+/// candle's tensor engine (the CUDA path, and `--engine candle`) stays exact too.
 #[test]
 fn candle_tensor_engine_matches() {
     let files = model_files();
-    let embedder =
-        CandleEmbedder::load_engine(&files, &candle_core::Device::Cpu, EngineKind::CandleTensors)
-            .unwrap();
+    let embedder = MiniLmEmbedder::load_engine(
+        &files,
+        &candle_core::Device::Cpu,
+        EngineKind::CandleTensors {
+            fused_kernels: true,
+        },
+    )
+    .unwrap();
     let refs = references();
     let texts: Vec<String> = refs.iter().map(|r| r.text.clone()).collect();
     check(

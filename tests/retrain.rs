@@ -54,7 +54,7 @@ fn retrain(data: &Path, models: &Path, force: bool) -> std::process::Output {
         .arg("--models-dir")
         .arg(models)
         .arg("--model-cache")
-        .arg(&common::settings().model_cache);
+        .arg(&common::settings().embedder.model_cache);
     if force {
         cmd.arg("--force");
     }
@@ -85,7 +85,7 @@ fn retrains_on_a_foreign_log_and_refuses_a_worse_one() {
         stdout.contains("held-out split") && stdout.contains("AIQ"),
         "{stdout}"
     );
-    let artifacts = triage::training::artifacts::load(&models).unwrap();
+    let artifacts = triage::artifacts::load(&models, triage::embedding::MODEL_ID).unwrap();
     let mut names: Vec<&str> = artifacts
         .table
         .providers
@@ -130,7 +130,7 @@ fn retrains_on_a_foreign_log_and_refuses_a_worse_one() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let forced = triage::training::artifacts::load(&models).unwrap();
+    let forced = triage::artifacts::load(&models, triage::embedding::MODEL_ID).unwrap();
     let forced_gain = forced.manifest.metrics["groups"][0]["routing"][0]["aiq_gain"]
         .as_f64()
         .unwrap();

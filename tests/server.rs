@@ -565,11 +565,10 @@ fn hot_reload_swaps_artifacts_without_failed_requests() {
     assert_eq!(server.get("/health").0, 200);
 
     // 3. Artifacts re-saved by the trainer (a new manifest) are picked up.
-    let artifacts = triage::training::artifacts::load(&models).unwrap();
+    let artifacts = triage::artifacts::load(&models, triage::embedding::MODEL_ID).unwrap();
     let mut manifest = artifacts.manifest.clone();
     manifest.created_unix += 12345;
-    triage::training::artifacts::save(dir.path(), &artifacts.heads, &artifacts.table, manifest)
-        .unwrap();
+    triage::artifacts::save(dir.path(), &artifacts.heads, &artifacts.table, manifest).unwrap();
     let started = Instant::now();
     loop {
         let (_, health) = server.get("/health");
@@ -680,7 +679,7 @@ fn binary_reloads_on_sighup_and_exits_0_on_sigterm() {
         .arg("--models-dir")
         .arg(&settings.models_dir)
         .arg("--model-cache")
-        .arg(&settings.model_cache)
+        .arg(&settings.embedder.model_cache)
         .env("HF_HUB_OFFLINE", "1")
         .env("TRIAGE_THREADS", "2")
         .stdout(Stdio::null())

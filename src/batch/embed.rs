@@ -1,10 +1,10 @@
 //! `triage embed`: one JSONL line `{"line", "tokens", "embedding"}` per input record, in input order.
 
-use super::input::{self, FieldChoice, InputFormat, Record};
-use super::output::Output;
+use super::output::{to_json, ErrorLine, Output};
 use super::WINDOW;
 use crate::embedding::Embedder;
 use crate::error::{Error, Result};
+use crate::input::{self, FieldChoice, InputFormat, Record};
 use serde::Serialize;
 use std::path::Path;
 
@@ -44,9 +44,9 @@ pub fn run(
                 let file = (inputs.len() > 1).then_some(path.as_str());
                 let line = match &record.prompt {
                     Ok(_) => {
-                        let e = embedded.next().ok_or_else(|| {
-                            Error::Inference("embedder returned too few vectors".into())
-                        })?;
+                        let e = embedded
+                            .next()
+                            .ok_or_else(|| Error::inference("embedder returned too few vectors"))?;
                         to_json(&EmbedLine {
                             line: record.line,
                             id: record.id.as_deref(),
@@ -86,20 +86,4 @@ struct EmbedLine<'a> {
     tokens: usize,
     truncated: bool,
     embedding: &'a [f32],
-}
-
-/// A bad record, in its place in the output.
-#[derive(Serialize)]
-pub struct ErrorLine<'a> {
-    pub line: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<&'a str>,
-    pub error: &'a str,
-}
-
-/// Serializes one output line.
-pub fn to_json<T: Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::Inference(format!("serializing output: {e}")))
 }

@@ -6,21 +6,43 @@
 //! input order — labels for a good record, `{"line", "id", "error"}` for a bad one. Memory depends on the
 //! window, not on the input's size. The output contract is in docs/label.md.
 
-use super::input::{self, FieldChoice, Record};
-use super::output::Output;
+use super::output::{to_json, ErrorLine, Output, OutputFormat};
 use super::progress::{Progress, Shard};
 use super::summary::{RunInfo, Summary};
 use super::WINDOW;
 use crate::brain::Brain;
-use crate::cli::{LabelArgs, OutputFormat, Settings};
-use crate::embedding::{CandleEmbedder, Embedding};
+use crate::embedding::{Embedder, EmbedderSettings, Embedding};
 use crate::error::{Error, Result, EXIT_BAD_RECORDS, EXIT_OK};
+use crate::input::InputFormat;
+use crate::input::{self, FieldChoice, Record};
 use crate::labels::Labels;
 use crate::routing::{Candidate, Decision, RouteOptions, DOMAINS};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// One `triage label` run, as the command line resolved it.
+#[derive(Debug, Clone)]
+pub struct LabelJob {
+    /// Input paths (`-` is stdin), read in order.
+    pub inputs: Vec<String>,
+    /// Output file; `None` is stdout.
+    pub output: Option<PathBuf>,
+    pub format: OutputFormat,
+    pub input_format: InputFormat,
+    pub fields: FieldChoice,
+    /// Where to write the summary as JSON too.
+    pub report: Option<PathBuf>,
+    /// Only this shard of the records; `None` is every record.
+    pub shard: Option<Shard>,
+    /// Texts per forward pass.
+    pub batch_size: usize,
+    /// Routing options in force for every record.
+    pub defaults: RouteOptions,
+    pub models_dir: PathBuf,
+    pub embedder: EmbedderSettings,
+}
 
 /// Bad records listed one by one on stderr; after that only the final count is printed.
 pub const MAX_LISTED_BAD: u64 = 100;
@@ -51,52 +73,27 @@ pub const CSV_COLUMNS: [&str; 19] = [
 /// Position of `error` in [`CSV_COLUMNS`].
 const ERROR_COLUMN: usize = 16;
 
-/// Parses `--shard I/N` (0 ≤ I < N, N ≥ 1); a malformed value is a usage error.
-pub fn parse_shard(text: &str) -> Result<Shard> {
-    let bad = || {
-        Error::Usage(format!(
-            "--shard wants I/N with 0 <= I < N and N >= 1 (e.g. 0/4), got `{text}`"
-        ))
-    };
-    let (i, n) = text.split_once('/').ok_or_else(bad)?;
-    let index: u64 = i.trim().parse().map_err(|_| bad())?;
-    let count: u64 = n.trim().parse().map_err(|_| bad())?;
-    if count == 0 || index >= count {
-        return Err(bad());
-    }
-    Ok(Shard { index, count })
-}
-
 /// Runs the label door; returns the process exit code.
-pub fn run(settings: &Settings, args: &LabelArgs) -> Result<i32> {
-    let shard = match &args.shard {
-        Some(text) => parse_shard(text)?,
-        None => Shard::ALL,
-    };
-    let inputs = if args.inputs.is_empty() {
-        vec!["-".to_string()]
-    } else {
-        args.inputs.clone()
-    };
-    check_paths(&inputs, args.report.as_deref())?;
+pub fn run(job: &LabelJob) -> Result<i32> {
+    let shard = job.shard.unwrap_or(Shard::ALL);
+    let inputs = &job.inputs;
+    check_paths(inputs, job.report.as_deref())?;
 
     let load_start = Instant::now();
-    let embedder = crate::load_embedder(settings)?.with_batch_size(args.batch_size);
-    let brain = Brain::load(&settings.models_dir, args.policy.route_options())?;
+    let embedder = crate::embedding::load(&job.embedder)?.with_batch_size(job.batch_size);
+    let brain = Brain::load(&job.models_dir, job.defaults.clone())?;
     let load_seconds = load_start.elapsed().as_secs_f64();
 
-    let fields = FieldChoice {
-        field: args.field.clone(),
-    };
+    let fields = &job.fields;
     let start = Instant::now();
-    let mut writer = LabelWriter::new(Output::create(args.output.as_deref())?, args.format)?;
+    let mut writer = LabelWriter::new(Output::create(job.output.as_deref())?, job.format)?;
     let mut summary = Summary::new(brain.policy.defaults());
-    let mut progress = Progress::start("label", &inputs, args.input_format, &fields, shard);
+    let mut progress = Progress::start("label", inputs, job.input_format, fields, shard);
     let mut global: u64 = 0;
-    for path in &inputs {
+    for path in inputs {
         let mut reader = input::open(path)?;
-        let format = input::detect_format(path, args.input_format, &mut reader);
-        let mut records = input::records(reader, format, &fields)?;
+        let format = input::detect_format(path, job.input_format, &mut reader);
+        let mut records = input::records(reader, format, fields)?;
         let file = (inputs.len() > 1).then_some(path.as_str());
         loop {
             let mut window: Vec<Record> = Vec::with_capacity(WINDOW);
@@ -112,7 +109,6 @@ pub fn run(settings: &Settings, args: &LabelArgs) -> Result<i32> {
             }
             label_window(
                 &embedder,
-                args.batch_size,
                 &brain,
                 &mut window,
                 path,
@@ -129,17 +125,14 @@ pub fn run(settings: &Settings, args: &LabelArgs) -> Result<i32> {
     let report = summary.report(RunInfo {
         seconds: start.elapsed().as_secs_f64(),
         load_seconds,
-        inputs,
-        shard: args
-            .shard
-            .as_ref()
-            .map(|_| format!("{}/{}", shard.index, shard.count)),
+        inputs: inputs.clone(),
+        shard: job.shard.map(|s| format!("{}/{}", s.index, s.count)),
         options: brain.policy.defaults().clone(),
     });
     eprint!("{}", report.to_text());
-    if let Some(path) = &args.report {
+    if let Some(path) = &job.report {
         let mut json = serde_json::to_vec_pretty(&report)
-            .map_err(|e| Error::Inference(format!("serializing the report: {e}")))?;
+            .map_err(|e| Error::json("serializing the report", e))?;
         json.push(b'\n');
         crate::files::write_atomic(path, &json)?;
     }
@@ -184,8 +177,7 @@ fn check_paths(inputs: &[String], report: Option<&Path>) -> Result<()> {
 /// Embeds, labels, routes and writes one window of records, in order.
 #[allow(clippy::too_many_arguments)]
 fn label_window(
-    embedder: &CandleEmbedder,
-    batch_size: usize,
+    embedder: &dyn Embedder,
     brain: &Brain,
     window: &mut [Record],
     path: &str,
@@ -199,7 +191,7 @@ fn label_window(
         .iter_mut()
         .filter_map(|r| r.prompt.as_mut().ok().map(std::mem::take))
         .collect();
-    let mut embedded = embed_with_progress(embedder, &texts, batch_size, progress)?.into_iter();
+    let mut embedded = embedder.embed_detailed(&texts)?.into_iter();
     let defaults = RouteOptions::default();
     for record in window.iter() {
         let id = record.id.as_deref();
@@ -207,7 +199,7 @@ fn label_window(
             Ok(_) => {
                 let e: Embedding = embedded
                     .next()
-                    .ok_or_else(|| Error::Inference("embedder returned too few vectors".into()))?;
+                    .ok_or_else(|| Error::inference("embedder returned too few vectors"))?;
                 let labels = brain.label(&e);
                 let decision = brain.route(&labels, &defaults).map_err(|err| match err {
                     Error::InvalidInput(m) => Error::Usage(format!("routing: {m}")),
@@ -230,37 +222,8 @@ fn label_window(
             }
         }
     }
-    progress.inc((window.len() - texts.len()) as u64);
+    progress.inc(window.len() as u64);
     Ok(())
-}
-
-/// `embedder.embed_detailed(texts)`, one forward pass at a time so that progress advances per batch: the
-/// same length-sorted batches (longest first, stable, `batch_size` each), so the same vectors bit for bit.
-fn embed_with_progress(
-    embedder: &CandleEmbedder,
-    texts: &[String],
-    batch_size: usize,
-    progress: &mut Progress,
-) -> Result<Vec<Embedding>> {
-    let encodings = embedder.tokenize(texts)?;
-    let mut order: Vec<usize> = (0..encodings.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(encodings.get(i).map_or(0, |e| e.get_ids().len())));
-    let mut out: Vec<Option<Embedding>> = vec![None; encodings.len()];
-    for chunk in order.chunks(batch_size.max(1)) {
-        let batch: Vec<tokenizers::Encoding> = chunk
-            .iter()
-            .filter_map(|&i| encodings.get(i).cloned())
-            .collect();
-        for (&i, e) in chunk.iter().zip(embedder.embed_encodings(&batch)?) {
-            if let Some(slot) = out.get_mut(i) {
-                *slot = Some(e);
-            }
-        }
-        progress.inc(chunk.len() as u64);
-    }
-    out.into_iter()
-        .map(|e| e.ok_or_else(|| Error::Inference("a text was left unembedded".into())))
-        .collect()
 }
 
 /// Writes label records as JSONL or CSV.
@@ -383,16 +346,6 @@ struct LabelLine<'a> {
     truncated: bool,
 }
 
-/// A bad record in its place (JSONL).
-#[derive(Serialize)]
-struct ErrorLine<'a> {
-    line: u64,
-    id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file: Option<&'a str>,
-    error: &'a str,
-}
-
 /// `{domain: p}` in the domain order.
 struct DomainProbs<'a>(&'a [(&'static str, f32)]);
 
@@ -432,10 +385,6 @@ impl Serialize for CostMap<'_> {
     }
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::Inference(format!("serializing output: {e}")))
-}
-
 /// A float cell: its shortest round-trip form, empty for NaN.
 fn float32(x: f32) -> String {
     if x.is_finite() {
@@ -458,7 +407,7 @@ fn csv_line<'a>(cells: impl Iterator<Item = &'a str>) -> Result<String> {
     let mut w = csv::WriterBuilder::new()
         .buffer_capacity(512)
         .from_writer(Vec::with_capacity(512));
-    let fail = |e: String| Error::Inference(format!("writing CSV: {e}"));
+    let fail = |e: String| Error::io("writing CSV for", "<output>", std::io::Error::other(e));
     w.write_record(cells).map_err(|e| fail(e.to_string()))?;
     let mut bytes = w.into_inner().map_err(|e| fail(e.to_string()))?;
     while matches!(bytes.last(), Some(b'\n') | Some(b'\r')) {
@@ -473,11 +422,11 @@ mod tests {
 
     #[test]
     fn shard_values() {
-        assert_eq!(parse_shard("0/1").unwrap(), Shard::ALL);
-        assert_eq!(parse_shard("2/3").unwrap(), Shard { index: 2, count: 3 });
+        assert_eq!(Shard::parse("0/1").unwrap(), Shard::ALL);
+        assert_eq!(Shard::parse("2/3").unwrap(), Shard { index: 2, count: 3 });
         for bad in ["3/3", "0/0", "1", "-1/2", "a/b", "1/2/3", ""] {
             assert!(
-                matches!(parse_shard(bad), Err(Error::Usage(_))),
+                matches!(Shard::parse(bad), Err(Error::Usage(_))),
                 "{bad} should be refused"
             );
         }

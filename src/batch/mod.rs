@@ -1,7 +1,6 @@
 //! The batch doors: `triage embed` and `triage label` over prompt logs, streaming, in input order.
 
 pub mod embed;
-pub mod input;
 pub mod label;
 pub mod output;
 pub mod progress;

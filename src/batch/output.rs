@@ -2,8 +2,17 @@
 //! so a failed run never leaves a half-written output behind.
 
 use crate::error::{Error, Result};
+use serde::Serialize;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+
+/// Record layout of a batch door's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    #[default]
+    Jsonl,
+    Csv,
+}
 
 /// An output sink; call `finish` to publish it.
 pub struct Output {
@@ -52,7 +61,16 @@ impl Output {
                 .write_all(text.as_bytes())
                 .and_then(|()| writer.write_all(b"\n")),
         };
-        res.map_err(|e| Error::io("writing", self.name(), e))
+        res.map_err(|e| self.write_error(e))
+    }
+
+    /// A failed write; on stdout a broken pipe is the reader's choice (`triage label … | head`), as in
+    /// ripgrep: [`Error::BrokenPipe`], which ends the run quietly with exit 0.
+    fn write_error(&self, e: io::Error) -> Error {
+        match &self.inner {
+            Sink::Stdout(_) if e.kind() == io::ErrorKind::BrokenPipe => Error::BrokenPipe,
+            _ => Error::io("writing", self.name(), e),
+        }
     }
 
     fn name(&self) -> PathBuf {
@@ -65,7 +83,13 @@ impl Output {
     /// Flushes and, for a file, renames the temporary file onto the target path.
     pub fn finish(self) -> Result<()> {
         match self.inner {
-            Sink::Stdout(mut w) => w.flush().map_err(|e| Error::io("writing", "<stdout>", e)),
+            Sink::Stdout(mut w) => w.flush().map_err(|e| {
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    Error::BrokenPipe
+                } else {
+                    Error::io("writing", "<stdout>", e)
+                }
+            }),
             Sink::File { writer, path } => {
                 let tmp = writer
                     .into_inner()
@@ -86,6 +110,22 @@ impl Output {
             }
         }
     }
+}
+
+/// A bad record, in its place in the output of `embed` and `label` alike: `{"line", "id", "error"}`
+/// (`id` is `null` when the record has none; `file` only with several inputs).
+#[derive(Serialize)]
+pub struct ErrorLine<'a> {
+    pub line: u64,
+    pub id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<&'a str>,
+    pub error: &'a str,
+}
+
+/// Serializes one output line.
+pub fn to_json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::json("serializing output", e))
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! The total is counted in a background thread that reads the inputs once more (newlines for JSONL and text,
 //! rows for CSV) — only for a terminal, and only when no input is stdin.
 
-use super::input::{self, FieldChoice, InputFormat};
+use crate::error::{Error, Result};
+use crate::input::{self, FieldChoice, InputFormat};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::io::{BufRead, IsTerminal};
 use std::time::{Duration, Instant};
@@ -31,6 +32,22 @@ impl Shard {
     /// How many of `total` records belong to this shard.
     pub fn share(&self, total: u64) -> u64 {
         total / self.count + u64::from(total % self.count > self.index)
+    }
+
+    /// Parses `--shard I/N` (0 ≤ I < N, N ≥ 1); a malformed value is a usage error.
+    pub fn parse(text: &str) -> Result<Shard> {
+        let bad = || {
+            Error::Usage(format!(
+                "--shard wants I/N with 0 <= I < N and N >= 1 (e.g. 0/4), got `{text}`"
+            ))
+        };
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let index: u64 = i.trim().parse().map_err(|_| bad())?;
+        let count: u64 = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
     }
 }
 

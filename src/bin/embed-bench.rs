@@ -26,9 +26,9 @@ use std::time::Instant;
 use tokenizers::Tokenizer;
 use triage::cli::{GlobalArgs, Settings};
 use triage::embedding::acquire::{self, ModelFiles};
-use triage::embedding::candle_embedder::mean_pool_normalize;
+use triage::embedding::minilm::mean_pool_normalize;
 use triage::embedding::tokenizer::load_tokenizer;
-use triage::embedding::{CandleEmbedder, Embedder};
+use triage::embedding::{Embedder, MiniLmEmbedder};
 use triage::error::{Error, Result};
 
 /// Times the candle embedder like the Python baseline and prints one JSON line.
@@ -94,7 +94,7 @@ fn run(args: Args) -> Result<()> {
             .ok()
             .and_then(|v| v.parse().ok());
     }
-    let settings = Settings::resolve(&global)?;
+    let settings = Settings::resolve(&global)?.embedder;
     if args.no_thread_env {
         std::env::remove_var("RAYON_NUM_THREADS");
         let _ = rayon::ThreadPoolBuilder::new()
@@ -116,7 +116,7 @@ fn run(args: Args) -> Result<()> {
     let tokenizer = load_tokenizer(&files.tokenizer)?;
     let tokens: usize = tokenizer
         .encode_batch(prompts.clone(), true)
-        .map_err(|e| Error::Inference(format!("tokenizer: {e}")))?
+        .map_err(|e| Error::inference(format!("tokenizer: {e}")))?
         .iter()
         .map(|e| e.get_ids().len())
         .sum();
@@ -129,7 +129,7 @@ fn run(args: Args) -> Result<()> {
             args.batch_size,
         )?)
     } else {
-        Box::new(triage::load_embedder(&settings)?.with_batch_size(args.batch_size))
+        Box::new(triage::embedding::load(&settings)?.with_batch_size(args.batch_size))
     };
 
     // Warm-up batch, then one timed pass over everything.
@@ -152,7 +152,7 @@ fn run(args: Args) -> Result<()> {
     }
 
     if args.verify {
-        let reference = triage::load_embedder(&settings)?.embed(&prompts)?;
+        let reference = triage::embedding::load(&settings)?.embed(&prompts)?;
         let lowest = reference
             .iter()
             .zip(&vectors)
@@ -258,7 +258,7 @@ trait Vectors {
     fn vectors(&self, texts: &[String]) -> Result<Vec<Vec<f32>>>;
 }
 
-impl Vectors for CandleEmbedder {
+impl Vectors for MiniLmEmbedder {
     fn vectors(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
         self.embed(texts)
     }
@@ -328,8 +328,8 @@ impl Vectors for StockEmbedder {
         let encodings = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
-            .map_err(|e| Error::Inference(format!("tokenizer: {e}")))?;
-        // Longest first, batches of similar length: what CandleEmbedder (and sentence-transformers) do.
+            .map_err(|e| Error::inference(format!("tokenizer: {e}")))?;
+        // Longest first, batches of similar length: what MiniLmEmbedder (and sentence-transformers) do.
         let mut order: Vec<usize> = (0..encodings.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(encodings[i].get_ids().len()));
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); encodings.len()];

@@ -458,24 +458,24 @@ fn to_json(s: &Stats) -> serde_json::Value {
     serde_json::to_value(s).unwrap_or(serde_json::Value::Null)
 }
 
-fn load_embedder(args: &Args) -> BenchResult<triage::embedding::CandleEmbedder> {
+fn load_embedder(args: &Args) -> BenchResult<triage::embedding::MiniLmEmbedder> {
     let models_dir = std::env::var_os("TRIAGE_MODELS_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| "models".into());
-    let settings = triage::cli::Settings {
+    let settings = triage::embedding::EmbedderSettings {
         model_cache: triage::embedding::acquire::resolve_cache_dir(
             std::env::var_os("TRIAGE_MODEL_CACHE")
                 .map(std::path::PathBuf::from)
                 .as_deref(),
             &models_dir,
         ),
-        models_dir,
-        training_data: "training-data".into(),
         device: triage::embedding::DeviceChoice::Cpu,
         threads: args.threads.max(1),
+        engine: triage::embedding::EngineChoice::Native,
+        kernels: triage::embedding::KernelChoice::Fused,
     };
     triage::configure_threads(settings.threads);
-    let embedder = triage::load_embedder(&settings).map_err(|e| e.to_string())?;
+    let embedder = triage::embedding::load(&settings).map_err(|e| e.to_string())?;
     for i in 0..10 {
         embedder
             .embed_detailed(&[prompt(usize::MAX / 2 + i)])

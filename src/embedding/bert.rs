@@ -96,6 +96,8 @@ pub struct BertEncoder {
     head_dim: usize,
     max_positions: usize,
     device: Device,
+    /// Whether the CPU uses the fused GELU/softmax kernels (else candle's own ops; for A/B benchmarks).
+    fused_kernels: bool,
 }
 
 /// Tensors by name, with a clear error for a missing one.
@@ -191,7 +193,14 @@ impl BertEncoder {
             head_dim: cfg.hidden_size / cfg.num_attention_heads,
             max_positions: cfg.max_position_embeddings,
             device: device.clone(),
+            fused_kernels: true,
         })
+    }
+
+    /// Chooses the fused CPU kernels (the default) or candle's own ops.
+    pub fn with_fused_kernels(mut self, fused: bool) -> Self {
+        self.fused_kernels = fused;
+        self
     }
 
     /// Runs the encoder on a padded batch.
@@ -201,7 +210,7 @@ impl BertEncoder {
     pub fn forward(&self, ids: &[u32], lengths: &[usize], seq: usize) -> Result<Tensor> {
         let batch = lengths.len();
         if ids.len() != batch * seq || seq == 0 || seq > self.max_positions {
-            return Err(Error::Inference(format!(
+            return Err(Error::inference(format!(
                 "bad batch shape: {} ids for {batch} rows of {seq}",
                 ids.len()
             )));
@@ -234,14 +243,21 @@ impl BertEncoder {
             let q = qkv.get(0)?.contiguous()?;
             let k = qkv.get(1)?.contiguous()?;
             let v = qkv.get(2)?.contiguous()?;
-            let probs = super::kernels::masked_softmax(&q.matmul(&k.t()?)?, &mask, lengths, scale)?;
+            let probs = super::kernels::masked_softmax(
+                &q.matmul(&k.t()?)?,
+                &mask,
+                lengths,
+                scale,
+                self.fused_kernels,
+            )?;
             let context = probs
                 .matmul(&v)?
                 .transpose(1, 2)?
                 .reshape((batch * seq, hidden))?;
             let attended = layer.attention_out.forward(&context)?;
             x = layer.attention_norm.forward(&(attended + &x)?)?;
-            let inner = super::kernels::gelu_erf(&layer.intermediate.forward(&x)?)?;
+            let inner =
+                super::kernels::gelu_erf(&layer.intermediate.forward(&x)?, self.fused_kernels)?;
             let out = layer.output.forward(&inner)?;
             x = layer.output_norm.forward(&(out + &x)?)?;
         }

@@ -128,6 +128,7 @@ struct SharedBuf {
 // SAFETY: the threads of one forward pass only write disjoint parts of a buffer between two barriers, and
 // only read parts no thread writes in that step (see `CpuBert::run_thread`); the buffers outlive the pass.
 unsafe impl Send for SharedBuf {}
+// SAFETY: as for `Send`: shared access is partitioned by the barriers of the pass.
 unsafe impl Sync for SharedBuf {}
 
 impl SharedBuf {
@@ -147,6 +148,17 @@ impl SharedBuf {
         assert!(start + len <= self.len, "workspace part out of bounds");
         // SAFETY: in bounds (checked above); exclusive by the caller's guarantee.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
+    }
+
+    /// A raw pointer to value `start`, for kernels that take a pointer and a row stride; `extent` values
+    /// from there must lie in the buffer (checked), and the caller keeps to the pass's partitioning.
+    fn ptr_at(&self, start: usize, extent: usize) -> *mut f32 {
+        assert!(
+            start + extent <= self.len,
+            "workspace pointer out of bounds"
+        );
+        // SAFETY: `start <= len` (checked above), so the offset stays inside (or one past) the allocation.
+        unsafe { self.ptr.add(start) }
     }
 
     /// `len` values from `start`, for reading.
@@ -317,7 +329,7 @@ impl CpuBert {
                         .thread_name(|i| format!("triage-encoder-{i}"))
                         .build()
                         .map_err(|e| {
-                            Error::Inference(format!("cannot start the encoder's threads: {e}"))
+                            Error::inference(format!("cannot start the encoder's threads: {e}"))
                         })?,
                 )
             } else {
@@ -340,14 +352,14 @@ impl CpuBert {
         let mut tokens = 0;
         for ids in texts {
             if ids.is_empty() || ids.len() > self.max_positions {
-                return Err(Error::Inference(format!(
+                return Err(Error::inference(format!(
                     "a text has {} tokens; the model takes 1 to {}",
                     ids.len(),
                     self.max_positions
                 )));
             }
             if let Some(&bad) = ids.iter().find(|&&id| id as usize >= self.vocab) {
-                return Err(Error::Inference(format!(
+                return Err(Error::inference(format!(
                     "token id {bad} is outside the vocabulary"
                 )));
             }
@@ -366,7 +378,7 @@ impl CpuBert {
             None => (&mut own, None),
         };
         if !self.run_team(ws, texts, &spans, tokens, team) {
-            return Err(Error::Inference("the forward pass failed".into()));
+            return Err(Error::inference("the forward pass failed"));
         }
         Ok(ws.x[..tokens * self.hidden].to_vec())
     }
@@ -435,6 +447,7 @@ impl CpuBert {
             .skip(my_rows.start)
             .take(my_rows.len());
         for (row, (pos, &id)) in mine {
+            // SAFETY: row `row` is in this thread's `my_rows`; no other thread touches it in this step.
             let out = unsafe { pass.x.part_mut(row * h, h) };
             let word = &self.word_embeddings[id as usize * h..][..h];
             let position = &self.position_embeddings[pos * h..][..h];
@@ -501,6 +514,7 @@ impl CpuBert {
             );
             pass.barrier.wait();
             let n = &l.attention_norm;
+            // SAFETY: this thread's rows (`my_rows`), after the barrier that ended the product writing them.
             let rows = unsafe { pass.x.part_mut(my_rows.start * h, my_rows.len() * h) };
             kernels::bias_layer_norm_in_place(
                 rows,
@@ -515,7 +529,7 @@ impl CpuBert {
             let n = &l.output_norm;
             for first in (0..tokens).step_by(FFN_BLOCK_ROWS) {
                 let rows = FFN_BLOCK_ROWS.min(tokens - first);
-                let x_block = unsafe { pass.x.ptr.add(first * h) };
+                let x_block = pass.x.ptr_at(first * h, rows * h);
                 dense(
                     &l.intermediate,
                     pass.inner.ptr,
@@ -533,6 +547,8 @@ impl CpuBert {
                 dense(&l.output, x_block, h, pass.inner.ptr, inter, rows, residual);
                 pass.barrier.wait();
                 let mine = share(rows, threads, t, 1);
+                // SAFETY: this thread's share `mine` of the block's rows, after the barrier ending the
+                // product that wrote them; no other thread touches them before the next barrier.
                 let part = unsafe { pass.x.part_mut((first + mine.start) * h, mine.len() * h) };
                 kernels::bias_layer_norm_in_place(part, &l.output.bias, &n.gamma, &n.beta, n.eps);
             }
@@ -557,8 +573,11 @@ impl CpuBert {
             // SAFETY: rows start..start+len of qkv exist (spans partition 0..tokens) and nobody writes qkv
             // during attention; the output block (rows start..start+len, columns head·d..(head+1)·d of the
             // (tokens, h) context buffer) is this task's alone.
+            // SAFETY: see above: qkv is only read during attention.
             let rows = unsafe { pass.qkv.part(start * stride, len * stride) };
-            let out = unsafe { pass.context.ptr.add(start * h + head * d) };
+            let out = pass
+                .context
+                .ptr_at(start * h + head * d, len.saturating_sub(1) * h + d);
             #[cfg(target_arch = "x86_64")]
             if fast {
                 // SAFETY: AVX-512 checked above; `rows` and `out` as just said.
@@ -888,7 +907,7 @@ mod tests {
             (vec![&[1u32, 50][..]], "token id 50"),
         ] {
             match native.forward(&texts) {
-                Err(Error::Inference(m)) => assert!(m.contains(needle), "{m}"),
+                Err(e @ Error::Inference { .. }) => assert!(e.to_string().contains(needle), "{e}"),
                 other => panic!("expected an inference error, got {other:?}"),
             }
         }

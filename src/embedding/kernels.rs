@@ -3,14 +3,11 @@
 //! softmax as candle custom ops for the tensor engine (`bert`), which on other devices uses candle's own ops.
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
-use std::sync::OnceLock;
 
-/// Whether the fused CPU kernels are used: yes unless `TRIAGE_KERNELS=candle` (kept so a benchmark can
-/// measure candle's own ops against these in one binary).
-fn fused_kernels_on(t: &Tensor) -> bool {
-    static ON: OnceLock<bool> = OnceLock::new();
-    let on = *ON.get_or_init(|| std::env::var("TRIAGE_KERNELS").map_or(true, |v| v != "candle"));
-    on && t.device().is_cpu() && t.dtype() == candle_core::DType::F32
+/// Whether a fused CPU kernel applies to `t`: asked for (`--kernels fused`, the default; `candle` keeps
+/// candle's own ops so a benchmark can compare them in one binary), on the CPU, in f32.
+fn fused_kernels_on(t: &Tensor, fused: bool) -> bool {
+    fused && t.device().is_cpu() && t.dtype() == candle_core::DType::F32
 }
 
 /// Rational approximation of erf on [-4, 4] (odd numerator of degree 13 over an even denominator of degree 8;
@@ -288,8 +285,9 @@ pub fn masked_softmax(
     mask: &Tensor,
     lengths: &[usize],
     scale: f64,
+    fused: bool,
 ) -> Result<Tensor> {
-    if fused_kernels_on(scores) {
+    if fused_kernels_on(scores, fused) {
         let op = MaskedSoftmax {
             lengths,
             scale: scale as f32,
@@ -301,8 +299,8 @@ pub fn masked_softmax(
 }
 
 /// GELU with the exact (erf) form, vectorised on CPU; candle's `gelu_erf` elsewhere.
-pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
-    if fused_kernels_on(x) {
+pub fn gelu_erf(x: &Tensor, fused: bool) -> Result<Tensor> {
+    if fused_kernels_on(x, fused) {
         x.contiguous()?.apply_op1_no_bwd(&GeluErf)
     } else {
         x.gelu_erf()
@@ -351,7 +349,7 @@ mod tests {
             .flat_map(|&l| (0..s).map(move |j| if j < l { 0.0 } else { f32::MIN }))
             .collect();
         let mask = Tensor::from_vec(mask, (b, 1, 1, s), &dev).unwrap();
-        let ours = masked_softmax(&scores, &mask, &lengths, 0.125).unwrap();
+        let ours = masked_softmax(&scores, &mask, &lengths, 0.125, true).unwrap();
         let reference = candle_nn::ops::softmax_last_dim(
             &(&scores * 0.125).unwrap().broadcast_add(&mask).unwrap(),
         )
@@ -370,7 +368,7 @@ mod tests {
     fn gelu_op_matches_candle() {
         let xs: Vec<f32> = (-500..500).map(|i| i as f32 / 50.0).collect();
         let t = Tensor::from_vec(xs, (10, 100), &candle_core::Device::Cpu).unwrap();
-        let ours = gelu_erf(&t)
+        let ours = gelu_erf(&t, true)
             .unwrap()
             .flatten_all()
             .unwrap()

@@ -2,18 +2,77 @@
 
 pub mod acquire;
 pub mod bert;
-pub mod candle_embedder;
 pub mod cpu_bert;
 pub mod device;
 pub mod kernels;
+pub mod minilm;
 pub mod packed;
 pub mod tokenizer;
 
 pub use acquire::{ModelFiles, ModelSource};
-pub use candle_embedder::{CandleEmbedder, EngineKind};
 pub use device::DeviceChoice;
+pub use minilm::{EngineKind, MiniLmEmbedder};
 
 use crate::error::Result;
+use std::path::PathBuf;
+
+/// Which engine runs the model on the CPU (other devices always run candle's tensors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum EngineChoice {
+    /// The native engine (`cpu_bert`): packed tokens, panel kernels, one thread team.
+    #[default]
+    Native,
+    /// candle's tensor engine (`bert`), kept for comparison and as a fallback.
+    Candle,
+}
+
+/// Which GELU/softmax kernels candle's tensor engine uses on the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum KernelChoice {
+    /// The vectorised fused kernels of `kernels`.
+    #[default]
+    Fused,
+    /// candle's own ops (for A/B benchmarks).
+    Candle,
+}
+
+/// Everything loading the embedder needs, resolved by the command line.
+#[derive(Debug, Clone)]
+pub struct EmbedderSettings {
+    /// Hugging Face hub cache folder holding (or receiving) the model.
+    pub model_cache: PathBuf,
+    pub device: DeviceChoice,
+    /// CPU threads for inference.
+    pub threads: usize,
+    pub engine: EngineChoice,
+    pub kernels: KernelChoice,
+}
+
+/// candle's errors become inference errors here, in the one layer that uses candle (the message is kept
+/// for logs, the error itself as the source).
+impl From<candle_core::Error> for crate::error::Error {
+    fn from(e: candle_core::Error) -> Self {
+        crate::error::Error::Inference {
+            message: e.to_string(),
+            source: Some(Box::new(e)),
+        }
+    }
+}
+
+/// Finds (or fetches) the model and loads the embedder: the native CPU engine on `settings.threads`
+/// threads, or candle's tensor engine on CUDA (and on the CPU with `--engine candle`).
+pub fn load(settings: &EmbedderSettings) -> Result<MiniLmEmbedder> {
+    let device = settings.device.open()?;
+    let (files, source) = acquire::acquire(&settings.model_cache)?;
+    if source != ModelSource::Cache {
+        tracing::info!(?source, cache = %settings.model_cache.display(), "embedding model installed");
+    }
+    MiniLmEmbedder::load_engine(&files, &device, EngineKind::for_device(&device, settings))
+}
+
+/// Identifies the model weights this build embeds with: the model's name and the start of the weights'
+/// sha256 (verified when they are installed). Artifacts record it; caches of embeddings are keyed by it.
+pub const MODEL_ID: &str = "all-MiniLM-L6-v2@53aa51172d142c89";
 
 /// Width of the embedding vectors produced by all-MiniLM-L6-v2.
 pub const EMBEDDING_DIM: usize = 384;
@@ -49,4 +108,15 @@ pub trait Embedder: Send + Sync {
 
     /// A stable identifier of the model weights (used to key caches of embeddings).
     fn model_id(&self) -> &str;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn model_id_names_the_verified_weights() {
+        assert_eq!(
+            super::MODEL_ID,
+            format!("all-MiniLM-L6-v2@{}", &super::acquire::WEIGHTS_SHA256[..16])
+        );
+    }
 }

@@ -1,10 +1,15 @@
-//! Routing: the price registry, the learned table and the cost/quality policy. Pure Rust: no candle, no tokio.
+//! Routing: the price registry, the learned table, a provider's estimates, the decision rule and the
+//! policy that applies it. Pure Rust: no candle, no tokio, no axum (the layer test enforces it).
 
+pub mod estimate;
+pub mod options;
 pub mod policy;
 pub mod registry;
+pub mod rule;
 pub mod table;
 
-pub use policy::{Candidate, Decision, Policy, RouteOptions};
+pub use options::RouteOptions;
+pub use policy::{Candidate, Decision, Policy};
 pub use registry::{PriceRegistry, ProviderPrice};
 pub use table::{PromptLabels, RoutingTable};
 

@@ -36,18 +36,10 @@ pub struct RouteRequest {
     /// OpenAI chat messages; the last user turn is used.
     #[schema(value_type = Option<Vec<Object>>)]
     pub messages: Option<Vec<serde_json::Value>>,
-    /// Only providers whose expected quality is at least this (0..1).
-    pub min_quality: Option<f32>,
-    /// Cheapest provider within this much expected quality of the best allowed one.
-    pub max_quality_drop: Option<f32>,
-    /// Only providers whose expected cost per query is at most this many dollars.
-    pub max_cost_usd: Option<f64>,
-    /// Only these providers (may name providers disabled in the registry).
-    pub allowed_providers: Option<Vec<String>>,
-    /// Never these providers (added to the server's denied list).
-    pub denied_providers: Option<Vec<String>>,
-    /// Choose this provider regardless of the other rules.
-    pub force_provider: Option<String>,
+    /// Routing options over the server's defaults (`min_quality`, `max_quality_drop`, `max_cost_usd`,
+    /// `allowed_providers`, `denied_providers`, `force_provider`).
+    #[serde(flatten)]
+    pub options: RouteOptions,
     /// Conversation id: the conversation keeps its provider for the session TTL and only moves up.
     pub session_id: Option<String>,
 }
@@ -56,18 +48,6 @@ impl RouteRequest {
     /// The text to embed.
     pub fn prompt_text(&self) -> Result<String> {
         prompt_text(self.prompt.as_deref(), self.messages.as_deref())
-    }
-
-    /// The routing options this request sets (not yet merged over the defaults).
-    pub fn options(&self) -> RouteOptions {
-        RouteOptions {
-            min_quality: self.min_quality,
-            max_quality_drop: self.max_quality_drop,
-            max_cost_usd: self.max_cost_usd,
-            allowed: self.allowed_providers.clone(),
-            denied: self.denied_providers.clone().unwrap_or_default(),
-            force: self.force_provider.clone(),
-        }
     }
 
     /// Checks what the policy does not: the session id.
@@ -89,7 +69,7 @@ fn prompt_text(prompt: Option<&str>, messages: Option<&[serde_json::Value]>) -> 
             Err(Error::InvalidInput("prompt is empty".into()))
         }
         (Some(p), None) => Ok(p.to_string()),
-        (None, Some(m)) => crate::batch::input::last_user_turn(m).map_err(|e| {
+        (None, Some(m)) => crate::input::last_user_turn(m).map_err(|e| {
             Error::InvalidInput(if e == "empty prompt" {
                 "the last user turn is empty".into()
             } else {
@@ -311,7 +291,7 @@ mod tests {
             "prompt": "x", "min_quality": 0.5, "denied_providers": ["a"], "session_id": "s"
         }))
         .unwrap();
-        let o = r.options();
+        let o = &r.options;
         assert_eq!(o.min_quality, Some(0.5));
         assert_eq!(o.denied, vec!["a".to_string()]);
         assert!(r.check().is_ok());

@@ -1,15 +1,36 @@
-//! The sidecar's configuration: `ServeArgs` (flags with environment fallbacks) resolved and checked once.
+//! The sidecar's configuration with its units resolved, and the defaults of `triage serve`'s flags
+//! (the command line resolves the flags into a [`ServerConfig`]; tests build one with [`ServerConfig::new`]).
 
-use crate::cli::{ServeArgs, Settings};
 use crate::error::{Error, Result};
 use crate::routing::RouteOptions;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Default number of prompts whose embeddings are kept for exact repeats (`TRIAGE_EMBED_CACHE_ENTRIES`).
+/// Default listen address (`--addr`).
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+/// Default largest request body in bytes (`--max-body-bytes`).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+/// Default queue capacity (`--queue-capacity`).
+pub const DEFAULT_QUEUE_CAPACITY: usize = 256;
+/// Default most prompts per forward pass (`--max-batch`).
+pub const DEFAULT_MAX_BATCH: usize = 32;
+/// Default batch wait in milliseconds (`--batch-wait-ms`).
+pub const DEFAULT_BATCH_WAIT_MS: u64 = 2;
+/// Default per-request deadline in milliseconds (`--request-timeout-ms`).
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 5000;
+/// Default most items of one batch request (`--max-batch-items`).
+pub const DEFAULT_MAX_BATCH_ITEMS: usize = 256;
+/// Default session lifetime in seconds (`--session-ttl-secs`).
+pub const DEFAULT_SESSION_TTL_SECS: u64 = 1800;
+/// Default number of prompts whose embeddings are kept for exact repeats (`--embed-cache-entries`).
 pub const DEFAULT_EMBED_CACHE_ENTRIES: usize = 4096;
-/// Default number of conversations remembered for sticky routing (`TRIAGE_SESSION_CAPACITY`).
+/// Default number of conversations remembered for sticky routing (`--session-capacity`).
 pub const DEFAULT_SESSION_CAPACITY: usize = 65_536;
+/// Default threads of the async HTTP runtime (`--http-threads`): the handlers only parse, hand off and
+/// serialize; inference has its own thread and thread team.
+pub const DEFAULT_HTTP_THREADS: usize = 2;
+/// Default reload check interval in seconds (`--reload-interval-secs`).
+pub const DEFAULT_RELOAD_INTERVAL_SECS: u64 = 5;
 /// Longest accepted `session_id`, in bytes.
 pub const MAX_SESSION_ID_BYTES: usize = 256;
 
@@ -40,52 +61,31 @@ pub struct ServerConfig {
     pub reload_interval: Duration,
     /// Embeddings kept for exact-repeat prompts; zero disables the cache.
     pub embed_cache_entries: usize,
+    /// Threads of the async HTTP runtime.
+    pub http_threads: usize,
     /// Routing options from the command line; requests override them field by field.
     pub defaults: RouteOptions,
 }
 
 impl ServerConfig {
-    /// The defaults of `triage serve` for a models folder.
+    /// The defaults of `triage serve` (the same constants its flags default to) for a models folder.
     pub fn new(models_dir: impl Into<PathBuf>) -> Self {
         Self {
-            addr: "127.0.0.1:8080".into(),
+            addr: DEFAULT_ADDR.into(),
             models_dir: models_dir.into(),
-            max_body_bytes: 1 << 20,
-            queue_capacity: 256,
-            max_batch: 32,
-            batch_wait: Duration::from_millis(2),
-            request_timeout: Duration::from_millis(5000),
-            max_batch_items: 256,
-            session_ttl: Duration::from_secs(1800),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            max_batch: DEFAULT_MAX_BATCH,
+            batch_wait: Duration::from_millis(DEFAULT_BATCH_WAIT_MS),
+            request_timeout: Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS),
+            max_batch_items: DEFAULT_MAX_BATCH_ITEMS,
+            session_ttl: Duration::from_secs(DEFAULT_SESSION_TTL_SECS),
             session_capacity: DEFAULT_SESSION_CAPACITY,
-            reload_interval: Duration::from_secs(5),
+            reload_interval: Duration::from_secs(DEFAULT_RELOAD_INTERVAL_SECS),
             embed_cache_entries: DEFAULT_EMBED_CACHE_ENTRIES,
+            http_threads: DEFAULT_HTTP_THREADS,
             defaults: RouteOptions::default(),
         }
-    }
-
-    /// Resolves the flags of `triage serve` (and two environment-only knobs) and checks them.
-    pub fn from_args(settings: &Settings, args: &ServeArgs) -> Result<Self> {
-        let config = Self {
-            addr: args.addr.clone(),
-            models_dir: settings.models_dir.clone(),
-            max_body_bytes: args.max_body_bytes,
-            queue_capacity: args.queue_capacity,
-            max_batch: args.max_batch,
-            batch_wait: Duration::from_millis(args.batch_wait_ms),
-            request_timeout: Duration::from_millis(args.request_timeout_ms),
-            max_batch_items: args.max_batch_items,
-            session_ttl: Duration::from_secs(args.session_ttl_secs),
-            session_capacity: env_usize("TRIAGE_SESSION_CAPACITY", DEFAULT_SESSION_CAPACITY)?,
-            reload_interval: Duration::from_secs(args.reload_interval_secs),
-            embed_cache_entries: env_usize(
-                "TRIAGE_EMBED_CACHE_ENTRIES",
-                DEFAULT_EMBED_CACHE_ENTRIES,
-            )?,
-            defaults: args.policy.route_options(),
-        };
-        config.check()?;
-        Ok(config)
     }
 
     /// Rejects values the server cannot work with.
@@ -95,6 +95,8 @@ impl ServerConfig {
             ("--queue-capacity", self.queue_capacity),
             ("--max-batch", self.max_batch),
             ("--max-batch-items", self.max_batch_items),
+            ("--session-capacity", self.session_capacity),
+            ("--http-threads", self.http_threads),
         ];
         for (flag, value) in positive {
             if value == 0 {
@@ -107,16 +109,6 @@ impl ServerConfig {
             ));
         }
         Ok(())
-    }
-}
-
-fn env_usize(name: &str, default: usize) -> Result<usize> {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse()
-            .map_err(|_| Error::Usage(format!("{name} must be a whole number, got `{v}`"))),
-        _ => Ok(default),
     }
 }
 

@@ -113,7 +113,7 @@ pub async fn classify(
 
 fn one(mut v: Vec<std::sync::Arc<Embedding>>) -> Result<std::sync::Arc<Embedding>, Error> {
     v.pop()
-        .ok_or_else(|| Error::Inference("no embedding returned".into()))
+        .ok_or_else(|| Error::inference("no embedding returned"))
 }
 
 /// Choose the provider that should answer a prompt.
@@ -154,14 +154,13 @@ fn decide(
     embedding: &Embedding,
 ) -> Result<RouteResponse, Error> {
     let labels = brain.label(embedding);
-    let options = req.options();
-    let mut decision = brain.route(&labels, &options)?;
+    let mut decision = brain.route(&labels, &req.options)?;
     let session = req.session_id.as_ref().map(|id| {
-        let merged = options.merged_over(brain.policy.defaults());
+        let merged = req.options.merged_over(brain.policy.defaults());
         let outcome =
             state
                 .sessions()
-                .apply(id, &mut decision, &merged, req.force_provider.is_some());
+                .apply(id, &mut decision, &merged, req.options.force.is_some());
         SessionResponse {
             id: id.clone(),
             outcome,
@@ -233,7 +232,7 @@ pub async fn route_batch(
             let answer = item.and_then(|(req, _)| {
                 let embedding = embeddings
                     .next()
-                    .ok_or_else(|| Error::Inference("batch embedding count mismatch".into()))?;
+                    .ok_or_else(|| Error::inference("batch embedding count mismatch"))?;
                 decide(&state, &brain, &req, &embedding).map_err(ApiError::from)
             });
             match answer {

@@ -25,7 +25,7 @@ pub mod state;
 pub use config::ServerConfig;
 pub use state::AppState;
 
-use crate::cli::{ServeArgs, Settings};
+use crate::embedding::EmbedderSettings;
 use crate::error::{Error, Result, EXIT_OK};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -69,23 +69,22 @@ pub async fn serve(
         .await
 }
 
-/// Runs `triage serve` until SIGTERM or Ctrl-C; returns the process exit code.
-pub fn run(settings: &Settings, args: &ServeArgs) -> Result<i32> {
-    let config = ServerConfig::from_args(settings, args)?;
+/// Runs `triage serve` with `config`, loading the embedder as `embedder` says, until SIGTERM or Ctrl-C;
+/// returns the process exit code.
+pub fn run(config: ServerConfig, embedder: EmbedderSettings) -> Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(config.http_threads)
         .thread_name("triage-http")
         .enable_all()
         .build()
         .map_err(|e| Error::io("starting the async runtime for", &config.models_dir, e))?;
-    let settings = settings.clone();
-    let code = runtime.block_on(serve_main(settings, config));
+    let code = runtime.block_on(serve_main(embedder, config));
     // Blocking loader tasks (a model still loading) must not hold the exit.
     runtime.shutdown_timeout(Duration::from_secs(1));
     code
 }
 
-async fn serve_main(settings: Settings, config: ServerConfig) -> Result<i32> {
+async fn serve_main(embedder: EmbedderSettings, config: ServerConfig) -> Result<i32> {
     let listener = tokio::net::TcpListener::bind(&config.addr)
         .await
         .map_err(|e| Error::io("listening on", &config.addr, e))?;
@@ -107,7 +106,7 @@ async fn serve_main(settings: Settings, config: ServerConfig) -> Result<i32> {
         stop_rx.clone(),
     ));
     tokio::spawn(upkeep(stop_rx.clone()));
-    let mut loader = tokio::spawn(load(state.clone(), settings));
+    let mut loader = tokio::spawn(load(state.clone(), embedder));
 
     let server = serve(listener, state.clone(), stopped(stop_rx.clone()));
     tokio::pin!(server);
@@ -158,13 +157,13 @@ async fn serve_main(settings: Settings, config: ServerConfig) -> Result<i32> {
 }
 
 /// Loads the artifacts, then the embedding model (the slower part), into `state`.
-async fn load(state: AppState, settings: Settings) -> Result<()> {
+async fn load(state: AppState, settings: EmbedderSettings) -> Result<()> {
     state.load_brain().await?;
     // --max-batch is the most prompts per forward pass: the worker gathers up to that many, and the
     // embedder runs them as one pass (length-sorted).
     let max_batch = state.config().max_batch;
     let embedder = tokio::task::spawn_blocking(move || {
-        crate::load_embedder(&settings).map(|e| e.with_batch_size(max_batch))
+        crate::embedding::load(&settings).map(|e| e.with_batch_size(max_batch))
     })
     .await
     .map_err(|e| Error::ModelUnavailable(format!("loading task failed: {e}")))??;

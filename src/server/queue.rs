@@ -66,7 +66,7 @@ impl Inference {
         let handle = std::thread::Builder::new()
             .name("triage-inference".into())
             .spawn(move || worker(embedder.as_ref(), &rx, &worker_depth, settings))
-            .map_err(|e| Error::Inference(format!("starting the inference thread: {e}")))?;
+            .map_err(|e| Error::inference(format!("starting the inference thread: {e}")))?;
         Ok((Self { tx, depth }, handle))
     }
 
@@ -285,7 +285,7 @@ fn run_pass(embedder: &dyn Embedder, active: &mut [Pending], picks: &[usize]) {
     let started = std::time::Instant::now();
     // A panic inside the tokenizer or the tensor backend must not take the worker down with it.
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| embedder.embed_detailed(&texts)))
-        .unwrap_or_else(|_| Err(Error::Inference("the embedder panicked".into())));
+        .unwrap_or_else(|_| Err(Error::inference("the embedder panicked")));
     metrics::histogram!(INFERENCE_SECONDS).record(started.elapsed().as_secs_f64());
     match result {
         Ok(embeddings) if embeddings.len() == picks.len() && texts.len() == picks.len() => {
@@ -303,7 +303,7 @@ fn run_pass(embedder: &dyn Embedder, active: &mut [Pending], picks: &[usize]) {
             tracing::error!(error = %message, prompts = texts.len(), "inference failed");
             for &j in &picks {
                 if let Some(p) = active.get_mut(j) {
-                    p.failed = Some(Error::Inference(message.clone()));
+                    p.failed = Some(Error::inference(message.clone()));
                 }
             }
         }
@@ -378,7 +378,7 @@ mod tests {
         // Requests that waited together were embedded together.
         assert!(fake.calls.lock().unwrap().iter().any(|&n| n > 2));
         let err = q.embed(vec!["boom".into()], deadline).await.unwrap_err();
-        assert!(matches!(err, Error::Inference(_)));
+        assert!(matches!(err, Error::Inference { .. }));
         // The worker is still alive.
         assert_eq!(q.embed(vec!["ok".into()], deadline).await.unwrap().len(), 1);
     }

@@ -9,9 +9,9 @@
 
 use super::metrics::RELOADS;
 use super::state::AppState;
-use crate::brain::{Brain, REGISTRY_FILE};
+use crate::artifacts::{MANIFEST_FILE, REGISTRY_FILE};
+use crate::brain::Brain;
 use crate::error::{Error, Result};
-use crate::training::artifacts::MANIFEST_FILE;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -182,7 +182,7 @@ impl AppState {
             }
         }
         out.into_iter()
-            .map(|e| e.ok_or_else(|| Error::Inference("a prompt was left unembedded".into())))
+            .map(|e| e.ok_or_else(|| Error::inference("a prompt was left unembedded")))
             .collect()
     }
 }

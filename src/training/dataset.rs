@@ -107,7 +107,7 @@ impl Dataset {
 
     fn read_jsonl(&mut self, file: &Path) -> Result<()> {
         let name = file.display().to_string();
-        let reader = crate::batch::input::open(&name)?;
+        let reader = crate::input::open(&name)?;
         let stem = file
             .file_name()
             .and_then(|n| n.to_str())

@@ -122,7 +122,7 @@ impl EmbeddingCache {
                 self.entries
                     .get(k)
                     .cloned()
-                    .ok_or_else(|| Error::Inference("embedding missing from cache".into()))
+                    .ok_or_else(|| Error::inference("embedding missing from cache"))
             })
             .collect()
     }

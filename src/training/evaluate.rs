@@ -186,7 +186,10 @@ pub fn real_cost(corpus: &Corpus, i: usize, p: &str, price: (f64, f64), domain: 
 /// How a router turns a row into table labels.
 pub type LabelFn<'a> = Box<dyn Fn(usize) -> PromptLabels + 'a>;
 
-/// Per-row estimates of a router restricted to a group's providers.
+/// Per-row estimates of a router restricted to a group's providers (`[row][provider]` quality and cost),
+/// from the offers the policy gives the decision rule; an offer the rule would not admit gets an infinite
+/// cost, which the rule treats as unusable. Group providers are sorted by name, so the column index
+/// breaks ties exactly as the policy's name rank does.
 fn estimates(
     policy: &Policy,
     label: &LabelFn,
@@ -194,22 +197,19 @@ fn estimates(
     providers: &[String],
 ) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
     let table = policy.table();
-    let cols: Vec<Option<usize>> = providers.iter().map(|p| table.provider_index(p)).collect();
+    let cols: Vec<usize> = providers
+        .iter()
+        .map(|p| table.provider_index(p).unwrap_or(usize::MAX))
+        .collect();
     let mut q = Vec::with_capacity(rows.len());
     let mut c = Vec::with_capacity(rows.len());
     for &i in rows {
-        let est = policy.estimate(&label(i));
-        q.push(
-            cols.iter()
-                .map(|k| k.map_or(0.0, |k| est[k].expected_quality as f64))
-                .collect(),
-        );
+        let offers = policy.offers(&label(i), &cols);
+        q.push(offers.iter().map(|o| o.quality).collect());
         c.push(
-            cols.iter()
-                .map(|k| {
-                    k.and_then(|k| est[k].expected_cost_usd)
-                        .unwrap_or(f64::INFINITY)
-                })
+            offers
+                .iter()
+                .map(|o| if o.admitted { o.cost } else { f64::INFINITY })
                 .collect(),
         );
     }
@@ -758,4 +758,113 @@ fn prompt_lengths(corpus: &Corpus, rows: &[usize]) -> Vec<f64> {
     rows.iter()
         .map(|&i| corpus.embeddings[i].full_tokens as f64)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::registry::ProviderPrice;
+    use crate::routing::table::ProviderStats;
+    use proptest::prelude::*;
+
+    /// A random table (providers × categories × levels with holes), registry and prompt labels.
+    fn world() -> impl Strategy<Value = (RoutingTable, PriceRegistry, PromptLabels, Vec<usize>, f32)>
+    {
+        (2usize..6, 1usize..4).prop_flat_map(|(np, nc)| {
+            // Qualities on a coarse grid so that exact ties (equal quality, equal cost) occur often.
+            let cell = prop_oneof![3 => (0u8..=10).prop_map(|q| Some(f32::from(q) / 10.0)), 1 => Just(None)];
+            let quality = prop::collection::vec(prop::collection::vec(prop::collection::vec(cell, np), 3), nc);
+            let price = prop_oneof![3 => (0u8..4, 0u8..4).prop_map(|(a, b)| Some((f64::from(a), f64::from(b)))), 1 => Just(None)];
+            let prices = prop::collection::vec(price, np);
+            let registry_price = prop::collection::vec(prop_oneof![Just(None), (0u8..4).prop_map(|a| Some(f64::from(a)))], np);
+            let enabled = prop::collection::vec(any::<bool>(), np);
+            let probs = prop::collection::vec(0u8..4, nc);
+            let levels = prop::collection::vec(0u8..3, 3);
+            let group = prop::sample::subsequence((0..np).collect::<Vec<_>>(), 1..=np);
+            let drop = prop_oneof![Just(0.0f32), Just(0.1), Just(0.2), Just(1.0), (0u8..=60).prop_map(|x| f32::from(x) / 200.0)];
+            (quality, prices, registry_price, enabled, probs, levels, group, drop, 1usize..2000).prop_map(
+                move |(quality, prices, registry_price, enabled, probs, levels, group, drop, tokens)| {
+                    // Names in an order unrelated to the table's, so tie keys (name ranks) differ from indices.
+                    let names: Vec<String> = (0..np).map(|p| format!("p{}", (p * 7 + 3) % 10)).collect();
+                    let providers = (0..np)
+                        .map(|p| ProviderStats {
+                            name: names[p].clone(),
+                            group: "g".into(),
+                            observations: 10,
+                            mean_quality: 0.5,
+                            input_usd_per_mtok: prices[p].map(|x| x.0),
+                            output_usd_per_mtok: prices[p].map(|x| x.1),
+                        })
+                        .collect();
+                    let table = RoutingTable {
+                        providers,
+                        categories: (0..nc).map(|c| format!("c{c}")).collect(),
+                        category_domain: vec![0; nc],
+                        counts: vec![vec![vec![1; np]; 3]; nc],
+                        output_tokens: vec![vec![100.0; np]; nc],
+                        observed_cost_usd: Vec::new(),
+                        input_tokens: vec![vec![None; np]; nc],
+                        pseudo_count: 1.0,
+                        quality,
+                    };
+                    let registry = PriceRegistry::from_providers(
+                        (0..np)
+                            .map(|p| ProviderPrice {
+                                name: names[p].clone(),
+                                input_usd_per_mtok: registry_price[p],
+                                output_usd_per_mtok: registry_price[p],
+                                enabled: enabled[p],
+                            })
+                            .collect(),
+                    )
+                    .unwrap();
+                    let mut category_probs: Vec<f32> = probs.iter().map(|&p| f32::from(p)).collect();
+                    category_probs[0] += 1.0;
+                    let mut level_probs = [0f32; 3];
+                    for (slot, &l) in level_probs.iter_mut().zip(&levels) {
+                        *slot = f32::from(l);
+                    }
+                    level_probs[2] += 0.5;
+                    let labels = PromptLabels {
+                        category_probs,
+                        level_probs,
+                        input_tokens: tokens,
+                    };
+                    (table, registry, labels, group, drop)
+                },
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// The serving path (`Policy::decide` with the group as the allowed list) and the evaluation path
+        /// (`estimates` + `metrics::choose_within_drop`, as the sweeps run) choose the same provider.
+        #[test]
+        fn serving_and_evaluation_choose_alike((table, registry, labels, group, drop) in world()) {
+            let policy = Policy::new(table, registry, RouteOptions::default()).unwrap();
+            // Group providers as `groups` lists them: sorted by name.
+            let mut names: Vec<String> = group.iter().map(|&p| policy.table().providers[p].name.clone()).collect();
+            names.sort();
+            let served = policy.decide(
+                &labels,
+                &RouteOptions { max_quality_drop: Some(drop), allowed: Some(names.clone()), ..RouteOptions::default() },
+            );
+            let l = labels.clone();
+            let label: LabelFn = Box::new(move |_| l.clone());
+            let (q, c) = estimates(&policy, &label, &[0], &names);
+            let usable = q[0].iter().zip(&c[0]).any(|(q, c)| !q.is_nan() && c.is_finite());
+            match served {
+                Ok(d) => {
+                    prop_assert!(usable);
+                    let i = metrics::choose_within_drop(&q[0], &c[0], f64::from(drop));
+                    prop_assert_eq!(&names[i], &d.provider);
+                    prop_assert_eq!(q[0][i], f64::from(d.expected_quality));
+                    prop_assert_eq!(c[0][i], d.expected_cost_usd);
+                }
+                Err(_) => prop_assert!(!usable),
+            }
+        }
+    }
 }

@@ -17,6 +17,7 @@
 //! prompts, no quality gap, an empty class) come out as NaN unless documented otherwise.
 
 use crate::error::{Error, Result};
+use crate::routing::rule;
 use serde::Serialize;
 use std::cmp::Ordering;
 
@@ -217,26 +218,30 @@ fn common_shape(mats: &[&[Vec<f64>]]) -> (usize, usize) {
     (n, p)
 }
 
-/// The provider the router picks at quality drop `drop`: the cheapest by estimated cost among the
-/// providers whose estimated quality is within `drop` of the best estimate (`q ≥ max − drop − 1e-12`);
-/// among equally cheap ones the one with the higher estimated quality, then the first. This is the
-/// reference's `min(ok, key=lambda p: (c[p], -q[p]))`.
+/// The provider the router picks at quality drop `drop`: the decision rule the sidecar applies
+/// ([`rule::apply`] with only a quality drop), on one prompt's estimates in provider order (the index
+/// is the tie key, so list providers by name to match the policy's ties). The reference's
+/// `min(ok, key=lambda p: (c[p], -q[p]))` with its 1e-12 slack replaced by the rule's
+/// [`rule::QUALITY_EPS`]; a NaN estimate or a non-finite cost makes a provider unusable, as it does when
+/// serving.
 ///
-/// Uses the first `min(len)` providers of the two rows. Returns 0 when no provider qualifies (empty rows,
-/// or a NaN best estimate).
+/// Uses the first `min(len)` providers of the two rows. Returns 0 when no provider is usable.
 pub fn choose_within_drop(est_q_row: &[f64], est_c_row: &[f64], drop: f64) -> usize {
-    let p = est_q_row.len().min(est_c_row.len());
-    let top = py_max_all(est_q_row[..p].iter().copied());
-    let mut chosen: Option<usize> = None;
-    for i in 0..p {
-        let qualifies = est_q_row[i] >= top - drop - 1e-12;
-        let better = chosen
-            .is_none_or(|j| tuple_lt((est_c_row[i], -est_q_row[i]), (est_c_row[j], -est_q_row[j])));
-        if qualifies && better {
-            chosen = Some(i);
-        }
-    }
-    chosen.unwrap_or(0)
+    let offers: Vec<rule::Offer> = est_q_row
+        .iter()
+        .zip(est_c_row)
+        .enumerate()
+        .map(|(i, (&quality, &cost))| rule::Offer {
+            quality,
+            cost,
+            admitted: true,
+            tie_key: i,
+        })
+        .collect();
+    rule::apply(&offers, &rule::Target::within_drop(drop))
+        .choice
+        .index()
+        .unwrap_or(0)
 }
 
 /// Real mean quality and real total cost of a per-prompt choice of provider: `(Σ outcome / n, Σ cost)`.
@@ -248,15 +253,6 @@ pub fn realize(outcomes: &[Vec<f64>], costs: &[Vec<f64>], choice: &[usize]) -> (
     let q = py_sum((0..n).map(|i| outcomes[i].get(choice[i]).copied().unwrap_or(0.0)));
     let c = py_sum((0..n).map(|i| costs[i].get(choice[i]).copied().unwrap_or(0.0)));
     (q / n as f64, c)
-}
-
-/// The router's choice for every prompt at quality drop `drop` ([`choose_within_drop`] per row).
-pub fn choices_at_drop(est_quality: &[Vec<f64>], est_cost: &[Vec<f64>], drop: f64) -> Vec<usize> {
-    est_quality
-        .iter()
-        .zip(est_cost)
-        .map(|(q, c)| choose_within_drop(q, c, drop))
-        .collect()
 }
 
 /// Per provider: (mean real quality, total real cost) over the first `n` prompts and `p` providers.
@@ -988,13 +984,18 @@ mod tests {
     fn choose_within_drop_rules() {
         let (q, c) = ([0.9, 0.85, 0.6], [3.0, 1.0, 0.5]);
         assert_eq!(choose_within_drop(&q, &c, 0.0), 0);
-        assert_eq!(choose_within_drop(&q, &c, 0.05), 1); // boundary kept by the 1e-12 slack
+        assert_eq!(choose_within_drop(&q, &c, 0.05), 1); // boundary kept by the rule's slack
         assert_eq!(choose_within_drop(&q, &c, 0.3), 2);
         // Equal cost: the higher estimate; equal both: the first.
         assert_eq!(choose_within_drop(&[0.8, 0.9], &[1.0, 1.0], 0.2), 1);
         assert_eq!(choose_within_drop(&[0.9, 0.9], &[1.0, 1.0], 0.0), 0);
         assert_eq!(choose_within_drop(&[], &[], 0.0), 0);
-        assert_eq!(choose_within_drop(&[f64::NAN, 0.5], &[1.0, 0.5], 0.1), 0);
+        // A NaN estimate is unusable, as when serving.
+        assert_eq!(choose_within_drop(&[f64::NAN, 0.5], &[1.0, 0.5], 0.1), 1);
+        assert_eq!(
+            choose_within_drop(&[0.9, 0.5], &[f64::INFINITY, 0.5], 0.0),
+            1
+        );
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! Training: reads the data, embeds it (cached), fits the heads and the routing table, evaluates on a
 //! held-out split, and writes the artifacts.
 
-pub mod artifacts;
 pub mod dataset;
 pub mod embed_cache;
 pub mod evaluate;
@@ -16,28 +15,10 @@ use crate::labels::{features, DifficultyHead, DomainHead, Heads, SoftmaxHead, FE
 use crate::routing::{RoutingTable, DOMAINS};
 use dataset::{Dataset, Price, TrainingRecord};
 use fit::{FitOptions, Observation};
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use table_fit::{ProviderInfo, TableRow};
 
-/// How finely the routing table splits prompts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Granularity {
-    /// One category per domain.
-    Domain,
-    /// One category per source task with enough rows, the rest pooled by domain.
-    Task,
-}
-
-/// Settings of one fit, chosen by cross-validation on the training split.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct FitSettings {
-    pub granularity: Granularity,
-    pub pseudo_count: f32,
-    /// A task becomes its own category only with at least this many training rows with outcomes.
-    pub min_category_rows: usize,
-}
+pub use crate::artifacts::{FitSettings, Granularity};
 
 /// The embedded corpus, split into train and held-out.
 pub struct Corpus {

@@ -1,11 +1,11 @@
 //! `triage --retrain`: embed the training data, choose settings by cross-validation on the training split,
 //! fit, evaluate on the held-out split, compare with the current artifacts, and write the new ones.
 
-use super::artifacts::{self, Manifest};
 use super::dataset::Dataset;
 use super::embed_cache::EmbeddingCache;
 use super::evaluate::{self, Report};
 use super::{Corpus, FitSettings, Fitted, Granularity};
+use crate::artifacts::{self, Manifest};
 use crate::embedding::Embedder;
 use crate::error::{Error, Result};
 use crate::files::hex;
@@ -78,7 +78,7 @@ pub fn retrain(
     let fitted = super::fit(&corpus, &train, settings)?;
     let report = evaluate::evaluate(&corpus, &fitted, &train, true)?;
 
-    let previous_gain = match artifacts::load(models_dir) {
+    let previous_gain = match artifacts::load(models_dir, embedder.model_id()) {
         Ok(current) => {
             let current = Fitted {
                 heads: current.heads,

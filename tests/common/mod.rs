@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use triage::cli::Settings;
-use triage::embedding::DeviceChoice;
+use triage::embedding::{DeviceChoice, EmbedderSettings, EngineChoice, KernelChoice};
 
 /// The project's root.
 pub fn root() -> PathBuf {
@@ -16,15 +16,19 @@ pub fn settings() -> Settings {
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("models"));
     Settings {
-        model_cache: triage::embedding::acquire::resolve_cache_dir(
-            std::env::var_os("TRIAGE_MODEL_CACHE")
-                .map(PathBuf::from)
-                .as_deref(),
-            &models_dir,
-        ),
+        embedder: EmbedderSettings {
+            model_cache: triage::embedding::acquire::resolve_cache_dir(
+                std::env::var_os("TRIAGE_MODEL_CACHE")
+                    .map(PathBuf::from)
+                    .as_deref(),
+                &models_dir,
+            ),
+            device: DeviceChoice::Cpu,
+            threads: 2,
+            engine: EngineChoice::Native,
+            kernels: KernelChoice::Fused,
+        },
         models_dir,
         training_data: root().join("training-data"),
-        device: DeviceChoice::Cpu,
-        threads: 2,
     }
 }

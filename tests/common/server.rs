@@ -13,7 +13,9 @@ use triage::server::{AppState, ServerConfig};
 pub fn embedder() -> Arc<dyn Embedder> {
     static EMBEDDER: OnceLock<Arc<dyn Embedder>> = OnceLock::new();
     EMBEDDER
-        .get_or_init(|| Arc::new(triage::load_embedder(&crate::common::settings()).unwrap()))
+        .get_or_init(|| {
+            Arc::new(triage::embedding::load(&crate::common::settings().embedder).unwrap())
+        })
         .clone()
 }
 

@@ -1,10 +1,12 @@
-//! The trained artifacts in the models folder: `heads.json`, `table.json` and `manifest.json`.
+//! The artifact format: `heads.json`, `table.json` and `manifest.json` in the models folder — what they
+//! hold, their hashes, loading and atomic writing. Training writes them; the brain and the server read
+//! them (and never the training code).
 //!
 //! Each file is written atomically (temporary file + rename), heads and table first and the manifest
 //! last; the manifest records the sha256 of the other two, so a reader never mixes a new table with old
-//! heads: a mismatch is reported as an inconsistent (or still being written) set.
+//! heads: a mismatch is reported as an inconsistent (or still being written) set. The manifest also names
+//! the embedding model the heads were fitted on; a loader refuses artifacts made for another model.
 
-use super::FitSettings;
 use crate::error::{Error, Result};
 use crate::files::{hex, write_atomic};
 use crate::labels::Heads;
@@ -16,14 +18,36 @@ use std::path::Path;
 pub const HEADS_FILE: &str = "heads.json";
 pub const TABLE_FILE: &str = "table.json";
 pub const MANIFEST_FILE: &str = "manifest.json";
+/// The price registry in the models folder (optional: the table's own prices when absent).
+pub const REGISTRY_FILE: &str = "providers.toml";
 /// Version of the artifact format; a loader refuses other versions.
 pub const FORMAT_VERSION: u32 = 2;
+
+/// How finely the routing table splits prompts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    /// One category per domain.
+    Domain,
+    /// One category per source task with enough rows, the rest pooled by domain.
+    Task,
+}
+
+/// Settings of one fit, chosen by cross-validation on the training split (recorded in the manifest).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FitSettings {
+    pub granularity: Granularity,
+    pub pseudo_count: f32,
+    /// A task becomes its own category only with at least this many training rows with outcomes.
+    pub min_category_rows: usize,
+}
 
 /// What was trained, on what, and how well it did.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub format_version: u32,
     pub created_unix: u64,
+    /// The embedding model the heads read (`Embedder::model_id`); checked at load.
     pub model_id: String,
     /// sha256 over the training files' names and contents.
     pub data_sha256: String,
@@ -66,13 +90,20 @@ fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8], name: &str) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| Error::Artifacts(format!("{name}: {e}")))
 }
 
-/// Loads and cross-checks the artifacts of `dir`.
-pub fn load(dir: &Path) -> Result<Artifacts> {
+/// Loads and cross-checks the artifacts of `dir`, made for the embedding model `model_id`.
+pub fn load(dir: &Path, model_id: &str) -> Result<Artifacts> {
     let manifest: Manifest = parse(&read(dir, MANIFEST_FILE)?, MANIFEST_FILE)?;
     if manifest.format_version != FORMAT_VERSION {
         return Err(Error::Artifacts(format!(
             "{MANIFEST_FILE} has format version {}, this triage reads {FORMAT_VERSION}; retrain",
             manifest.format_version
+        )));
+    }
+    if manifest.model_id != model_id {
+        return Err(Error::Artifacts(format!(
+            "the artifacts in {} were made for the embedding model `{}`, but this triage embeds with `{model_id}`; retrain",
+            dir.display(),
+            manifest.model_id
         )));
     }
     let heads_bytes = read(dir, HEADS_FILE)?;
@@ -135,4 +166,50 @@ pub fn save(dir: &Path, heads: &Heads, table: &RoutingTable, mut manifest: Manif
 /// Compact JSON (the heads are mostly floats; pretty-printing would triple their size).
 fn json_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(|e| Error::Artifacts(format!("serializing: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
+    }
+
+    #[test]
+    fn artifacts_for_another_embedding_model_are_refused_naming_both() {
+        let current = load(&shipped(), crate::embedding::MODEL_ID).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut manifest = current.manifest.clone();
+        manifest.model_id = "e5-small-v2@0123456789abcdef".into();
+        save(dir.path(), &current.heads, &current.table, manifest).unwrap();
+        let err = load(dir.path(), crate::embedding::MODEL_ID).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, Error::Artifacts(_)), "{text}");
+        assert!(
+            text.contains("e5-small-v2@0123456789abcdef")
+                && text.contains(crate::embedding::MODEL_ID),
+            "{text}"
+        );
+        // The same files load for the model they were made for.
+        assert!(load(dir.path(), "e5-small-v2@0123456789abcdef").is_ok());
+    }
+
+    #[test]
+    fn a_manifest_that_does_not_match_its_files_is_refused() {
+        let current = load(&shipped(), crate::embedding::MODEL_ID).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        save(
+            dir.path(),
+            &current.heads,
+            &current.table,
+            current.manifest.clone(),
+        )
+        .unwrap();
+        let mut table = current.table.clone();
+        table.pseudo_count += 1.0;
+        write_atomic(&dir.path().join(TABLE_FILE), &json_bytes(&table).unwrap()).unwrap();
+        let err = load(dir.path(), crate::embedding::MODEL_ID).unwrap_err();
+        assert!(err.to_string().contains("do not match"), "{err}");
+    }
 }

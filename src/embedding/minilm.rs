@@ -1,11 +1,11 @@
-//! The production `Embedder`: tokenizer + BERT (the native CPU engine, or candle's tensors on other devices) +
-//! mean pooling + L2 normalisation, batched by length.
+//! The production `Embedder`, all-MiniLM-L6-v2: tokenizer + BERT (the native CPU engine, or candle's
+//! tensors on other devices) + mean pooling + L2 normalisation, batched by length.
 
-use super::acquire::{ModelFiles, WEIGHTS_SHA256};
+use super::acquire::ModelFiles;
 use super::bert::{BertEncoder, Config};
 use super::cpu_bert::CpuBert;
 use super::tokenizer::load_tokenizer;
-use super::{Embedder, Embedding, EMBEDDING_DIM};
+use super::{Embedder, EmbedderSettings, Embedding, EngineChoice, KernelChoice, EMBEDDING_DIM};
 use crate::error::{Error, Result};
 use candle_core::Device;
 use tokenizers::{Encoding, Tokenizer};
@@ -18,18 +18,22 @@ pub const DEFAULT_BATCH_SIZE: usize = 32;
 pub enum EngineKind {
     /// `cpu_bert::CpuBert` on this many threads.
     Native { threads: usize },
-    /// `bert::BertEncoder` on candle tensors.
-    CandleTensors,
+    /// `bert::BertEncoder` on candle tensors, with the fused CPU kernels or candle's own ops.
+    CandleTensors { fused_kernels: bool },
 }
 
 impl EngineKind {
-    /// The default for `device`: the native engine on `threads` threads on the CPU unless
-    /// `TRIAGE_ENGINE=candle`; candle's tensor engine on other devices.
-    pub fn for_device(device: &Device, threads: usize) -> Self {
-        if device.is_cpu() && !candle_engine_requested() {
-            EngineKind::Native { threads }
+    /// What `settings` ask for on `device`: the native engine on the CPU unless `--engine candle`;
+    /// candle's tensor engine on other devices (the native engine is CPU-only).
+    pub fn for_device(device: &Device, settings: &EmbedderSettings) -> Self {
+        if device.is_cpu() && settings.engine == EngineChoice::Native {
+            EngineKind::Native {
+                threads: settings.threads,
+            }
         } else {
-            EngineKind::CandleTensors
+            EngineKind::CandleTensors {
+                fused_kernels: settings.kernels == KernelChoice::Fused,
+            }
         }
     }
 }
@@ -38,33 +42,19 @@ impl EngineKind {
 enum Engine {
     /// `cpu_bert::CpuBert`: packed tokens on plain buffers; the CPU default.
     Cpu(Box<CpuBert>),
-    /// `bert::BertEncoder` on candle tensors: CUDA, or the CPU with `TRIAGE_ENGINE=candle`.
+    /// `bert::BertEncoder` on candle tensors: CUDA, or the CPU with `--engine candle`.
     Candle(BertEncoder),
 }
 
-/// Whether the CPU runs candle's tensor engine instead of the native one (`TRIAGE_ENGINE=candle`; kept so the
-/// two can be compared in one binary, and as a fallback).
-fn candle_engine_requested() -> bool {
-    std::env::var("TRIAGE_ENGINE").is_ok_and(|v| v == "candle")
-}
-
-/// all-MiniLM-L6-v2 on candle.
-pub struct CandleEmbedder {
+/// all-MiniLM-L6-v2, weights read with candle, run by the engine chosen at load.
+pub struct MiniLmEmbedder {
     tokenizer: Tokenizer,
     engine: Engine,
     batch_size: usize,
     model_id: String,
 }
 
-impl CandleEmbedder {
-    /// Loads the model from its files onto `device`: the native CPU engine on the CPU (unless
-    /// `TRIAGE_ENGINE=candle`), on as many threads as rayon's global pool has (`configure_threads` sets it
-    /// from `--threads`); candle's tensor engine elsewhere.
-    pub fn load(files: &ModelFiles, device: &Device) -> Result<Self> {
-        let kind = EngineKind::for_device(device, rayon::current_num_threads());
-        Self::load_engine(files, device, kind)
-    }
-
+impl MiniLmEmbedder {
     /// Loads the model with the given engine, whatever the environment says; the native engine runs on the
     /// CPU only.
     pub fn load_engine(files: &ModelFiles, device: &Device, kind: EngineKind) -> Result<Self> {
@@ -84,16 +74,16 @@ impl CandleEmbedder {
         Ok(Self {
             tokenizer: load_tokenizer(&files.tokenizer)?,
             engine: match kind {
-                EngineKind::CandleTensors => {
-                    Engine::Candle(BertEncoder::load(&files.weights, &cfg, device)?)
-                }
+                EngineKind::CandleTensors { fused_kernels } => Engine::Candle(
+                    BertEncoder::load(&files.weights, &cfg, device)?
+                        .with_fused_kernels(fused_kernels),
+                ),
                 EngineKind::Native { threads } => {
                     Engine::Cpu(Box::new(CpuBert::load(&files.weights, &cfg, threads)?))
                 }
             },
             batch_size: DEFAULT_BATCH_SIZE,
-            // The weights' sha256 is verified when they are installed; it identifies the model.
-            model_id: format!("all-MiniLM-L6-v2@{}", &WEIGHTS_SHA256[..16]),
+            model_id: super::MODEL_ID.to_string(),
         })
     }
 
@@ -107,7 +97,10 @@ impl CandleEmbedder {
     pub fn tokenize(&self, texts: &[String]) -> Result<Vec<Encoding>> {
         self.tokenizer
             .encode_batch(texts.to_vec(), true)
-            .map_err(|e| Error::Inference(format!("tokenizer: {e}")))
+            .map_err(|e| Error::Inference {
+                message: format!("tokenizer: {e}"),
+                source: Some(e),
+            })
     }
 
     /// Embeds already-tokenized texts; one forward pass per `batch_size` texts of similar length.
@@ -128,7 +121,7 @@ impl CandleEmbedder {
             }
         }
         out.into_iter()
-            .map(|e| e.ok_or_else(|| Error::Inference("a text was left unembedded".into())))
+            .map(|e| e.ok_or_else(|| Error::inference("a text was left unembedded")))
             .collect()
     }
 
@@ -205,7 +198,7 @@ pub fn mean_pool_normalize(rows: &[f32], dim: usize) -> Vec<f32> {
     mean
 }
 
-impl Embedder for CandleEmbedder {
+impl Embedder for MiniLmEmbedder {
     fn embed_detailed(&self, texts: &[String]) -> Result<Vec<Embedding>> {
         let encodings = self.tokenize(texts)?;
         self.embed_encodings(&encodings)

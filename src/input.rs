@@ -1,4 +1,5 @@
 //! Streaming readers for prompt logs: JSONL (`prompt`, OpenAI `messages`, or `text`), CSV, plain lines; `.gz`; stdin.
+//! Shared by the batch doors (`embed`, `label`) and training (its data files).
 //!
 //! Every input line (CSV: every data row) becomes exactly one `Record`, good or bad, so outputs stay aligned
 //! with inputs. Nothing here loads a whole file: records are produced one at a time.

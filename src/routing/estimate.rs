@@ -1,0 +1,101 @@
+//! A provider's expected quality and cost for one prompt, from the learned table, the prompt's label
+//! probabilities and the provider's prices.
+//!
+//! Expected quality of provider `p` is the label-probability mixture of the table's cells,
+//! `Σ_c Σ_l P(c)·P(l)·quality[c][l][p]`, renormalised over the cells that have a value (the provider's
+//! mean quality when none has). Expected cost is
+//! `input_tokens·in_price/1e6 + E[output tokens]·out_price/1e6` with
+//! `E[output tokens] = Σ_c P(c)·output_tokens[c][p]`; prices come from the registry, else the table; with no
+//! price anywhere, the mixture of observed per-query costs is used; with none of those, the provider cannot
+//! be chosen.
+
+use super::table::{PromptLabels, RoutingTable};
+
+/// Expected quality of table provider `provider`: the label mixture of its cells, renormalised over the
+/// cells that have a value; its mean quality when no cell with positive weight has one.
+pub fn expected_quality(table: &RoutingTable, labels: &PromptLabels, provider: usize) -> f32 {
+    let mut weight = 0.0f64;
+    let mut sum = 0.0f64;
+    for (pc, levels) in labels.category_probs.iter().zip(&table.quality) {
+        for (pl, cell) in labels.level_probs.iter().zip(levels) {
+            let w = f64::from(*pc) * f64::from(*pl);
+            if let Some(Some(q)) = cell.get(provider) {
+                if w > 0.0 {
+                    weight += w;
+                    sum += w * f64::from(*q);
+                }
+            }
+        }
+    }
+    if weight > 0.0 {
+        (sum / weight) as f32
+    } else {
+        table
+            .providers
+            .get(provider)
+            .map(|p| p.mean_quality)
+            .unwrap_or(f32::NAN)
+    }
+}
+
+/// Expected output tokens of table provider `provider`: `Σ_c P(c)·output_tokens[c][provider]`.
+pub fn expected_output_tokens(table: &RoutingTable, labels: &PromptLabels, provider: usize) -> f64 {
+    labels
+        .category_probs
+        .iter()
+        .zip(&table.output_tokens)
+        .map(|(pc, row)| f64::from(*pc) * row.get(provider).map_or(0.0, |t| f64::from(*t)))
+        .sum()
+}
+
+/// The label mixture of observed per-query costs, renormalised over the cells that have one; the plain mean
+/// of the provider's observed cells when none with positive weight has one; `None` when it has none.
+pub fn mixed_observed_cost(
+    table: &RoutingTable,
+    labels: &PromptLabels,
+    provider: usize,
+) -> Option<f64> {
+    let (mut weight, mut sum, mut n, mut plain) = (0.0f64, 0.0f64, 0usize, 0.0f64);
+    for (c, levels) in table.observed_cost_usd.iter().enumerate() {
+        let pc = labels.category_probs.get(c).copied().unwrap_or(0.0);
+        for (l, cell) in levels.iter().enumerate() {
+            let pl = labels.level_probs.get(l).copied().unwrap_or(0.0);
+            if let Some(Some(v)) = cell.get(provider) {
+                if !v.is_finite() {
+                    continue;
+                }
+                n += 1;
+                plain += v;
+                let w = f64::from(pc) * f64::from(pl);
+                if w > 0.0 {
+                    weight += w;
+                    sum += w * v;
+                }
+            }
+        }
+    }
+    if weight > 0.0 {
+        Some(sum / weight)
+    } else if n > 0 {
+        Some(plain / n as f64)
+    } else {
+        None
+    }
+}
+
+/// Expected cost per query from prices ($/Mtok); with a price missing, the mixed observed cost.
+pub fn expected_cost(
+    table: &RoutingTable,
+    labels: &PromptLabels,
+    provider: usize,
+    input_usd_per_mtok: Option<f64>,
+    output_usd_per_mtok: Option<f64>,
+) -> Option<f64> {
+    match (input_usd_per_mtok, output_usd_per_mtok) {
+        (Some(pin), Some(pout)) => Some(
+            labels.input_tokens as f64 * pin / 1e6
+                + expected_output_tokens(table, labels, provider) * pout / 1e6,
+        ),
+        _ => mixed_observed_cost(table, labels, provider),
+    }
+}

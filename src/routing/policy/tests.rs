@@ -1,0 +1,633 @@
+use super::*;
+use crate::routing::estimate::expected_output_tokens;
+use crate::routing::registry::ProviderPrice;
+use crate::routing::table::ProviderStats;
+
+fn stats(name: &str, mean: f32, price: Option<(f64, f64)>) -> ProviderStats {
+    ProviderStats {
+        name: name.into(),
+        group: "g1".into(),
+        observations: 100,
+        mean_quality: mean,
+        input_usd_per_mtok: price.map(|p| p.0),
+        output_usd_per_mtok: price.map(|p| p.1),
+    }
+}
+
+/// 2 categories x 3 levels x 4 providers. `delta` has no table price and no `hard` cells.
+fn table() -> RoutingTable {
+    let n = None;
+    RoutingTable {
+        providers: vec![
+            stats("alpha", 0.5, Some((0.1, 0.1))),
+            stats("beta", 0.65, Some((0.5, 0.5))),
+            stats("gamma", 0.87, Some((2.0, 2.0))),
+            stats("delta", 0.7, None),
+        ],
+        categories: vec!["code".into(), "math".into()],
+        category_domain: vec![0, 1],
+        quality: vec![
+            vec![
+                vec![Some(0.6), Some(0.7), Some(0.9), Some(0.65)],
+                vec![Some(0.5), Some(0.65), Some(0.85), n],
+                vec![Some(0.3), Some(0.6), Some(0.8), n],
+            ],
+            vec![
+                vec![Some(0.7), Some(0.75), Some(0.95), Some(0.8)],
+                vec![Some(0.6), Some(0.7), Some(0.9), Some(0.7)],
+                vec![Some(0.4), Some(0.6), Some(0.85), n],
+            ],
+        ],
+        counts: vec![vec![vec![10; 4]; 3]; 2],
+        output_tokens: vec![
+            vec![100.0, 200.0, 300.0, 150.0],
+            vec![200.0, 200.0, 400.0, 100.0],
+        ],
+        observed_cost_usd: vec![vec![vec![None; 4]; 3]; 2],
+        input_tokens: vec![vec![None; 4]; 2],
+        pseudo_count: 5.0,
+    }
+}
+
+fn price(name: &str, pin: Option<f64>, pout: Option<f64>, enabled: bool) -> ProviderPrice {
+    ProviderPrice {
+        name: name.into(),
+        input_usd_per_mtok: pin,
+        output_usd_per_mtok: pout,
+        enabled,
+    }
+}
+
+/// alpha/beta/gamma take the table's prices; delta's comes from the registry only.
+fn registry() -> PriceRegistry {
+    PriceRegistry::from_providers(vec![
+        price("alpha", None, None, true),
+        price("beta", None, None, true),
+        price("gamma", None, None, true),
+        price("delta", Some(0.2), Some(0.4), true),
+    ])
+    .unwrap()
+}
+
+fn policy() -> Policy {
+    Policy::new(table(), registry(), RouteOptions::default()).unwrap()
+}
+
+/// 50/50 code/math, hard. Expected (quality, cost):
+/// alpha (0.35, 0.000115), delta (0.7 = mean, 0.00025), beta (0.6, 0.0006), gamma (0.825, 0.0027).
+fn hard() -> PromptLabels {
+    PromptLabels {
+        category_probs: vec![0.5, 0.5],
+        level_probs: [0.0, 0.0, 1.0],
+        input_tokens: 1000,
+    }
+}
+
+fn opts() -> RouteOptions {
+    RouteOptions::default()
+}
+
+fn candidate<'a>(d: &'a Decision, name: &str) -> &'a Candidate {
+    d.candidates.iter().find(|c| c.provider == name).unwrap()
+}
+
+fn invalid_input(r: Result<Decision>) -> String {
+    match r {
+        Err(Error::InvalidInput(m)) => m,
+        other => panic!("expected InvalidInput, got {other:?}"),
+    }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+#[test]
+fn mixture_math_matches_hand_computation() {
+    let p = policy();
+    let labels = PromptLabels {
+        category_probs: vec![0.25, 0.75],
+        level_probs: [0.2, 0.5, 0.3],
+        input_tokens: 1000,
+    };
+    let est = p.estimate(&labels);
+    assert_eq!(
+        est.iter().map(|e| e.provider.as_str()).collect::<Vec<_>>(),
+        vec!["alpha", "beta", "gamma", "delta"]
+    );
+    // alpha: 0.25*(0.2*0.6+0.5*0.5+0.3*0.3) + 0.75*(0.2*0.7+0.5*0.6+0.3*0.4) = 0.115 + 0.42.
+    assert!((est[0].expected_quality - 0.535).abs() < 1e-6, "{est:?}");
+    // alpha cost: 1000*0.1/1e6 + (0.25*100 + 0.75*200)*0.1/1e6.
+    assert!(
+        close(est[0].expected_cost_usd.unwrap(), 0.0001175),
+        "{est:?}"
+    );
+    // gamma: 0.25*(0.18+0.425+0.24) + 0.75*(0.19+0.45+0.255) = 0.21125 + 0.67125.
+    assert!((est[2].expected_quality - 0.8825).abs() < 1e-6, "{est:?}");
+    // gamma cost: 1000*2/1e6 + (0.25*300 + 0.75*400)*2/1e6 = 0.002 + 0.00075.
+    assert!(close(est[2].expected_cost_usd.unwrap(), 0.00275), "{est:?}");
+    // delta cost from registry prices: 1000*0.2/1e6 + (0.25*150 + 0.75*100)*0.4/1e6.
+    assert!(
+        close(est[3].expected_cost_usd.unwrap(), 0.000245),
+        "{est:?}"
+    );
+    assert!(close(expected_output_tokens(&p.table, &labels, 3), 112.5));
+}
+
+#[test]
+fn none_cells_are_renormalised() {
+    let p = policy();
+    let labels = PromptLabels {
+        category_probs: vec![0.25, 0.75],
+        level_probs: [0.2, 0.5, 0.3],
+        input_tokens: 10,
+    };
+    // delta has values in code/easy (w .05, .65), math/easy (w .15, .8), math/medium (w .375, .7):
+    // (0.0325 + 0.12 + 0.2625) / 0.575.
+    let q = p.estimate(&labels)[3].expected_quality;
+    assert!((q - 0.415 / 0.575).abs() < 1e-6, "{q}");
+    // With only None cells in play, the provider's mean quality is used.
+    assert!((p.estimate(&hard())[3].expected_quality - 0.7).abs() < 1e-6);
+}
+
+#[test]
+fn default_mode_is_a_small_quality_drop() {
+    let p = policy();
+    assert_eq!(
+        p.defaults().max_quality_drop,
+        Some(DEFAULT_MAX_QUALITY_DROP)
+    );
+    let d = p.decide(&hard(), &opts()).unwrap();
+    assert_eq!(d.provider, "gamma");
+    assert!((d.expected_quality - 0.825).abs() < 1e-6);
+    assert!(close(d.expected_cost_usd, 0.0027));
+    assert!(
+        d.reason.starts_with("cheapest provider with"),
+        "{}",
+        d.reason
+    );
+    // Candidates are sorted by expected cost ascending.
+    let order: Vec<&str> = d.candidates.iter().map(|c| c.provider.as_str()).collect();
+    assert_eq!(order, vec!["alpha", "delta", "beta", "gamma"]);
+    assert!(candidate(&d, "gamma").eligible);
+    let delta = candidate(&d, "delta");
+    assert!(
+        !delta.eligible && delta.reason.contains("max_quality_drop"),
+        "{delta:?}"
+    );
+    // A configured default without a drop keeps no default drop.
+    let p = Policy::new(
+        table(),
+        registry(),
+        RouteOptions {
+            min_quality: Some(0.5),
+            ..opts()
+        },
+    )
+    .unwrap();
+    assert_eq!(p.defaults().max_quality_drop, None);
+    assert_eq!(p.decide(&hard(), &opts()).unwrap().provider, "delta");
+}
+
+#[test]
+fn max_quality_drop_widens_the_choice() {
+    let p = policy();
+    let pick = |drop: f32| {
+        p.decide(
+            &hard(),
+            &RouteOptions {
+                max_quality_drop: Some(drop),
+                ..opts()
+            },
+        )
+        .unwrap()
+        .provider
+    };
+    assert_eq!(pick(0.0), "gamma");
+    assert_eq!(pick(0.1), "gamma");
+    assert_eq!(pick(0.15), "delta"); // 0.7 >= 0.825 - 0.15
+    assert_eq!(pick(0.3), "delta"); // beta (0.6) now eligible but dearer
+    assert_eq!(pick(0.475), "alpha"); // 0.35 >= 0.825 - 0.475, exactly at the edge
+    let d = p
+        .decide(
+            &hard(),
+            &RouteOptions {
+                max_quality_drop: Some(0.3),
+                ..opts()
+            },
+        )
+        .unwrap();
+    assert!(candidate(&d, "beta").eligible);
+    assert!(!candidate(&d, "alpha").eligible);
+}
+
+#[test]
+fn min_quality_picks_the_cheapest_above_it() {
+    let p = policy();
+    let d = p
+        .decide(
+            &hard(),
+            &RouteOptions {
+                min_quality: Some(0.55),
+                max_quality_drop: Some(1.0),
+                ..opts()
+            },
+        )
+        .unwrap();
+    assert_eq!(d.provider, "delta");
+    let alpha = candidate(&d, "alpha");
+    assert!(
+        !alpha.eligible && alpha.reason.contains("min_quality 0.55"),
+        "{alpha:?}"
+    );
+    let d = p
+        .decide(
+            &hard(),
+            &RouteOptions {
+                min_quality: Some(0.75),
+                max_quality_drop: Some(1.0),
+                ..opts()
+            },
+        )
+        .unwrap();
+    assert_eq!(d.provider, "gamma");
+}
+
+#[test]
+fn max_cost_excludes_dear_providers_before_the_drop() {
+    let p = policy();
+    let d = p
+        .decide(
+            &hard(),
+            &RouteOptions {
+                max_cost_usd: Some(0.001),
+                ..opts()
+            },
+        )
+        .unwrap();
+    // gamma is over budget, so the best is delta (0.7) and the 0.02 drop keeps only delta.
+    assert_eq!(d.provider, "delta");
+    let gamma = candidate(&d, "gamma");
+    assert!(
+        !gamma.eligible && gamma.reason.contains("max_cost_usd"),
+        "{gamma:?}"
+    );
+    assert!(!candidate(&d, "beta").reason.contains("max_cost_usd"));
+}
+
+#[test]
+fn no_eligible_provider_falls_back_to_the_best_quality() {
+    let p = policy();
+    let d = p
+        .decide(
+            &hard(),
+            &RouteOptions {
+                max_cost_usd: Some(0.0001),
+                ..opts()
+            },
+        )
+        .unwrap();
+    assert_eq!(d.provider, "gamma");
+    assert!(d.candidates.iter().all(|c| !c.eligible));
+    assert!(
+        d.reason
+            .starts_with("no provider meets the target (4 over max_cost_usd")
+            && d.reason
+                .ends_with("; chose the best-quality allowed provider"),
+        "{}",
+        d.reason
+    );
+    let d = p
+        .decide(
+            &hard(),
+            &RouteOptions {
+                min_quality: Some(0.9),
+                allowed: Some(vec!["alpha".into(), "beta".into()]),
+                ..opts()
+            },
+        )
+        .unwrap();
+    assert_eq!(d.provider, "beta");
+    assert!(d.reason.contains("2 below min_quality 0.9"), "{}", d.reason);
+}
+
+#[test]
+fn allowed_restricts_and_can_include_disabled_providers() {
+    let p = policy();
+    let d = p
+        .decide(
+            &hard(),
+            &RouteOptions {
+                allowed: Some(vec!["alpha".into(), "beta".into()]),
+                ..opts()
+            },
+        )
+        .unwrap();
+    assert_eq!(d.provider, "beta");
+    assert_eq!(candidate(&d, "gamma").reason, "not in the allowed list");
+    assert!(!candidate(&d, "gamma").eligible);
+
+    let mut reg = registry();
+    reg.upsert(price("beta", None, None, false)).unwrap();
+    let p = Policy::new(table(), reg, opts()).unwrap();
+    let d = p
+        .decide(
+            &hard(),
+            &RouteOptions {
+                max_quality_drop: Some(0.3),
+                ..opts()
+            },
+        )
+        .unwrap();
+    // A disabled provider is not a candidate unless named in `allowed` (or forced).
+    assert_eq!(d.provider, "delta");
+    assert!(d.candidates.iter().all(|c| c.provider != "beta"));
+    let d = p
+        .decide(
+            &hard(),
+            &RouteOptions {
+                force: Some("beta".into()),
+                allowed: Some(vec!["alpha".into()]),
+                ..opts()
+            },
+        )
+        .unwrap();
+    assert_eq!(d.provider, "beta");
+    assert_eq!(candidate(&d, "beta").reason, "not enabled in the registry");
+    assert_eq!(candidate(&d, "gamma").reason, "not in the allowed list");
+    let d = p
+        .decide(
+            &hard(),
+            &RouteOptions {
+                allowed: Some(vec!["beta".into(), "alpha".into()]),
+                ..opts()
+            },
+        )
+        .unwrap();
+    assert_eq!(d.provider, "beta");
+    assert!(candidate(&d, "beta").eligible);
+}
+
+#[test]
+fn denied_is_merged_with_defaults_and_all_denied_is_an_error() {
+    let p = Policy::new(
+        table(),
+        registry(),
+        RouteOptions {
+            denied: vec!["gamma".into()],
+            ..opts()
+        },
+    )
+    .unwrap();
+    let d = p.decide(&hard(), &opts()).unwrap();
+    assert_eq!(d.provider, "delta");
+    assert_eq!(candidate(&d, "gamma").reason, "in the denied list");
+    let d = p
+        .decide(
+            &hard(),
+            &RouteOptions {
+                denied: vec!["delta".into()],
+                ..opts()
+            },
+        )
+        .unwrap();
+    // gamma and delta both denied: best is beta (0.6), alpha is too far below it.
+    assert_eq!(d.provider, "beta");
+    let m = invalid_input(p.decide(
+        &hard(),
+        &RouteOptions {
+            denied: vec!["alpha".into(), "beta".into(), "delta".into()],
+            ..opts()
+        },
+    ));
+    assert!(m.starts_with("no provider can be chosen"), "{m}");
+}
+
+#[test]
+fn force_overrides_every_rule() {
+    let p = policy();
+    let d = p
+        .decide(
+            &hard(),
+            &RouteOptions {
+                force: Some("alpha".into()),
+                denied: vec!["alpha".into()],
+                min_quality: Some(0.9),
+                ..opts()
+            },
+        )
+        .unwrap();
+    assert_eq!(d.provider, "alpha");
+    assert_eq!(d.reason, "forced by request");
+    assert!((d.expected_quality - 0.35).abs() < 1e-6);
+    assert!(close(d.expected_cost_usd, 0.000115));
+    assert_eq!(d.candidates.len(), 4);
+    assert!(!candidate(&d, "alpha").eligible);
+}
+
+#[test]
+fn unknown_provider_names_are_rejected() {
+    let p = policy();
+    for o in [
+        RouteOptions {
+            allowed: Some(vec!["alpha".into(), "zeta".into()]),
+            ..opts()
+        },
+        RouteOptions {
+            denied: vec!["zeta".into()],
+            ..opts()
+        },
+        RouteOptions {
+            force: Some("zeta".into()),
+            ..opts()
+        },
+    ] {
+        let m = invalid_input(p.decide(&hard(), &o));
+        assert_eq!(
+            m,
+            "unknown provider `zeta`; known: alpha, beta, delta, gamma"
+        );
+    }
+    // Unknown names in the configured defaults are a usage error.
+    let r = Policy::new(
+        table(),
+        registry(),
+        RouteOptions {
+            denied: vec!["zeta".into()],
+            ..opts()
+        },
+    );
+    assert!(matches!(r, Err(Error::Usage(m)) if m.contains("unknown provider `zeta`")));
+}
+
+#[test]
+fn bad_numbers_and_labels_are_rejected() {
+    let p = policy();
+    invalid_input(p.decide(
+        &hard(),
+        &RouteOptions {
+            max_quality_drop: Some(-0.1),
+            ..opts()
+        },
+    ));
+    invalid_input(p.decide(
+        &hard(),
+        &RouteOptions {
+            min_quality: Some(f32::NAN),
+            ..opts()
+        },
+    ));
+    let m = invalid_input(p.decide(
+        &PromptLabels {
+            category_probs: vec![1.0],
+            ..hard()
+        },
+        &opts(),
+    ));
+    assert!(m.contains("1 category probabilities"), "{m}");
+    let mut bad = table();
+    bad.output_tokens.pop();
+    assert!(matches!(
+        Policy::new(bad, registry(), opts()),
+        Err(Error::Artifacts(_))
+    ));
+}
+
+#[test]
+fn provider_without_outcome_data_is_reported_ineligible() {
+    let mut reg = registry();
+    reg.upsert(price("epsilon", Some(0.01), Some(0.01), true))
+        .unwrap();
+    let p = Policy::new(table(), reg, opts()).unwrap();
+    let d = p
+        .decide(
+            &hard(),
+            &RouteOptions {
+                max_quality_drop: Some(1.0),
+                ..opts()
+            },
+        )
+        .unwrap();
+    assert_eq!(d.provider, "alpha");
+    let e = candidate(&d, "epsilon");
+    assert!(!e.eligible);
+    assert_eq!(e.reason, "no outcome data: cannot be chosen");
+    assert!(e.expected_quality.is_nan() && e.expected_cost_usd.is_nan());
+    assert_eq!(d.candidates.last().unwrap().provider, "epsilon");
+    // It is not in the estimate (table providers only) and cannot be forced.
+    assert_eq!(p.estimate(&hard()).len(), 4);
+    let m = invalid_input(p.decide(
+        &hard(),
+        &RouteOptions {
+            force: Some("epsilon".into()),
+            ..opts()
+        },
+    ));
+    assert!(m.contains("no outcome data"), "{m}");
+}
+
+#[test]
+fn registry_price_override_changes_the_choice() {
+    let wide = RouteOptions {
+        max_quality_drop: Some(0.5),
+        ..opts()
+    };
+    assert_eq!(policy().decide(&hard(), &wide).unwrap().provider, "alpha");
+    let t = Arc::new(table());
+    let mut reg = registry();
+    reg.upsert(price("gamma", Some(0.01), Some(0.01), true))
+        .unwrap();
+    let p = Policy::new(Arc::clone(&t), reg, opts()).unwrap();
+    let d = p.decide(&hard(), &wide).unwrap();
+    assert_eq!(d.provider, "gamma");
+    // 1000*0.01/1e6 + 350*0.01/1e6.
+    assert!(close(d.expected_cost_usd, 0.0000135));
+    assert_eq!(t.providers[2].input_usd_per_mtok, Some(2.0));
+    assert_eq!(*t, table());
+}
+
+#[test]
+fn missing_price_uses_observed_cost_or_blocks_the_provider() {
+    let mut reg = registry();
+    reg.upsert(price("delta", None, None, true)).unwrap();
+    let p = Policy::new(table(), reg.clone(), opts()).unwrap();
+    let wide = RouteOptions {
+        max_quality_drop: Some(0.2),
+        ..opts()
+    };
+    let d = p.decide(&hard(), &wide).unwrap();
+    assert_eq!(d.provider, "gamma");
+    let delta = candidate(&d, "delta");
+    assert!(
+        !delta.eligible && delta.reason.starts_with("no price"),
+        "{delta:?}"
+    );
+    assert!(p.estimate(&hard())[3].expected_cost_usd.is_none());
+
+    let mut t = table();
+    t.observed_cost_usd[0][2][3] = Some(0.0004);
+    t.observed_cost_usd[1][2][3] = Some(0.0002);
+    t.observed_cost_usd[1][0][3] = Some(9.0); // zero weight for a hard prompt
+    let p = Policy::new(t, reg, opts()).unwrap();
+    let d = p.decide(&hard(), &wide).unwrap();
+    assert_eq!(d.provider, "delta");
+    assert!(close(d.expected_cost_usd, 0.0003));
+}
+
+#[test]
+fn offers_feed_the_rule_as_decide_does() {
+    // The evaluation's path (offers for a provider list + the rule) against decide() with that list allowed.
+    let p = policy();
+    let all: Vec<usize> = (0..p.table().providers.len()).collect();
+    for drop in [0.0f32, 0.02, 0.15, 0.5] {
+        let offers = p.offers(&hard(), &all);
+        let i = rule::apply(&offers, &rule::Target::within_drop(f64::from(drop)))
+            .choice
+            .index()
+            .unwrap();
+        let names: Vec<String> = p.table().providers.iter().map(|s| s.name.clone()).collect();
+        let d = p
+            .decide(
+                &hard(),
+                &RouteOptions {
+                    max_quality_drop: Some(drop),
+                    allowed: Some(names.clone()),
+                    ..opts()
+                },
+            )
+            .unwrap();
+        assert_eq!(names[i], d.provider, "drop {drop}");
+    }
+}
+
+#[test]
+fn route_options_deserialize_with_defaults_and_merge() {
+    let o: RouteOptions =
+        serde_json::from_str(r#"{"max_cost_usd": 0.01, "denied_providers": ["a"]}"#).unwrap();
+    assert_eq!(
+        o,
+        RouteOptions {
+            max_cost_usd: Some(0.01),
+            denied: vec!["a".into()],
+            ..opts()
+        }
+    );
+    let defaults = RouteOptions {
+        max_quality_drop: Some(0.02),
+        max_cost_usd: Some(1.0),
+        denied: vec!["b".into(), "a".into()],
+        force: Some("c".into()),
+        ..opts()
+    };
+    let none: RouteOptions = serde_json::from_str(r#"{"denied_providers": null}"#).unwrap();
+    assert_eq!(none, opts());
+    let m = o.merged_over(&defaults);
+    assert_eq!(m.max_cost_usd, Some(0.01));
+    assert_eq!(m.max_quality_drop, Some(0.02));
+    assert_eq!(m.denied, vec!["b".to_string(), "a".to_string()]);
+    assert_eq!(m.force.as_deref(), Some("c"));
+    let d = policy().decide(&hard(), &opts()).unwrap();
+    let json = serde_json::to_value(&d).unwrap();
+    assert_eq!(json["provider"], "gamma");
+    assert_eq!(json["candidates"].as_array().unwrap().len(), 4);
+}
