@@ -1,0 +1,304 @@
+//! The layers of the code, enforced: a module may not use a layer above it, and the pure layers may not use
+//! the runtime crates. Each rule lists what a module must NOT reference, by `crate::<module>` path or by an
+//! external crate's name. See "How the code is laid out" in the README.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+const RUNTIME: [&str; 5] = ["tokio", "axum", "tower", "tower_http", "hyper"];
+const CANDLE: [&str; 4] = [
+    "candle_core",
+    "candle_nn",
+    "candle_transformers",
+    "tokenizers",
+];
+
+/// (module, forbidden crate modules, forbidden external crates).
+fn rules() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
+    let doors = ["cli", "server", "batch", "training"];
+    let with = |a: &[&'static str], b: &[&'static str]| -> Vec<&'static str> {
+        a.iter().chain(b).copied().collect()
+    };
+    vec![
+        (
+            "routing",
+            with(
+                &doors,
+                &["embedding", "labels", "brain", "artifacts", "input"],
+            ),
+            with(&RUNTIME, &CANDLE),
+        ),
+        (
+            "embedding",
+            with(
+                &doors,
+                &["routing", "labels", "brain", "artifacts", "input"],
+            ),
+            RUNTIME.to_vec(),
+        ),
+        (
+            "labels",
+            with(&doors, &["brain", "artifacts", "input"]),
+            with(&RUNTIME, &CANDLE),
+        ),
+        (
+            "artifacts",
+            with(&doors, &["brain", "input"]),
+            with(&RUNTIME, &CANDLE),
+        ),
+        ("brain", doors.to_vec(), with(&RUNTIME, &CANDLE)),
+        ("server", vec!["cli", "batch", "training"], CANDLE.to_vec()),
+        ("batch", vec!["cli", "server", "training"], RUNTIME.to_vec()),
+        ("training", vec!["cli", "server", "batch"], RUNTIME.to_vec()),
+        (
+            "input",
+            with(
+                &doors,
+                &["routing", "embedding", "labels", "brain", "artifacts"],
+            ),
+            with(&RUNTIME, &CANDLE),
+        ),
+        (
+            "error",
+            with(
+                &doors,
+                &[
+                    "routing",
+                    "embedding",
+                    "labels",
+                    "brain",
+                    "artifacts",
+                    "input",
+                    "files",
+                ],
+            ),
+            with(&RUNTIME, &CANDLE),
+        ),
+        (
+            "files",
+            with(
+                &doors,
+                &[
+                    "routing",
+                    "embedding",
+                    "labels",
+                    "brain",
+                    "artifacts",
+                    "input",
+                ],
+            ),
+            with(&RUNTIME, &CANDLE),
+        ),
+    ]
+}
+
+/// The code of a source file without comments (line comments and doc comments; block comments are not
+/// used in this crate) and without string literals' contents, so prose never counts as a reference.
+fn code_of(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    for line in source.lines() {
+        let mut in_str = false;
+        let mut prev = '\0';
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            if !in_str && c == '/' && chars.peek() == Some(&'/') {
+                break;
+            }
+            if c == '"' && prev != '\\' {
+                in_str = !in_str;
+            } else if !in_str {
+                out.push(c);
+            }
+            prev = c;
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Every `crate::<module>` and every external crate path (`name::` at a word start) the code uses.
+fn references(code: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut internal = BTreeSet::new();
+    let mut external = BTreeSet::new();
+    let bytes: Vec<char> = code.chars().collect();
+    let mut i = 0;
+    while i < bytes.len() {
+        let starts_word = i == 0 || !is_ident(bytes[i - 1]) && bytes[i - 1] != ':';
+        if starts_word && is_ident(bytes[i]) {
+            let mut j = i;
+            while j < bytes.len() && is_ident(bytes[j]) {
+                j += 1;
+            }
+            let word: String = bytes[i..j].iter().collect();
+            if bytes.get(j) == Some(&':') && bytes.get(j + 1) == Some(&':') {
+                if word == "crate" {
+                    let mut k = j + 2;
+                    // `crate::{a, b}` groups
+                    let group = bytes.get(k) == Some(&'{');
+                    if group {
+                        k += 1;
+                    }
+                    loop {
+                        while bytes.get(k).is_some_and(|c| c.is_whitespace() || *c == ',') {
+                            k += 1;
+                        }
+                        let start = k;
+                        while bytes.get(k).is_some_and(|c| is_ident(*c)) {
+                            k += 1;
+                        }
+                        if k > start {
+                            internal.insert(bytes[start..k].iter().collect());
+                        }
+                        if !group {
+                            break;
+                        }
+                        // Skip to the next top-level comma of the group or its end.
+                        let mut depth = 0;
+                        while let Some(&c) = bytes.get(k) {
+                            match c {
+                                '{' => depth += 1,
+                                '}' if depth == 0 => break,
+                                '}' => depth -= 1,
+                                ',' if depth == 0 => break,
+                                _ => {}
+                            }
+                            k += 1;
+                        }
+                        if bytes.get(k) != Some(&',') {
+                            break;
+                        }
+                    }
+                } else {
+                    external.insert(word);
+                }
+            } else if word == "use" || word == "extern" {
+                // `use tokio;` / `extern crate tokio;`
+                let rest: String = bytes[j..].iter().take(64).collect();
+                let name: String = rest
+                    .trim_start()
+                    .trim_start_matches("crate ")
+                    .chars()
+                    .take_while(|c| is_ident(*c))
+                    .collect();
+                if rest.trim_start().starts_with(&format!("{name};")) {
+                    external.insert(name);
+                }
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    (internal, external)
+}
+
+/// The top-level module a file of `src/` belongs to (`None` for the binaries and the crate root).
+fn module_of(src: &Path, file: &Path) -> Option<String> {
+    let rel = file.strip_prefix(src).ok()?;
+    let first = rel.components().next()?.as_os_str().to_str()?;
+    let name = first.trim_end_matches(".rs");
+    (name != "bin" && name != "lib" && name != "main").then(|| name.to_string())
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// What `source`, a file of `module`, references that its rule forbids.
+fn violations(module: &str, source: &str) -> Vec<String> {
+    let (internal, external) = references(&code_of(source));
+    let mut found = Vec::new();
+    for (m, crate_modules, crates) in rules() {
+        if m != module {
+            continue;
+        }
+        for r in &internal {
+            if crate_modules.contains(&r.as_str()) {
+                found.push(format!("crate::{r}"));
+            }
+        }
+        for r in &external {
+            if crates.contains(&r.as_str()) {
+                found.push(r.clone());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_checker_finds_what_it_must() {
+    // The scanner itself, on code that breaks the rules in each way it can be written.
+    let bad = "use crate::embedding::Embedding;\nuse crate::{error::Result, server::AppState};\n\
+               fn f() { let _ = candle_core::Device::Cpu; tokio::spawn(async {}); }\nuse axum;\n";
+    let mut v = violations("routing", bad);
+    v.sort();
+    assert_eq!(
+        v,
+        vec![
+            "axum",
+            "candle_core",
+            "crate::embedding",
+            "crate::server",
+            "tokio"
+        ]
+    );
+    // Comments and strings do not count; allowed references pass.
+    let fine =
+        "// uses crate::server in prose\nlet s = \"tokio::spawn\";\nuse crate::error::Result;\n";
+    assert!(violations("routing", fine).is_empty());
+    assert_eq!(
+        violations("server", "use crate::training::fit;"),
+        vec!["crate::training"]
+    );
+}
+
+#[test]
+fn no_module_uses_a_layer_it_must_not() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.sort();
+    let ruled: BTreeSet<&str> = rules().iter().map(|r| r.0).collect();
+    let mut checked = BTreeSet::new();
+    let mut problems = Vec::new();
+    for file in &files {
+        let Some(module) = module_of(&src, file) else {
+            continue;
+        };
+        let source = std::fs::read_to_string(file).unwrap();
+        for v in violations(&module, &source) {
+            problems.push(format!(
+                "{} ({module}) uses {v}",
+                file.strip_prefix(&src).unwrap().display()
+            ));
+        }
+        checked.insert(module);
+    }
+    assert!(
+        problems.is_empty(),
+        "layer violations:\n{}",
+        problems.join("\n")
+    );
+    // Every ruled module exists (a rename must carry its rule along), and every module has a rule.
+    for m in &ruled {
+        assert!(checked.contains(*m), "no file of module `{m}` was found");
+    }
+    for m in &checked {
+        assert!(
+            ruled.contains(m.as_str()) || m == "cli",
+            "module `{m}` has no layer rule"
+        );
+    }
+}
