@@ -58,7 +58,7 @@ fn bench_embed(c: &mut Criterion) {
         .tokenize(&prompts)
         .expect("tokenize")
         .iter()
-        .map(|e| e.get_ids().len())
+        .map(|t| t.ids.len())
         .sum();
     // tokens/s of a pass = prompts/s × tokens / prompts (one pass is several seconds; measured once only).
     eprintln!(

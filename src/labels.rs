@@ -138,11 +138,9 @@ impl Heads {
 impl Labels {
     /// What the routing policy needs from these labels.
     pub fn prompt_labels(&self) -> PromptLabels {
-        let mut level_probs = [0.0; 3];
-        level_probs[self.level_index] = 1.0;
         PromptLabels {
             category_probs: self.category_probs.clone(),
-            level_probs,
+            level: self.level_index,
             input_tokens: self.input_tokens,
         }
     }

@@ -1,10 +1,14 @@
-//! BERT encoder for all-MiniLM-L6-v2 on candle, adapted from candle-transformers' `bert.rs` for CPU speed.
+//! BERT encoder for all-MiniLM-L6-v2 on candle tensors, adapted from candle-transformers' `bert.rs`: the
+//! engine for CUDA and for `--engine candle` on the CPU (the CPU default is `cpu_bert`, which loads its
+//! weights through [`Weights`] here). Also the weight reader both engines share.
 //!
-//! Differences from the upstream model, all exact (no approximation):
+//! Differences from the upstream model (the same function up to f32 rounding; `kernels`' erf is a
+//! rational approximation accurate to f32):
 //! - linear weights are transposed once at load into contiguous `(in, out)` matrices, so each matmul reads
 //!   its right-hand side row-major instead of through a transposed view;
 //! - query, key and value projections are fused into one `(hidden, 3 * hidden)` matmul;
-//! - linear layers run on the `(tokens, hidden)` matrix of the whole batch, only attention sees the batch shape.
+//! - linear layers run on the `(tokens, hidden)` matrix of the whole batch, only attention sees the batch
+//!   shape (padded to the batch's longest text, pad positions masked).
 
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor};

@@ -4,7 +4,7 @@
 //! own team of threads.
 //!
 //! Same arithmetic as `bert::BertEncoder`, which stays the engine for CUDA (and for A/B runs with
-//! `TRIAGE_ENGINE=candle`): results differ only by f32 summation order. What changes is where the numbers live
+//! `--engine candle`): results differ only by f32 summation order. What changes is where the numbers live
 //! and how often they are touched: candle allocates a fresh tensor for every op, pads every text of a batch
 //! to the longest one, and runs its element-wise ops on one thread.
 
@@ -748,6 +748,7 @@ mod tests {
     use super::*;
     use crate::embedding::bert::BertEncoder;
     use std::collections::HashMap;
+    use std::sync::Arc;
 
     /// A small BERT with deterministic pseudo-random weights, saved as safetensors, and its config.
     fn tiny_model(dir: &Path, hidden: usize, heads: usize) -> (std::path::PathBuf, Config) {
@@ -951,14 +952,25 @@ mod tests {
 
     #[test]
     fn a_poisoned_barrier_releases_the_waiters() {
-        let barrier = SpinBarrier::new(3);
-        std::thread::scope(|s| {
-            for _ in 0..2 {
-                s.spawn(|| barrier.wait());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            barrier.poison();
-        });
+        // Two of three threads wait; poisoning must release both. The waiters run detached and report over
+        // a channel, so a regression fails this test after the timeout instead of hanging the suite.
+        let barrier = Arc::new(SpinBarrier::new(3));
+        let (tx, rx) = std::sync::mpsc::channel();
+        for _ in 0..2 {
+            let (barrier, tx) = (Arc::clone(&barrier), tx.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let _ = tx.send(());
+            });
+        }
+        // Not released before the poison: the third thread never arrives.
+        let early = rx.recv_timeout(std::time::Duration::from_millis(50));
+        assert!(early.is_err(), "a waiter left an unpoisoned barrier early");
+        barrier.poison();
+        for _ in 0..2 {
+            rx.recv_timeout(std::time::Duration::from_secs(10))
+                .expect("a waiter was not released by poison()");
+        }
     }
 
     #[test]

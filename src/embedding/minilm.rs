@@ -5,7 +5,9 @@ use super::acquire::ModelFiles;
 use super::bert::{BertEncoder, Config};
 use super::cpu_bert::CpuBert;
 use super::tokenizer::load_tokenizer;
-use super::{Embedder, EmbedderSettings, Embedding, EngineChoice, KernelChoice, EMBEDDING_DIM};
+use super::{
+    Embedder, EmbedderSettings, Embedding, EngineChoice, KernelChoice, Tokenized, EMBEDDING_DIM,
+};
 use crate::error::{Error, Result};
 use candle_core::Device;
 use tokenizers::{Encoding, Tokenizer};
@@ -93,41 +95,9 @@ impl MiniLmEmbedder {
         self
     }
 
-    /// Tokenizes texts with the model's settings (truncation at 256, no padding).
-    pub fn tokenize(&self, texts: &[String]) -> Result<Vec<Encoding>> {
-        self.tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| Error::Inference {
-                message: format!("tokenizer: {e}"),
-                source: Some(e),
-            })
-    }
-
-    /// Embeds already-tokenized texts; one forward pass per `batch_size` texts of similar length.
-    pub fn embed_encodings(&self, encodings: &[Encoding]) -> Result<Vec<Embedding>> {
-        // Longest first, so each batch pads to a length close to all its members' (as sentence-transformers does).
-        let mut order: Vec<usize> = (0..encodings.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(encodings[i].get_ids().len()));
-        let mut out: Vec<Option<Embedding>> = vec![None; encodings.len()];
-        for chunk in order.chunks(self.batch_size) {
-            let vectors = self.embed_batch(chunk.iter().map(|&i| &encodings[i]))?;
-            for (&i, vector) in chunk.iter().zip(vectors) {
-                out[i] = Some(Embedding {
-                    vector,
-                    tokens: encodings[i].get_ids().len(),
-                    truncated: !encodings[i].get_overflowing().is_empty(),
-                    full_tokens: full_token_count(&encodings[i]),
-                });
-            }
-        }
-        out.into_iter()
-            .map(|e| e.ok_or_else(|| Error::inference("a text was left unembedded")))
-            .collect()
-    }
-
     /// One forward pass over a batch, then mean pooling over each text's tokens and L2 normalisation.
-    fn embed_batch<'a>(&self, batch: impl Iterator<Item = &'a Encoding>) -> Result<Vec<Vec<f32>>> {
-        let rows: Vec<&[u32]> = batch.map(|e| e.get_ids()).collect();
+    fn embed_batch<'a>(&self, batch: impl Iterator<Item = &'a Tokenized>) -> Result<Vec<Vec<f32>>> {
+        let rows: Vec<&[u32]> = batch.map(|t| t.ids.as_slice()).collect();
         let dim = EMBEDDING_DIM;
         match &self.engine {
             Engine::Cpu(encoder) => {
@@ -199,9 +169,46 @@ pub fn mean_pool_normalize(rows: &[f32], dim: usize) -> Vec<f32> {
 }
 
 impl Embedder for MiniLmEmbedder {
-    fn embed_detailed(&self, texts: &[String]) -> Result<Vec<Embedding>> {
-        let encodings = self.tokenize(texts)?;
-        self.embed_encodings(&encodings)
+    /// Tokenizes with the model's settings (truncation at 256, no padding).
+    fn tokenize(&self, texts: &[String]) -> Result<Vec<Tokenized>> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| Error::Inference {
+                message: format!("tokenizer: {e}"),
+                source: Some(e),
+            })?;
+        Ok(encodings
+            .iter()
+            .map(|e| Tokenized {
+                ids: e.get_ids().to_vec(),
+                truncated: !e.get_overflowing().is_empty(),
+                full_tokens: full_token_count(e),
+            })
+            .collect())
+    }
+
+    /// One forward pass per `batch_size` texts of similar length.
+    fn embed_tokenized(&self, items: &[Tokenized]) -> Result<Vec<Embedding>> {
+        // Longest first, so each batch pads to a length close to all its members' (as sentence-transformers
+        // does; the native engine packs, so there it only groups similar work).
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(items[i].ids.len()));
+        let mut out: Vec<Option<Embedding>> = vec![None; items.len()];
+        for chunk in order.chunks(self.batch_size) {
+            let vectors = self.embed_batch(chunk.iter().map(|&i| &items[i]))?;
+            for (&i, vector) in chunk.iter().zip(vectors) {
+                out[i] = Some(Embedding {
+                    vector,
+                    tokens: items[i].ids.len(),
+                    truncated: items[i].truncated,
+                    full_tokens: items[i].full_tokens,
+                });
+            }
+        }
+        out.into_iter()
+            .map(|e| e.ok_or_else(|| Error::inference("a text was left unembedded")))
+            .collect()
     }
 
     fn model_id(&self) -> &str {

@@ -1,4 +1,6 @@
-//! Sentence embeddings: the `Embedder` trait and its candle implementation of all-MiniLM-L6-v2.
+//! Sentence embeddings: the `Embedder` trait (tokenize, then embed) and all-MiniLM-L6-v2 behind it
+//! (`minilm`): model files (`acquire`), the tokenizer, the native CPU engine (`cpu_bert` on `packed` and
+//! `kernels`) and candle's tensor engine (`bert`) for CUDA. Knows nothing of routing or the doors.
 
 pub mod acquire;
 pub mod bert;
@@ -92,10 +94,32 @@ pub struct Embedding {
     pub full_tokens: usize,
 }
 
-/// Turns texts into embeddings, in input order.
+/// One text after tokenization: the ids a forward pass reads (exact token count for batching) and what
+/// the embedding reports about the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tokenized {
+    /// Token ids after truncation, `[CLS]` and `[SEP]` included.
+    pub ids: Vec<u32>,
+    /// Whether the text was cut at `MAX_TOKENS`.
+    pub truncated: bool,
+    /// Tokens of the whole text before truncation.
+    pub full_tokens: usize,
+}
+
+/// Turns texts into embeddings, in input order, in two steps that callers may run apart (the server
+/// tokenizes in the request path and queues the exact token counts).
 pub trait Embedder: Send + Sync {
+    /// Tokenizes `texts`, one item per text in the same order.
+    fn tokenize(&self, texts: &[String]) -> Result<Vec<Tokenized>>;
+
+    /// Embeds tokenized texts, one `Embedding` per item in the same order.
+    fn embed_tokenized(&self, items: &[Tokenized]) -> Result<Vec<Embedding>>;
+
     /// Embeds `texts`, returning one `Embedding` per text in the same order.
-    fn embed_detailed(&self, texts: &[String]) -> Result<Vec<Embedding>>;
+    fn embed_detailed(&self, texts: &[String]) -> Result<Vec<Embedding>> {
+        let items = self.tokenize(texts)?;
+        self.embed_tokenized(&items)
+    }
 
     /// Embeds `texts`, returning only the vectors.
     fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {

@@ -1,4 +1,5 @@
-//! Loads tokenizer.json with sentence-transformers' settings for this model (truncate at 256, pad to the batch's longest).
+//! Loads tokenizer.json with sentence-transformers' settings for this model (truncate at 256, no padding:
+//! the engines take each text's own ids).
 
 use super::MAX_TOKENS;
 use crate::error::{Error, Result};
@@ -6,7 +7,7 @@ use std::path::Path;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 /// Reads `tokenizer.json` and replaces its shipped truncation (128) and fixed padding (128): the model was
-/// trained and is evaluated with truncation at 256 tokens and no fixed padding; the embedder pads each batch
+/// trained and is evaluated with truncation at 256 tokens and no fixed padding; the tensor engine pads each batch
 /// to its longest member itself, and pad positions never enter the mean.
 pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
     let mut tokenizer = Tokenizer::from_file(path).map_err(|e| {

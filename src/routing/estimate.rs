@@ -1,8 +1,8 @@
 //! A provider's expected quality and cost for one prompt, from the learned table, the prompt's label
 //! probabilities and the provider's prices.
 //!
-//! Expected quality of provider `p` is the label-probability mixture of the table's cells,
-//! `Σ_c Σ_l P(c)·P(l)·quality[c][l][p]`, renormalised over the cells that have a value (the provider's
+//! Expected quality of provider `p` at the prompt's level `l` is the category-probability mixture of the
+//! table's cells, `Σ_c P(c)·quality[c][l][p]`, renormalised over the cells that have a value (the provider's
 //! mean quality when none has). Expected cost is
 //! `input_tokens·in_price/1e6 + E[output tokens]·out_price/1e6` with
 //! `E[output tokens] = Σ_c P(c)·output_tokens[c][p]`; prices come from the registry, else the table; with no
@@ -11,19 +11,17 @@
 
 use super::table::{PromptLabels, RoutingTable};
 
-/// Expected quality of table provider `provider`: the label mixture of its cells, renormalised over the
-/// cells that have a value; its mean quality when no cell with positive weight has one.
+/// Expected quality of table provider `provider`: the category mixture of its cells at the prompt's level,
+/// renormalised over the cells that have a value; its mean quality when no cell with positive weight has one.
 pub fn expected_quality(table: &RoutingTable, labels: &PromptLabels, provider: usize) -> f32 {
     let mut weight = 0.0f64;
     let mut sum = 0.0f64;
     for (pc, levels) in labels.category_probs.iter().zip(&table.quality) {
-        for (pl, cell) in labels.level_probs.iter().zip(levels) {
-            let w = f64::from(*pc) * f64::from(*pl);
-            if let Some(Some(q)) = cell.get(provider) {
-                if w > 0.0 {
-                    weight += w;
-                    sum += w * f64::from(*q);
-                }
+        let w = f64::from(*pc);
+        if let Some(Some(q)) = levels.get(labels.level).and_then(|cell| cell.get(provider)) {
+            if w > 0.0 {
+                weight += w;
+                sum += w * f64::from(*q);
             }
         }
     }
@@ -59,14 +57,17 @@ pub fn mixed_observed_cost(
     for (c, levels) in table.observed_cost_usd.iter().enumerate() {
         let pc = labels.category_probs.get(c).copied().unwrap_or(0.0);
         for (l, cell) in levels.iter().enumerate() {
-            let pl = labels.level_probs.get(l).copied().unwrap_or(0.0);
             if let Some(Some(v)) = cell.get(provider) {
                 if !v.is_finite() {
                     continue;
                 }
                 n += 1;
                 plain += v;
-                let w = f64::from(pc) * f64::from(pl);
+                let w = if l == labels.level {
+                    f64::from(pc)
+                } else {
+                    0.0
+                };
                 if w > 0.0 {
                     weight += w;
                     sum += w * v;

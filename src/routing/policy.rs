@@ -615,17 +615,22 @@ fn check_labels(t: &RoutingTable, labels: &PromptLabels) -> std::result::Result<
             t.categories.len()
         ));
     }
-    let all = labels
+    if labels
         .category_probs
         .iter()
-        .chain(labels.level_probs.iter());
-    if all.clone().any(|p| !p.is_finite() || *p < 0.0) {
+        .any(|p| !p.is_finite() || *p < 0.0)
+    {
         return Err("label probabilities must be finite and >= 0".to_string());
     }
-    if labels.category_probs.iter().sum::<f32>() <= 0.0
-        || labels.level_probs.iter().sum::<f32>() <= 0.0
-    {
+    if labels.category_probs.iter().sum::<f32>() <= 0.0 {
         return Err("label probabilities must not all be zero".to_string());
+    }
+    if labels.level >= LEVELS.len() {
+        return Err(format!(
+            "level {} is not one of the {} levels",
+            labels.level,
+            LEVELS.len()
+        ));
     }
     Ok(())
 }

@@ -51,8 +51,8 @@ pub struct RoutingTable {
 pub struct PromptLabels {
     /// Probability of each table category (sums to 1, same order as `RoutingTable::categories`).
     pub category_probs: Vec<f32>,
-    /// Probability of each level (easy, medium, hard); one-hot when the level is hard-assigned.
-    pub level_probs: [f32; 3],
+    /// The prompt's level: an index into `routing::LEVELS` (easy, medium, hard).
+    pub level: usize,
     /// Tokens of the prompt (the embedding tokenizer's count, a proxy for the provider's input tokens).
     pub input_tokens: usize,
 }

@@ -1,15 +1,16 @@
 //! The inference queue: a bounded channel in front of one dedicated worker thread that embeds prompts in
 //! dynamic batches (after text-embeddings-inference's queue and batching task).
 //!
-//! Handlers never block: [`Inference::embed`] either enqueues a job at once or fails with
-//! `Error::Overloaded` (429) when the queue is full, then awaits the reply until the request's deadline
-//! (`Error::Timeout`, 504). The worker takes the first waiting job, everything else already waiting (up to
+//! Handlers never block: [`Inference::embed`] tokenizes in the request path (on tokio's blocking pool, off
+//! the async threads), then either enqueues the tokenized job at once or fails with `Error::Overloaded`
+//! (429) when the queue is full, then awaits the reply until the request's deadline (`Error::Timeout`,
+//! 504). The worker sees exact token counts, so it batches by real tokens. The worker takes the first waiting job, everything else already waiting (up to
 //! `max_batch` prompts), and, only when more than one job arrived together (the server is busy), waits up
 //! to `batch_wait` for the batch to fill. A lone request on an idle server is never delayed. Jobs in
 //! progress share each forward pass round-robin, so a large batch request cannot starve small ones, and a
 //! job whose caller has gone (timed out, disconnected) is dropped before the next pass.
 
-use crate::embedding::{Embedder, Embedding};
+use crate::embedding::{Embedder, Embedding, Tokenized};
 use crate::error::{Error, Result};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,8 +26,7 @@ pub const QUEUE_DEPTH: &str = "triage_queue_depth";
 pub const BATCH_SIZE: &str = "triage_batch_size";
 pub const INFERENCE_SECONDS: &str = "triage_inference_duration_seconds";
 
-/// About how many tokens one forward pass may hold (estimated from prompt bytes): about 16 prompts of 60
-/// tokens, 4 of 256. On CPU the embedder's throughput stops growing at a few hundred tokens a pass, while
+/// How many tokens one forward pass may hold: about 16 prompts of 60 tokens, 4 of 256. On CPU the embedder's throughput stops growing at a few hundred tokens a pass, while
 /// a pass's latency keeps growing with its tokens, and every request in the pass waits for all of it.
 pub const PASS_TOKEN_BUDGET: usize = 1024;
 
@@ -42,7 +42,7 @@ pub struct BatchSettings {
 }
 
 struct Job {
-    texts: Vec<String>,
+    items: Vec<Tokenized>,
     deadline: Instant,
     reply: oneshot::Sender<Result<Vec<Embedding>>>,
 }
@@ -52,6 +52,7 @@ struct Job {
 pub struct Inference {
     tx: SyncSender<Job>,
     depth: Arc<AtomicUsize>,
+    embedder: Arc<dyn Embedder>,
 }
 
 impl Inference {
@@ -63,11 +64,19 @@ impl Inference {
         let (tx, rx) = mpsc::sync_channel::<Job>(settings.capacity.max(1));
         let depth = Arc::new(AtomicUsize::new(0));
         let worker_depth = Arc::clone(&depth);
+        let worker_embedder = Arc::clone(&embedder);
         let handle = std::thread::Builder::new()
             .name("triage-inference".into())
-            .spawn(move || worker(embedder.as_ref(), &rx, &worker_depth, settings))
-            .map_err(|e| Error::inference(format!("starting the inference thread: {e}")))?;
-        Ok((Self { tx, depth }, handle))
+            .spawn(move || worker(worker_embedder.as_ref(), &rx, &worker_depth, settings))
+            .map_err(|e| Error::inference_from("starting the inference thread", e))?;
+        Ok((
+            Self {
+                tx,
+                depth,
+                embedder,
+            },
+            handle,
+        ))
     }
 
     /// Jobs waiting for the worker now.
@@ -80,9 +89,10 @@ impl Inference {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
+        let items = self.tokenize(texts, deadline).await?;
         let (reply, rx) = oneshot::channel();
         let job = Job {
-            texts,
+            items,
             deadline,
             reply,
         };
@@ -114,6 +124,23 @@ impl Inference {
     }
 }
 
+impl Inference {
+    /// Tokenizes on tokio's blocking pool (tokenizing a long prompt takes a fraction of a millisecond of
+    /// CPU that must not stall the async threads); a tokenizer panic becomes an error.
+    async fn tokenize(&self, texts: Vec<String>, deadline: Instant) -> Result<Vec<Tokenized>> {
+        let embedder = Arc::clone(&self.embedder);
+        let task = tokio::task::spawn_blocking(move || {
+            std::panic::catch_unwind(AssertUnwindSafe(|| embedder.tokenize(&texts)))
+                .unwrap_or_else(|_| Err(Error::inference("the tokenizer panicked")))
+        });
+        match tokio::time::timeout_at(deadline, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(e)) => Err(Error::inference_from("tokenizing", e)),
+            Err(_) => Err(Error::Timeout),
+        }
+    }
+}
+
 /// A job being answered: the embeddings so far, or why it failed.
 struct Pending {
     job: Job,
@@ -124,7 +151,7 @@ struct Pending {
 impl Pending {
     fn new(job: Job) -> Self {
         Self {
-            done: Vec::with_capacity(job.texts.len()),
+            done: Vec::with_capacity(job.items.len()),
             job,
             failed: None,
         }
@@ -132,7 +159,7 @@ impl Pending {
 
     /// Prompts not yet embedded.
     fn left(&self) -> usize {
-        self.job.texts.len() - self.done.len()
+        self.job.items.len() - self.done.len()
     }
 
     /// Whether anyone still waits for this job.
@@ -226,13 +253,8 @@ fn worker(
     }
 }
 
-/// Estimated tokens of a prompt after truncation (about four bytes a token for English text).
-fn estimated_tokens(text: &str) -> usize {
-    (text.len() / 4).clamp(1, crate::embedding::MAX_TOKENS) + 2
-}
-
 /// Which job each prompt of the next pass comes from: one prompt per job per turn, up to `max_batch`
-/// prompts and about [`PASS_TOKEN_BUDGET`] tokens (always at least one prompt), so a pass of long prompts
+/// prompts and at most [`PASS_TOKEN_BUDGET`] tokens (always at least one prompt), so a pass of long prompts
 /// stays short and the requests that share it are not held up for long.
 fn round_robin(active: &[Pending], max_batch: usize) -> Vec<usize> {
     let mut taken = vec![0usize; active.len()];
@@ -245,10 +267,10 @@ fn round_robin(active: &[Pending], max_batch: usize) -> Vec<usize> {
                 return picks;
             }
             let Some(t) = taken.get_mut(j) else { continue };
-            let Some(text) = p.job.texts.get(p.done.len() + *t) else {
+            let Some(item) = p.job.items.get(p.done.len() + *t) else {
                 continue;
             };
-            let cost = estimated_tokens(text);
+            let cost = item.ids.len();
             if !picks.is_empty() && tokens + cost > PASS_TOKEN_BUDGET {
                 return picks;
             }
@@ -267,7 +289,7 @@ fn round_robin(active: &[Pending], max_batch: usize) -> Vec<usize> {
 fn run_pass(embedder: &dyn Embedder, active: &mut [Pending], picks: &[usize]) {
     let mut picks = picks.to_vec();
     picks.sort_unstable();
-    let mut texts = Vec::with_capacity(picks.len());
+    let mut items = Vec::with_capacity(picks.len());
     let mut offset = 0;
     for (k, &j) in picks.iter().enumerate() {
         offset = if k > 0 && picks.get(k - 1) == Some(&j) {
@@ -276,19 +298,19 @@ fn run_pass(embedder: &dyn Embedder, active: &mut [Pending], picks: &[usize]) {
             0
         };
         if let Some(p) = active.get(j) {
-            if let Some(t) = p.job.texts.get(p.done.len() + offset) {
-                texts.push(t.clone());
+            if let Some(t) = p.job.items.get(p.done.len() + offset) {
+                items.push(t.clone());
             }
         }
     }
-    metrics::histogram!(BATCH_SIZE).record(texts.len() as f64);
+    metrics::histogram!(BATCH_SIZE).record(items.len() as f64);
     let started = std::time::Instant::now();
     // A panic inside the tokenizer or the tensor backend must not take the worker down with it.
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| embedder.embed_detailed(&texts)))
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| embedder.embed_tokenized(&items)))
         .unwrap_or_else(|_| Err(Error::inference("the embedder panicked")));
     metrics::histogram!(INFERENCE_SECONDS).record(started.elapsed().as_secs_f64());
     match result {
-        Ok(embeddings) if embeddings.len() == picks.len() && texts.len() == picks.len() => {
+        Ok(embeddings) if embeddings.len() == picks.len() && items.len() == picks.len() => {
             for (&j, e) in picks.iter().zip(embeddings) {
                 if let Some(p) = active.get_mut(j) {
                     p.done.push(e);
@@ -300,7 +322,7 @@ fn run_pass(embedder: &dyn Embedder, active: &mut [Pending], picks: &[usize]) {
                 Err(e) => e.to_string(),
                 Ok(_) => "the embedder returned the wrong number of embeddings".to_string(),
             };
-            tracing::error!(error = %message, prompts = texts.len(), "inference failed");
+            tracing::error!(error = %message, prompts = items.len(), "inference failed");
             for &j in &picks {
                 if let Some(p) = active.get_mut(j) {
                     p.failed = Some(Error::inference(message.clone()));
@@ -322,19 +344,31 @@ mod tests {
     }
 
     impl Embedder for Fake {
-        fn embed_detailed(&self, texts: &[String]) -> Result<Vec<Embedding>> {
-            self.calls.lock().unwrap().push(texts.len());
-            std::thread::sleep(self.sleep);
-            if texts.iter().any(|t| t == "boom") {
-                panic!("boom");
-            }
+        /// One token per byte.
+        fn tokenize(&self, texts: &[String]) -> Result<Vec<Tokenized>> {
             Ok(texts
                 .iter()
-                .map(|t| Embedding {
-                    vector: vec![t.len() as f32],
-                    tokens: t.len(),
+                .map(|t| Tokenized {
+                    ids: t.bytes().map(u32::from).collect(),
                     truncated: false,
                     full_tokens: t.len(),
+                })
+                .collect())
+        }
+        fn embed_tokenized(&self, items: &[Tokenized]) -> Result<Vec<Embedding>> {
+            self.calls.lock().unwrap().push(items.len());
+            std::thread::sleep(self.sleep);
+            let boom: Vec<u32> = b"boom".iter().map(|&b| u32::from(b)).collect();
+            if items.iter().any(|t| t.ids == boom) {
+                panic!("boom");
+            }
+            Ok(items
+                .iter()
+                .map(|t| Embedding {
+                    vector: vec![t.ids.len() as f32],
+                    tokens: t.ids.len(),
+                    truncated: false,
+                    full_tokens: t.full_tokens,
                 })
                 .collect())
         }
@@ -455,5 +489,25 @@ mod tests {
         let calls = fake.calls.lock().unwrap().clone();
         assert!(calls.len() <= 5, "{calls:?}");
         assert!(calls.iter().all(|&n| n <= 8), "{calls:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn passes_are_cut_by_exact_token_counts() {
+        let fake = Arc::new(Fake {
+            calls: Mutex::new(Vec::new()),
+            sleep: Duration::ZERO,
+        });
+        let (q, _h) = Inference::start(fake.clone(), settings(4)).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        // 300 tokens each (the fake tokenizes a byte a token): three fit the 1,024-token budget, four do not.
+        let texts: Vec<String> = (0..7).map(|_| "y".repeat(300)).collect();
+        let e = q.embed(texts, deadline).await.unwrap();
+        assert!(e.iter().all(|e| e.tokens == 300));
+        assert_eq!(*fake.calls.lock().unwrap(), vec![3, 3, 1]);
+        // Short prompts fill a pass up to max_batch.
+        fake.calls.lock().unwrap().clear();
+        let texts: Vec<String> = (0..8).map(|_| "z".repeat(100)).collect();
+        q.embed(texts, deadline).await.unwrap();
+        assert_eq!(*fake.calls.lock().unwrap(), vec![8]);
     }
 }

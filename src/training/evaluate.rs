@@ -330,7 +330,7 @@ fn reference_router<'a>(
     let label: LabelFn<'a> = match soft_domain {
         Some(heads) => Box::new(move |i| PromptLabels {
             category_probs: heads.domain.probs(&corpus.features[i]),
-            level_probs: [1.0, 0.0, 0.0],
+            level: 0,
             input_tokens: corpus.embeddings[i].full_tokens,
         }),
         None => Box::new(move |i| {
@@ -341,7 +341,7 @@ fn reference_router<'a>(
             }
             PromptLabels {
                 category_probs: probs,
-                level_probs: [1.0, 0.0, 0.0],
+                level: 0,
                 input_tokens: corpus.embeddings[i].full_tokens,
             }
         }),
@@ -779,11 +779,11 @@ mod tests {
             let registry_price = prop::collection::vec(prop_oneof![Just(None), (0u8..4).prop_map(|a| Some(f64::from(a)))], np);
             let enabled = prop::collection::vec(any::<bool>(), np);
             let probs = prop::collection::vec(0u8..4, nc);
-            let levels = prop::collection::vec(0u8..3, 3);
+            let level = 0usize..3;
             let group = prop::sample::subsequence((0..np).collect::<Vec<_>>(), 1..=np);
             let drop = prop_oneof![Just(0.0f32), Just(0.1), Just(0.2), Just(1.0), (0u8..=60).prop_map(|x| f32::from(x) / 200.0)];
-            (quality, prices, registry_price, enabled, probs, levels, group, drop, 1usize..2000).prop_map(
-                move |(quality, prices, registry_price, enabled, probs, levels, group, drop, tokens)| {
+            (quality, prices, registry_price, enabled, probs, level, group, drop, 1usize..2000).prop_map(
+                move |(quality, prices, registry_price, enabled, probs, level, group, drop, tokens)| {
                     // Names in an order unrelated to the table's, so tie keys (name ranks) differ from indices.
                     let names: Vec<String> = (0..np).map(|p| format!("p{}", (p * 7 + 3) % 10)).collect();
                     let providers = (0..np)
@@ -820,14 +820,9 @@ mod tests {
                     .unwrap();
                     let mut category_probs: Vec<f32> = probs.iter().map(|&p| f32::from(p)).collect();
                     category_probs[0] += 1.0;
-                    let mut level_probs = [0f32; 3];
-                    for (slot, &l) in level_probs.iter_mut().zip(&levels) {
-                        *slot = f32::from(l);
-                    }
-                    level_probs[2] += 0.5;
                     let labels = PromptLabels {
                         category_probs,
-                        level_probs,
+                        level,
                         input_tokens: tokens,
                     };
                     (table, registry, labels, group, drop)

@@ -78,7 +78,7 @@ fn policy() -> Policy {
 fn hard() -> PromptLabels {
     PromptLabels {
         category_probs: vec![0.5, 0.5],
-        level_probs: [0.0, 0.0, 1.0],
+        level: 2,
         input_tokens: 1000,
     }
 }
@@ -107,7 +107,7 @@ fn mixture_math_matches_hand_computation() {
     let p = policy();
     let labels = PromptLabels {
         category_probs: vec![0.25, 0.75],
-        level_probs: [0.2, 0.5, 0.3],
+        level: 1,
         input_tokens: 1000,
     };
     let est = p.estimate(&labels);
@@ -115,15 +115,15 @@ fn mixture_math_matches_hand_computation() {
         est.iter().map(|e| e.provider.as_str()).collect::<Vec<_>>(),
         vec!["alpha", "beta", "gamma", "delta"]
     );
-    // alpha: 0.25*(0.2*0.6+0.5*0.5+0.3*0.3) + 0.75*(0.2*0.7+0.5*0.6+0.3*0.4) = 0.115 + 0.42.
-    assert!((est[0].expected_quality - 0.535).abs() < 1e-6, "{est:?}");
+    // alpha, medium: 0.25*0.5 + 0.75*0.6.
+    assert!((est[0].expected_quality - 0.575).abs() < 1e-6, "{est:?}");
     // alpha cost: 1000*0.1/1e6 + (0.25*100 + 0.75*200)*0.1/1e6.
     assert!(
         close(est[0].expected_cost_usd.unwrap(), 0.0001175),
         "{est:?}"
     );
-    // gamma: 0.25*(0.18+0.425+0.24) + 0.75*(0.19+0.45+0.255) = 0.21125 + 0.67125.
-    assert!((est[2].expected_quality - 0.8825).abs() < 1e-6, "{est:?}");
+    // gamma, medium: 0.25*0.85 + 0.75*0.9.
+    assert!((est[2].expected_quality - 0.8875).abs() < 1e-6, "{est:?}");
     // gamma cost: 1000*2/1e6 + (0.25*300 + 0.75*400)*2/1e6 = 0.002 + 0.00075.
     assert!(close(est[2].expected_cost_usd.unwrap(), 0.00275), "{est:?}");
     // delta cost from registry prices: 1000*0.2/1e6 + (0.25*150 + 0.75*100)*0.4/1e6.
@@ -137,16 +137,19 @@ fn mixture_math_matches_hand_computation() {
 #[test]
 fn none_cells_are_renormalised() {
     let p = policy();
-    let labels = PromptLabels {
-        category_probs: vec![0.25, 0.75],
-        level_probs: [0.2, 0.5, 0.3],
-        input_tokens: 10,
+    let at = |level: usize| {
+        p.estimate(&PromptLabels {
+            category_probs: vec![0.25, 0.75],
+            level,
+            input_tokens: 10,
+        })[3]
+            .expected_quality
     };
-    // delta has values in code/easy (w .05, .65), math/easy (w .15, .8), math/medium (w .375, .7):
-    // (0.0325 + 0.12 + 0.2625) / 0.575.
-    let q = p.estimate(&labels)[3].expected_quality;
-    assert!((q - 0.415 / 0.575).abs() < 1e-6, "{q}");
-    // With only None cells in play, the provider's mean quality is used.
+    // delta has values in code/easy (.65), math/easy (.8) and math/medium (.7) only.
+    assert!((at(0) - (0.25 * 0.65 + 0.75 * 0.8)).abs() < 1e-6);
+    // Medium: only math has a cell, so its weight is renormalised to 1.
+    assert!((at(1) - 0.7).abs() < 1e-6);
+    // With only None cells in play (hard), the provider's mean quality is used.
     assert!((p.estimate(&hard())[3].expected_quality - 0.7).abs() < 1e-6);
 }
 
