@@ -262,8 +262,8 @@ impl LabelWriter {
                 provider: &decision.provider,
                 expected_quality: decision.expected_quality,
                 expected_cost_usd: decision.expected_cost_usd,
-                quality: QualityMap(&by_name),
-                cost_usd: CostMap(&by_name),
+                quality: quality_map(&by_name),
+                cost_usd: cost_map(&by_name),
                 truncated: labels.truncated,
             })?,
             OutputFormat::Csv => {
@@ -287,8 +287,8 @@ impl LabelWriter {
                 cells.push(float64(decision.expected_cost_usd));
                 cells.push(labels.truncated.to_string());
                 cells.push(String::new());
-                cells.push(to_json(&QualityMap(&by_name))?);
-                cells.push(to_json(&CostMap(&by_name))?);
+                cells.push(to_json(&quality_map(&by_name))?);
+                cells.push(to_json(&cost_map(&by_name))?);
                 csv_line(cells.iter().map(String::as_str))?
             }
         };
@@ -341,8 +341,8 @@ struct LabelLine<'a> {
     provider: &'a str,
     expected_quality: f32,
     expected_cost_usd: f64,
-    quality: QualityMap<'a>,
-    cost_usd: CostMap<'a>,
+    quality: Column<'a, f32>,
+    cost_usd: Column<'a, f64>,
     truncated: bool,
 }
 
@@ -359,30 +359,28 @@ impl Serialize for DomainProbs<'_> {
     }
 }
 
-/// `{provider: expected quality}` over the candidates (by name; NaN is `null`).
-struct QualityMap<'a>(&'a [&'a Candidate]);
+/// `{provider: value}` over the candidates (by name; NaN is `null`): their expected qualities or costs.
+struct ByProvider<'a, V, F: Fn(&Candidate) -> V>(&'a [&'a Candidate], F);
 
-impl Serialize for QualityMap<'_> {
+impl<V: Serialize, F: Fn(&Candidate) -> V> Serialize for ByProvider<'_, V, F> {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.0.len()))?;
         for c in self.0 {
-            m.serialize_entry(&c.provider, &c.expected_quality)?;
+            m.serialize_entry(&c.provider, &(self.1)(c))?;
         }
         m.end()
     }
 }
 
-/// `{provider: expected cost in USD}` over the candidates (by name; NaN is `null`).
-struct CostMap<'a>(&'a [&'a Candidate]);
+/// One per-provider column of the output.
+type Column<'a, V> = ByProvider<'a, V, fn(&Candidate) -> V>;
 
-impl Serialize for CostMap<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for c in self.0 {
-            m.serialize_entry(&c.provider, &c.expected_cost_usd)?;
-        }
-        m.end()
-    }
+fn quality_map<'a>(by_name: &'a [&'a Candidate]) -> Column<'a, f32> {
+    ByProvider(by_name, |c| c.expected_quality)
+}
+
+fn cost_map<'a>(by_name: &'a [&'a Candidate]) -> Column<'a, f64> {
+    ByProvider(by_name, |c| c.expected_cost_usd)
 }
 
 /// A float cell: its shortest round-trip form, empty for NaN.

@@ -54,12 +54,6 @@ pub struct PriceRegistry {
     providers: Vec<ProviderPrice>,
 }
 
-const FILE_HEADER: &str = "\
-# Provider price registry for triage's router.
-# Prices in USD per million tokens override the training data's prices (no retrain needed).
-# `enabled = false` keeps a provider out of routing unless a request names it in `allowed`.
-";
-
 impl PriceRegistry {
     /// Builds a registry from entries, checking names (non-empty, unique) and prices (finite, >= 0).
     pub fn from_providers(providers: Vec<ProviderPrice>) -> Result<Self> {
@@ -119,22 +113,6 @@ impl PriceRegistry {
             })
             .collect();
         PriceRegistry { providers }
-    }
-
-    /// The registry as TOML text, with a short header comment.
-    pub fn to_toml_string(&self) -> Result<String> {
-        let file = RegistryFile {
-            provider: self.providers.clone(),
-        };
-        let body = toml::to_string(&file)
-            .map_err(|e| Error::Usage(format!("cannot serialise the provider registry: {e}")))?;
-        Ok(format!("{FILE_HEADER}\n{body}"))
-    }
-
-    /// Writes the registry to `path` atomically (temporary file and rename). Comments are not preserved.
-    pub fn save_atomic(&self, path: &Path) -> Result<()> {
-        let text = self.to_toml_string()?;
-        crate::files::write_atomic(path, text.as_bytes())
     }
 
     /// The entry of a provider, if the registry has one.
@@ -376,9 +354,7 @@ mod tests {
     }
 
     #[test]
-    fn save_atomic_round_trips() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("providers.toml");
+    fn upsert_adds_and_replaces() {
         let mut r = PriceRegistry::from_providers(vec![ProviderPrice {
             name: "a".into(),
             input_usd_per_mtok: Some(0.25),
@@ -393,10 +369,7 @@ mod tests {
             enabled: true,
         })
         .unwrap();
-        r.save_atomic(&path).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("# Provider price registry"), "{text}");
-        assert_eq!(PriceRegistry::load(&path).unwrap(), r);
+        assert_eq!(r.len(), 2);
         // Replacing an entry keeps the count.
         r.upsert(ProviderPrice {
             name: "a".into(),

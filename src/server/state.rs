@@ -132,11 +132,6 @@ impl AppState {
         self.inner.inference.get().map_or(0, Inference::depth)
     }
 
-    /// Ready to answer prompts: model and table loaded, not shutting down.
-    pub fn is_ready(&self) -> bool {
-        self.has_embedder() && self.has_brain() && !self.is_shutting_down()
-    }
-
     /// Marks the server as draining (health turns 503).
     pub fn begin_shutdown(&self) {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
