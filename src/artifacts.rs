@@ -131,12 +131,17 @@ pub fn check_consistent(heads: &Heads, table: &RoutingTable) -> Result<()> {
             "category head and routing table list different categories".into(),
         ));
     }
-    let width_ok = |rows: &Vec<Vec<f32>>| rows.iter().all(|r| r.len() == heads.feature_dim);
+    // Every product the heads compute (`labels`) relies on these shapes.
+    let head_ok = |h: &crate::labels::SoftmaxHead| {
+        h.weights.ncols() == heads.feature_dim
+            && h.weights.nrows() == h.classes.len()
+            && h.bias.len() == h.classes.len()
+    };
     if heads.feature_dim != crate::labels::FEATURE_DIM
-        || !width_ok(&heads.domain.head.weights)
-        || !width_ok(&heads.category.weights)
+        || !head_ok(&heads.domain.head)
+        || !head_ok(&heads.category)
         || heads.difficulty.weights.len() != heads.feature_dim
-        || heads.domain.head.weights.len() != heads.domain.class_domain.len()
+        || heads.domain.head.classes.len() != heads.domain.class_domain.len()
         || heads
             .domain
             .class_domain

@@ -58,6 +58,11 @@ impl Brain {
         self.heads.label(embedding)
     }
 
+    /// Labels a batch of embedded prompts (one matrix product per head; the same labels row for row).
+    pub fn label_batch(&self, embeddings: &[Embedding]) -> Vec<Labels> {
+        self.heads.label_batch(embeddings)
+    }
+
     /// Routes a labelled prompt.
     pub fn route(&self, labels: &Labels, options: &RouteOptions) -> Result<Decision> {
         self.policy.decide(&labels.prompt_labels(), options)

@@ -3,6 +3,7 @@
 
 use crate::embedding::Embedding;
 use crate::routing::{PromptLabels, DOMAINS, LEVELS};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 /// Width of the feature vector: the embedding plus one length feature.
@@ -17,40 +18,112 @@ pub fn features(e: &Embedding) -> Vec<f32> {
     x
 }
 
-/// Multinomial logistic regression: `classes.len()` rows of `weights` over the features, plus a bias each.
+/// The features of a batch, one row each: `(embeddings, FEATURE_DIM)`.
+pub fn feature_matrix<'a>(embeddings: impl ExactSizeIterator<Item = &'a Embedding>) -> Array2<f32> {
+    let n = embeddings.len();
+    let mut x = Array2::<f32>::zeros((n, FEATURE_DIM));
+    for (mut row, e) in x.rows_mut().into_iter().zip(embeddings) {
+        for (v, f) in row.iter_mut().zip(features(e)) {
+            *v = f;
+        }
+    }
+    x
+}
+
+/// One feature vector as a one-row matrix view.
+fn one_row(x: &[f32]) -> ArrayView2<'_, f32> {
+    ndarray::aview1(x).insert_axis(Axis(0))
+}
+
+/// `Array2` as one JSON array per row (the `heads.json` layout).
+mod as_rows {
+    use ndarray::Array2;
+    use serde::{de::Error, Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(m: &Array2<f32>, s: S) -> Result<S::Ok, S::Error> {
+        let rows: Vec<Vec<f32>> = m.rows().into_iter().map(|r| r.to_vec()).collect();
+        rows.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Array2<f32>, D::Error> {
+        let rows = Vec::<Vec<f32>>::deserialize(d)?;
+        let cols = rows.first().map_or(0, Vec::len);
+        if rows.iter().any(|r| r.len() != cols) {
+            return Err(D::Error::custom("weight rows differ in length"));
+        }
+        let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+        Array2::from_shape_vec((rows.len(), cols), flat).map_err(D::Error::custom)
+    }
+}
+
+/// `Array1` as a plain JSON array.
+mod as_vec {
+    use ndarray::Array1;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Array1<f32>, s: S) -> Result<S::Ok, S::Error> {
+        v.to_vec().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Array1<f32>, D::Error> {
+        Ok(Array1::from(Vec::<f32>::deserialize(d)?))
+    }
+}
+
+/// Multinomial logistic regression: one row of `weights` per class over the features, plus a bias each.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SoftmaxHead {
     pub classes: Vec<String>,
-    pub weights: Vec<Vec<f32>>,
-    pub bias: Vec<f32>,
+    /// `(classes, features)`; stored in `heads.json` as one array per class.
+    #[serde(with = "as_rows")]
+    pub weights: Array2<f32>,
+    #[serde(with = "as_vec")]
+    pub bias: Array1<f32>,
 }
 
 impl SoftmaxHead {
-    /// Class probabilities for one feature vector.
+    /// Class probabilities of every row of `x` (`(rows, features)`): one product for the batch.
+    pub fn probs_batch(&self, x: ArrayView2<'_, f32>) -> Array2<f32> {
+        // Shapes are checked when artifacts load (`artifacts::check_consistent`) and fixed by the fits.
+        let mut p = x.dot(&self.weights.t()) + &self.bias;
+        for mut row in p.rows_mut() {
+            let max = row.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            row.mapv_inplace(|v| (v - max).exp());
+            let sum = row.sum();
+            row.mapv_inplace(|v| v / sum);
+        }
+        p
+    }
+
+    /// Class probabilities for one feature vector (the batch path on one row, so both agree exactly).
     pub fn probs(&self, x: &[f32]) -> Vec<f32> {
-        let logits: Vec<f32> = self
-            .weights
-            .iter()
-            .zip(&self.bias)
-            .map(|(w, b)| dot(w, x) + b)
-            .collect();
-        softmax(&logits)
+        self.probs_batch(one_row(x)).row(0).to_vec()
     }
 }
 
 /// Linear regression of the standardized difficulty, squashed to [0,1] by a logistic function.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DifficultyHead {
-    pub weights: Vec<f32>,
+    #[serde(with = "as_vec")]
+    pub weights: Array1<f32>,
     pub bias: f32,
     /// Score thresholds between easy|medium and medium|hard (terciles of out-of-fold training scores).
     pub cuts: [f32; 2],
 }
 
 impl DifficultyHead {
-    /// Difficulty score in [0,1]; higher means more providers fail such prompts.
+    /// Difficulty scores in [0,1] of every row of `x`; higher means more providers fail such prompts.
+    pub fn score_batch(&self, x: ArrayView2<'_, f32>) -> Array1<f32> {
+        let w = self.weights.view().insert_axis(Axis(1));
+        x.dot(&w).column(0).mapv(|v| sigmoid(v + self.bias))
+    }
+
+    /// Difficulty score of one feature vector (the batch path on one row).
     pub fn score(&self, x: &[f32]) -> f32 {
-        sigmoid(dot(&self.weights, x) + self.bias)
+        self.score_batch(one_row(x))
+            .first()
+            .copied()
+            .unwrap_or(f32::NAN)
     }
 
     /// Level index (0 easy, 1 medium, 2 hard) of a score.
@@ -78,8 +151,13 @@ pub struct DomainHead {
 impl DomainHead {
     /// Probabilities of the six domains.
     pub fn probs(&self, x: &[f32]) -> Vec<f32> {
+        self.fold(&self.head.probs(x))
+    }
+
+    /// Fine-class probabilities of one row summed into the six domains.
+    fn fold(&self, fine: &[f32]) -> Vec<f32> {
         let mut out = vec![0f32; DOMAINS.len()];
-        for (p, &d) in self.head.probs(x).iter().zip(&self.class_domain) {
+        for (p, &d) in fine.iter().zip(&self.class_domain) {
             if let Some(slot) = out.get_mut(d) {
                 *slot += p;
             }
@@ -118,9 +196,39 @@ impl Heads {
     /// Labels one embedded prompt.
     pub fn label(&self, e: &Embedding) -> Labels {
         let x = features(e);
-        let probs = self.domain.probs(&x);
+        self.assemble(
+            self.domain.head.probs(&x),
+            self.category.probs(&x),
+            self.difficulty.score(&x),
+            e,
+        )
+    }
+
+    /// Labels a batch of embedded prompts: each head is one matrix product over the batch's features.
+    /// Row for row the same numbers as [`Self::label`] (which is this on one row).
+    pub fn label_batch(&self, embeddings: &[Embedding]) -> Vec<Labels> {
+        let x = feature_matrix(embeddings.iter());
+        let domain = self.domain.head.probs_batch(x.view());
+        let category = self.category.probs_batch(x.view());
+        let difficulty = self.difficulty.score_batch(x.view());
+        embeddings
+            .iter()
+            .zip(domain.rows())
+            .zip(category.rows())
+            .zip(&difficulty)
+            .map(|(((e, d), c), &s)| self.assemble(d.to_vec(), c.to_vec(), s, e))
+            .collect()
+    }
+
+    fn assemble(
+        &self,
+        fine: Vec<f32>,
+        category_probs: Vec<f32>,
+        difficulty: f32,
+        e: &Embedding,
+    ) -> Labels {
+        let probs = self.domain.fold(&fine);
         let best = argmax(&probs);
-        let difficulty = self.difficulty.score(&x);
         let level_index = self.difficulty.level(difficulty);
         Labels {
             domain: DOMAINS[best.min(DOMAINS.len() - 1)],
@@ -128,7 +236,7 @@ impl Heads {
             difficulty,
             level: LEVELS[level_index],
             level_index,
-            category_probs: self.category.probs(&x),
+            category_probs,
             input_tokens: e.full_tokens,
             truncated: e.truncated,
         }
@@ -144,19 +252,6 @@ impl Labels {
             input_tokens: self.input_tokens,
         }
     }
-}
-
-/// Dot product.
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// Numerically stable softmax.
-pub fn softmax(logits: &[f32]) -> Vec<f32> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exps: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
-    let sum: f32 = exps.iter().sum();
-    exps.iter().map(|e| e / sum).collect()
 }
 
 /// Logistic function.
@@ -186,13 +281,13 @@ mod tests {
     fn softmax_head_and_levels() {
         let head = SoftmaxHead {
             classes: vec!["a".into(), "b".into()],
-            weights: vec![vec![1.0, 0.0], vec![0.0, 1.0]],
-            bias: vec![0.0, 0.0],
+            weights: ndarray::array![[1.0, 0.0], [0.0, 1.0]],
+            bias: ndarray::array![0.0, 0.0],
         };
         let p = head.probs(&[2.0, 0.0]);
         assert!((p[0] - 0.880797).abs() < 1e-5 && (p[0] + p[1] - 1.0).abs() < 1e-6);
         let d = DifficultyHead {
-            weights: vec![1.0],
+            weights: ndarray::array![1.0],
             bias: 0.0,
             cuts: [0.4, 0.6],
         };
@@ -200,5 +295,52 @@ mod tests {
         assert_eq!(d.level(d.score(&[0.0])), 1);
         assert_eq!(d.level(d.score(&[2.0])), 2);
         assert_eq!(argmax(&[0.1, 0.7, 0.2]), 1);
+    }
+
+    fn shipped_heads() -> (Heads, Vec<u8>) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/heads.json");
+        let bytes = std::fs::read(path).unwrap();
+        (serde_json::from_slice(&bytes).unwrap(), bytes)
+    }
+
+    #[test]
+    fn heads_json_layout_is_unchanged_by_the_matrix_types() {
+        let (heads, bytes) = shipped_heads();
+        assert_eq!(serde_json::to_vec(&heads).unwrap(), bytes);
+        let ragged = r#"{"classes":["a","b"],"weights":[[1.0],[1.0,2.0]],"bias":[0.0,0.0]}"#;
+        assert!(serde_json::from_str::<SoftmaxHead>(ragged).is_err());
+    }
+
+    #[test]
+    fn a_batch_labels_each_row_as_a_single_call_does() {
+        let (heads, _) = shipped_heads();
+        // Pseudo-random unit vectors of several lengths.
+        let mut state = 7u64;
+        let embeddings: Vec<Embedding> = (0..37)
+            .map(|i| {
+                let mut v: Vec<f32> = (0..crate::embedding::EMBEDDING_DIM)
+                    .map(|_| {
+                        state = state
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+                    })
+                    .collect();
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                v.iter_mut().for_each(|x| *x /= norm);
+                Embedding {
+                    vector: v,
+                    tokens: 5 + i,
+                    truncated: false,
+                    full_tokens: 5 + i * 13,
+                }
+            })
+            .collect();
+        let batch = heads.label_batch(&embeddings);
+        assert_eq!(batch.len(), embeddings.len());
+        for (e, b) in embeddings.iter().zip(&batch) {
+            assert_eq!(&heads.label(e), b);
+        }
+        assert!(heads.label_batch(&[]).is_empty());
     }
 }

@@ -191,16 +191,23 @@ fn label_window(
         .iter_mut()
         .filter_map(|r| r.prompt.as_mut().ok().map(std::mem::take))
         .collect();
-    let mut embedded = embedder.embed_detailed(&texts)?.into_iter();
+    let embedded = embedder.embed_detailed(&texts)?;
+    if embedded.len() != texts.len() {
+        return Err(Error::inference(
+            "embedder returned the wrong number of vectors",
+        ));
+    }
+    // The window's labels in one product per head.
+    let labelled = brain.label_batch(&embedded);
+    let mut labelled = embedded.iter().zip(labelled);
     let defaults = RouteOptions::default();
     for record in window.iter() {
         let id = record.id.as_deref();
         match &record.prompt {
             Ok(_) => {
-                let e: Embedding = embedded
+                let (e, labels): (&Embedding, Labels) = labelled
                     .next()
                     .ok_or_else(|| Error::inference("embedder returned too few vectors"))?;
-                let labels = brain.label(&e);
                 let decision = brain.route(&labels, &defaults).map_err(|err| match err {
                     Error::InvalidInput(m) => Error::Usage(format!("routing: {m}")),
                     other => other,

@@ -556,11 +556,7 @@ fn evaluate_group(
             oracle_gain_fraction: frac.fraction.unwrap_or(f64::NAN),
         });
     }
-    let scores: Vec<f64> = g
-        .rows
-        .iter()
-        .map(|&i| fitted.heads.difficulty.score(&corpus.features[i]) as f64)
-        .collect();
+    let scores = difficulty_scores(&fitted.heads.difficulty, corpus, &g.rows);
     let lengths = prompt_lengths(corpus, &g.rows);
     let PairTruth {
         failure,
@@ -635,10 +631,8 @@ fn transfer(
             bias: b,
             cuts: [0.0, 0.0],
         };
-        for &i in rows {
-            scores.push(head.score(&corpus.features[i]) as f64);
-            rows_out.push(i);
-        }
+        scores.extend(difficulty_scores(&head, corpus, rows));
+        rows_out.extend_from_slice(rows);
     }
     let truth = group_truth(corpus, g, &rows_out, registry, table);
     let lengths = prompt_lengths(corpus, &rows_out);
@@ -750,6 +744,25 @@ fn groups_on(
             }
         })
         .filter(|g| !g.rows.is_empty())
+        .collect()
+}
+
+/// The difficulty head's scores of `rows`, as one matrix product.
+fn difficulty_scores(
+    head: &crate::labels::DifficultyHead,
+    corpus: &Corpus,
+    rows: &[usize],
+) -> Vec<f64> {
+    let width = crate::labels::FEATURE_DIM;
+    let mut x = ndarray::Array2::<f32>::zeros((rows.len(), width));
+    for (mut row, &i) in x.rows_mut().into_iter().zip(rows) {
+        for (v, f) in row.iter_mut().zip(&corpus.features[i]) {
+            *v = *f;
+        }
+    }
+    head.score_batch(x.view())
+        .iter()
+        .map(|&s| f64::from(s))
         .collect()
 }
 

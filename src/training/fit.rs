@@ -1,9 +1,11 @@
-//! Model fitting on candle (CPU): multinomial logistic regression, ridge regression, and the
-//! item-response fit (provider ability − prompt difficulty) behind the difficulty target.
+//! Model fitting on ndarray: multinomial logistic regression, ridge regression, and the item-response fit
+//! (provider ability − prompt difficulty) behind the difficulty target. Each is full-batch gradient descent
+//! with Adam (the update of candle's `AdamW` with no weight decay, so fits match the earlier candle
+//! version up to f32 rounding) on gradients written out by hand.
 
+use crate::error::Error;
 use crate::error::Result;
-use candle_core::{DType, Device, Tensor, Var, D};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use ndarray::{Array1, Array2, Axis, Zip};
 
 /// Full-batch optimisation settings.
 #[derive(Debug, Clone, Copy)]
@@ -23,85 +25,151 @@ impl Default for FitOptions {
     }
 }
 
-fn matrix(x: &[Vec<f32>], dev: &Device) -> Result<Tensor> {
+/// Rows as one `(rows, features)` matrix; the rows must be as wide as the first and as many as `targets`.
+fn matrix(x: &[Vec<f32>], targets: usize) -> Result<Array2<f32>> {
     let cols = x.first().map(Vec::len).unwrap_or(0);
-    let flat: Vec<f32> = x.iter().flat_map(|r| r.iter().copied()).collect();
-    Ok(Tensor::from_vec(flat, (x.len(), cols), dev)?)
+    if x.len() != targets || x.iter().any(|r| r.len() != cols) {
+        return Err(Error::InvalidInput(format!(
+            "fit: {} rows (of unequal width or not one per target) for {targets} targets",
+            x.len()
+        )));
+    }
+    let flat: Vec<f32> = x.iter().flatten().copied().collect();
+    Array2::from_shape_vec((x.len(), cols), flat)
+        .map_err(|e| Error::InvalidInput(format!("fit: {e}")))
 }
 
-fn adam(vars: Vec<Var>, lr: f64) -> Result<AdamW> {
-    Ok(AdamW::new(
-        vars,
-        ParamsAdamW {
-            lr,
-            weight_decay: 0.0,
-            ..ParamsAdamW::default()
-        },
-    )?)
+/// Adam with candle's defaults (β₁ 0.9, β₂ 0.999, ε 1e-8) over one flat parameter vector.
+struct Adam {
+    lr: f32,
+    step: i32,
+    m: Vec<f32>,
+    v: Vec<f32>,
+}
+
+impl Adam {
+    const BETA1: f32 = 0.9;
+    const BETA2: f32 = 0.999;
+    const EPS: f32 = 1e-8;
+
+    fn new(params: usize, lr: f64) -> Self {
+        Self {
+            lr: lr as f32,
+            step: 0,
+            m: vec![0.0; params],
+            v: vec![0.0; params],
+        }
+    }
+
+    /// One update of `params` (several arrays, in a fixed order) from their gradients.
+    fn step(&mut self, params: &mut [&mut [f32]], grads: &[&[f32]]) {
+        self.step += 1;
+        let scale_m = 1.0 / (1.0 - Self::BETA1.powi(self.step));
+        let scale_v = 1.0 / (1.0 - Self::BETA2.powi(self.step));
+        let mut k = 0;
+        for (p, g) in params.iter_mut().zip(grads) {
+            for (theta, &g) in p.iter_mut().zip(g.iter()) {
+                let (Some(m), Some(v)) = (self.m.get_mut(k), self.v.get_mut(k)) else {
+                    return;
+                };
+                *m = *m * Self::BETA1 + g * (1.0 - Self::BETA1);
+                *v = *v * Self::BETA2 + g * g * (1.0 - Self::BETA2);
+                let m_hat = *m * scale_m;
+                let v_hat = *v * scale_v;
+                *theta -= m_hat / (v_hat.sqrt() + Self::EPS) * self.lr;
+                k += 1;
+            }
+        }
+    }
+}
+
+/// A contiguous array's values (every array here is created contiguous).
+fn flat(a: &Array2<f32>) -> &[f32] {
+    a.as_slice().unwrap_or(&[])
+}
+
+fn flat_mut(a: &mut Array2<f32>) -> &mut [f32] {
+    a.as_slice_mut().unwrap_or(&mut [])
+}
+
+/// Row-wise softmax, in place.
+fn softmax_rows(logits: &mut Array2<f32>) {
+    for mut row in logits.rows_mut() {
+        let max = row.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        row.mapv_inplace(|v| (v - max).exp());
+        let sum = row.sum();
+        row.mapv_inplace(|v| v / sum);
+    }
 }
 
 /// Fits softmax regression of `y` (class indices < `classes`) on `x`; optional per-row weights.
-/// Returns (weights `classes × features`, bias).
+/// Returns (weights `(classes, features)`, bias).
 pub fn fit_softmax(
     x: &[Vec<f32>],
     y: &[usize],
     classes: usize,
     row_weights: Option<&[f32]>,
     opts: FitOptions,
-) -> Result<(Vec<Vec<f32>>, Vec<f32>)> {
-    let dev = Device::Cpu;
-    let features = x.first().map(Vec::len).unwrap_or(0);
-    let xt = matrix(x, &dev)?;
-    let n = x.len();
-    let mut onehot = vec![0f32; n * classes];
+) -> Result<(Array2<f32>, Array1<f32>)> {
+    let xt = matrix(x, y.len())?;
+    let (n, features) = xt.dim();
+    if row_weights.is_some_and(|w| w.len() != n) {
+        return Err(Error::InvalidInput("fit: one row weight per row".into()));
+    }
+    let mut target = Array2::<f32>::zeros((n, classes));
     for (i, &c) in y.iter().enumerate() {
-        onehot[i * classes + c] = 1.0;
+        if let Some(t) = target.get_mut((i, c)) {
+            *t = 1.0;
+        }
     }
-    let target = Tensor::from_vec(onehot, (n, classes), &dev)?;
-    let rw: Vec<f32> = match row_weights {
-        Some(w) => w.to_vec(),
-        None => vec![1.0; n],
+    let rw: Array1<f32> = match row_weights {
+        Some(w) => Array1::from(w.to_vec()),
+        None => Array1::ones(n),
     };
-    let total: f32 = rw.iter().sum::<f32>().max(1e-9);
-    let rw = Tensor::from_vec(rw, (n, 1), &dev)?;
-    let w = Var::zeros((features, classes), DType::F32, &dev)?;
-    let b = Var::zeros(classes, DType::F32, &dev)?;
-    let mut opt = adam(vec![w.clone(), b.clone()], opts.learning_rate)?;
+    let total = rw.sum().max(1e-9);
+    // Each row's gradient weight: its row weight over the total (the loss is a weighted mean).
+    let scale = rw.mapv(|w| w / total).insert_axis(Axis(1));
+    let l2 = opts.l2 as f32;
+    let mut w = Array2::<f32>::zeros((features, classes));
+    let mut b = Array2::<f32>::zeros((1, classes));
+    let mut adam = Adam::new(w.len() + b.len(), opts.learning_rate);
     for _ in 0..opts.steps {
-        let logits = xt.matmul(w.as_tensor())?.broadcast_add(b.as_tensor())?;
-        let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-        let nll = ((logp * &target)?.broadcast_mul(&rw)?.sum_all()? / (-(total as f64)))?;
-        let loss = (nll + (w.as_tensor().sqr()?.sum_all()? * opts.l2)?)?;
-        opt.backward_step(&loss)?;
+        // loss = −Σᵢ sᵢ Σ_c T_ic log softmax(XW + b)_ic + l2‖W‖²; ∂/∂logits = sᵢ (P − T).
+        let mut p = xt.dot(&w) + &b;
+        softmax_rows(&mut p);
+        let g_logits = (p - &target) * &scale;
+        let gw = xt.t().dot(&g_logits) + &w * (2.0 * l2);
+        let gb = g_logits.sum_axis(Axis(0)).insert_axis(Axis(0));
+        adam.step(
+            &mut [flat_mut(&mut w), flat_mut(&mut b)],
+            &[flat(&gw), flat(&gb)],
+        );
     }
-    let wt = w.as_tensor().t()?.to_vec2::<f32>()?;
-    Ok((wt, b.as_tensor().to_vec1::<f32>()?))
+    Ok((w.t().to_owned(), b.row(0).to_owned()))
 }
 
 /// Fits ridge regression of `y` on `x`. Returns (weights, bias).
-pub fn fit_ridge(x: &[Vec<f32>], y: &[f32], opts: FitOptions) -> Result<(Vec<f32>, f32)> {
-    let dev = Device::Cpu;
-    let features = x.first().map(Vec::len).unwrap_or(0);
-    let xt = matrix(x, &dev)?;
-    let yt = Tensor::from_vec(y.to_vec(), (y.len(), 1), &dev)?;
-    let w = Var::zeros((features, 1), DType::F32, &dev)?;
+pub fn fit_ridge(x: &[Vec<f32>], y: &[f32], opts: FitOptions) -> Result<(Array1<f32>, f32)> {
+    let xt = matrix(x, y.len())?;
+    let (n, features) = xt.dim();
+    let yt = Array1::from(y.to_vec()).insert_axis(Axis(1));
+    let l2 = opts.l2 as f32;
+    let mut w = Array2::<f32>::zeros((features, 1));
     let mean = y.iter().sum::<f32>() / y.len().max(1) as f32;
-    let b = Var::from_tensor(&Tensor::new(&[mean], &dev)?)?;
-    let mut opt = adam(vec![w.clone(), b.clone()], opts.learning_rate)?;
+    let mut b = Array2::<f32>::from_elem((1, 1), mean);
+    let mut adam = Adam::new(w.len() + 1, opts.learning_rate);
+    let inv_n = 1.0 / n.max(1) as f32;
     for _ in 0..opts.steps {
-        let pred = xt.matmul(w.as_tensor())?.broadcast_add(b.as_tensor())?;
-        let mse = (pred - &yt)?.sqr()?.mean_all()?;
-        let loss = (mse + (w.as_tensor().sqr()?.sum_all()? * opts.l2)?)?;
-        opt.backward_step(&loss)?;
+        // loss = mean((Xw + b − y)²) + l2‖w‖²; ∂/∂pred = 2 (pred − y) / n.
+        let g_pred = (xt.dot(&w) + &b - &yt) * (2.0 * inv_n);
+        let gw = xt.t().dot(&g_pred) + &w * (2.0 * l2);
+        let gb = Array2::from_elem((1, 1), g_pred.sum());
+        adam.step(
+            &mut [flat_mut(&mut w), flat_mut(&mut b)],
+            &[flat(&gw), flat(&gb)],
+        );
     }
-    let weights = w.as_tensor().flatten_all()?.to_vec1::<f32>()?;
-    let bias = b
-        .as_tensor()
-        .to_vec1::<f32>()?
-        .first()
-        .copied()
-        .unwrap_or(0.0);
-    Ok((weights, bias))
+    Ok((w.column(0).to_owned(), b[(0, 0)]))
 }
 
 /// One observed outcome for the item-response fit.
@@ -122,28 +190,39 @@ pub fn fit_irt(
     observations: &[Observation],
     steps: usize,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
-    let dev = Device::Cpu;
-    let item_idx: Vec<u32> = observations.iter().map(|o| o.item as u32).collect();
-    let prov_idx: Vec<u32> = observations.iter().map(|o| o.provider as u32).collect();
-    let target: Vec<f32> = observations.iter().map(|o| o.outcome).collect();
-    let n = observations.len();
-    let item_idx = Tensor::from_vec(item_idx, n, &dev)?;
-    let prov_idx = Tensor::from_vec(prov_idx, n, &dev)?;
-    let target = Tensor::from_vec(target, n, &dev)?;
-    let ability = Var::zeros(providers, DType::F32, &dev)?;
-    let difficulty = Var::zeros(items, DType::F32, &dev)?;
-    let mut opt = adam(vec![ability.clone(), difficulty.clone()], 0.1)?;
+    let obs: Vec<&Observation> = observations
+        .iter()
+        .filter(|o| o.item < items && o.provider < providers)
+        .collect();
+    let inv_n = 1.0 / obs.len().max(1) as f32;
+    let reg = 0.01f32;
+    let mut ability = Array2::<f32>::zeros((1, providers));
+    let mut difficulty = Array2::<f32>::zeros((1, items));
+    let mut adam = Adam::new(providers + items, 0.1);
+    let mut ga = Array2::<f32>::zeros((1, providers));
+    let mut gd = Array2::<f32>::zeros((1, items));
     for _ in 0..steps {
-        let logits = (ability.as_tensor().index_select(&prov_idx, 0)?
-            - difficulty.as_tensor().index_select(&item_idx, 0)?)?;
-        let bce = candle_nn::loss::binary_cross_entropy_with_logit(&logits, &target)?;
-        let reg = (difficulty.as_tensor().sqr()?.mean_all()? * 0.01)?;
-        opt.backward_step(&(bce + reg)?)?;
+        // loss = mean BCE(sigmoid(a_p − d_i), t) + reg·mean(d²); ∂/∂logit = (σ − t) / n.
+        ga.fill(0.0);
+        Zip::from(&mut gd)
+            .and(&difficulty)
+            .for_each(|g, &d| *g = 2.0 * reg * d / items.max(1) as f32);
+        for o in &obs {
+            let z = ability[(0, o.provider)] - difficulty[(0, o.item)];
+            let g = (sigmoid(z) - o.outcome) * inv_n;
+            ga[(0, o.provider)] += g;
+            gd[(0, o.item)] -= g;
+        }
+        adam.step(
+            &mut [flat_mut(&mut ability), flat_mut(&mut difficulty)],
+            &[flat(&ga), flat(&gd)],
+        );
     }
-    Ok((
-        ability.as_tensor().to_vec1::<f32>()?,
-        difficulty.as_tensor().to_vec1::<f32>()?,
-    ))
+    Ok((ability.row(0).to_vec(), difficulty.row(0).to_vec()))
+}
+
+fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
 }
 
 #[cfg(test)]

@@ -212,8 +212,8 @@ fn fit_domain_head(corpus: &Corpus, labelled: &[usize]) -> Result<DomainHead> {
         return Ok(DomainHead {
             head: SoftmaxHead {
                 classes: DOMAINS.iter().map(|d| format!("domain:{d}")).collect(),
-                weights: vec![vec![0.0; FEATURE_DIM]; DOMAINS.len()],
-                bias: vec![0.0; DOMAINS.len()],
+                weights: ndarray::Array2::zeros((DOMAINS.len(), FEATURE_DIM)),
+                bias: ndarray::Array1::zeros(DOMAINS.len()),
             },
             class_domain: (0..DOMAINS.len()).collect(),
         });
