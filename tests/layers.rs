@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-const RUNTIME: [&str; 5] = ["tokio", "axum", "hyper"];
+const RUNTIME: [&str; 3] = ["tokio", "axum", "hyper"];
 const CANDLE: [&str; 4] = [
     "candle_core",
     "candle_nn",
