@@ -9,6 +9,7 @@ pub mod device;
 pub mod kernels;
 pub mod minilm;
 pub mod packed;
+mod team;
 pub mod tokenizer;
 
 pub use acquire::{ModelFiles, ModelSource};

@@ -7,7 +7,6 @@ use super::options::RouteOptions;
 use super::registry::PriceRegistry;
 use super::rule::{self, Choice, Offer, Ruling, Verdict};
 use super::table::{PromptLabels, RoutingTable};
-use super::LEVELS;
 use crate::error::{Error, Result};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -105,7 +104,7 @@ impl Policy {
         defaults: RouteOptions,
     ) -> Result<Policy> {
         let table: Arc<RoutingTable> = table.into();
-        check_table(&table).map_err(Error::Artifacts)?;
+        table.check_shape().map_err(Error::Artifacts)?;
         let mut defaults = defaults;
         defaults
             .check_numbers()
@@ -279,7 +278,9 @@ impl Policy {
     /// `Error::InvalidInput`.
     pub fn decide(&self, labels: &PromptLabels, opts: &RouteOptions) -> Result<Decision> {
         let o = self.target_options(opts)?;
-        check_labels(&self.table, labels).map_err(Error::InvalidInput)?;
+        self.table
+            .check_labels(labels)
+            .map_err(Error::InvalidInput)?;
         let entrants = self.eligibility(labels, &o);
         let offers: Vec<Offer> = entrants.iter().map(Entrant::offer).collect();
         let ruling = rule::apply(&offers, &o.target());
@@ -552,87 +553,6 @@ fn why_none(entrants: &[Entrant], verdicts: &[Verdict], o: &RouteOptions) -> Str
     } else {
         parts.join(", ")
     }
-}
-
-/// Checks that the table's arrays have the shapes the policy indexes.
-fn check_table(t: &RoutingTable) -> std::result::Result<(), String> {
-    let (nc, np) = (t.categories.len(), t.providers.len());
-    if t.category_domain.len() != nc {
-        return Err(format!(
-            "routing table has {nc} categories but {} category domains",
-            t.category_domain.len()
-        ));
-    }
-    let cube_ok = |name: &str, ok: bool| {
-        if ok {
-            Ok(())
-        } else {
-            Err(format!(
-                "routing table `{name}` is not {nc} categories x {} levels x {np} providers",
-                LEVELS.len()
-            ))
-        }
-    };
-    cube_ok(
-        "quality",
-        t.quality.len() == nc
-            && t.quality
-                .iter()
-                .all(|c| c.len() == LEVELS.len() && c.iter().all(|l| l.len() == np)),
-    )?;
-    // Observed costs are optional: empty, or the full shape.
-    cube_ok(
-        "observed_cost_usd",
-        t.observed_cost_usd.is_empty()
-            || (t.observed_cost_usd.len() == nc
-                && t.observed_cost_usd
-                    .iter()
-                    .all(|c| c.len() == LEVELS.len() && c.iter().all(|l| l.len() == np))),
-    )?;
-    if t.output_tokens.len() != nc || t.output_tokens.iter().any(|r| r.len() != np) {
-        return Err(format!(
-            "routing table `output_tokens` is not {nc} categories x {np} providers"
-        ));
-    }
-    if t.quality
-        .iter()
-        .flatten()
-        .flatten()
-        .flatten()
-        .any(|q| !q.is_finite())
-    {
-        return Err("routing table has a non-finite quality".to_string());
-    }
-    Ok(())
-}
-
-/// Checks a prompt's labels against the table; the message suits a client.
-fn check_labels(t: &RoutingTable, labels: &PromptLabels) -> std::result::Result<(), String> {
-    if labels.category_probs.len() != t.categories.len() {
-        return Err(format!(
-            "labels have {} category probabilities but the routing table has {} categories",
-            labels.category_probs.len(),
-            t.categories.len()
-        ));
-    }
-    if labels
-        .category_probs
-        .iter()
-        .any(|p| !p.is_finite() || *p < 0.0)
-    {
-        return Err("label probabilities must be finite and >= 0".to_string());
-    }
-    if labels.category_probs.iter().sum::<f32>() <= 0.0 {
-        return Err("label probabilities must not all be zero".to_string());
-    }
-    if labels.level >= LEVELS.len() {
-        return Err(format!(
-            "level {} is not one of the {} levels",
-            labels.level,
-            LEVELS.len()
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! smoothed toward the category's mean and the domain/global means where a cell has few observations;
 //! the raw observation counts are kept.
 
+use super::LEVELS;
 use serde::{Deserialize, Serialize};
 
 /// What the table knows about one provider.
@@ -58,6 +59,89 @@ pub struct PromptLabels {
 }
 
 impl RoutingTable {
+    /// Checks that the table's arrays have the shapes the policy indexes.
+    pub fn check_shape(&self) -> Result<(), String> {
+        let t = self;
+        let (nc, np) = (t.categories.len(), t.providers.len());
+        if t.category_domain.len() != nc {
+            return Err(format!(
+                "routing table has {nc} categories but {} category domains",
+                t.category_domain.len()
+            ));
+        }
+        let cube_ok = |name: &str, ok: bool| {
+            if ok {
+                Ok(())
+            } else {
+                Err(format!(
+                    "routing table `{name}` is not {nc} categories x {} levels x {np} providers",
+                    LEVELS.len()
+                ))
+            }
+        };
+        cube_ok(
+            "quality",
+            t.quality.len() == nc
+                && t.quality
+                    .iter()
+                    .all(|c| c.len() == LEVELS.len() && c.iter().all(|l| l.len() == np)),
+        )?;
+        // Observed costs are optional: empty, or the full shape.
+        cube_ok(
+            "observed_cost_usd",
+            t.observed_cost_usd.is_empty()
+                || (t.observed_cost_usd.len() == nc
+                    && t.observed_cost_usd
+                        .iter()
+                        .all(|c| c.len() == LEVELS.len() && c.iter().all(|l| l.len() == np))),
+        )?;
+        if t.output_tokens.len() != nc || t.output_tokens.iter().any(|r| r.len() != np) {
+            return Err(format!(
+                "routing table `output_tokens` is not {nc} categories x {np} providers"
+            ));
+        }
+        if t.quality
+            .iter()
+            .flatten()
+            .flatten()
+            .flatten()
+            .any(|q| !q.is_finite())
+        {
+            return Err("routing table has a non-finite quality".to_string());
+        }
+        Ok(())
+    }
+
+    /// Checks a prompt's labels against the table; the message suits a client.
+    pub fn check_labels(&self, labels: &PromptLabels) -> Result<(), String> {
+        let t = self;
+        if labels.category_probs.len() != t.categories.len() {
+            return Err(format!(
+                "labels have {} category probabilities but the routing table has {} categories",
+                labels.category_probs.len(),
+                t.categories.len()
+            ));
+        }
+        if labels
+            .category_probs
+            .iter()
+            .any(|p| !p.is_finite() || *p < 0.0)
+        {
+            return Err("label probabilities must be finite and >= 0".to_string());
+        }
+        if labels.category_probs.iter().sum::<f32>() <= 0.0 {
+            return Err("label probabilities must not all be zero".to_string());
+        }
+        if labels.level >= LEVELS.len() {
+            return Err(format!(
+                "level {} is not one of the {} levels",
+                labels.level,
+                LEVELS.len()
+            ));
+        }
+        Ok(())
+    }
+
     /// Index of a provider by name.
     pub fn provider_index(&self, name: &str) -> Option<usize> {
         self.providers.iter().position(|p| p.name == name)

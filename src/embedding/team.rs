@@ -1,0 +1,125 @@
+//! What the native engine's thread team shares in one forward pass: workspace buffers that each thread
+//! writes only its own part of, a spinning barrier between the steps, and the split of work into shares.
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// A workspace buffer that the team's threads read and write through, each writing only its own part
+/// (columns of a product, rows of a norm, one head of one text in attention) between two barriers.
+#[derive(Clone, Copy)]
+pub(super) struct SharedBuf {
+    pub(super) ptr: *mut f32,
+    pub(super) len: usize,
+}
+
+// SAFETY: the threads of one forward pass only write disjoint parts of a buffer between two barriers, and
+// only read parts no thread writes in that step (see `CpuBert::run_thread`); the buffers outlive the pass.
+unsafe impl Send for SharedBuf {}
+// SAFETY: as for `Send`: shared access is partitioned by the barriers of the pass.
+unsafe impl Sync for SharedBuf {}
+
+impl SharedBuf {
+    pub(super) fn new(buf: &mut [f32]) -> Self {
+        Self {
+            ptr: buf.as_mut_ptr(),
+            len: buf.len(),
+        }
+    }
+
+    /// `len` values from `start`, for writing.
+    ///
+    /// # Safety
+    /// No other thread may access these values until the next barrier.
+    #[allow(clippy::mut_from_ref)]
+    pub(super) unsafe fn part_mut(&self, start: usize, len: usize) -> &mut [f32] {
+        assert!(start + len <= self.len, "workspace part out of bounds");
+        // SAFETY: in bounds (checked above); exclusive by the caller's guarantee.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
+    }
+
+    /// A raw pointer to value `start`, for kernels that take a pointer and a row stride; `extent` values
+    /// from there must lie in the buffer (checked), and the caller keeps to the pass's partitioning.
+    pub(super) fn ptr_at(&self, start: usize, extent: usize) -> *mut f32 {
+        assert!(
+            start + extent <= self.len,
+            "workspace pointer out of bounds"
+        );
+        // SAFETY: `start <= len` (checked above), so the offset stays inside (or one past) the allocation.
+        unsafe { self.ptr.add(start) }
+    }
+
+    /// `len` values from `start`, for reading.
+    ///
+    /// # Safety
+    /// No thread may write these values until the next barrier.
+    pub(super) unsafe fn part(&self, start: usize, len: usize) -> &[f32] {
+        assert!(start + len <= self.len, "workspace part out of bounds");
+        // SAFETY: in bounds (checked above); not written concurrently by the caller's guarantee.
+        unsafe { std::slice::from_raw_parts(self.ptr.add(start), len) }
+    }
+}
+
+/// A barrier that spins (then yields) instead of sleeping: the team passes dozens of them per forward pass,
+/// each after a few microseconds of work, where a futex wake-up would cost more than the work.
+pub(super) struct SpinBarrier {
+    threads: usize,
+    arrived: AtomicUsize,
+    generation: AtomicUsize,
+    /// Set when a thread of the pass failed: every wait returns at once from then on.
+    poisoned: AtomicBool,
+}
+
+impl SpinBarrier {
+    pub(super) fn new(threads: usize) -> Self {
+        Self {
+            threads,
+            arrived: AtomicUsize::new(0),
+            generation: AtomicUsize::new(0),
+            poisoned: AtomicBool::new(false),
+        }
+    }
+
+    pub(super) fn poison(&self) {
+        self.poisoned.store(true, Ordering::Release);
+    }
+
+    /// Returns once all `threads` threads have called `wait` for this generation (or the barrier is
+    /// poisoned). Everything a thread wrote before its call is visible to every thread after theirs.
+    pub(super) fn wait(&self) {
+        if self.threads <= 1 {
+            return;
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.threads {
+            self.arrived.store(0, Ordering::Relaxed);
+            self.generation.fetch_add(1, Ordering::Release);
+            return;
+        }
+        let mut spins = 0u32;
+        while self.generation.load(Ordering::Acquire) == generation {
+            if self.poisoned.load(Ordering::Acquire) {
+                return;
+            }
+            if spins < 1_000 {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                // Another thread was descheduled: stop burning the core it may need.
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// The `index`-th of `parts` near-equal contiguous shares of `0..total`, share boundaries rounded to
+/// `align` (so that column shares start on a vector boundary).
+pub(super) fn share(total: usize, parts: usize, index: usize, align: usize) -> Range<usize> {
+    let bound = |i: usize| {
+        if i >= parts {
+            total
+        } else {
+            (total * i / parts / align * align).min(total)
+        }
+    };
+    bound(index)..bound(index + 1)
+}

@@ -1,0 +1,101 @@
+//! Cross-validation of the fit settings on the training split (no held-out row is touched).
+
+use super::routers::{estimates, evaluation_policy, head_labels, LabelFn};
+use super::{group_truth, groups, Group};
+use crate::error::Result;
+use crate::routing::PriceRegistry;
+use crate::routing::RoutingTable;
+use crate::training::{metrics, Corpus};
+use std::collections::BTreeSet;
+
+/// Cross-validation score of settings on the training split: mean AIQ gain of the labels router on the
+/// largest group over `folds` folds (no held-out row is touched).
+pub fn cv_scores(
+    corpus: &Corpus,
+    train: &[usize],
+    grid: &[crate::training::FitSettings],
+    folds: usize,
+) -> Result<Vec<CvScore>> {
+    let mut totals: Vec<CvScore> = grid.iter().map(|_| CvScore::default()).collect();
+    for fold in 0..folds {
+        let fit_rows: Vec<usize> = train
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| k % folds != fold)
+            .map(|(_, &i)| i)
+            .collect();
+        let val_rows: Vec<usize> = train
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| k % folds == fold)
+            .map(|(_, &i)| i)
+            .collect();
+        let base = crate::training::fit_base(corpus, &fit_rows)?;
+        let val_set: BTreeSet<usize> = val_rows.iter().copied().collect();
+        for (s, total) in grid.iter().zip(totals.iter_mut()) {
+            let fitted = crate::training::fit_with_base(corpus, &fit_rows, &base, *s)?;
+            let policy = evaluation_policy(fitted.table.clone())?;
+            let registry = PriceRegistry::from_table_defaults(&fitted.table);
+            // Validation rows play the held-out role inside the fold.
+            let mut gs = groups_on(corpus, &fitted.table, &registry, &val_set, &fit_rows);
+            let Some(g) = gs.first_mut() else { continue };
+            let truth = group_truth(corpus, g, &g.rows, &registry, &fitted.table);
+            let heads = &fitted.heads;
+            let label: LabelFn = Box::new(move |i| head_labels(heads, corpus, i));
+            let (eq, ec) = estimates(&policy, &label, &g.rows, &g.providers);
+            let a = metrics::aiq(&truth.outcomes, &truth.costs, &eq, &ec);
+            total.aiq_gain += (a.aiq - a.zero_aiq) / folds as f64;
+            if let Some((drop, _, _)) =
+                metrics::saving_at_best(&truth.outcomes, &truth.costs, &eq, &ec).point
+            {
+                total.drops.push(drop);
+            }
+        }
+    }
+    Ok(totals)
+}
+
+/// Cross-validated figures of one setting.
+#[derive(Debug, Clone, Default)]
+pub struct CvScore {
+    /// Mean AIQ gain over the folds.
+    pub aiq_gain: f64,
+    /// Per fold, the `max_quality_drop` that saved most while keeping the best single provider's quality.
+    pub drops: Vec<f64>,
+}
+
+impl CvScore {
+    /// The median of the folds' best drops: the default `max_quality_drop` these artifacts recommend.
+    pub fn recommended_drop(&self) -> Option<f32> {
+        let mut d = self.drops.clone();
+        d.sort_by(|a, b| a.total_cmp(b));
+        d.get(d.len() / 2).map(|&v| v as f32)
+    }
+}
+
+/// Like [`groups`], with `eval` rows in the held-out role and `fit` rows in the training role.
+fn groups_on(
+    corpus: &Corpus,
+    table: &RoutingTable,
+    registry: &PriceRegistry,
+    eval: &BTreeSet<usize>,
+    fit: &[usize],
+) -> Vec<Group> {
+    let fit_set: BTreeSet<usize> = fit.iter().copied().collect();
+    groups(corpus, table, registry)
+        .into_iter()
+        .map(|g| {
+            let all: Vec<usize> = g.rows.iter().chain(&g.train_rows).copied().collect();
+            Group {
+                rows: all.iter().copied().filter(|i| eval.contains(i)).collect(),
+                train_rows: all
+                    .iter()
+                    .copied()
+                    .filter(|i| fit_set.contains(i))
+                    .collect(),
+                ..g
+            }
+        })
+        .filter(|g| !g.rows.is_empty())
+        .collect()
+}

@@ -1,0 +1,89 @@
+//! Evaluation metrics: routing quality (RouteLLM's APGR/CPT, cost saving at the best single provider's
+//! quality, RouterBench-style AIQ, fraction of the oracle's gain) and plain classification/ranking figures
+//! (Spearman, ROC AUC, accuracy, macro F1).
+//!
+//! The routing metrics port the reference definitions in `shared/metrics/routing_metrics.py` operation for
+//! operation (same sweep grids, same tie rules, same order of floating-point operations, sums added left to
+//! right as Python < 3.12's `sum()` does), so both give the same figures on the same inputs;
+//! `tests/fixtures/metrics/case.json`, written by `scripts/metrics-reference.py`, pins that. The one known
+//! difference: [`pgr_curve`] breaks ties between equal scores with its own PRNG (splitmix64), not with
+//! Python's `random.Random`, so on tied scores the two agree only in distribution.
+//!
+//! N-provider inputs are matrices indexed `[prompt][provider]`, providers in one fixed order:
+//! `outcomes` (the real quality of each provider's answer), `costs` (its real $ cost), and the router's
+//! estimates of both, `est_quality` and `est_cost`. The functions never panic: with ragged or mismatched
+//! inputs they use the common part (the fewest prompts of the four matrices and the fewest providers of
+//! any row); call [`check_shape`] first to reject such inputs instead. Figures that are undefined (no
+//! prompts, no quality gap, an empty class) come out as NaN unless documented otherwise.
+
+/// Python's two-argument `max(a, b)`: `b` only when it is strictly greater.
+fn py_max(a: f64, b: f64) -> f64 {
+    if b > a {
+        b
+    } else {
+        a
+    }
+}
+
+/// Python's two-argument `min(a, b)`: `b` only when it is strictly smaller.
+fn py_min(a: f64, b: f64) -> f64 {
+    if b < a {
+        b
+    } else {
+        a
+    }
+}
+
+/// Python's `max(values)` over a non-empty sequence (first of equal maxima); NaN when empty.
+fn py_max_all(values: impl IntoIterator<Item = f64>) -> f64 {
+    let mut it = values.into_iter();
+    match it.next() {
+        Some(first) => it.fold(first, py_max),
+        None => f64::NAN,
+    }
+}
+
+/// Python's `min(values)` over a non-empty sequence (first of equal minima); NaN when empty.
+fn py_min_all(values: impl IntoIterator<Item = f64>) -> f64 {
+    let mut it = values.into_iter();
+    match it.next() {
+        Some(first) => it.fold(first, py_min),
+        None => f64::NAN,
+    }
+}
+
+/// Python's `sum(values)` (before 3.12): plain left-to-right addition from zero.
+fn py_sum(values: impl IntoIterator<Item = f64>) -> f64 {
+    values.into_iter().fold(0.0, |acc, v| acc + v)
+}
+
+/// Python's tuple `<` on two-element float tuples.
+fn tuple_lt(a: (f64, f64), b: (f64, f64)) -> bool {
+    if a.0 != b.0 {
+        a.0 < b.0
+    } else if a.1 != b.1 {
+        a.1 < b.1
+    } else {
+        false
+    }
+}
+
+/// splitmix64: a tiny, fast, deterministic PRNG step (Steele, Lea & Flood 2014).
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+mod pair;
+mod provider;
+mod ranking;
+
+pub use pair::*;
+pub use provider::*;
+pub use ranking::*;
+
+#[cfg(test)]
+mod tests;
