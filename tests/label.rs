@@ -570,3 +570,29 @@ fn missing_input_fails_and_leaves_no_output() {
     );
     assert!(!Path::new(&out_path).exists());
 }
+
+#[test]
+fn a_reader_that_closes_the_pipe_ends_the_run_quietly() {
+    // `triage label big.jsonl | head -n 1`: the reader leaves after one line; triage stops with exit 0 and
+    // no "Broken pipe" error, as ripgrep does.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .current_dir(root())
+        .args(["label", "benches/prompts-1k.jsonl"])
+        .env_remove("TRIAGE_MODELS_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    assert_eq!(first[0], b'{');
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.to_lowercase().contains("broken pipe"), "{err}");
+    // The run stopped early: no summary of all 1,000 records was printed.
+    assert!(!err.contains("1000 records"), "{err}");
+}
