@@ -63,8 +63,16 @@ impl Brain {
         self.heads.label_batch(embeddings)
     }
 
-    /// Routes a labelled prompt.
+    /// Routes a labelled prompt. A blank prompt (nothing to answer) goes to the cheapest eligible provider:
+    /// its quality drop is lifted (the request's other rules still hold).
     pub fn route(&self, labels: &Labels, options: &RouteOptions) -> Result<Decision> {
+        if labels.blank {
+            let cheapest = RouteOptions {
+                max_quality_drop: Some(1.0),
+                ..options.clone()
+            };
+            return self.policy.decide(&labels.prompt_labels(), &cheapest);
+        }
         self.policy.decide(&labels.prompt_labels(), options)
     }
 }

@@ -46,6 +46,10 @@ pub struct GlobalArgs {
         default_value = "training-data"
     )]
     pub training_data: PathBuf,
+    /// Folder of the hand-written probe set (`pairs.jsonl`, `domains.jsonl`) that --retrain reports on;
+    /// skipped when missing. Never trained on.
+    #[arg(long, global = true, env = "TRIAGE_PROBE", default_value = "probe")]
+    pub probe: PathBuf,
     /// Where the embedding model runs.
     #[arg(long, global = true, env = "TRIAGE_DEVICE", value_enum, default_value_t = DeviceChoice::Cpu)]
     pub device: DeviceChoice,
@@ -193,6 +197,7 @@ pub enum ModelAction {
 pub struct Settings {
     pub models_dir: PathBuf,
     pub training_data: PathBuf,
+    pub probe: PathBuf,
     pub embedder: EmbedderSettings,
 }
 
@@ -219,6 +224,7 @@ impl Settings {
             },
             models_dir: global.models_dir.clone(),
             training_data: global.training_data.clone(),
+            probe: global.probe.clone(),
         })
     }
 }

@@ -159,17 +159,11 @@ impl Iterator for LineRecords {
             Record {
                 line: self.line,
                 id: None,
-                prompt: non_empty(text),
+                // Empty and whitespace-only prompts are prompts too: embedded as sentence-transformers embeds
+                // them (`[CLS][SEP]`) and routed as blank (general, easy, the cheapest provider).
+                prompt: Ok(text),
             }
         })
-    }
-}
-
-fn non_empty(text: String) -> std::result::Result<String, String> {
-    if text.trim().is_empty() {
-        Err("empty prompt".into())
-    } else {
-        Ok(text)
     }
 }
 
@@ -221,7 +215,7 @@ pub fn prompt_from_value(
     value: &serde_json::Value,
 ) -> std::result::Result<String, String> {
     match value {
-        serde_json::Value::String(s) => non_empty(s.clone()),
+        serde_json::Value::String(s) => Ok(s.clone()),
         serde_json::Value::Array(messages) => last_user_turn(messages),
         _ => Err(format!(
             "field `{name}` must be a string or a messages array"
@@ -246,7 +240,7 @@ pub fn last_user_turn(messages: &[serde_json::Value]) -> std::result::Result<Str
             .join("\n"),
         _ => return Err("user turn has no text content".into()),
     };
-    non_empty(text)
+    Ok(text)
 }
 
 struct CsvRecords {
@@ -303,7 +297,7 @@ impl Iterator for CsvRecords {
                     Ok(col) => match field(*col) {
                         None => Err("row has no prompt column".into()),
                         Some(Err(_)) => Err("prompt is not valid UTF-8".into()),
-                        Some(Ok(text)) => non_empty(text),
+                        Some(Ok(text)) => Ok(text),
                     },
                 };
                 Some(Record { line, id, prompt })
@@ -362,7 +356,8 @@ not json
         assert!(r[1].prompt.as_ref().unwrap_err().contains("invalid JSON"));
         assert_eq!(r[2].prompt.as_deref(), Ok("last"));
         assert_eq!(r[3].id.as_deref(), Some("abc"));
-        assert_eq!(r[4].prompt, Err("empty prompt".into()));
+        // A blank prompt is a prompt (routed as blank), not an error.
+        assert_eq!(r[4].prompt.as_deref().map(str::trim), Ok(""));
         assert!(r[5].prompt.as_ref().unwrap_err().contains("missing field"));
         assert_eq!(r[6].prompt, Err("empty line".into()));
         assert!(r[7].prompt.is_err());
@@ -378,7 +373,8 @@ not json
         assert_eq!(r.len(), 4);
         assert_eq!(r[0].prompt.as_deref(), Ok("one"));
         assert!(r[1].prompt.as_ref().unwrap_err().contains("UTF-8"));
-        assert!(r[2].prompt.is_err());
+        // A blank line is a blank prompt (routed as blank), still in its place.
+        assert_eq!(r[2].prompt.as_deref(), Ok(""));
         assert_eq!(r[3].prompt.as_deref(), Ok("four"));
     }
 
@@ -389,7 +385,7 @@ not json
         assert_eq!(r.len(), 3);
         assert_eq!(r[0].prompt.as_deref(), Ok("two\nlines"));
         assert_eq!(r[0].line, 2);
-        assert!(r[1].prompt.is_err());
+        assert_eq!(r[1].prompt.as_deref(), Ok(""));
         assert_eq!(r[2].id.as_deref(), Some("3"));
         assert_eq!(r[2].line, 5);
     }

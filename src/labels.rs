@@ -107,8 +107,13 @@ pub struct DifficultyHead {
     #[serde(with = "as_vec")]
     pub weights: Array1<f32>,
     pub bias: f32,
-    /// Score thresholds between easy|medium and medium|hard (terciles of out-of-fold training scores).
+    /// Score thresholds between easy|medium and medium|hard: the level a reader sees, cut where the
+    /// training data's easy and hard pools are (`training::difficulty::calibrated_cuts`).
     pub cuts: [f32; 2],
+    /// Score thresholds of the routing table's three difficulty bands (terciles of the out-of-fold scores
+    /// of the rows with outcomes, so every band has data). Artifacts without it band by `cuts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_cuts: Option<[f32; 2]>,
 }
 
 impl DifficultyHead {
@@ -128,13 +133,12 @@ impl DifficultyHead {
 
     /// Level index (0 easy, 1 medium, 2 hard) of a score.
     pub fn level(&self, score: f32) -> usize {
-        if score < self.cuts[0] {
-            0
-        } else if score < self.cuts[1] {
-            1
-        } else {
-            2
-        }
+        band(score, self.cuts)
+    }
+
+    /// The routing table's band (0, 1, 2) of a score.
+    pub fn table_band(&self, score: f32) -> usize {
+        band(score, self.table_cuts.unwrap_or(self.cuts))
     }
 }
 
@@ -185,11 +189,17 @@ pub struct Labels {
     pub level: &'static str,
     #[serde(skip)]
     pub level_index: usize,
+    /// The routing table's difficulty band (see `DifficultyHead::table_cuts`).
+    #[serde(skip)]
+    pub table_band: usize,
     #[serde(skip)]
     pub category_probs: Vec<f32>,
     #[serde(skip)]
     pub input_tokens: usize,
     pub truncated: bool,
+    /// No content tokens (an empty or whitespace-only prompt).
+    #[serde(skip)]
+    pub blank: bool,
 }
 
 impl Heads {
@@ -220,6 +230,9 @@ impl Heads {
             .collect()
     }
 
+    /// Labels from the heads' outputs. A prompt with no content tokens (`[CLS][SEP]` only: empty or
+    /// whitespace) is `general`, difficulty 0, `easy`, and marked blank so the brain routes it to the
+    /// cheapest eligible provider.
     fn assemble(
         &self,
         fine: Vec<f32>,
@@ -227,18 +240,36 @@ impl Heads {
         difficulty: f32,
         e: &Embedding,
     ) -> Labels {
-        let probs = self.domain.fold(&fine);
+        let blank = e.tokens <= 2;
+        let (probs, difficulty) = if blank {
+            let mut general = vec![0f32; DOMAINS.len()];
+            general[DOMAINS.len() - 1] = 1.0;
+            (general, 0.0)
+        } else {
+            (self.domain.fold(&fine), difficulty)
+        };
         let best = argmax(&probs);
-        let level_index = self.difficulty.level(difficulty);
+        let level_index = if blank {
+            0
+        } else {
+            self.difficulty.level(difficulty)
+        };
+        let table_band = if blank {
+            0
+        } else {
+            self.difficulty.table_band(difficulty)
+        };
         Labels {
             domain: DOMAINS[best.min(DOMAINS.len() - 1)],
             domain_probs: DOMAINS.iter().copied().zip(probs.iter().copied()).collect(),
             difficulty,
             level: LEVELS[level_index],
             level_index,
+            table_band,
             category_probs,
             input_tokens: e.full_tokens,
             truncated: e.truncated,
+            blank,
         }
     }
 }
@@ -248,9 +279,20 @@ impl Labels {
     pub fn prompt_labels(&self) -> PromptLabels {
         PromptLabels {
             category_probs: self.category_probs.clone(),
-            level: self.level_index,
+            level: self.table_band,
             input_tokens: self.input_tokens,
         }
+    }
+}
+
+/// 0, 1 or 2: below the first cut, between the cuts, at or above the second.
+fn band(score: f32, cuts: [f32; 2]) -> usize {
+    if score < cuts[0] {
+        0
+    } else if score < cuts[1] {
+        1
+    } else {
+        2
     }
 }
 
@@ -290,6 +332,7 @@ mod tests {
             weights: ndarray::array![1.0],
             bias: 0.0,
             cuts: [0.4, 0.6],
+            table_cuts: None,
         };
         assert_eq!(d.level(d.score(&[-2.0])), 0);
         assert_eq!(d.level(d.score(&[0.0])), 1);

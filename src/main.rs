@@ -105,6 +105,7 @@ fn retrain(settings: &Settings, force: bool) -> Result<()> {
         &settings.training_data,
         &settings.models_dir,
         &embedder,
+        Some(&settings.probe),
         force,
         std::io::stderr().is_terminal(),
     )?;

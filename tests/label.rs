@@ -252,7 +252,8 @@ fn bad_records_stay_in_place_and_exit_3() {
     input.extend_from_slice(b"{\"id\": \"g1\", \"prompt\": \"What is 17 times 23?\"}\n");
     input.extend_from_slice(b"{\"id\": \"b2\", \"prompt\": \"unterminated\n");
     input.extend_from_slice(b"{\"id\": \"b3\", \"question\": \"no prompt field\"}\n");
-    input.extend_from_slice(b"{\"id\": \"b4\", \"prompt\": \"   \"}\n");
+    // A blank prompt is routed as blank (general, easy), not an error.
+    input.extend_from_slice(b"{\"id\": \"g4\", \"prompt\": \"   \"}\n");
     input.extend_from_slice(b"{\"id\": \"b5\", \"prompt\": \"caf\xe9 au lait\"}\n");
     input.extend_from_slice(b"{\"id\": \"g6\", \"prompt\": \"Write a haiku about rain.\"}\n");
     input.extend_from_slice(
@@ -282,7 +283,7 @@ fn bad_records_stay_in_place_and_exit_3() {
     assert_eq!(recs.len(), 9, "one output record per input line");
     for (i, r) in recs.iter().enumerate() {
         assert_eq!(r["line"], i as u64 + 1);
-        let good = [0, 5, 8].contains(&i);
+        let good = [0, 3, 5, 8].contains(&i);
         if good {
             check_labelled(r);
         } else {
@@ -293,16 +294,17 @@ fn bad_records_stay_in_place_and_exit_3() {
     }
     assert_eq!(recs[0]["id"], "g1");
     assert_eq!(recs[2]["id"], "b3", "id of a record with a missing field");
+    assert_eq!(recs[3]["domain"], "general");
+    assert_eq!(recs[3]["level"], "easy");
     assert_eq!(recs[1]["id"], Value::Null, "invalid JSON has no id");
     assert!(recs[1]["error"].as_str().unwrap().contains("invalid JSON"));
     assert!(recs[2]["error"].as_str().unwrap().contains("missing field"));
-    assert!(recs[3]["error"].as_str().unwrap().contains("empty"));
     assert!(recs[4]["error"].as_str().unwrap().contains("UTF-8"));
     assert!(recs[6]["error"].as_str().unwrap().contains("user turn"));
     let err = stderr(&out);
-    assert!(err.contains("6 of 9 records were bad"), "{err}");
+    assert!(err.contains("5 of 9 records were bad"), "{err}");
     assert!(err.contains("mixed.jsonl:2: invalid JSON"), "{err}");
-    assert!(err.contains("(3 labelled, 6 bad)"), "{err}");
+    assert!(err.contains("(4 labelled, 5 bad)"), "{err}");
 }
 
 #[test]
@@ -380,7 +382,7 @@ fn report_json_counts_add_up() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.jsonl");
     let mut text = std::fs::read_to_string(root().join(fixture("prompts.jsonl"))).unwrap();
-    text.push_str("{\"prompt\": \"\"}\n");
+    text.push_str("{\"question\": \"no prompt field\"}\n");
     std::fs::write(&input, text).unwrap();
     let report = dir.path().join("report.json");
     let (recs, out) = records(

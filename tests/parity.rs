@@ -15,20 +15,22 @@ fn references() -> Vec<Reference> {
     ))
     .unwrap();
     text.lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            Reference {
-                text: v["text"].as_str().unwrap().to_string(),
-                tokens: v["tokens"].as_u64().unwrap() as usize,
-                embedding: v["embedding"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|x| x.as_f64().unwrap() as f32)
-                    .collect(),
-            }
-        })
+        .map(|l| reference(&serde_json::from_str(l).unwrap()))
         .collect()
+}
+
+/// One `{"text", "tokens", "embedding"}` reference.
+fn reference(v: &serde_json::Value) -> Reference {
+    Reference {
+        text: v["text"].as_str().unwrap().to_string(),
+        tokens: v["tokens"].as_u64().unwrap() as usize,
+        embedding: v["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect(),
+    }
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
@@ -139,3 +141,19 @@ fn candle_tensor_engine_matches() {
 }
 
 mod common;
+
+#[test]
+fn blank_prompts_embed_as_sentence_transformers_does() {
+    // `[CLS][SEP]` only: written by sentence-transformers 6.2.0 for "", "   " and "\t\n".
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/blank-reference.json"
+    ))
+    .unwrap();
+    let refs: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    let refs: Vec<Reference> = refs.iter().map(reference).collect();
+    let settings = common::settings();
+    let embedder = triage::embedding::load(&settings.embedder).unwrap();
+    let texts: Vec<String> = refs.iter().map(|r| r.text.clone()).collect();
+    check(&refs, &embedder.embed_detailed(&texts).unwrap(), "blank");
+}

@@ -39,7 +39,7 @@ fn health_is_503_until_loaded_then_200() {
     assert_eq!(r.retry_after.as_deref(), Some("1"));
     // Bad input is still reported as such while loading.
     assert_error(
-        &server.post("/v1/route", &json!({"prompt": ""})),
+        &server.post("/v1/route", &json!({})),
         422,
         "invalid_request",
     );
@@ -191,7 +191,7 @@ fn batch_answers_in_order_with_errors_in_place() {
         "/v1/route/batch",
         &json!({"requests": [
             {"prompt": "Translate 'good morning' into French."},
-            {"prompt": ""},
+            {"prompt": "a", "messages": [{"role": "user", "content": "b"}]},
             {"prompt": "Sort an array in C.", "denied_providers": ["no-such-provider"]},
             {"messages": [{"role": "user", "content": "What is 17 * 23?"}], "min_quality": "high"}
         ]}),
@@ -205,7 +205,7 @@ fn batch_answers_in_order_with_errors_in_place() {
     assert!(results[1]["error"]["message"]
         .as_str()
         .unwrap()
-        .contains("empty"));
+        .contains("not both"));
     assert!(results[2]["error"]["message"]
         .as_str()
         .unwrap()
@@ -248,8 +248,6 @@ fn bad_input_gets_json_errors_with_the_right_status() {
         "invalid_request",
     );
     for body in [
-        json!({"prompt": ""}),
-        json!({"prompt": "   \n"}),
         json!({}),
         json!({"messages": []}),
         json!({"messages": [{"role": "assistant", "content": "hi"}]}),
@@ -453,7 +451,7 @@ fn openapi_and_metrics_are_served() {
     assert_eq!(server.post("/v1/route", &p).status, 200);
     assert_eq!(server.post("/v1/route", &p).status, 200); // a cache hit
     assert_eq!(server.post("/v1/classify", &p).status, 200);
-    assert_eq!(server.post("/v1/route", &json!({"prompt": ""})).status, 422);
+    assert_eq!(server.post("/v1/route", &json!({})).status, 422);
     let (status, text) = server.get("/metrics");
     assert_eq!(status, 200);
     for needle in [
@@ -792,4 +790,29 @@ fn deploy_files_are_well_formed() {
     assert!(docker.matches("FROM ").count() >= 2, "multi-stage");
     assert!(docker.contains("triage model fetch"));
     assert!(docker.contains("TRIAGE_ADDR=0.0.0.0:8080"));
+}
+
+#[test]
+fn blank_prompts_are_routed_to_the_cheapest_eligible_provider() {
+    let server = start(config());
+    for prompt in ["", "   \n", "\t"] {
+        let r = server.post("/v1/route", &json!({ "prompt": prompt }));
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body["labels"]["domain"], "general", "{:?}", r.body);
+        assert_eq!(r.body["labels"]["level"], "easy");
+        let eligible: Vec<f64> = r.body["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["eligible"] == true)
+            .map(|c| c["expected_cost_usd"].as_f64().unwrap())
+            .collect();
+        let cheapest = eligible.iter().copied().fold(f64::INFINITY, f64::min);
+        assert_eq!(r.body["expected_cost_usd"].as_f64().unwrap(), cheapest);
+    }
+    let c = server.post("/v1/classify", &json!({"prompt": " "}));
+    assert_eq!(
+        (c.status, c.body["domain"].as_str()),
+        (200, Some("general"))
+    );
 }

@@ -380,6 +380,8 @@ mod tests {
             difficulty: 0.5,
             level: LEVELS[level_index],
             level_index,
+            table_band: level_index,
+            blank: false,
             category_probs: vec![],
             input_tokens: 10,
             truncated: false,

@@ -65,17 +65,8 @@ impl RouteRequest {
 
 fn prompt_text(prompt: Option<&str>, messages: Option<&[serde_json::Value]>) -> Result<String> {
     match (prompt, messages) {
-        (Some(p), None) if p.trim().is_empty() => {
-            Err(Error::InvalidInput("prompt is empty".into()))
-        }
         (Some(p), None) => Ok(p.to_string()),
-        (None, Some(m)) => crate::input::last_user_turn(m).map_err(|e| {
-            Error::InvalidInput(if e == "empty prompt" {
-                "the last user turn is empty".into()
-            } else {
-                e
-            })
-        }),
+        (None, Some(m)) => crate::input::last_user_turn(m).map_err(Error::InvalidInput),
         (Some(_), Some(_)) => Err(Error::InvalidInput(
             "give either `prompt` or `messages`, not both".into(),
         )),
@@ -268,15 +259,18 @@ mod tests {
         ]}))
         .unwrap();
         assert_eq!(r.prompt_text().unwrap(), "second");
+        // Blank prompts are prompts (routed as blank), not errors.
+        for body in [
+            json!({"prompt": "  "}),
+            json!({"messages": [{"role": "user", "content": ""}]}),
+        ] {
+            let r: ClassifyRequest = serde_json::from_value(body).unwrap();
+            assert_eq!(r.prompt_text().unwrap().trim(), "");
+        }
         for (body, msg) in [
-            (json!({"prompt": "  "}), "prompt is empty"),
             (json!({}), "missing `prompt`"),
             (json!({"prompt": "a", "messages": []}), "not both"),
             (json!({"messages": []}), "no user turn"),
-            (
-                json!({"messages": [{"role": "user", "content": ""}]}),
-                "user turn is empty",
-            ),
         ] {
             let r: ClassifyRequest = serde_json::from_value(body).unwrap();
             let e = r.prompt_text().unwrap_err();

@@ -36,6 +36,35 @@ struct RawRecord {
     cost_usd: BTreeMap<String, f64>,
     #[serde(default)]
     tokens: BTreeMap<String, TokenCounts>,
+    #[serde(default)]
+    level: Option<serde_json::Value>,
+}
+
+/// A source's human difficulty level: `value` on a 1..=`max` scale, a rank within its source only.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HumanLevel {
+    pub value: f64,
+    pub max: f64,
+}
+
+impl HumanLevel {
+    /// `{"value": v, "max": m}` with numbers `0 < v <= m`; anything else (null, a string, a bare
+    /// number) carries no usable level.
+    fn from_json(v: &serde_json::Value) -> Option<Self> {
+        let value = v.get("value")?.as_f64()?;
+        let max = v.get("max")?.as_f64()?;
+        (value.is_finite() && max.is_finite() && value > 0.0 && value <= max)
+            .then_some(Self { value, max })
+    }
+
+    /// Position on the source's scale, 0 (lowest level) to 1 (highest); 0 for a one-level scale.
+    pub fn position(&self) -> f64 {
+        if self.max > 1.0 {
+            (self.value - 1.0) / (self.max - 1.0)
+        } else {
+            0.0
+        }
+    }
 }
 
 /// One validated training prompt.
@@ -54,6 +83,8 @@ pub struct TrainingRecord {
     pub cost_usd: BTreeMap<String, f64>,
     /// Token counts per provider, when the source recorded them.
     pub tokens: BTreeMap<String, TokenCounts>,
+    /// The source's human difficulty level, when it gives one.
+    pub level: Option<HumanLevel>,
 }
 
 /// A provider's price, $ per million tokens.
@@ -188,6 +219,7 @@ fn parse_record(
         outcomes: raw.outcomes,
         cost_usd: raw.cost_usd,
         tokens: raw.tokens,
+        level: raw.level.as_ref().and_then(HumanLevel::from_json),
     })
 }
 

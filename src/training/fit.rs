@@ -1,11 +1,11 @@
-//! Model fitting on ndarray: multinomial logistic regression, ridge regression, and the item-response fit
-//! (provider ability − prompt difficulty) behind the difficulty target. Each is full-batch gradient descent
+//! Model fitting on ndarray: multinomial logistic regression (the domain and category heads) and a pairwise
+//! ranking fit (the difficulty head). Each is full-batch gradient descent
 //! with Adam (the update of candle's `AdamW` with no weight decay, so fits match the earlier candle
 //! version up to f32 rounding) on gradients written out by hand.
 
 use crate::error::Error;
 use crate::error::Result;
-use ndarray::{Array1, Array2, Axis, Zip};
+use ndarray::{Array1, Array2, Axis};
 
 /// Full-batch optimisation settings.
 #[derive(Debug, Clone, Copy)]
@@ -148,77 +148,43 @@ pub fn fit_softmax(
     Ok((w.t().to_owned(), b.row(0).to_owned()))
 }
 
-/// Fits ridge regression of `y` on `x`. Returns (weights, bias).
-pub fn fit_ridge(x: &[Vec<f32>], y: &[f32], opts: FitOptions) -> Result<(Array1<f32>, f32)> {
-    let xt = matrix(x, y.len())?;
+/// A (harder, easier) pair of rows of the pairwise fit, with its weight.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RankPair {
+    pub harder: usize,
+    pub easier: usize,
+    pub weight: f32,
+}
+
+/// Fits a linear score `s = x·w` so that harder rows score higher: the weighted pairwise logistic loss
+/// `Σ w_p log(1 + exp(−(s_harder − s_easier))) / Σ w_p + l2‖w‖²`. No bias: it cancels in every pair.
+pub fn fit_pairwise(x: &[Vec<f32>], pairs: &[RankPair], opts: FitOptions) -> Result<Array1<f32>> {
+    let xt = matrix(x, x.len())?;
     let (n, features) = xt.dim();
-    let yt = Array1::from(y.to_vec()).insert_axis(Axis(1));
+    if pairs.iter().any(|p| p.harder >= n || p.easier >= n) {
+        return Err(Error::InvalidInput(
+            "fit: a pair names a row that does not exist".into(),
+        ));
+    }
+    let total = pairs.iter().map(|p| p.weight).sum::<f32>().max(1e-9);
     let l2 = opts.l2 as f32;
     let mut w = Array2::<f32>::zeros((features, 1));
-    let mean = y.iter().sum::<f32>() / y.len().max(1) as f32;
-    let mut b = Array2::<f32>::from_elem((1, 1), mean);
-    let mut adam = Adam::new(w.len() + 1, opts.learning_rate);
-    let inv_n = 1.0 / n.max(1) as f32;
+    let mut adam = Adam::new(w.len(), opts.learning_rate);
+    let mut g_s = Array2::<f32>::zeros((n, 1));
     for _ in 0..opts.steps {
-        // loss = mean((Xw + b − y)²) + l2‖w‖²; ∂/∂pred = 2 (pred − y) / n.
-        let g_pred = (xt.dot(&w) + &b - &yt) * (2.0 * inv_n);
-        let gw = xt.t().dot(&g_pred) + &w * (2.0 * l2);
-        let gb = Array2::from_elem((1, 1), g_pred.sum());
-        adam.step(
-            &mut [flat_mut(&mut w), flat_mut(&mut b)],
-            &[flat(&gw), flat(&gb)],
-        );
-    }
-    Ok((w.column(0).to_owned(), b[(0, 0)]))
-}
-
-/// One observed outcome for the item-response fit.
-#[derive(Debug, Clone, Copy)]
-pub struct Observation {
-    pub item: usize,
-    pub provider: usize,
-    /// In [0,1]; fractional scores are treated as soft Bernoulli targets.
-    pub outcome: f32,
-}
-
-/// Fits P(success of provider p on item i) = sigmoid(ability[p] − difficulty[i]).
-/// Returns (abilities, difficulties). A small L2 on difficulties keeps items every provider solves (or
-/// fails) finite.
-pub fn fit_irt(
-    items: usize,
-    providers: usize,
-    observations: &[Observation],
-    steps: usize,
-) -> Result<(Vec<f32>, Vec<f32>)> {
-    let obs: Vec<&Observation> = observations
-        .iter()
-        .filter(|o| o.item < items && o.provider < providers)
-        .collect();
-    let inv_n = 1.0 / obs.len().max(1) as f32;
-    let reg = 0.01f32;
-    let mut ability = Array2::<f32>::zeros((1, providers));
-    let mut difficulty = Array2::<f32>::zeros((1, items));
-    let mut adam = Adam::new(providers + items, 0.1);
-    let mut ga = Array2::<f32>::zeros((1, providers));
-    let mut gd = Array2::<f32>::zeros((1, items));
-    for _ in 0..steps {
-        // loss = mean BCE(sigmoid(a_p − d_i), t) + reg·mean(d²); ∂/∂logit = (σ − t) / n.
-        ga.fill(0.0);
-        Zip::from(&mut gd)
-            .and(&difficulty)
-            .for_each(|g, &d| *g = 2.0 * reg * d / items.max(1) as f32);
-        for o in &obs {
-            let z = ability[(0, o.provider)] - difficulty[(0, o.item)];
-            let g = (sigmoid(z) - o.outcome) * inv_n;
-            ga[(0, o.provider)] += g;
-            gd[(0, o.item)] -= g;
+        let s = xt.dot(&w);
+        g_s.fill(0.0);
+        for p in pairs {
+            // ∂/∂d log(1 + e^(−d)) = −σ(−d), with d = s_harder − s_easier.
+            let d = s[(p.harder, 0)] - s[(p.easier, 0)];
+            let g = -sigmoid(-d) * p.weight / total;
+            g_s[(p.harder, 0)] += g;
+            g_s[(p.easier, 0)] -= g;
         }
-        adam.step(
-            &mut [flat_mut(&mut ability), flat_mut(&mut difficulty)],
-            &[flat(&ga), flat(&gd)],
-        );
+        let gw = xt.t().dot(&g_s) + &w * (2.0 * l2);
+        adam.step(&mut [flat_mut(&mut w)], &[flat(&gw)]);
     }
-    Ok((ability.row(0).to_vec(), difficulty.row(0).to_vec()))
+    Ok(w.column(0).to_owned())
 }
 
 fn sigmoid(z: f32) -> f32 {
@@ -246,39 +212,36 @@ mod tests {
     }
 
     #[test]
-    fn ridge_recovers_a_line() {
-        let x: Vec<Vec<f32>> = (0..50).map(|i| vec![i as f32 / 50.0]).collect();
-        let y: Vec<f32> = x.iter().map(|r| 2.0 * r[0] - 0.5).collect();
-        let opts = FitOptions {
-            l2: 0.0,
-            steps: 2000,
-            learning_rate: 0.05,
-        };
-        let (w, b) = fit_ridge(&x, &y, opts).unwrap();
-        assert!(
-            (w[0] - 2.0).abs() < 0.05 && (b + 0.5).abs() < 0.05,
-            "{w:?} {b}"
-        );
-    }
-
-    #[test]
-    fn irt_orders_items_and_providers() {
-        // Provider 1 solves everything provider 0 solves and more; item 2 is failed by both.
-        let obs = [
-            (0, 0, 1.0),
-            (0, 1, 1.0),
-            (1, 0, 0.0),
-            (1, 1, 1.0),
-            (2, 0, 0.0),
-            (2, 1, 0.0),
-        ]
-        .map(|(item, provider, outcome)| Observation {
-            item,
-            provider,
-            outcome,
-        });
-        let (a, d) = fit_irt(3, 2, &obs, 500).unwrap();
-        assert!(a[1] > a[0]);
-        assert!(d[0] < d[1] && d[1] < d[2], "{d:?}");
+    fn pairwise_orders_by_the_informative_feature() {
+        // Feature 0 is the difficulty; feature 1 is noise.
+        let x: Vec<Vec<f32>> = (0..30)
+            .map(|i| vec![i as f32 / 30.0, ((i * 7) % 5) as f32 / 5.0])
+            .collect();
+        let pairs: Vec<RankPair> = (0..30)
+            .flat_map(|h| {
+                (0..h).step_by(3).map(move |e| RankPair {
+                    harder: h,
+                    easier: e,
+                    weight: 1.0,
+                })
+            })
+            .collect();
+        let w = fit_pairwise(
+            &x,
+            &pairs,
+            FitOptions {
+                l2: 1e-4,
+                steps: 500,
+                learning_rate: 0.05,
+            },
+        )
+        .unwrap();
+        assert!(w[0] > 0.5 && w[0] > 5.0 * w[1].abs(), "{w:?}");
+        let bad = [RankPair {
+            harder: 99,
+            easier: 0,
+            weight: 1.0,
+        }];
+        assert!(fit_pairwise(&x, &bad, FitOptions::default()).is_err());
     }
 }

@@ -2,10 +2,12 @@
 //! held-out split, and writes the artifacts.
 
 pub mod dataset;
+pub mod difficulty;
 pub mod embed_cache;
 pub mod evaluate;
 pub mod fit;
 pub mod metrics;
+pub mod probe;
 pub mod retrain;
 pub mod table_fit;
 
@@ -14,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::labels::{features, DifficultyHead, DomainHead, Heads, SoftmaxHead, FEATURE_DIM};
 use crate::routing::{RoutingTable, DOMAINS};
 use dataset::{Dataset, Price, TrainingRecord};
-use fit::{FitOptions, Observation};
+use fit::FitOptions;
 use std::collections::{BTreeMap, BTreeSet};
 use table_fit::{ProviderInfo, TableRow};
 
@@ -112,8 +114,6 @@ pub struct BaseFit {
 }
 
 const DOMAIN_L2: f64 = 1e-4;
-const DIFFICULTY_L2: f64 = 1e-3;
-const OOF_FOLDS: usize = 5;
 
 fn opts(l2: f64) -> FitOptions {
     FitOptions {
@@ -132,48 +132,13 @@ pub fn fit_base(corpus: &Corpus, rows: &[usize]) -> Result<BaseFit> {
         .collect();
     let domain = fit_domain_head(corpus, &labelled)?;
 
-    let targets = difficulty_targets(corpus, rows)?;
-    if targets.is_empty() {
+    if !rows.iter().any(|&i| !corpus.records[i].outcomes.is_empty()) {
         return Err(Error::Usage(
             "the training data has no rows with outcomes; nothing to learn difficulty or routing from"
                 .into(),
         ));
     }
-    let items: Vec<usize> = targets.keys().copied().collect();
-    let x: Vec<Vec<f32>> = items.iter().map(|&i| corpus.features[i].clone()).collect();
-    let y: Vec<f32> = items.iter().map(|i| targets[i]).collect();
-    let (weights, bias) = fit::fit_ridge(&x, &y, opts(DIFFICULTY_L2))?;
-    // Out-of-fold scores: training rows are binned the way unseen prompts will be.
-    let mut oof_score = vec![0f32; items.len()];
-    for fold in 0..OOF_FOLDS {
-        let (tr, te): (Vec<usize>, Vec<usize>) =
-            (0..items.len()).partition(|k| k % OOF_FOLDS != fold);
-        let xs: Vec<Vec<f32>> = tr.iter().map(|&k| x[k].clone()).collect();
-        let ys: Vec<f32> = tr.iter().map(|&k| y[k]).collect();
-        let (w, b) = fit::fit_ridge(&xs, &ys, opts(DIFFICULTY_L2))?;
-        let head = DifficultyHead {
-            weights: w,
-            bias: b,
-            cuts: [0.0, 0.0],
-        };
-        for &k in &te {
-            oof_score[k] = head.score(&x[k]);
-        }
-    }
-    let cuts = [
-        quantile(&oof_score, 1.0 / 3.0),
-        quantile(&oof_score, 2.0 / 3.0),
-    ];
-    let difficulty = DifficultyHead {
-        weights,
-        bias,
-        cuts,
-    };
-    let oof_level = items
-        .iter()
-        .zip(&oof_score)
-        .map(|(&i, &s)| (i, difficulty.level(s)))
-        .collect();
+    let (difficulty, oof_level) = difficulty::fit_head(corpus, rows)?;
     Ok(BaseFit {
         domain,
         difficulty,
@@ -237,54 +202,6 @@ fn fit_domain_head(corpus: &Corpus, labelled: &[usize]) -> Result<DomainHead> {
         },
         class_domain,
     })
-}
-
-/// Difficulty target per row with outcomes: the item-response difficulty fitted within the row's source,
-/// standardized within that source (sources measure different providers on different scales, so only
-/// within-source ranks are comparable).
-pub fn difficulty_targets(corpus: &Corpus, rows: &[usize]) -> Result<BTreeMap<usize, f32>> {
-    let mut by_source: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for &i in rows {
-        if !corpus.records[i].outcomes.is_empty() {
-            by_source
-                .entry(corpus.records[i].source.as_str())
-                .or_default()
-                .push(i);
-        }
-    }
-    let mut out = BTreeMap::new();
-    for items in by_source.values() {
-        let providers: BTreeSet<&str> = items
-            .iter()
-            .flat_map(|&i| corpus.records[i].outcomes.keys().map(String::as_str))
-            .collect();
-        let pindex: BTreeMap<&str, usize> =
-            providers.iter().enumerate().map(|(k, p)| (*p, k)).collect();
-        let obs: Vec<Observation> = items
-            .iter()
-            .enumerate()
-            .flat_map(|(item, &i)| {
-                let pindex = &pindex;
-                corpus.records[i]
-                    .outcomes
-                    .iter()
-                    .map(move |(p, &o)| Observation {
-                        item,
-                        provider: pindex[p.as_str()],
-                        outcome: o as f32,
-                    })
-            })
-            .collect();
-        let (_, d) = fit::fit_irt(items.len(), providers.len(), &obs, 300)?;
-        let mean = d.iter().sum::<f32>() / d.len() as f32;
-        let sd = (d.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / d.len() as f32)
-            .sqrt()
-            .max(1e-6);
-        for (k, &i) in items.iter().enumerate() {
-            out.insert(i, (d[k] - mean) / sd);
-        }
-    }
-    Ok(out)
 }
 
 /// Linear-interpolated quantile.

@@ -44,6 +44,7 @@ pub fn retrain(
     training_data: &Path,
     models_dir: &Path,
     embedder: &dyn Embedder,
+    probe_dir: Option<&Path>,
     force: bool,
     show_progress: bool,
 ) -> Result<RetrainOutcome> {
@@ -92,7 +93,25 @@ pub fn retrain(
             None
         }
     };
+    let mut report = report;
+    report.probe = match probe_dir.filter(|d| d.is_dir()) {
+        Some(dir) => {
+            let probe = super::probe::Probe::load(dir)?;
+            let length_cuts = length_cuts(&corpus, &train);
+            Some(super::probe::evaluate(
+                &probe,
+                embedder,
+                &fitted.heads,
+                length_cuts,
+            )?)
+        }
+        None => None,
+    };
     let mut text = render(&report, &settings, &grid, &cv);
+    match &report.probe {
+        Some(p) => text.push_str(&super::probe::render(p)),
+        None => text.push_str("== probe: no probe folder; skipped ==\n"),
+    }
     match recommended_drop {
         Some(d) => {
             let _ = writeln!(
@@ -148,6 +167,17 @@ pub fn retrain(
         text,
         previous_gain,
     })
+}
+
+/// Where the training pools cut prompt length (tokens) into levels, as they cut the difficulty score: the
+/// prompt-length baseline of the probe.
+fn length_cuts(corpus: &Corpus, train: &[usize]) -> [f64; 2] {
+    let lengths: std::collections::BTreeMap<usize, f32> = train
+        .iter()
+        .map(|&i| (i, corpus.embeddings[i].full_tokens as f32))
+        .collect();
+    let [a, b] = super::difficulty::calibrated_cuts(corpus, &lengths);
+    [f64::from(a), f64::from(b)]
 }
 
 fn data_hash(data: &Dataset) -> Result<String> {
@@ -280,6 +310,38 @@ pub fn render(report: &Report, settings: &FitSettings, grid: &[FitSettings], cv:
             tr.length_spearman,
             tr.length_auc,
             pct(tr.length_cpt50)
+        );
+    }
+    if !report.source_transfer.is_empty() {
+        let _ = writeln!(
+            t,
+            "== leave-one-source-out difficulty (fitted without the source, scored on all its rows; CPT(50%): lower is better) =="
+        );
+        let mut margins = Vec::new();
+        for s in &report.source_transfer {
+            let _ = writeln!(
+                t,
+                "   {:<11} {:>5} rows ({} vs {}): difficulty Spearman {:.3} AUC {:.3} CPT(50%) {} | length Spearman {:.3} AUC {:.3} CPT(50%) {}",
+                s.source,
+                s.rows,
+                s.strong,
+                s.weak,
+                s.difficulty_spearman,
+                s.difficulty_auc,
+                pct(s.difficulty_cpt50),
+                s.length_spearman,
+                s.length_auc,
+                pct(s.length_cpt50)
+            );
+            margins.push(s.length_cpt50 - s.difficulty_cpt50);
+        }
+        let mean = margins.iter().sum::<f64>() / margins.len() as f64;
+        let beaten = margins.iter().filter(|m| **m > 0.0).count();
+        let _ = writeln!(
+            t,
+            "   difficulty beats length on {beaten} of {} sources; mean CPT(50%) advantage {:+.1} points",
+            margins.len(),
+            100.0 * mean
         );
     }
     t

@@ -155,6 +155,7 @@ mod tests {
             outcomes: outcomes.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             cost_usd: BTreeMap::new(),
             tokens: BTreeMap::new(),
+            level: None,
         }
     }
 

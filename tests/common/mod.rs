@@ -30,5 +30,6 @@ pub fn settings() -> Settings {
         },
         models_dir,
         training_data: root().join("training-data"),
+        probe: root().join("probe"),
     }
 }

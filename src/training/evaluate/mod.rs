@@ -74,6 +74,10 @@ pub struct Report {
     pub domain_by_source: Vec<(String, usize, usize)>,
     pub groups: Vec<GroupReport>,
     pub transfer: Option<TransferReport>,
+    /// Leave-one-source-out difficulty, for every source with per-prompt outcomes.
+    pub source_transfer: Vec<SourceTransfer>,
+    /// The hand-written probe set (filled in by the retrain, which has the embedder).
+    pub probe: Option<crate::training::probe::ProbeReport>,
 }
 
 impl Report {
@@ -185,12 +189,14 @@ pub fn real_cost(corpus: &Corpus, i: usize, p: &str, price: (f64, f64), domain: 
 
 mod cv;
 mod routers;
+mod transfer;
 
 pub use cv::{cv_scores, CvScore};
 use routers::estimates;
 pub use routers::{
     domain_router, evaluation_policy, head_labels, true_task_router, LabelFn, Router,
 };
+pub use transfer::SourceTransfer;
 
 /// Evaluates the fitted heads and table, plus reference routers, on the held-out split.
 pub fn evaluate(
@@ -242,8 +248,19 @@ pub fn evaluate(
         reports.push(evaluate_group(corpus, fitted, &routers, g, &registry)?);
     }
     let transfer = match (with_references, groups.first()) {
-        (true, Some(g)) => Some(transfer(corpus, train, g, &registry, &fitted.table)?),
+        (true, Some(g)) => Some(transfer::task_transfer(
+            corpus,
+            train,
+            g,
+            &registry,
+            &fitted.table,
+        )?),
         _ => None,
+    };
+    let source_transfer = if with_references {
+        transfer::source_transfer(corpus, train)?
+    } else {
+        Vec::new()
     };
     Ok(Report {
         held_out_rows: held.len(),
@@ -253,6 +270,8 @@ pub fn evaluate(
         domain_by_source: by_source.into_iter().map(|(s, (c, n))| (s, c, n)).collect(),
         groups: reports,
         transfer,
+        source_transfer,
+        probe: None,
     })
 }
 
@@ -426,66 +445,6 @@ fn evaluate_group(
             pair("quality gap", &gap_score),
             pair("prompt length", &lengths),
         ],
-    })
-}
-
-/// Leave-one-task-out: for each task of the group's source with ≥ 30 rows, fit the difficulty head on the
-/// training rows of every other task and score that task's rows; figures pooled over tasks.
-fn transfer(
-    corpus: &Corpus,
-    train: &[usize],
-    g: &Group,
-    registry: &PriceRegistry,
-    table: &RoutingTable,
-) -> Result<TransferReport> {
-    let targets = super::difficulty_targets(corpus, train)?;
-    let all_rows: Vec<usize> = g.train_rows.iter().chain(&g.rows).copied().collect();
-    let mut tasks: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for &i in &all_rows {
-        if let Some(t) = &corpus.records[i].task {
-            tasks.entry(t.as_str()).or_default().push(i);
-        }
-    }
-    tasks.retain(|_, rows| rows.len() >= 30);
-    let (mut scores, mut rows_out) = (Vec::new(), Vec::new());
-    for (task, rows) in &tasks {
-        let fit_rows: Vec<usize> = targets
-            .keys()
-            .copied()
-            .filter(|&i| corpus.records[i].task.as_deref() != Some(task))
-            .collect();
-        let x: Vec<Vec<f32>> = fit_rows
-            .iter()
-            .map(|&i| corpus.features[i].clone())
-            .collect();
-        let y: Vec<f32> = fit_rows.iter().map(|i| targets[i]).collect();
-        let (w, b) = super::fit::fit_ridge(&x, &y, super::opts(super::DIFFICULTY_L2))?;
-        let head = crate::labels::DifficultyHead {
-            weights: w,
-            bias: b,
-            cuts: [0.0, 0.0],
-        };
-        scores.extend(difficulty_scores(&head, corpus, rows));
-        rows_out.extend_from_slice(rows);
-    }
-    let truth = group_truth(corpus, g, &rows_out, registry, table);
-    let lengths = prompt_lengths(corpus, &rows_out);
-    let PairTruth {
-        failure,
-        cheap_fails,
-        strong,
-        weak,
-    } = truth.pair_truth();
-    Ok(TransferReport {
-        group: g.name.clone(),
-        tasks: tasks.len(),
-        rows: rows_out.len(),
-        difficulty_spearman: metrics::spearman(&scores, &failure),
-        difficulty_auc: metrics::roc_auc(&scores, &cheap_fails),
-        difficulty_cpt50: metrics::pair_metrics(&scores, &strong, &weak).cpt50,
-        length_spearman: metrics::spearman(&lengths, &failure),
-        length_auc: metrics::roc_auc(&lengths, &cheap_fails),
-        length_cpt50: metrics::pair_metrics(&lengths, &strong, &weak).cpt50,
     })
 }
 

@@ -1,0 +1,311 @@
+//! Learning difficulty: "how likely a cheaper provider falls short of a strong one on this prompt", on one
+//! scale across sources.
+//!
+//! A task's scoring metric (F1 against a reference, exact match, a judge's scale) shifts every item of the
+//! task alike, so no absolute outcome is compared across tasks. The head is a linear score trained with a
+//! pairwise logistic loss on (harder, easier) pairs whose order is comparable:
+//! 1. **within one task**: two items whose mean outcome over the task's providers differs by at least
+//!    [`TASK_GAP`] (the task's offset cancels inside the task), the harder one the lower;
+//! 2. **within one source's human levels**: two items whose levels differ by at least [`LEVEL_GAP`] of the
+//!    scale (MATH 1–5, Exercism 1–10: a rank within the source, never across sources);
+//! 3. **across pools**: an item of an easy pool (a one-level scale: everyday requests, generated easy
+//!    questions) against an item of a hard pool (the top quarter of a human scale, a hard-prompt task).
+//!
+//! Each kind weighs the same in the loss, and each task or source at most [`MAX_PAIRS_PER_GROUP`] pairs,
+//! so no single benchmark (knowledge QA, whose strong-vs-weak difference is barely visible in the prompt)
+//! sets the scale. Levels are cut on the same pools: a prompt scoring like the easy pool is `easy`, like the
+//! hard pool `hard` (see [`calibrated_cuts`]).
+
+use super::fit::{self, FitOptions};
+use super::Corpus;
+use crate::error::{Error, Result};
+use crate::labels::DifficultyHead;
+use ndarray::Array1;
+use std::collections::BTreeMap;
+
+/// Smallest difference of two items' mean outcomes (within one task) that makes a pair.
+pub const TASK_GAP: f64 = 0.3;
+/// Smallest difference of two items' level positions (within one source, on 0..1) that makes a pair.
+pub const LEVEL_GAP: f64 = 0.4;
+/// Most pairs taken from one task, one source's levels, or the pools.
+pub const MAX_PAIRS_PER_GROUP: usize = 600;
+/// Most pairs across the pools (they are one group but span every domain).
+pub const MAX_POOL_PAIRS: usize = 6000;
+/// Partners drawn per item.
+const PARTNERS: usize = 4;
+/// Folds of the out-of-fold scores that place the level cuts and the table's levels.
+const OOF_FOLDS: usize = 5;
+const L2: f64 = 1e-3;
+/// Share of the loss of each kind of pair: within a task, within a human scale, across pools.
+const KIND_SHARE: [f32; 3] = [0.2, 0.3, 0.5];
+
+/// A (harder, easier) pair of corpus rows, with its weight in the loss.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pair {
+    pub harder: usize,
+    pub easier: usize,
+    pub weight: f32,
+}
+
+/// Which pool a row belongs to, for the cross-pool pairs and the level cuts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pool {
+    Easy,
+    Hard,
+}
+
+/// The pool of row `i`, if any: a one-level scale is the easy pool; the top quarter of a human scale, a
+/// row of ZeroEval (MATH level 5 and CRUXEval) or a hard-prompt task is the hard pool.
+pub fn pool(corpus: &Corpus, i: usize) -> Option<Pool> {
+    let r = &corpus.records[i];
+    if let Some(level) = r.level {
+        if level.max <= 1.0 {
+            return Some(Pool::Easy);
+        }
+        if level.position() >= 0.75 {
+            return Some(Pool::Hard);
+        }
+    }
+    let hard_task = r
+        .task
+        .as_deref()
+        .is_some_and(|t| t.starts_with("hard_prompt/"));
+    (r.source == "zeroeval" || hard_task).then_some(Pool::Hard)
+}
+
+/// A small deterministic stream (splitmix64), so the pairs are the same on every run.
+struct Draw(u64);
+
+impl Draw {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Pairs of one group: items with a value each (higher = harder); each item draws partners at least `gap`
+/// easier; at most [`MAX_PAIRS_PER_GROUP`].
+fn ordered_pairs(items: &[(usize, f64)], gap: f64, draw: &mut Draw) -> Vec<(usize, usize)> {
+    let mut sorted = items.to_vec();
+    sorted.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let mut out = Vec::new();
+    for &(harder, v) in &sorted {
+        // Candidates: the prefix of items at least `gap` easier.
+        let easier = sorted.partition_point(|&(_, w)| w <= v - gap);
+        if easier == 0 {
+            continue;
+        }
+        for _ in 0..PARTNERS {
+            let (e, _) = sorted[draw.below(easier)];
+            out.push((harder, e));
+        }
+    }
+    // A fair subsample when the group is large.
+    while out.len() > MAX_PAIRS_PER_GROUP {
+        let k = draw.below(out.len());
+        out.swap_remove(k);
+    }
+    out
+}
+
+/// Every training pair among `rows` (see the module doc), weights normalized so each kind sums to 1.
+pub fn pairs(corpus: &Corpus, rows: &[usize]) -> Vec<Pair> {
+    let mut draw = Draw(0x7269_6167_6521);
+    // 1. Within one task: difficulty = 1 − mean outcome.
+    let mut by_task: BTreeMap<(&str, &str), Vec<(usize, f64)>> = BTreeMap::new();
+    // 2. Within one source's human scale: difficulty = position on the scale.
+    let mut by_scale: BTreeMap<&str, Vec<(usize, f64)>> = BTreeMap::new();
+    let (mut easy, mut hard) = (Vec::new(), Vec::new());
+    for &i in rows {
+        let r = &corpus.records[i];
+        if !r.outcomes.is_empty() {
+            let mean = r.outcomes.values().sum::<f64>() / r.outcomes.len() as f64;
+            by_task
+                .entry((r.source.as_str(), r.task.as_deref().unwrap_or("")))
+                .or_default()
+                .push((i, 1.0 - mean));
+        }
+        if let Some(level) = r.level.filter(|l| l.max > 1.0) {
+            by_scale
+                .entry(r.source.as_str())
+                .or_default()
+                .push((i, level.position()));
+        }
+        match pool(corpus, i) {
+            Some(Pool::Easy) => easy.push(i),
+            Some(Pool::Hard) => hard.push(i),
+            None => {}
+        }
+    }
+    let task_pairs: Vec<(usize, usize)> = by_task
+        .values()
+        .flat_map(|items| ordered_pairs(items, TASK_GAP, &mut draw))
+        .collect();
+    let level_pairs: Vec<(usize, usize)> = by_scale
+        .values()
+        .flat_map(|items| ordered_pairs(items, LEVEL_GAP, &mut draw))
+        .collect();
+    let mut pool_pairs = Vec::new();
+    if !easy.is_empty() && !hard.is_empty() {
+        for _ in 0..MAX_POOL_PAIRS.min(PARTNERS * easy.len().max(hard.len())) {
+            pool_pairs.push((hard[draw.below(hard.len())], easy[draw.below(easy.len())]));
+        }
+    }
+    let mut out = Vec::new();
+    for (kind, share) in [
+        (task_pairs, KIND_SHARE[0]),
+        (level_pairs, KIND_SHARE[1]),
+        (pool_pairs, KIND_SHARE[2]),
+    ] {
+        let weight = share / kind.len().max(1) as f32;
+        out.extend(kind.into_iter().map(|(harder, easier)| Pair {
+            harder,
+            easier,
+            weight,
+        }));
+    }
+    out
+}
+
+/// Fits the linear score on `pairs` (features of `corpus`). Returns (weights, bias): the bias centres the
+/// scores of the paired rows on 0, so that `sigmoid(score)` sits around 0.5 in the middle of the data.
+pub fn fit_score(corpus: &Corpus, pairs: &[Pair]) -> Result<(Array1<f32>, f32)> {
+    if pairs.is_empty() {
+        return Err(Error::Usage(
+            "the training data gives no (harder, easier) pair: it needs rows with outcomes that differ \
+             within a task, human levels, or an easy and a hard pool"
+                .into(),
+        ));
+    }
+    // The rows the pairs use, as one feature matrix.
+    let mut index: BTreeMap<usize, usize> = BTreeMap::new();
+    for p in pairs {
+        let n = index.len();
+        index.entry(p.harder).or_insert(n);
+        let n = index.len();
+        index.entry(p.easier).or_insert(n);
+    }
+    let mut rows = vec![0usize; index.len()];
+    for (&i, &k) in &index {
+        rows[k] = i;
+    }
+    let x: Vec<Vec<f32>> = rows.iter().map(|&i| corpus.features[i].clone()).collect();
+    let local: Vec<fit::RankPair> = pairs
+        .iter()
+        .map(|p| fit::RankPair {
+            harder: index[&p.harder],
+            easier: index[&p.easier],
+            weight: p.weight,
+        })
+        .collect();
+    let w = fit::fit_pairwise(
+        &x,
+        &local,
+        FitOptions {
+            l2: L2,
+            steps: 300,
+            learning_rate: 0.05,
+        },
+    )?;
+    let mean = x
+        .iter()
+        .map(|r| r.iter().zip(w.iter()).map(|(a, b)| a * b).sum::<f32>())
+        .sum::<f32>()
+        / x.len().max(1) as f32;
+    Ok((w, -mean))
+}
+
+/// The difficulty head fitted on `rows`, its level cuts, and the out-of-fold level of every row with
+/// outcomes (how the table bins its training rows, the way unseen prompts will be binned).
+pub fn fit_head(
+    corpus: &Corpus,
+    rows: &[usize],
+) -> Result<(DifficultyHead, BTreeMap<usize, usize>)> {
+    let all = pairs(corpus, rows);
+    let (weights, bias) = fit_score(corpus, &all)?;
+    // Out-of-fold scores of every row: each fold's rows are scored by a head fitted on pairs among the
+    // other folds' rows.
+    let fold_of: BTreeMap<usize, usize> = rows
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| (i, k % OOF_FOLDS))
+        .collect();
+    let mut oof: BTreeMap<usize, f32> = BTreeMap::new();
+    for fold in 0..OOF_FOLDS {
+        let inside = |i: usize| fold_of.get(&i) == Some(&fold);
+        let train: Vec<Pair> = all
+            .iter()
+            .copied()
+            .filter(|p| !inside(p.harder) && !inside(p.easier))
+            .collect();
+        let Ok((w, b)) = fit_score(corpus, &train) else {
+            continue;
+        };
+        let head = DifficultyHead {
+            weights: w,
+            bias: b,
+            cuts: [0.0, 0.0],
+            table_cuts: None,
+        };
+        for &i in rows.iter().filter(|&&i| inside(i)) {
+            oof.insert(i, head.score(&corpus.features[i]));
+        }
+    }
+    let cuts = calibrated_cuts(corpus, &oof);
+    let with_outcomes: Vec<f32> = oof
+        .iter()
+        .filter(|(&i, _)| !corpus.records[i].outcomes.is_empty())
+        .map(|(_, &s)| s)
+        .collect();
+    let head = DifficultyHead {
+        weights,
+        bias,
+        cuts,
+        table_cuts: Some([
+            super::quantile(&with_outcomes, 1.0 / 3.0),
+            super::quantile(&with_outcomes, 2.0 / 3.0),
+        ]),
+    };
+    let levels = oof
+        .iter()
+        .filter(|(&i, _)| !corpus.records[i].outcomes.is_empty())
+        .map(|(&i, &s)| (i, head.table_band(s)))
+        .collect();
+    Ok((head, levels))
+}
+
+/// Level cuts from out-of-fold scores: `easy` ends where the easy pool's top tenth begins, `hard` starts
+/// where the hard pool's bottom quarter ends (both at their midpoint when they cross). Without both pools
+/// (a foreign log), the terciles of the scores.
+pub fn calibrated_cuts(corpus: &Corpus, oof: &BTreeMap<usize, f32>) -> [f32; 2] {
+    let (mut easy, mut hard) = (Vec::new(), Vec::new());
+    for (&i, &s) in oof {
+        match pool(corpus, i) {
+            Some(Pool::Easy) => easy.push(s),
+            Some(Pool::Hard) => hard.push(s),
+            None => {}
+        }
+    }
+    if easy.len() < 10 || hard.len() < 10 {
+        let all: Vec<f32> = oof.values().copied().collect();
+        return [
+            super::quantile(&all, 1.0 / 3.0),
+            super::quantile(&all, 2.0 / 3.0),
+        ];
+    }
+    let low = super::quantile(&easy, 0.9);
+    let high = super::quantile(&hard, 0.25);
+    if high > low {
+        [low, high]
+    } else {
+        let mid = (low + high) / 2.0;
+        [mid, mid]
+    }
+}

@@ -1,0 +1,235 @@
+//! The hand-written probe set (`probe/`, never trained on): does a person agree with the labels? Pairs of
+//! (easier, harder) prompts of one domain, and prompts whose domain any reader agrees on; prompt length is
+//! scored alongside as the baseline a difficulty score must beat.
+
+use crate::embedding::{Embedder, Embedding};
+use crate::error::{Error, Result};
+use crate::labels::{Heads, Labels};
+use crate::routing::DOMAINS;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// File of (easier, harder) pairs in a probe folder.
+pub const PAIRS_FILE: &str = "pairs.jsonl";
+/// File of domain-labelled prompts in a probe folder.
+pub const DOMAINS_FILE: &str = "domains.jsonl";
+
+#[derive(Debug, Deserialize)]
+struct PairLine {
+    domain: String,
+    easier: String,
+    harder: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct DomainLine {
+    domain: String,
+    prompt: String,
+}
+
+/// The probe set, read.
+#[derive(Debug, Clone, Default)]
+pub struct Probe {
+    /// (domain index, easier, harder).
+    pub pairs: Vec<(usize, String, String)>,
+    /// (domain index, prompt).
+    pub domains: Vec<(usize, String)>,
+}
+
+fn domain_index(name: &str, file: &str, line: usize) -> Result<usize> {
+    DOMAINS
+        .iter()
+        .position(|d| *d == name)
+        .ok_or_else(|| Error::Usage(format!("{file}:{line}: unknown domain `{name}`")))
+}
+
+fn lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<(usize, T)>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading", path, e))?;
+    let name = path.display().to_string();
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(k, l)| {
+            serde_json::from_str(l)
+                .map(|v| (k + 1, v))
+                .map_err(|e| Error::Usage(format!("{name}:{}: {e}", k + 1)))
+        })
+        .collect()
+}
+
+impl Probe {
+    /// Reads `dir/pairs.jsonl` and `dir/domains.jsonl`.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let pairs_path = dir.join(PAIRS_FILE);
+        let domains_path = dir.join(DOMAINS_FILE);
+        let mut probe = Probe::default();
+        for (line, p) in lines::<PairLine>(&pairs_path)? {
+            let d = domain_index(&p.domain, PAIRS_FILE, line)?;
+            probe.pairs.push((d, p.easier, p.harder));
+        }
+        for (line, p) in lines::<DomainLine>(&domains_path)? {
+            let d = domain_index(&p.domain, DOMAINS_FILE, line)?;
+            probe.domains.push((d, p.prompt));
+        }
+        Ok(probe)
+    }
+
+    /// Every prompt, in a fixed order: the pairs' easier then harder prompts, then the domain prompts.
+    pub fn texts(&self) -> Vec<String> {
+        self.pairs
+            .iter()
+            .flat_map(|(_, e, h)| [e.clone(), h.clone()])
+            .chain(self.domains.iter().map(|(_, p)| p.clone()))
+            .collect()
+    }
+}
+
+/// How a difficulty score does on the pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PairFigures {
+    /// Share of pairs whose harder prompt scores higher (ties count half).
+    pub ordered: f64,
+    /// Share of the easier prompts at level `easy`.
+    pub easier_easy: f64,
+    /// Share of the harder prompts at level `hard`.
+    pub harder_hard: f64,
+}
+
+/// The probe report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeReport {
+    pub pairs: usize,
+    /// Pairs where the harder prompt is the shorter one (in tokens).
+    pub pairs_harder_shorter: usize,
+    pub difficulty: PairFigures,
+    /// Prompt length (tokens) as the score, its levels cut where the training pools cut it.
+    pub length: PairFigures,
+    /// Pairs ordered, per domain: (domain, ordered, pairs).
+    pub ordered_by_domain: Vec<(String, usize, usize)>,
+    pub domain_prompts: usize,
+    pub domain_accuracy: f64,
+    /// Domain accuracy per true domain: (domain, correct, prompts).
+    pub domain_by_domain: Vec<(String, usize, usize)>,
+}
+
+fn pair_figures(pairs: &[(f64, usize, f64, usize)]) -> PairFigures {
+    let n = pairs.len().max(1) as f64;
+    let ordered = pairs
+        .iter()
+        .map(|&(e, _, h, _)| {
+            if h > e {
+                1.0
+            } else if h == e {
+                0.5
+            } else {
+                0.0
+            }
+        })
+        .sum::<f64>();
+    PairFigures {
+        ordered: ordered / n,
+        easier_easy: pairs.iter().filter(|p| p.1 == 0).count() as f64 / n,
+        harder_hard: pairs.iter().filter(|p| p.3 == 2).count() as f64 / n,
+    }
+}
+
+/// Level of a value against two cuts, as `DifficultyHead::level` does.
+fn level_of(v: f64, cuts: [f64; 2]) -> usize {
+    if v < cuts[0] {
+        0
+    } else if v < cuts[1] {
+        1
+    } else {
+        2
+    }
+}
+
+/// Labels the probe with `heads` and scores it; `length_cuts` (tokens) place prompt length's levels.
+pub fn evaluate(
+    probe: &Probe,
+    embedder: &dyn Embedder,
+    heads: &Heads,
+    length_cuts: [f64; 2],
+) -> Result<ProbeReport> {
+    let embedded: Vec<Embedding> = embedder.embed_detailed(&probe.texts())?;
+    let labels: Vec<Labels> = heads.label_batch(&embedded);
+    let np = probe.pairs.len();
+    if labels.len() != 2 * np + probe.domains.len() {
+        return Err(Error::inference("the probe was embedded incompletely"));
+    }
+    let tokens = |k: usize| embedded[k].full_tokens as f64;
+    let mut by_score = Vec::with_capacity(np);
+    let mut by_length = Vec::with_capacity(np);
+    let mut ordered_by_domain = vec![(0usize, 0usize); DOMAINS.len()];
+    for (k, (d, _, _)) in probe.pairs.iter().enumerate() {
+        let (e, h) = (&labels[2 * k], &labels[2 * k + 1]);
+        by_score.push((
+            f64::from(e.difficulty),
+            e.level_index,
+            f64::from(h.difficulty),
+            h.level_index,
+        ));
+        let (te, th) = (tokens(2 * k), tokens(2 * k + 1));
+        by_length.push((te, level_of(te, length_cuts), th, level_of(th, length_cuts)));
+        if let Some(slot) = ordered_by_domain.get_mut(*d) {
+            slot.0 += usize::from(h.difficulty > e.difficulty);
+            slot.1 += 1;
+        }
+    }
+    let mut domain_by_domain = vec![(0usize, 0usize); DOMAINS.len()];
+    for (k, (d, _)) in probe.domains.iter().enumerate() {
+        let predicted = labels[2 * np + k].domain;
+        if let Some(slot) = domain_by_domain.get_mut(*d) {
+            slot.0 += usize::from(DOMAINS.get(*d) == Some(&predicted));
+            slot.1 += 1;
+        }
+    }
+    let named = |v: Vec<(usize, usize)>| {
+        DOMAINS
+            .iter()
+            .zip(v)
+            .map(|(d, (a, b))| (d.to_string(), a, b))
+            .collect::<Vec<_>>()
+    };
+    let correct: usize = domain_by_domain.iter().map(|c| c.0).sum();
+    Ok(ProbeReport {
+        pairs: np,
+        pairs_harder_shorter: by_length.iter().filter(|p| p.2 < p.0).count(),
+        difficulty: pair_figures(&by_score),
+        length: pair_figures(&by_length),
+        ordered_by_domain: named(ordered_by_domain),
+        domain_prompts: probe.domains.len(),
+        domain_accuracy: correct as f64 / probe.domains.len().max(1) as f64,
+        domain_by_domain: named(domain_by_domain),
+    })
+}
+
+/// The probe report as text.
+pub fn render(r: &ProbeReport) -> String {
+    let pct = |v: f64| format!("{:.1}%", 100.0 * v);
+    let mut text = format!(
+        "== probe (hand-written, never trained on): {} pairs ({} with the harder prompt shorter), {} domain prompts ==\n",
+        r.pairs, r.pairs_harder_shorter, r.domain_prompts
+    );
+    for (name, f) in [("difficulty   ", r.difficulty), ("prompt length", r.length)] {
+        text.push_str(&format!(
+            "   {name}: pairs ordered {}  easier→easy {}  harder→hard {}\n",
+            pct(f.ordered),
+            pct(f.easier_easy),
+            pct(f.harder_hard)
+        ));
+    }
+    let per = |v: &[(String, usize, usize)]| {
+        v.iter()
+            .map(|(d, a, b)| format!("{d} {a}/{b}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    text.push_str(&format!(
+        "   pairs ordered by domain: {}\n   domain accuracy {} ({})\n",
+        per(&r.ordered_by_domain),
+        pct(r.domain_accuracy),
+        per(&r.domain_by_domain)
+    ));
+    text
+}
