@@ -27,8 +27,8 @@ struct Global {
 fn embedder() -> MiniLmEmbedder {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut global = Global::parse_from(["embed-bench"]).global;
-    if std::env::var_os("TRIAGE_MODELS_DIR").is_none() {
-        global.models_dir = root.join("models");
+    if std::env::var_os("TRIAGE_MODEL_CACHE").is_none() {
+        global.model_cache = Some(root.join("models").join("hub"));
     }
     global.threads = global.threads.or(Some(2));
     let settings = Settings::resolve(&global).expect("settings");

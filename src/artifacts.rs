@@ -13,7 +13,7 @@ use crate::labels::Heads;
 use crate::routing::RoutingTable;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub const HEADS_FILE: &str = "heads.json";
 pub const TABLE_FILE: &str = "table.json";
@@ -69,6 +69,93 @@ pub struct Manifest {
     pub table_sha256: String,
 }
 
+/// Where a brain's artifacts come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArtifactSource {
+    /// The shipped artifacts, compiled into the binary (`models/` at build time).
+    Embedded,
+    /// A models folder (`--models-dir`, or the per-user data folder a retrain wrote).
+    Dir(PathBuf),
+}
+
+/// The shipped artifacts, compiled in: the binary works from any directory with no files beside it.
+mod embedded {
+    pub const HEADS: &[u8] = include_bytes!("../models/heads.json");
+    pub const TABLE: &[u8] = include_bytes!("../models/table.json");
+    pub const MANIFEST: &[u8] = include_bytes!("../models/manifest.json");
+    pub const REGISTRY: &str = include_str!("../models/providers.toml");
+}
+
+impl ArtifactSource {
+    /// `--models-dir` when given; else the per-user models folder when a retrain wrote one there; else
+    /// the embedded artifacts.
+    pub fn resolve(models_dir: Option<&Path>) -> Self {
+        match models_dir {
+            Some(dir) => ArtifactSource::Dir(dir.to_path_buf()),
+            None => match user_models_dir() {
+                Some(dir) if dir.join(MANIFEST_FILE).is_file() => ArtifactSource::Dir(dir),
+                _ => ArtifactSource::Embedded,
+            },
+        }
+    }
+
+    /// The folder, when the artifacts are files.
+    pub fn dir(&self) -> Option<&Path> {
+        match self {
+            ArtifactSource::Embedded => None,
+            ArtifactSource::Dir(d) => Some(d),
+        }
+    }
+
+    /// The price registry text of this source, if it has one (`providers.toml`).
+    pub fn registry_text(&self) -> Result<Option<(String, String)>> {
+        match self {
+            ArtifactSource::Embedded => Ok(Some((
+                embedded::REGISTRY.to_string(),
+                "embedded providers.toml".into(),
+            ))),
+            ArtifactSource::Dir(dir) => {
+                let path = dir.join(REGISTRY_FILE);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => Ok(Some((text, path.display().to_string()))),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(Error::io("reading", path, e)),
+                }
+            }
+        }
+    }
+
+    /// One line saying which artifacts these are: `embedded (data sha256 …)` or `FOLDER (data sha256 …)`.
+    pub fn describe(&self) -> String {
+        let hash = |bytes: &[u8]| {
+            serde_json::from_slice::<Manifest>(bytes)
+                .map(|m| m.data_sha256.chars().take(16).collect::<String>())
+                .unwrap_or_else(|_| "unreadable manifest".into())
+        };
+        match self {
+            ArtifactSource::Embedded => {
+                format!("embedded (data sha256 {})", hash(embedded::MANIFEST))
+            }
+            ArtifactSource::Dir(dir) => match std::fs::read(dir.join(MANIFEST_FILE)) {
+                Ok(bytes) => format!("{} (data sha256 {})", dir.display(), hash(&bytes)),
+                Err(_) => format!("{} (no manifest)", dir.display()),
+            },
+        }
+    }
+}
+
+/// The per-user folder `--retrain` writes to when no `--models-dir` is given:
+/// `$XDG_DATA_HOME/triage/models`, else `~/.local/share/triage/models`.
+pub fn user_models_dir() -> Option<PathBuf> {
+    let base = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?)
+            .join(".local")
+            .join("share"),
+    };
+    Some(base.join("triage").join("models"))
+}
+
 /// A loaded, consistent set of artifacts.
 #[derive(Debug, Clone)]
 pub struct Artifacts {
@@ -90,9 +177,43 @@ fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8], name: &str) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| Error::Artifacts(format!("{name}: {e}")))
 }
 
+/// Loads and cross-checks the artifacts of `source`, made for the embedding model `model_id`.
+pub fn load_from(source: &ArtifactSource, model_id: &str) -> Result<Artifacts> {
+    match source {
+        ArtifactSource::Dir(dir) => load(dir, model_id),
+        ArtifactSource::Embedded => check(
+            embedded::MANIFEST,
+            embedded::HEADS,
+            embedded::TABLE,
+            "the embedded artifacts",
+            model_id,
+        ),
+    }
+}
+
 /// Loads and cross-checks the artifacts of `dir`, made for the embedding model `model_id`.
 pub fn load(dir: &Path, model_id: &str) -> Result<Artifacts> {
-    let manifest: Manifest = parse(&read(dir, MANIFEST_FILE)?, MANIFEST_FILE)?;
+    let manifest_bytes = read(dir, MANIFEST_FILE)?;
+    let heads_bytes = read(dir, HEADS_FILE)?;
+    let table_bytes = read(dir, TABLE_FILE)?;
+    check(
+        &manifest_bytes,
+        &heads_bytes,
+        &table_bytes,
+        &dir.display().to_string(),
+        model_id,
+    )
+}
+
+/// Parses and cross-checks one set of artifact bytes (`origin` names them in errors).
+fn check(
+    manifest_bytes: &[u8],
+    heads_bytes: &[u8],
+    table_bytes: &[u8],
+    origin: &str,
+    model_id: &str,
+) -> Result<Artifacts> {
+    let manifest: Manifest = parse(manifest_bytes, MANIFEST_FILE)?;
     if manifest.format_version != FORMAT_VERSION {
         return Err(Error::Artifacts(format!(
             "{MANIFEST_FILE} has format version {}, this triage reads {FORMAT_VERSION}; retrain",
@@ -102,20 +223,17 @@ pub fn load(dir: &Path, model_id: &str) -> Result<Artifacts> {
     if manifest.model_id != model_id {
         return Err(Error::Artifacts(format!(
             "the artifacts in {} were made for the embedding model `{}`, but this triage embeds with `{model_id}`; retrain",
-            dir.display(),
+            origin,
             manifest.model_id
         )));
     }
-    let heads_bytes = read(dir, HEADS_FILE)?;
-    let table_bytes = read(dir, TABLE_FILE)?;
-    if sha(&heads_bytes) != manifest.heads_sha256 || sha(&table_bytes) != manifest.table_sha256 {
+    if sha(heads_bytes) != manifest.heads_sha256 || sha(table_bytes) != manifest.table_sha256 {
         return Err(Error::Artifacts(format!(
-            "{HEADS_FILE}/{TABLE_FILE} in {} do not match {MANIFEST_FILE} (being written, or edited by hand); retrain",
-            dir.display()
+            "{HEADS_FILE}/{TABLE_FILE} in {origin} do not match {MANIFEST_FILE} (being written, or edited by hand); retrain"
         )));
     }
-    let heads: Heads = parse(&heads_bytes, HEADS_FILE)?;
-    let table: RoutingTable = parse(&table_bytes, TABLE_FILE)?;
+    let heads: Heads = parse(heads_bytes, HEADS_FILE)?;
+    let table: RoutingTable = parse(table_bytes, TABLE_FILE)?;
     check_consistent(&heads, &table)?;
     Ok(Artifacts {
         heads,

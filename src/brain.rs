@@ -1,11 +1,10 @@
 //! The loaded router: label heads, routing table, price registry and policy defaults, used by every door.
 
-use crate::artifacts::{self, Manifest, REGISTRY_FILE};
+use crate::artifacts::{self, ArtifactSource, Manifest};
 use crate::embedding::Embedding;
 use crate::error::Result;
 use crate::labels::{Heads, Labels};
 use crate::routing::{Decision, Policy, PriceRegistry, RouteOptions};
-use std::path::Path;
 
 /// When the operator set no routing target, the drop recommended by the artifacts' cross-validation.
 fn with_recommended_drop(mut defaults: RouteOptions, manifest: &Manifest) -> RouteOptions {
@@ -23,12 +22,20 @@ pub struct Brain {
 }
 
 impl Brain {
-    /// Loads the artifacts of `models_dir` and its `providers.toml` (the table's own prices when absent),
+    /// Loads the artifacts of `source` and its `providers.toml` (the table's own prices when absent),
     /// with `defaults` as the policy's default options. Artifacts made for another embedding model than
     /// the one this build runs ([`crate::embedding::MODEL_ID`]) are refused.
-    pub fn load(models_dir: &Path, defaults: RouteOptions) -> Result<Self> {
-        let a = artifacts::load(models_dir, crate::embedding::MODEL_ID)?;
-        let registry = PriceRegistry::load_or_default(&models_dir.join(REGISTRY_FILE), &a.table)?;
+    pub fn load(source: &ArtifactSource, defaults: RouteOptions) -> Result<Self> {
+        let a = artifacts::load_from(source, crate::embedding::MODEL_ID)?;
+        let registry = match source.registry_text()? {
+            Some((text, origin)) => PriceRegistry::from_toml_str(&text, &origin)?,
+            None => {
+                tracing::info!(
+                    "no provider registry; using the routing table's prices with every provider enabled"
+                );
+                PriceRegistry::from_table_defaults(&a.table)
+            }
+        };
         let groups: std::collections::BTreeSet<&str> = a
             .table
             .providers

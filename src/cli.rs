@@ -2,6 +2,7 @@
 //! default written once; [`Cli`] is resolved here, once, into the settings each door takes
 //! ([`Settings`], [`ServerConfig`], [`LabelJob`]). No other module reads flags or the environment.
 
+use crate::artifacts::ArtifactSource;
 use crate::batch::label::LabelJob;
 use crate::batch::output::OutputFormat;
 use crate::embedding::{DeviceChoice, EmbedderSettings, EngineChoice, KernelChoice};
@@ -26,16 +27,13 @@ pub struct Cli {
 /// Flags valid with every subcommand.
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
-    /// Folder of trained artifacts and the price registry; the model cache lives in its `hub/` unless
-    /// --model-cache or HF_HOME say otherwise.
-    #[arg(
-        long,
-        global = true,
-        env = "TRIAGE_MODELS_DIR",
-        default_value = "models"
-    )]
-    pub models_dir: PathBuf,
-    /// Hugging Face hub cache folder holding the embedding model (default: $HF_HOME/hub, else <models-dir>/hub).
+    /// Folder of trained artifacts and the price registry (the output of --retrain). Default: the per-user
+    /// folder a retrain wrote ($XDG_DATA_HOME/triage/models, else ~/.local/share/triage/models) if there is
+    /// one, else the shipped artifacts compiled into the binary.
+    #[arg(long, global = true, env = "TRIAGE_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
+    /// Hugging Face hub cache folder holding the embedding model (default: $HF_HOME/hub, else
+    /// ~/.cache/huggingface/hub, shared with Python tools).
     #[arg(long, global = true, env = "TRIAGE_MODEL_CACHE")]
     pub model_cache: Option<PathBuf>,
     /// Folder of training data (JSONL + providers.csv) used by --retrain.
@@ -86,6 +84,14 @@ pub enum Command {
         #[command(subcommand)]
         action: ModelAction,
     },
+    /// Print a shell completion script (install: see the README).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), generated from these definitions.
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -188,14 +194,18 @@ pub enum ModelAction {
         #[arg(long)]
         from_dir: Option<PathBuf>,
     },
-    /// Print the folder of the cached model files (fails if they are not there).
+    /// Print the folder of the cached model files (fails if they are not there), then which artifacts
+    /// are in use.
     Path,
 }
 
 /// The global settings, validated once at start-up.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub models_dir: PathBuf,
+    /// Where serving and labelling read the artifacts.
+    pub artifacts: ArtifactSource,
+    /// Where --retrain writes: --models-dir, else the per-user models folder.
+    pub retrain_dir: Option<PathBuf>,
     pub training_data: PathBuf,
     pub probe: PathBuf,
     pub embedder: EmbedderSettings,
@@ -215,18 +225,42 @@ impl Settings {
             embedder: EmbedderSettings {
                 model_cache: crate::embedding::acquire::resolve_cache_dir(
                     global.model_cache.as_deref(),
-                    &global.models_dir,
                 ),
                 device: global.device,
                 threads,
                 engine: global.engine,
                 kernels: global.kernels,
             },
-            models_dir: global.models_dir.clone(),
+            artifacts: ArtifactSource::resolve(global.models_dir.as_deref()),
+            retrain_dir: global
+                .models_dir
+                .clone()
+                .or_else(crate::artifacts::user_models_dir),
             training_data: global.training_data.clone(),
             probe: global.probe.clone(),
         })
     }
+}
+
+/// `triage --version`: the package version and the artifacts in use (the --models-dir of `args` or
+/// TRIAGE_MODELS_DIR, else the per-user folder, else the embedded ones), with their data hash.
+pub fn version_text(args: &[std::ffi::OsString]) -> String {
+    let flag = args
+        .iter()
+        .position(|a| a == "--models-dir")
+        .and_then(|k| args.get(k + 1))
+        .map(PathBuf::from)
+        .or_else(|| {
+            args.iter()
+                .filter_map(|a| a.to_str()?.strip_prefix("--models-dir=").map(PathBuf::from))
+                .next()
+        })
+        .or_else(|| std::env::var_os("TRIAGE_MODELS_DIR").map(PathBuf::from));
+    format!(
+        "{} (artifacts: {})",
+        env!("CARGO_PKG_VERSION"),
+        ArtifactSource::resolve(flag.as_deref()).describe()
+    )
 }
 
 /// `inputs`, or stdin (`-`) when none is given.
@@ -256,7 +290,7 @@ impl LabelArgs {
             },
             batch_size: self.batch_size,
             defaults: self.policy.clone(),
-            models_dir: settings.models_dir.clone(),
+            artifacts: settings.artifacts.clone(),
             embedder: settings.embedder.clone(),
         })
     }
@@ -267,7 +301,7 @@ impl ServeArgs {
     pub fn config(&self, settings: &Settings) -> Result<ServerConfig> {
         let config = ServerConfig {
             addr: self.addr.clone(),
-            models_dir: settings.models_dir.clone(),
+            artifacts: settings.artifacts.clone(),
             max_body_bytes: self.max_body_bytes,
             queue_capacity: self.queue_capacity,
             max_batch: self.max_batch,
@@ -298,7 +332,7 @@ mod tests {
         };
         let settings = Settings::resolve(&cli.global).unwrap();
         let config = args.config(&settings).unwrap();
-        let mut defaults = ServerConfig::new(settings.models_dir.clone());
+        let mut defaults = ServerConfig::new(settings.artifacts.clone());
         // Policy flags come from the environment in some test runs; compare the rest.
         defaults.defaults = config.defaults.clone();
         assert_eq!(format!("{config:?}"), format!("{defaults:?}"));

@@ -4,15 +4,23 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
+use triage::artifacts::ArtifactSource;
 use triage::cli::{inputs_or_stdin, Cli, Command, ModelAction, Settings};
 use triage::embedding::acquire;
 use triage::error::{Error, Result, EXIT_BAD_RECORDS, EXIT_OK};
 use triage::input::FieldChoice;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Built once per process, so leaking it is what clap's `&'static str` asks for.
+    let version: &'static str = Box::leak(triage::cli::version_text(&args).into_boxed_str());
+    let matches = Cli::command().version(version).get_matches_from(&args);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     init_tracing(&cli.global.log);
     let code = match run(cli) {
         Ok(code) => code,
@@ -36,10 +44,12 @@ fn init_tracing(filter: &str) {
 }
 
 fn run(cli: Cli) -> Result<i32> {
-    let settings = Settings::resolve(&cli.global)?;
+    let mut settings = Settings::resolve(&cli.global)?;
     triage::configure_threads(settings.embedder.threads);
     if cli.global.retrain {
         retrain(&settings, cli.global.force)?;
+        // A subcommand after the retrain uses what it wrote (the per-user folder may be new).
+        settings.artifacts = ArtifactSource::resolve(cli.global.models_dir.as_deref());
     }
     let Some(command) = cli.command else {
         if cli.global.retrain {
@@ -91,19 +101,40 @@ fn run(cli: Cli) -> Result<i32> {
                         ))
                     })?;
                     println!("{}", model_dir(&files).display());
+                    println!("artifacts: {}", settings.artifacts.describe());
                     Ok(EXIT_OK)
                 }
             }
+        }
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "triage", &mut std::io::stdout());
+            Ok(EXIT_OK)
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map_err(|e| Error::io("rendering the man page to", "<stdout>", e))?;
+            std::io::Write::write_all(&mut std::io::stdout(), &page)
+                .map_err(|e| Error::io("writing", "<stdout>", e))?;
+            Ok(EXIT_OK)
         }
     }
 }
 
 fn retrain(settings: &Settings, force: bool) -> Result<()> {
     use std::io::IsTerminal;
+    let models_dir = settings.retrain_dir.as_deref().ok_or_else(|| {
+        Error::Usage(
+            "--retrain needs --models-dir (there is no home folder for the per-user models folder)"
+                .into(),
+        )
+    })?;
     let embedder = triage::embedding::load(&settings.embedder)?;
     let outcome = triage::training::retrain::retrain(
         &settings.training_data,
-        &settings.models_dir,
+        models_dir,
         &embedder,
         Some(&settings.probe),
         force,

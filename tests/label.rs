@@ -11,6 +11,13 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The model cache: TRIAGE_MODEL_CACHE (scripts/test sets it), else the repository's models/hub.
+fn model_cache() -> PathBuf {
+    std::env::var_os("TRIAGE_MODEL_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("models").join("hub"))
+}
+
 fn fixture(name: &str) -> String {
     format!("tests/fixtures/label/{name}")
 }
@@ -22,6 +29,7 @@ fn label(args: &[&str], stdin: Option<&[u8]>) -> Output {
         .arg("label")
         .args(args)
         .env_remove("TRIAGE_MODELS_DIR")
+        .env("TRIAGE_MODEL_CACHE", model_cache())
         .env_remove("TRIAGE_MIN_QUALITY")
         .env_remove("TRIAGE_MAX_QUALITY_DROP")
         .env_remove("TRIAGE_MAX_COST_USD")
@@ -581,6 +589,7 @@ fn a_reader_that_closes_the_pipe_ends_the_run_quietly() {
         .current_dir(root())
         .args(["label", "benches/prompts-1k.jsonl"])
         .env_remove("TRIAGE_MODELS_DIR")
+        .env("TRIAGE_MODEL_CACHE", model_cache())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -472,7 +472,7 @@ fn openapi_and_metrics_are_served() {
 #[test]
 fn hot_reload_swaps_artifacts_without_failed_requests() {
     let dir = tempfile::tempdir().unwrap();
-    let models = common::settings().models_dir;
+    let models = common::models_dir();
     for f in [
         "heads.json",
         "table.json",
@@ -482,7 +482,7 @@ fn hot_reload_swaps_artifacts_without_failed_requests() {
         std::fs::copy(models.join(f), dir.path().join(f)).unwrap();
     }
     let mut c = config();
-    c.models_dir = dir.path().to_path_buf();
+    c.artifacts = triage::artifacts::ArtifactSource::Dir(dir.path().to_path_buf());
     c.reload_interval = Duration::from_millis(100);
     let server = start(c);
     let p = "Write a SQL query that finds the second highest salary.";
@@ -675,7 +675,7 @@ fn binary_reloads_on_sighup_and_exits_0_on_sigterm() {
             "60000",
         ])
         .arg("--models-dir")
-        .arg(&settings.models_dir)
+        .arg(common::models_dir())
         .arg("--model-cache")
         .arg(&settings.embedder.model_cache)
         .env("HF_HUB_OFFLINE", "1")

@@ -40,7 +40,7 @@ pub struct LabelJob {
     pub batch_size: usize,
     /// Routing options in force for every record.
     pub defaults: RouteOptions,
-    pub models_dir: PathBuf,
+    pub artifacts: crate::artifacts::ArtifactSource,
     pub embedder: EmbedderSettings,
 }
 
@@ -81,7 +81,7 @@ pub fn run(job: &LabelJob) -> Result<i32> {
 
     let load_start = Instant::now();
     let embedder = crate::embedding::load(&job.embedder)?.with_batch_size(job.batch_size);
-    let brain = Brain::load(&job.models_dir, job.defaults.clone())?;
+    let brain = Brain::load(&job.artifacts, job.defaults.clone())?;
     let load_seconds = load_start.elapsed().as_secs_f64();
 
     let fields = &job.fields;

@@ -459,15 +459,11 @@ fn to_json(s: &Stats) -> serde_json::Value {
 }
 
 fn load_embedder(args: &Args) -> BenchResult<triage::embedding::MiniLmEmbedder> {
-    let models_dir = std::env::var_os("TRIAGE_MODELS_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| "models".into());
     let settings = triage::embedding::EmbedderSettings {
         model_cache: triage::embedding::acquire::resolve_cache_dir(
             std::env::var_os("TRIAGE_MODEL_CACHE")
                 .map(std::path::PathBuf::from)
                 .as_deref(),
-            &models_dir,
         ),
         device: triage::embedding::DeviceChoice::Cpu,
         threads: args.threads.max(1),

@@ -47,15 +47,37 @@ pub enum ModelSource {
     Directory,
 }
 
-/// The Hugging Face hub cache folder to use: an explicit one, else `$HF_HOME/hub`, else `<models_dir>/hub`.
-pub fn resolve_cache_dir(explicit: Option<&Path>, models_dir: &Path) -> PathBuf {
+/// The Hugging Face hub cache folder to use, following the Hugging Face convention so that triage and
+/// Python tools share one download: an explicit one, else `$HF_HOME/hub`, else
+/// `~/.cache/huggingface/hub` (`$XDG_CACHE_HOME/huggingface/hub` when that is set), else
+/// `.cache/huggingface/hub` under the working directory when there is no home.
+pub fn resolve_cache_dir(explicit: Option<&Path>) -> PathBuf {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    cache_dir_from(explicit, var("HF_HOME"), var("XDG_CACHE_HOME"), var("HOME"))
+}
+
+/// [`resolve_cache_dir`] with the environment passed in.
+fn cache_dir_from(
+    explicit: Option<&Path>,
+    hf_home: Option<PathBuf>,
+    xdg_cache: Option<PathBuf>,
+    home: Option<PathBuf>,
+) -> PathBuf {
     if let Some(dir) = explicit {
         return dir.to_path_buf();
     }
-    match std::env::var_os("HF_HOME") {
-        Some(home) if !home.is_empty() => PathBuf::from(home).join("hub"),
-        _ => models_dir.join("hub"),
+    if let Some(hf) = hf_home {
+        return hf.join("hub");
     }
+    xdg_cache
+        .or_else(|| home.map(|h| h.join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"))
+        .join("huggingface")
+        .join("hub")
 }
 
 /// Whether the user asked hf-hub not to touch the network (`HF_HUB_OFFLINE=1`, as the Python client reads it).
@@ -252,11 +274,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cache_dir_prefers_explicit_then_hf_home_then_models() {
-        let models = Path::new("/m");
+    fn cache_dir_follows_the_hugging_face_convention() {
+        let p = PathBuf::from;
+        let explicit = Some(Path::new("/x"));
         assert_eq!(
-            resolve_cache_dir(Some(Path::new("/x")), models),
-            PathBuf::from("/x")
+            cache_dir_from(explicit, Some(p("/hf")), None, Some(p("/h"))),
+            p("/x")
+        );
+        assert_eq!(
+            cache_dir_from(None, Some(p("/hf")), Some(p("/c")), Some(p("/h"))),
+            p("/hf/hub")
+        );
+        assert_eq!(
+            cache_dir_from(None, None, Some(p("/c")), Some(p("/h"))),
+            p("/c/huggingface/hub")
+        );
+        assert_eq!(
+            cache_dir_from(None, None, None, Some(p("/h"))),
+            p("/h/.cache/huggingface/hub")
+        );
+        assert_eq!(
+            cache_dir_from(None, None, None, None),
+            p(".cache/huggingface/hub")
         );
     }
 

@@ -76,26 +76,10 @@ impl PriceRegistry {
         })
     }
 
-    /// Reads and checks a registry file; a missing file is an error (see [`Self::load_or_default`]).
+    /// Reads and checks a registry file; a missing file is an error.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading", path, e))?;
         Self::from_toml_str(&text, &path.display().to_string())
-    }
-
-    /// Reads the registry file, or, when it does not exist, takes every provider of the table with the
-    /// table's prices, enabled. A file that exists but is unreadable or invalid is an error.
-    pub fn load_or_default(path: &Path, table: &RoutingTable) -> Result<Self> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Self::from_toml_str(&text, &path.display().to_string()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                tracing::info!(
-                    path = %path.display(),
-                    "no provider registry; using the routing table's prices with every provider enabled"
-                );
-                Ok(Self::from_table_defaults(table))
-            }
-            Err(e) => Err(Error::io("reading", path, e)),
-        }
     }
 
     /// Every provider of the table, with the table's prices (from the training data), enabled.
@@ -300,7 +284,7 @@ mod tests {
     }
 
     #[test]
-    fn missing_file_is_an_error_for_load_but_not_for_load_or_default() {
+    fn missing_file_is_an_error_and_table_defaults_enable_every_provider() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("absent.toml");
         assert!(matches!(PriceRegistry::load(&path), Err(Error::Io { .. })));
@@ -332,8 +316,7 @@ mod tests {
             input_tokens: vec![],
             pseudo_count: 1.0,
         };
-        let r = PriceRegistry::load_or_default(&path, &table).unwrap();
-        assert_eq!(r, PriceRegistry::from_table_defaults(&table));
+        let r = PriceRegistry::from_table_defaults(&table);
         assert_eq!(
             r.providers(),
             &[

@@ -1,9 +1,9 @@
 //! The sidecar's configuration with its units resolved, and the defaults of `triage serve`'s flags
 //! (the command line resolves the flags into a [`ServerConfig`]; tests build one with [`ServerConfig::new`]).
 
+use crate::artifacts::ArtifactSource;
 use crate::error::{Error, Result};
 use crate::routing::RouteOptions;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Default listen address (`--addr`).
@@ -40,7 +40,7 @@ pub struct ServerConfig {
     /// Address to bind (`host:port`; port 0 picks a free one).
     pub addr: String,
     /// Folder with `heads.json`, `table.json`, `manifest.json` and `providers.toml`.
-    pub models_dir: PathBuf,
+    pub artifacts: ArtifactSource,
     /// Largest request body in bytes (larger gets 413).
     pub max_body_bytes: usize,
     /// Requests waiting for inference before new ones get 429.
@@ -69,10 +69,10 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// The defaults of `triage serve` (the same constants its flags default to) for a models folder.
-    pub fn new(models_dir: impl Into<PathBuf>) -> Self {
+    pub fn new(artifacts: ArtifactSource) -> Self {
         Self {
             addr: DEFAULT_ADDR.into(),
-            models_dir: models_dir.into(),
+            artifacts,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             max_batch: DEFAULT_MAX_BATCH,
@@ -118,11 +118,11 @@ mod tests {
 
     #[test]
     fn zero_sizes_are_usage_errors() {
-        let mut c = ServerConfig::new("models");
+        let mut c = ServerConfig::new(ArtifactSource::Embedded);
         assert!(c.check().is_ok());
         c.queue_capacity = 0;
         assert!(matches!(c.check(), Err(Error::Usage(m)) if m.contains("--queue-capacity")));
-        let mut c = ServerConfig::new("models");
+        let mut c = ServerConfig::new(ArtifactSource::Embedded);
         c.request_timeout = Duration::ZERO;
         assert!(c.check().is_err());
     }

@@ -77,7 +77,7 @@ pub fn run(config: ServerConfig, embedder: EmbedderSettings) -> Result<i32> {
         .thread_name("triage-http")
         .enable_all()
         .build()
-        .map_err(|e| Error::io("starting the async runtime for", &config.models_dir, e))?;
+        .map_err(|e| Error::io("starting the async runtime for", &config.addr, e))?;
     let code = runtime.block_on(serve_main(embedder, config));
     // Blocking loader tasks (a model still loading) must not hold the exit.
     runtime.shutdown_timeout(Duration::from_secs(1));

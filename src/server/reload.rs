@@ -9,19 +9,22 @@
 
 use super::metrics::RELOADS;
 use super::state::AppState;
-use crate::artifacts::{MANIFEST_FILE, REGISTRY_FILE};
+use crate::artifacts::{ArtifactSource, MANIFEST_FILE, REGISTRY_FILE};
 use crate::brain::Brain;
 use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// What identifies a version of the models folder: the hash of the manifest and registry contents.
 pub type Fingerprint = [u8; 32];
 
-/// Hashes the manifest and the registry (a missing file hashes as absent).
-pub fn fingerprint(dir: &Path) -> Fingerprint {
+/// Hashes the manifest and the registry (a missing file hashes as absent); the embedded artifacts never
+/// change, so they have one fixed fingerprint.
+pub fn fingerprint(source: &ArtifactSource) -> Fingerprint {
     let mut h = Sha256::new();
+    let Some(dir) = source.dir() else {
+        return h.finalize().into();
+    };
     for name in [MANIFEST_FILE, REGISTRY_FILE] {
         match std::fs::read(dir.join(name)) {
             Ok(bytes) => {
@@ -37,16 +40,16 @@ pub fn fingerprint(dir: &Path) -> Fingerprint {
 
 /// Remembers which version is loaded and which one failed.
 pub struct Reloader {
-    dir: PathBuf,
+    source: ArtifactSource,
     loaded: Option<Fingerprint>,
     failed: Option<Fingerprint>,
 }
 
 impl Reloader {
-    /// A reloader for `dir` that has loaded nothing yet.
-    pub fn new(dir: PathBuf) -> Self {
+    /// A reloader for `source` that has loaded nothing yet.
+    pub fn new(source: ArtifactSource) -> Self {
         Self {
-            dir,
+            source,
             loaded: None,
             failed: None,
         }
@@ -54,17 +57,17 @@ impl Reloader {
 
     /// Whether the folder differs from what is loaded and from the last version that failed.
     pub fn changed(&self) -> bool {
-        let now = fingerprint(&self.dir);
+        let now = fingerprint(&self.source);
         self.loaded != Some(now) && self.failed != Some(now)
     }
 
     /// Loads the folder's brain and installs it into `state`. With `force` a version that failed before is
     /// tried again (SIGHUP); otherwise its failure is not logged twice.
     pub async fn reload(&mut self, state: &AppState, force: bool) -> Result<()> {
-        let before = fingerprint(&self.dir);
-        let dir = self.dir.clone();
+        let before = fingerprint(&self.source);
+        let source = self.source.clone();
         let defaults = state.config().defaults.clone();
-        let loaded = tokio::task::spawn_blocking(move || Brain::load(&dir, defaults))
+        let loaded = tokio::task::spawn_blocking(move || Brain::load(&source, defaults))
             .await
             .map_err(|e| Error::Artifacts(format!("loading task failed: {e}")))?;
         match loaded {
@@ -75,7 +78,7 @@ impl Reloader {
                 self.loaded = Some(before);
                 self.failed = None;
                 metrics::counter!(RELOADS, "result" => "ok").increment(1);
-                tracing::info!(dir = %self.dir.display(), created_unix = created, "artifacts loaded");
+                tracing::info!(artifacts = %self.source.describe(), created_unix = created, "artifacts loaded");
                 Ok(())
             }
             Err(e) => {

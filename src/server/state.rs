@@ -38,7 +38,7 @@ impl AppState {
     pub fn new(config: ServerConfig) -> Self {
         let cache = EmbedCache::new(config.embed_cache_entries);
         let sessions = Sessions::new(config.session_capacity, config.session_ttl);
-        let reloader = Reloader::new(config.models_dir.clone());
+        let reloader = Reloader::new(config.artifacts.clone());
         Self {
             inner: Arc::new(Inner {
                 config,

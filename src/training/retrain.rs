@@ -79,7 +79,14 @@ pub fn retrain(
     let fitted = super::fit(&corpus, &train, settings)?;
     let report = evaluate::evaluate(&corpus, &fitted, &train, true)?;
 
-    let previous_gain = match artifacts::load(models_dir, embedder.model_id()) {
+    // The artifacts this retrain would replace: the target folder's, else (a first retrain into a new
+    // folder) the shipped ones, which are what serving used until now.
+    let current_source = if models_dir.join(artifacts::MANIFEST_FILE).is_file() {
+        artifacts::ArtifactSource::Dir(models_dir.to_path_buf())
+    } else {
+        artifacts::ArtifactSource::Embedded
+    };
+    let previous_gain = match artifacts::load_from(&current_source, embedder.model_id()) {
         Ok(current) => {
             let current = Fitted {
                 heads: current.heads,

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use triage::artifacts::ArtifactSource;
 use triage::cli::Settings;
 use triage::embedding::{DeviceChoice, EmbedderSettings, EngineChoice, KernelChoice};
 
@@ -10,25 +11,33 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Settings as the binary resolves them by default, rooted at the project folder.
-pub fn settings() -> Settings {
-    let models_dir = std::env::var_os("TRIAGE_MODELS_DIR")
+/// The repository's models folder (the shipped artifacts the binary also embeds).
+pub fn models_dir() -> PathBuf {
+    std::env::var_os("TRIAGE_MODELS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("models"));
+        .unwrap_or_else(|| root().join("models"))
+}
+
+/// The model cache the tests use: TRIAGE_MODEL_CACHE (scripts/test sets it), else the repository's
+/// models/hub, where scripts/setup installs the model.
+pub fn model_cache() -> PathBuf {
+    std::env::var_os("TRIAGE_MODEL_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("models").join("hub"))
+}
+
+/// Settings as the binary resolves them, rooted at the project folder.
+pub fn settings() -> Settings {
     Settings {
         embedder: EmbedderSettings {
-            model_cache: triage::embedding::acquire::resolve_cache_dir(
-                std::env::var_os("TRIAGE_MODEL_CACHE")
-                    .map(PathBuf::from)
-                    .as_deref(),
-                &models_dir,
-            ),
+            model_cache: model_cache(),
             device: DeviceChoice::Cpu,
             threads: 2,
             engine: EngineChoice::Native,
             kernels: KernelChoice::Fused,
         },
-        models_dir,
+        artifacts: ArtifactSource::Dir(models_dir()),
+        retrain_dir: Some(models_dir()),
         training_data: root().join("training-data"),
         probe: root().join("probe"),
     }

@@ -21,7 +21,7 @@ pub fn embedder() -> Arc<dyn Embedder> {
 
 /// A server configuration on the project's models folder, with no background reloads.
 pub fn config() -> ServerConfig {
-    let mut c = ServerConfig::new(crate::common::settings().models_dir);
+    let mut c = ServerConfig::new(crate::common::settings().artifacts);
     c.addr = "127.0.0.1:0".into();
     c.reload_interval = Duration::ZERO;
     c
