@@ -55,7 +55,8 @@ pub enum Pool {
 }
 
 /// The pool of row `i`, if any: a one-level scale is the easy pool; the top quarter of a human scale, a
-/// row of ZeroEval (MATH level 5 and CRUXEval) or a hard-prompt task is the hard pool.
+/// row of ZeroEval (MATH level 5 and CRUXEval), of Arena-Hard (v0.1 or v2) or a hard-prompt task is the
+/// hard pool.
 pub fn pool(corpus: &Corpus, i: usize) -> Option<Pool> {
     let r = &corpus.records[i];
     if let Some(level) = r.level {
@@ -70,7 +71,12 @@ pub fn pool(corpus: &Corpus, i: usize) -> Option<Pool> {
         .task
         .as_deref()
         .is_some_and(|t| t.starts_with("hard_prompt/"));
-    (r.source == "zeroeval" || hard_task).then_some(Pool::Hard)
+    // Arena-Hard's prompts were selected from Chatbot Arena as the hard ones, in every domain.
+    let hard_source = matches!(
+        r.source.as_str(),
+        "zeroeval" | "arena-hard" | "arena-hard-v2"
+    );
+    (hard_source || hard_task).then_some(Pool::Hard)
 }
 
 /// A small deterministic stream (splitmix64), so the pairs are the same on every run.
