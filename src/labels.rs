@@ -286,10 +286,11 @@ impl Labels {
 }
 
 /// 0, 1 or 2: below the first cut, between the cuts, at or above the second.
-fn band(score: f32, cuts: [f32; 2]) -> usize {
-    if score < cuts[0] {
+pub fn band<T: PartialOrd>(score: T, cuts: [T; 2]) -> usize {
+    let [low, high] = cuts;
+    if score < low {
         0
-    } else if score < cuts[1] {
+    } else if score < high {
         1
     } else {
         2

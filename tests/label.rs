@@ -1,22 +1,14 @@
 //! `triage label` end to end: the real binary on the shipped models/ artifacts and the fixtures in
 //! tests/fixtures/label.
 
+mod common;
+
 use serde_json::Value;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-/// The project's root (the binary runs there, so `models/` is found as by default).
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The model cache: TRIAGE_MODEL_CACHE (scripts/test sets it), else the repository's models/hub.
-fn model_cache() -> PathBuf {
-    std::env::var_os("TRIAGE_MODEL_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("models").join("hub"))
-}
+use common::root;
 
 fn fixture(name: &str) -> String {
     format!("tests/fixtures/label/{name}")
@@ -29,7 +21,7 @@ fn label(args: &[&str], stdin: Option<&[u8]>) -> Output {
         .arg("label")
         .args(args)
         .env("TRIAGE_MODELS_DIR", root().join("models"))
-        .env("TRIAGE_MODEL_CACHE", model_cache())
+        .env("TRIAGE_MODEL_CACHE", common::model_cache())
         .env_remove("TRIAGE_MIN_QUALITY")
         .env_remove("TRIAGE_MAX_QUALITY_DROP")
         .env_remove("TRIAGE_MAX_COST_USD")
@@ -589,7 +581,7 @@ fn a_reader_that_closes_the_pipe_ends_the_run_quietly() {
         .current_dir(root())
         .args(["label", "benches/prompts-1k.jsonl"])
         .env("TRIAGE_MODELS_DIR", root().join("models"))
-        .env("TRIAGE_MODEL_CACHE", model_cache())
+        .env("TRIAGE_MODEL_CACHE", common::model_cache())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

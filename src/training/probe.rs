@@ -133,17 +133,6 @@ fn pair_figures(pairs: &[(f64, usize, f64, usize)]) -> PairFigures {
     }
 }
 
-/// Level of a value against two cuts, as `DifficultyHead::level` does.
-fn level_of(v: f64, cuts: [f64; 2]) -> usize {
-    if v < cuts[0] {
-        0
-    } else if v < cuts[1] {
-        1
-    } else {
-        2
-    }
-}
-
 /// Labels the probe with `heads` and scores it; `length_cuts` (tokens) place prompt length's levels.
 pub fn evaluate(
     probe: &Probe,
@@ -170,7 +159,12 @@ pub fn evaluate(
             h.level_index,
         ));
         let (te, th) = (tokens(2 * k), tokens(2 * k + 1));
-        by_length.push((te, level_of(te, length_cuts), th, level_of(th, length_cuts)));
+        by_length.push((
+            te,
+            crate::labels::band(te, length_cuts),
+            th,
+            crate::labels::band(th, length_cuts),
+        ));
         if let Some(slot) = ordered_by_domain.get_mut(*d) {
             slot.0 += usize::from(h.difficulty > e.difficulty);
             slot.1 += 1;
