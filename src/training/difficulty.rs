@@ -280,7 +280,7 @@ pub fn fit_head(
 }
 
 /// Level cuts from out-of-fold scores: `easy` ends where the easy pool's top tenth begins, `hard` starts
-/// where the hard pool's bottom quarter ends (both at their midpoint when they cross). Without both pools
+/// at the pools' equal-error point ([`equal_error_point`]) (both at their midpoint when they cross). Without both pools
 /// (a foreign log), the terciles of the scores.
 pub fn calibrated_cuts(corpus: &Corpus, oof: &BTreeMap<usize, f32>) -> [f32; 2] {
     let (mut easy, mut hard) = (Vec::new(), Vec::new());
@@ -299,11 +299,56 @@ pub fn calibrated_cuts(corpus: &Corpus, oof: &BTreeMap<usize, f32>) -> [f32; 2] 
         ];
     }
     let low = super::quantile(&easy, 0.9);
-    let high = super::quantile(&hard, 0.25);
+    let high = equal_error_point(&easy, &hard);
     if high > low {
         [low, high]
     } else {
         let mid = (low + high) / 2.0;
         [mid, mid]
+    }
+}
+
+/// The score at which an easy-pool item scores above it as often as a hard-pool item scores below it: the
+/// boundary that misfiles either pool equally often. The hard pool is dominated by long competition
+/// problems, so its own lower quantiles sit far above a short prompt that is just as hard; this boundary
+/// depends on both pools, not on how long the hard pool's prompts are.
+fn equal_error_point(easy: &[f32], hard: &[f32]) -> f32 {
+    let mut e = easy.to_vec();
+    let mut h = hard.to_vec();
+    e.sort_by(|a, b| a.total_cmp(b));
+    h.sort_by(|a, b| a.total_cmp(b));
+    let above = |v: &[f32], t: f32| v.len() - v.partition_point(|&x| x <= t);
+    let below = |v: &[f32], t: f32| v.partition_point(|&x| x < t);
+    // Candidate thresholds are the scores themselves; the gap |P(easy > t) - P(hard < t)| is smallest
+    // where the two error rates cross.
+    let (ne, nh) = (e.len().max(1) as f64, h.len().max(1) as f64);
+    e.iter()
+        .chain(h.iter())
+        .copied()
+        .min_by(|&a, &b| {
+            let gap = |t: f32| (above(&e, t) as f64 / ne - below(&h, t) as f64 / nh).abs();
+            gap(a).total_cmp(&gap(b))
+        })
+        .unwrap_or(0.5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::equal_error_point;
+
+    #[test]
+    fn equal_error_point_sits_where_both_pools_are_misfiled_alike() {
+        // Easy scores 0..9, hard scores 8..17: the crossing is inside the overlap, below the hard pool's
+        // lower quartile (10.25) that the cut used to be.
+        let easy: Vec<f32> = (0..10).map(|v| v as f32).collect();
+        let hard: Vec<f32> = (8..18).map(|v| v as f32).collect();
+        let t = equal_error_point(&easy, &hard);
+        assert!((8.0..=10.0).contains(&t), "{t}");
+        let above = easy.iter().filter(|&&e| e > t).count();
+        let below = hard.iter().filter(|&&h| h < t).count();
+        assert!(above.abs_diff(below) <= 1, "{above} vs {below} at {t}");
+        // Disjoint pools: the point separates them.
+        let t = equal_error_point(&[0.0, 1.0, 2.0], &[5.0, 6.0, 7.0]);
+        assert!((2.0..=5.0).contains(&t), "{t}");
     }
 }
