@@ -84,6 +84,8 @@ mod embedded {
     pub const TABLE: &[u8] = include_bytes!("../models/table.json");
     pub const MANIFEST: &[u8] = include_bytes!("../models/manifest.json");
     pub const REGISTRY: &str = include_str!("../models/providers.toml");
+    /// The vendored LiteLLM price map the shipped registry names (`price_file`).
+    pub const LITELLM_PRICES: &str = include_str!("../models/litellm-prices.json");
 }
 
 impl ArtifactSource {
@@ -121,6 +123,50 @@ impl ArtifactSource {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                     Err(e) => Err(Error::io("reading", path, e)),
                 }
+            }
+        }
+    }
+
+    /// Writes the embedded artifacts, registry and price map into `dir` (each file atomically), so a
+    /// folder can start from the shipped state. A folder source is refused: copy folders with `cp`.
+    pub fn copy_to(&self, dir: &Path) -> Result<()> {
+        if let ArtifactSource::Dir(d) = self {
+            return Err(Error::Usage(format!(
+                "copy_to only copies the embedded artifacts, not {}",
+                d.display()
+            )));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
+        for (name, bytes) in [
+            (HEADS_FILE, embedded::HEADS),
+            (TABLE_FILE, embedded::TABLE),
+            (REGISTRY_FILE, embedded::REGISTRY.as_bytes()),
+            (
+                crate::routing::prices::LITELLM_PRICES_FILE,
+                embedded::LITELLM_PRICES.as_bytes(),
+            ),
+            // Last: a folder with a manifest is a complete models folder.
+            (MANIFEST_FILE, embedded::MANIFEST),
+        ] {
+            crate::files::write_atomic(&dir.join(name), bytes)?;
+        }
+        Ok(())
+    }
+
+    /// The text of a file the registry names (its `price_file`): beside `providers.toml` in a folder; for
+    /// the embedded artifacts, only the vendored price map.
+    pub fn registry_companion(&self, name: &str) -> Result<String> {
+        match self {
+            ArtifactSource::Embedded if name == crate::routing::prices::LITELLM_PRICES_FILE => {
+                Ok(embedded::LITELLM_PRICES.to_string())
+            }
+            ArtifactSource::Embedded => Err(Error::Usage(format!(
+                "embedded providers.toml: price_file `{name}` is not compiled in (only {})",
+                crate::routing::prices::LITELLM_PRICES_FILE
+            ))),
+            ArtifactSource::Dir(dir) => {
+                let path = dir.join(name);
+                std::fs::read_to_string(&path).map_err(|e| Error::io("reading", path, e))
             }
         }
     }

@@ -28,7 +28,9 @@ impl Brain {
     pub fn load(source: &ArtifactSource, defaults: RouteOptions) -> Result<Self> {
         let a = artifacts::load_from(source, crate::embedding::MODEL_ID)?;
         let registry = match source.registry_text()? {
-            Some((text, origin)) => PriceRegistry::from_toml_str(&text, &origin)?,
+            Some((text, origin)) => PriceRegistry::from_toml_with_prices(&text, &origin, |name| {
+                source.registry_companion(name)
+            })?,
             None => {
                 tracing::info!(
                     "no provider registry; using the routing table's prices with every provider enabled"

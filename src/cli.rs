@@ -84,6 +84,11 @@ pub enum Command {
         #[command(subcommand)]
         action: ModelAction,
     },
+    /// Manage the price map the registry reads (LiteLLM's `model_prices_and_context_window.json`).
+    Prices {
+        #[command(subcommand)]
+        action: PricesAction,
+    },
     /// Print a shell completion script (install: see the README).
     Completions {
         /// The shell.
@@ -197,6 +202,25 @@ pub enum ModelAction {
     /// Print the folder of the cached model files (fails if they are not there), then which artifacts
     /// are in use.
     Path,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PricesAction {
+    /// Replace the models folder's `litellm-prices.json` (--models-dir, else the per-user folder, which
+    /// starts from the shipped artifacts) with LiteLLM's current map: from the `litellm` package
+    /// installed for --python, or from --from FILE. Refused when the folder's registry names a
+    /// `price_key` the new map lacks, unless --force.
+    Update {
+        /// A price map file in LiteLLM's format instead of the installed package's.
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// The Python interpreter whose `litellm` package to read.
+        #[arg(long, default_value = "python3")]
+        python: String,
+        /// Replace the map even if the registry's price keys are not all in it.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// The global settings, validated once at start-up.

@@ -2,7 +2,7 @@
 //! costs least at the quality the caller needs, using a table learned from real outcome data.
 //!
 //! Layers, top to bottom (an arrow is "may use"; `tests/layers.rs` enforces them):
-//! `cli` → doors (`server`, `batch`, `training`) → `brain` → `labels`, `routing`, `artifacts` →
+//! `cli` → doors (`server`, `batch`, `training`, `price_update`) → `brain` → `labels`, `routing`, `artifacts` →
 //! `embedding`; `input`, `files` and `error` are shared by all. `routing` is pure Rust (no candle, tokio,
 //! axum); `embedding` knows nothing of routing or the doors; serving reads `artifacts`, never `training`.
 #![cfg_attr(
@@ -20,6 +20,7 @@ pub mod error;
 pub mod files;
 pub mod input;
 pub mod labels;
+pub mod price_update;
 pub mod routing;
 pub mod server;
 pub mod training;

@@ -7,7 +7,7 @@
 use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
 use triage::artifacts::ArtifactSource;
-use triage::cli::{inputs_or_stdin, Cli, Command, ModelAction, Settings};
+use triage::cli::{inputs_or_stdin, Cli, Command, ModelAction, PricesAction, Settings};
 use triage::embedding::acquire;
 use triage::error::{Error, Result, EXIT_BAD_RECORDS, EXIT_OK};
 use triage::input::FieldChoice;
@@ -105,6 +105,33 @@ fn run(cli: Cli) -> Result<i32> {
                     Ok(EXIT_OK)
                 }
             }
+        }
+        Command::Prices {
+            action:
+                PricesAction::Update {
+                    from,
+                    python,
+                    force,
+                },
+        } => {
+            let dir = settings.retrain_dir.as_deref().ok_or_else(|| {
+                Error::Usage(
+                    "prices update needs --models-dir (there is no home folder for the per-user models folder)"
+                        .into(),
+                )
+            })?;
+            let source = match from {
+                Some(p) => triage::price_update::PriceSource::File(p),
+                None => triage::price_update::PriceSource::InstalledLitellm { python },
+            };
+            let out = triage::price_update::update(dir, &source, force)?;
+            eprintln!(
+                "triage: wrote {} ({} models with token prices) from {}",
+                out.written.display(),
+                out.models,
+                out.from
+            );
+            Ok(EXIT_OK)
         }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();

@@ -395,6 +395,7 @@ mod tests {
             expected_cost_usd: c,
             eligible: true,
             reason: String::new(),
+            quality_source: "measured".into(),
         }
     }
 

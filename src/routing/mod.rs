@@ -4,6 +4,7 @@
 pub mod estimate;
 pub mod options;
 pub mod policy;
+pub mod prices;
 pub mod registry;
 pub mod rule;
 pub mod table;

@@ -27,6 +27,9 @@ pub struct Candidate {
     pub eligible: bool,
     /// Why it is (in)eligible, in words.
     pub reason: String,
+    /// Where its expected quality comes from: `measured` (its own outcome rows), `borrowed from X` (a
+    /// registry `like`, with the offset when there is one) or `none`.
+    pub quality_source: String,
 }
 
 /// The provider chosen for a prompt, and every candidate considered (sorted by expected cost ascending).
@@ -59,6 +62,17 @@ struct Known {
     /// Resolved prices ($/Mtok): registry first, then the table.
     input_price: Option<f64>,
     output_price: Option<f64>,
+    /// For a provider without outcome data, the measured one whose quality it borrows (registry `like`).
+    borrowed: Option<Borrowed>,
+}
+
+/// A borrowed quality estimate: another table provider's, shifted per domain.
+#[derive(Debug, Clone)]
+struct Borrowed {
+    /// Table index of the measured provider.
+    from: usize,
+    /// Offset per domain (`DOMAINS` order).
+    offsets: [f64; super::DOMAINS.len()],
 }
 
 /// The routing policy: the learned table, the price registry and the configured default options.
@@ -134,12 +148,31 @@ impl Policy {
                     .and_then(|e| e.output_usd_per_mtok)
                     .or(stats.output_usd_per_mtok)
                     .filter(|v| v.is_finite() && *v >= 0.0),
+                borrowed: None,
             });
+            if let Some(like) = entry.and_then(|e| e.like.as_deref()) {
+                return Err(Error::Usage(format!(
+                    "provider registry: `{}` has outcome data of its own; `like = \"{like}\"` is only for providers without",
+                    stats.name
+                )));
+            }
         }
         let mut without_data = Vec::new();
         for entry in registry.iter() {
             if table.provider_index(&entry.name).is_none() {
-                if entry.enabled {
+                let borrowed = match entry.like.as_deref() {
+                    None => None,
+                    Some(like) => Some(Borrowed {
+                        from: table.provider_index(like).ok_or_else(|| {
+                            Error::Usage(format!(
+                                "provider registry: `{}` is `like = \"{like}\"`, which has no outcome data in the routing table",
+                                entry.name
+                            ))
+                        })?,
+                        offsets: entry.like_offsets(),
+                    }),
+                };
+                if entry.enabled && borrowed.is_none() {
                     without_data.push(entry.name.clone());
                 }
                 known.push(Known {
@@ -148,13 +181,14 @@ impl Policy {
                     enabled: entry.enabled,
                     input_price: entry.input_usd_per_mtok,
                     output_price: entry.output_usd_per_mtok,
+                    borrowed,
                 });
             }
         }
         if !without_data.is_empty() {
             tracing::warn!(
                 providers = %without_data.join(", "),
-                "providers enabled in the registry have no outcome data in the routing table and cannot be chosen"
+                "providers enabled in the registry have no outcome data in the routing table (and no `like`) and cannot be chosen"
             );
         }
         let unlisted: Vec<&str> = table
@@ -238,6 +272,72 @@ impl Policy {
         )
     }
 
+    /// Expected quality and cost of a known provider: measured from its table column, borrowed from its
+    /// `like` (that provider's quality plus the label mixture of the per-domain offsets, clamped to [0, 1];
+    /// its own prices on that provider's expected output tokens), or none.
+    fn estimate_known(&self, labels: &PromptLabels, known: &Known) -> (f32, Option<f64>) {
+        if let Some(p) = known.table_index {
+            return self.estimate_of(labels, p);
+        }
+        let Some(b) = &known.borrowed else {
+            return (f32::NAN, None);
+        };
+        let (mut weight, mut shift) = (0.0f64, 0.0f64);
+        for (pc, &d) in labels
+            .category_probs
+            .iter()
+            .zip(&self.table.category_domain)
+        {
+            let w = f64::from(*pc);
+            if w > 0.0 {
+                weight += w;
+                shift += w * b.offsets.get(d).copied().unwrap_or(0.0);
+            }
+        }
+        let shift = if weight > 0.0 { shift / weight } else { 0.0 };
+        let quality =
+            (f64::from(expected_quality(&self.table, labels, b.from)) + shift).clamp(0.0, 1.0);
+        let cost = match (known.input_price, known.output_price) {
+            (Some(_), Some(_)) => expected_cost(
+                &self.table,
+                labels,
+                b.from,
+                known.input_price,
+                known.output_price,
+            ),
+            // Never the measured provider's observed cost: it is priced differently.
+            _ => None,
+        };
+        (quality as f32, cost)
+    }
+
+    /// How a known provider's quality is estimated, in words (the candidate's `quality_source`).
+    fn quality_source(&self, known: &Known) -> String {
+        if known.table_index.is_some() {
+            return "measured".into();
+        }
+        let Some(b) = &known.borrowed else {
+            return "none".into();
+        };
+        let from = self
+            .table
+            .providers
+            .get(b.from)
+            .map(|p| p.name.as_str())
+            .unwrap_or("?");
+        let offsets: Vec<String> = super::DOMAINS
+            .iter()
+            .zip(b.offsets)
+            .filter(|(_, o)| *o != 0.0)
+            .map(|(d, o)| format!("{d} {o:+.3}"))
+            .collect();
+        if offsets.is_empty() {
+            format!("borrowed from {from}")
+        } else {
+            format!("borrowed from {from} ({})", offsets.join(", "))
+        }
+    }
+
     /// Expected quality and cost of every table provider (table order) for a prompt. Probabilities beyond
     /// the table's categories are ignored; use [`Self::decide`] for checked labels.
     pub fn estimate(&self, labels: &PromptLabels) -> Vec<Estimate> {
@@ -311,10 +411,7 @@ impl Policy {
             if !(known.enabled || in_allowed == Some(true) || forced == Some(name)) {
                 continue;
             }
-            let (quality, cost) = match known.table_index {
-                Some(p) => self.estimate_of(labels, p),
-                None => (f32::NAN, None),
-            };
+            let (quality, cost) = self.estimate_known(labels, known);
             let excluded = match in_allowed {
                 Some(true) => None,
                 _ if !known.enabled => Some("not enabled in the registry"),
@@ -323,7 +420,8 @@ impl Policy {
             }
             .or_else(|| denied.contains(name).then_some("in the denied list"))
             .or_else(|| {
-                (known.table_index.is_none() || quality.is_nan())
+                quality
+                    .is_nan()
                     .then_some("no outcome data: cannot be chosen")
             })
             .or_else(|| {
@@ -410,6 +508,11 @@ impl Policy {
                 expected_cost_usd: e.cost.unwrap_or(f64::NAN),
                 eligible: *verdict == Verdict::Eligible,
                 reason: candidate_reason(e, *verdict, o, ruling.best_quality, met && i == chosen),
+                quality_source: self
+                    .known
+                    .get(e.known)
+                    .map(|k| self.quality_source(k))
+                    .unwrap_or_default(),
             };
             if i == chosen {
                 decision = Some((

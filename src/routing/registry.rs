@@ -2,21 +2,33 @@
 //! data's, and which says which providers may be routed to. A price change needs no retrain.
 //!
 //! ```toml
+//! price_file = "litellm-prices.json"      # optional: LiteLLM's price map, beside this file
+//!
 //! [[provider]]
-//! name = "gemma-2-9b-it"
-//! input_usd_per_mtok = 0.1
-//! output_usd_per_mtok = 0.1
+//! name = "gpt-4o-2024-08-06"              # spelled as in the training data
+//! price_key = "gpt-4o-2024-08-06"         # its key in the price file
 //! enabled = true
+//!
+//! [[provider]]
+//! name = "gpt-4.1"                        # no outcome rows: its quality is borrowed
+//! like = "gpt-4o-2024-08-06"
+//! like_offset = 0.02                      # optional, added to every borrowed quality
+//! like_domain_offsets = { code = 0.05 }   # optional, per domain, on top of like_offset
+//! input_usd_per_mtok = 2.0
+//! output_usd_per_mtok = 8.0
 //! ```
 //!
-//! Both prices are optional (a missing one falls back to the routing table's price from the training data)
-//! and `enabled` defaults to `true`. Unknown keys, duplicate names, and negative or non-finite prices are
-//! rejected.
+//! A price comes from the entry's own `*_usd_per_mtok`, else its `price_key` in the price file, else the
+//! routing table (the training data's prices). `enabled` defaults to `true`. Unknown keys, duplicate names,
+//! negative or non-finite prices, a `price_key` without a `price_file` or missing from it, and offsets for
+//! unknown domains are rejected when the file is loaded.
 
+use super::prices::PriceMap;
+use super::DOMAINS;
 use crate::error::{Error, Result};
 use crate::routing::table::RoutingTable;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 /// One provider's entry in the registry.
@@ -34,6 +46,45 @@ pub struct ProviderPrice {
     /// Whether the router may choose this provider without the request naming it in `allowed`.
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
+    /// Its key in the registry's `price_file` (LiteLLM's price map); fills the prices not set above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_key: Option<String>,
+    /// A measured provider (a routing-table name) whose expected quality this one borrows, for a provider
+    /// with no outcome rows of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub like: Option<String>,
+    /// Added to every borrowed quality (the result is clamped to [0, 1]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub like_offset: Option<f64>,
+    /// Per-domain additions on top of `like_offset`, by domain name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub like_domain_offsets: BTreeMap<String, f64>,
+}
+
+impl ProviderPrice {
+    /// An enabled entry with only a name.
+    pub fn named(name: impl Into<String>) -> Self {
+        ProviderPrice {
+            name: name.into(),
+            input_usd_per_mtok: None,
+            output_usd_per_mtok: None,
+            enabled: true,
+            price_key: None,
+            like: None,
+            like_offset: None,
+            like_domain_offsets: BTreeMap::new(),
+        }
+    }
+
+    /// The borrowed-quality offset per domain (in [`DOMAINS`] order): `like_offset` plus the domain's own.
+    pub fn like_offsets(&self) -> [f64; DOMAINS.len()] {
+        let base = self.like_offset.unwrap_or(0.0);
+        let mut out = [base; DOMAINS.len()];
+        for (d, slot) in DOMAINS.iter().zip(out.iter_mut()) {
+            *slot += self.like_domain_offsets.get(*d).copied().unwrap_or(0.0);
+        }
+        out
+    }
 }
 
 fn enabled_by_default() -> bool {
@@ -44,6 +95,9 @@ fn enabled_by_default() -> bool {
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RegistryFile {
+    /// LiteLLM's price map, relative to the registry's folder.
+    #[serde(default)]
+    price_file: Option<String>,
     #[serde(default)]
     provider: Vec<ProviderPrice>,
 }
@@ -61,25 +115,67 @@ impl PriceRegistry {
         Ok(PriceRegistry { providers })
     }
 
-    /// Parses registry TOML text. `origin` names the source in error messages (a path, or "<string>").
+    /// Parses registry TOML text that names no price file. `origin` names the source in error messages (a
+    /// path, or "<string>").
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self> {
-        let file: RegistryFile = toml::from_str(text).map_err(|e| {
-            Error::Usage(format!(
-                "{origin}: invalid provider registry: {}",
-                e.message()
-            ))
-        })?;
-        validate(&file.provider)
-            .map_err(|m| Error::Usage(format!("{origin}: invalid provider registry: {m}")))?;
-        Ok(PriceRegistry {
-            providers: file.provider,
+        Self::from_toml_with_prices(text, origin, |name| {
+            Err(Error::Usage(format!(
+                "{origin}: price_file `{name}` cannot be read from here"
+            )))
         })
     }
 
-    /// Reads and checks a registry file; a missing file is an error.
+    /// Parses registry TOML text; `read_price_file(name)` returns the text of the price file it names.
+    /// Each entry's missing prices are filled from its `price_key`.
+    pub fn from_toml_with_prices(
+        text: &str,
+        origin: &str,
+        read_price_file: impl FnOnce(&str) -> Result<String>,
+    ) -> Result<Self> {
+        let invalid = |m: String| Error::Usage(format!("{origin}: invalid provider registry: {m}"));
+        let file: RegistryFile =
+            toml::from_str(text).map_err(|e| invalid(e.message().to_string()))?;
+        validate(&file.provider).map_err(invalid)?;
+        let mut providers = file.provider;
+        let keyed: Vec<&str> = providers
+            .iter()
+            .filter(|p| p.price_key.is_some())
+            .map(|p| p.name.as_str())
+            .collect();
+        match (&file.price_file, keyed.first()) {
+            (None, Some(first)) => {
+                return Err(invalid(format!(
+                    "provider `{first}` has a price_key but the registry names no price_file"
+                )))
+            }
+            (Some(name), _) => {
+                let map = PriceMap::from_json_str(&read_price_file(name)?, name)?;
+                fill_from_price_map(&mut providers, &map, name).map_err(invalid)?;
+            }
+            (None, None) => {}
+        }
+        Ok(PriceRegistry { providers })
+    }
+
+    /// Reads and checks a registry file (and the price file it names, beside it); a missing file is an
+    /// error.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading", path, e))?;
-        Self::from_toml_str(&text, &path.display().to_string())
+        let dir = path.parent().unwrap_or(Path::new("."));
+        Self::from_toml_with_prices(&text, &path.display().to_string(), |name| {
+            let p = dir.join(name);
+            std::fs::read_to_string(&p).map_err(|e| Error::io("reading", p, e))
+        })
+    }
+
+    /// The `price_key`s of the entries that `map` has no prices for (to check a new price file before it
+    /// replaces the old one).
+    pub fn keys_missing_from(&self, map: &PriceMap) -> Vec<String> {
+        self.providers
+            .iter()
+            .filter_map(|p| p.price_key.clone())
+            .filter(|k| map.get(k).is_none())
+            .collect()
     }
 
     /// Every provider of the table, with the table's prices (from the training data), enabled.
@@ -90,10 +186,9 @@ impl PriceRegistry {
             .iter()
             .filter(|p| seen.insert(p.name.as_str()))
             .map(|p| ProviderPrice {
-                name: p.name.clone(),
                 input_usd_per_mtok: p.input_usd_per_mtok.filter(|v| valid_price(*v)),
                 output_usd_per_mtok: p.output_usd_per_mtok.filter(|v| valid_price(*v)),
-                enabled: true,
+                ..ProviderPrice::named(p.name.clone())
             })
             .collect();
         PriceRegistry { providers }
@@ -161,6 +256,28 @@ fn valid_price(v: f64) -> bool {
     v.is_finite() && v >= 0.0
 }
 
+/// Fills each entry's unset prices from its `price_key`; a key the map lacks is an error.
+fn fill_from_price_map(
+    providers: &mut [ProviderPrice],
+    map: &PriceMap,
+    file: &str,
+) -> std::result::Result<(), String> {
+    for p in providers.iter_mut() {
+        let Some(key) = &p.price_key else { continue };
+        let prices = map.get(key).ok_or_else(|| {
+            format!(
+                "provider `{}`: price_key `{key}` has no input and output token prices in {file}",
+                p.name
+            )
+        })?;
+        p.input_usd_per_mtok
+            .get_or_insert(prices.input_usd_per_mtok);
+        p.output_usd_per_mtok
+            .get_or_insert(prices.output_usd_per_mtok);
+    }
+    Ok(())
+}
+
 fn validate(providers: &[ProviderPrice]) -> std::result::Result<(), String> {
     let mut seen = HashSet::new();
     for p in providers {
@@ -169,6 +286,38 @@ fn validate(providers: &[ProviderPrice]) -> std::result::Result<(), String> {
         }
         if !seen.insert(p.name.as_str()) {
             return Err(format!("provider `{}` is listed twice", p.name));
+        }
+        if p.like.as_deref() == Some(p.name.as_str()) {
+            return Err(format!("provider `{}` cannot be `like` itself", p.name));
+        }
+        if p.like.is_none() && (p.like_offset.is_some() || !p.like_domain_offsets.is_empty()) {
+            return Err(format!(
+                "provider `{}`: like_offset and like_domain_offsets need `like`",
+                p.name
+            ));
+        }
+        for (d, v) in &p.like_domain_offsets {
+            if !DOMAINS.contains(&d.as_str()) {
+                return Err(format!(
+                    "provider `{}`: like_domain_offsets names unknown domain `{d}` (expected one of {})",
+                    p.name,
+                    DOMAINS.join(", ")
+                ));
+            }
+            if !(v.is_finite() && v.abs() <= 1.0) {
+                return Err(format!(
+                    "provider `{}`: like_domain_offsets.{d} must be a number in [-1, 1], got {v}",
+                    p.name
+                ));
+            }
+        }
+        if let Some(v) = p.like_offset {
+            if !(v.is_finite() && v.abs() <= 1.0) {
+                return Err(format!(
+                    "provider `{}`: like_offset must be a number in [-1, 1], got {v}",
+                    p.name
+                ));
+            }
         }
         for (key, value) in [
             ("input_usd_per_mtok", p.input_usd_per_mtok),
@@ -278,6 +427,7 @@ mod tests {
                 input_usd_per_mtok: Some(-1.0),
                 output_usd_per_mtok: None,
                 enabled: true,
+                ..ProviderPrice::named("")
             })
             .is_err());
         assert!(r.is_empty());
@@ -325,12 +475,14 @@ mod tests {
                     input_usd_per_mtok: Some(0.3),
                     output_usd_per_mtok: Some(0.6),
                     enabled: true,
+                    ..ProviderPrice::named("")
                 },
                 ProviderPrice {
                     name: "q".into(),
                     input_usd_per_mtok: None,
                     output_usd_per_mtok: None,
                     enabled: true,
+                    ..ProviderPrice::named("")
                 },
             ]
         );
@@ -343,6 +495,7 @@ mod tests {
             input_usd_per_mtok: Some(0.25),
             output_usd_per_mtok: Some(1.25),
             enabled: false,
+            ..ProviderPrice::named("")
         }])
         .unwrap();
         r.upsert(ProviderPrice {
@@ -350,6 +503,7 @@ mod tests {
             input_usd_per_mtok: None,
             output_usd_per_mtok: Some(2.0),
             enabled: true,
+            ..ProviderPrice::named("")
         })
         .unwrap();
         assert_eq!(r.len(), 2);
@@ -359,6 +513,7 @@ mod tests {
             input_usd_per_mtok: Some(9.0),
             output_usd_per_mtok: Some(9.0),
             enabled: true,
+            ..ProviderPrice::named("")
         })
         .unwrap();
         assert_eq!(r.len(), 2);
@@ -368,7 +523,7 @@ mod tests {
     #[test]
     fn shipped_registry_loads() {
         let r = PriceRegistry::load(Path::new(SHIPPED)).unwrap();
-        assert_eq!(r.len(), 16);
+        assert_eq!(r.len(), 39);
         let enabled: Vec<&str> = r.enabled_names().collect();
         assert_eq!(
             enabled,
@@ -406,5 +561,87 @@ mod tests {
         );
         assert_eq!(price("gpt-3.5-turbo"), (Some(1.0), Some(2.0), false));
         assert_eq!(price("gpt-3.5-turbo-1106"), (Some(1.0), Some(2.0), false));
+    }
+
+    #[test]
+    fn price_keys_fill_missing_prices_from_the_price_file_and_explicit_prices_win() {
+        let text = "price_file = \"p.json\"\n\
+             [[provider]]\nname = \"a\"\nprice_key = \"k\"\n\
+             [[provider]]\nname = \"b\"\nprice_key = \"k\"\ninput_usd_per_mtok = 9.0\n";
+        let map = r#"{"k": {"input_cost_per_token": 2.5e-06, "output_cost_per_token": 1e-05}}"#;
+        let r = PriceRegistry::from_toml_with_prices(text, "reg.toml", |name| {
+            assert_eq!(name, "p.json");
+            Ok(map.to_string())
+        })
+        .unwrap();
+        let a = r.get("a").unwrap();
+        assert_eq!(
+            (a.input_usd_per_mtok, a.output_usd_per_mtok),
+            (Some(2.5), Some(10.0))
+        );
+        let b = r.get("b").unwrap();
+        assert_eq!(
+            (b.input_usd_per_mtok, b.output_usd_per_mtok),
+            (Some(9.0), Some(10.0))
+        );
+        // A key the map lacks, and a key without a price file, are errors naming the provider.
+        let m = usage_message(PriceRegistry::from_toml_with_prices(
+            "price_file = \"p.json\"\n[[provider]]\nname = \"a\"\nprice_key = \"zz\"\n",
+            "reg.toml",
+            |_| Ok(map.to_string()),
+        ));
+        assert!(m.contains("`a`") && m.contains("zz"), "{m}");
+        let m = usage_message(PriceRegistry::from_toml_str(
+            "[[provider]]\nname = \"a\"\nprice_key = \"k\"\n",
+            "reg.toml",
+        ));
+        assert!(m.contains("no price_file"), "{m}");
+    }
+
+    #[test]
+    fn like_offsets_are_checked_and_summed_per_domain() {
+        let m = usage_message(PriceRegistry::from_toml_str(
+            "[[provider]]\nname = \"a\"\nlike = \"b\"\nlike_domain_offsets = { cooking = 0.1 }\n",
+            "reg.toml",
+        ));
+        assert!(m.contains("cooking"), "{m}");
+        let m = usage_message(PriceRegistry::from_toml_str(
+            "[[provider]]\nname = \"a\"\nlike_offset = 0.1\n",
+            "reg.toml",
+        ));
+        assert!(m.contains("need `like`"), "{m}");
+        let m = usage_message(PriceRegistry::from_toml_str(
+            "[[provider]]\nname = \"a\"\nlike = \"b\"\nlike_offset = 2.0\n",
+            "reg.toml",
+        ));
+        assert!(m.contains("like_offset"), "{m}");
+        let r = PriceRegistry::from_toml_str(
+            "[[provider]]\nname = \"a\"\nlike = \"b\"\nlike_offset = 0.1\nlike_domain_offsets = { code = -0.2 }\n",
+            "reg.toml",
+        )
+        .unwrap();
+        let o = r.get("a").unwrap().like_offsets();
+        assert!(
+            (o[0] + 0.1).abs() < 1e-12 && (o[1] - 0.1).abs() < 1e-12,
+            "{o:?}"
+        );
+    }
+
+    #[test]
+    fn the_shipped_registry_prices_every_zeroeval_model_it_lists() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        let r = PriceRegistry::load(&dir.join("providers.toml")).unwrap();
+        for name in [
+            "gpt-4o-2024-08-06",
+            "claude-3-5-sonnet-20241022",
+            "gemini-1.5-pro",
+            "Meta-Llama-3.1-70B-Instruct",
+        ] {
+            let p = r.get(name).unwrap();
+            assert!(
+                p.input_usd_per_mtok.is_some() && p.output_usd_per_mtok.is_some(),
+                "{name}"
+            );
+        }
     }
 }

@@ -138,6 +138,9 @@ pub struct CandidateResponse {
     pub eligible: bool,
     /// Why it is (in)eligible.
     pub reason: String,
+    /// Where its expected quality comes from: `measured` (its own outcome rows), `borrowed from X …` (a
+    /// registry `like`) or `none`.
+    pub quality_source: String,
 }
 
 impl From<&Candidate> for CandidateResponse {
@@ -148,6 +151,7 @@ impl From<&Candidate> for CandidateResponse {
             expected_cost_usd: finite64(c.expected_cost_usd),
             eligible: c.eligible,
             reason: c.reason.clone(),
+            quality_source: c.quality_source.clone(),
         }
     }
 }

@@ -165,6 +165,7 @@ mod tests {
             expected_cost_usd: c,
             eligible: true,
             reason: "eligible".into(),
+            quality_source: "measured".into(),
         }
     }
 

@@ -55,6 +55,7 @@ fn price(name: &str, pin: Option<f64>, pout: Option<f64>, enabled: bool) -> Prov
         input_usd_per_mtok: pin,
         output_usd_per_mtok: pout,
         enabled,
+        ..ProviderPrice::named("")
     }
 }
 
@@ -633,4 +634,78 @@ fn route_options_deserialize_with_defaults_and_merge() {
     let json = serde_json::to_value(&d).unwrap();
     assert_eq!(json["provider"], "gamma");
     assert_eq!(json["candidates"].as_array().unwrap().len(), 4);
+}
+
+/// A registry with `omega`, which has no outcome rows and borrows gamma's quality, 0.05 lower on code.
+fn borrowing_registry(like: &str) -> PriceRegistry {
+    let mut entries = registry().providers().to_vec();
+    let mut omega = price("omega", Some(0.3), Some(0.3), true);
+    omega.like = Some(like.into());
+    omega.like_domain_offsets.insert("code".into(), -0.05);
+    entries.push(omega);
+    PriceRegistry::from_providers(entries).unwrap()
+}
+
+#[test]
+fn a_provider_without_outcome_rows_borrows_a_measured_ones_quality() {
+    let p = Policy::new(table(), borrowing_registry("gamma"), opts()).unwrap();
+    // Hard, 50/50 code/math: gamma 0.825; omega 0.825 - 0.5 * 0.05 = 0.8, at its own prices on gamma's
+    // expected output tokens (350): 1000 * 0.3 / 1e6 + 350 * 0.3 / 1e6.
+    let d = p.decide(&hard(), &opts()).unwrap();
+    let omega = candidate(&d, "omega");
+    assert!((omega.expected_quality - 0.8).abs() < 1e-6, "{omega:?}");
+    assert!(close(omega.expected_cost_usd, 0.000405), "{omega:?}");
+    assert_eq!(omega.quality_source, "borrowed from gamma (code -0.050)");
+    assert_eq!(candidate(&d, "gamma").quality_source, "measured");
+    // Within 0.05 of the best (gamma 0.825) it is the cheapest: the borrowed estimate takes part.
+    let d = p
+        .decide(
+            &hard(),
+            &RouteOptions {
+                max_quality_drop: Some(0.05),
+                ..opts()
+            },
+        )
+        .unwrap();
+    assert_eq!(d.provider, "omega");
+    // All math: no code offset.
+    let math = PromptLabels {
+        category_probs: vec![0.0, 1.0],
+        level: 0,
+        input_tokens: 10,
+    };
+    let d = p.decide(&math, &opts()).unwrap();
+    assert!((candidate(&d, "omega").expected_quality - 0.95).abs() < 1e-6);
+}
+
+#[test]
+fn like_must_name_a_measured_provider_and_only_for_unmeasured_ones() {
+    let err = Policy::new(table(), borrowing_registry("nobody"), opts()).unwrap_err();
+    assert!(err.to_string().contains("nobody"), "{err}");
+    let mut entries = registry().providers().to_vec();
+    entries[0].like = Some("gamma".into());
+    let err = Policy::new(
+        table(),
+        PriceRegistry::from_providers(entries).unwrap(),
+        opts(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("outcome data of its own"), "{err}");
+    // A borrowed provider without prices of its own cannot be chosen (never the measured one's costs).
+    let mut entries = registry().providers().to_vec();
+    let mut omega = price("omega", None, None, true);
+    omega.like = Some("gamma".into());
+    entries.push(omega);
+    let p = Policy::new(
+        table(),
+        PriceRegistry::from_providers(entries).unwrap(),
+        opts(),
+    )
+    .unwrap();
+    let d = p.decide(&hard(), &opts()).unwrap();
+    let omega = candidate(&d, "omega");
+    assert!(
+        !omega.eligible && omega.reason.contains("no price"),
+        "{omega:?}"
+    );
 }

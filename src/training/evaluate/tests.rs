@@ -50,6 +50,7 @@ fn world() -> impl Strategy<Value = (RoutingTable, PriceRegistry, PromptLabels, 
                             input_usd_per_mtok: registry_price[p],
                             output_usd_per_mtok: registry_price[p],
                             enabled: enabled[p],
+                            ..ProviderPrice::named("")
                         })
                         .collect(),
                 )
