@@ -185,6 +185,23 @@ pub struct ServeArgs {
     /// How often to check the models folder for new artifacts, in seconds (0 = only on SIGHUP).
     #[arg(long, env = "TRIAGE_RELOAD_INTERVAL_SECS", default_value_t = serve_defaults::DEFAULT_RELOAD_INTERVAL_SECS)]
     pub reload_interval_secs: u64,
+    /// Folder of the outcome log `POST /v1/feedback` appends to (default: `feedback/` in the models
+    /// folder, --models-dir or the per-user one, where --retrain reads it).
+    #[arg(long, env = "TRIAGE_FEEDBACK_DIR")]
+    pub feedback_dir: Option<PathBuf>,
+    /// Turn `POST /v1/feedback` off (it answers 503).
+    #[arg(long, env = "TRIAGE_NO_FEEDBACK", conflicts_with = "feedback_dir")]
+    pub no_feedback: bool,
+    /// Keep prompt texts in the feedback log (default: only embeddings and labels; prompts are often
+    /// private).
+    #[arg(long, env = "TRIAGE_FEEDBACK_KEEP_TEXT")]
+    pub feedback_keep_text: bool,
+    /// Size in bytes at which the feedback log rotates.
+    #[arg(long, env = "TRIAGE_FEEDBACK_MAX_BYTES", default_value_t = serve_defaults::DEFAULT_FEEDBACK_MAX_BYTES)]
+    pub feedback_max_bytes: u64,
+    /// Decisions remembered for feedback by `decision_id` (least recently used forgotten first).
+    #[arg(long, env = "TRIAGE_FEEDBACK_DECISIONS", default_value_t = serve_defaults::DEFAULT_FEEDBACK_DECISIONS)]
+    pub feedback_decisions: usize,
     /// Routing knobs: the defaults of every request (a request may override them).
     #[command(flatten)]
     pub policy: RouteOptions,
@@ -338,6 +355,16 @@ impl ServeArgs {
             embed_cache_entries: self.embed_cache_entries,
             http_threads: self.http_threads,
             defaults: self.policy.clone(),
+            feedback_dir: if self.no_feedback {
+                None
+            } else {
+                self.feedback_dir
+                    .clone()
+                    .or_else(|| settings.retrain_dir.as_ref().map(|d| d.join("feedback")))
+            },
+            feedback_keep_text: self.feedback_keep_text,
+            feedback_max_bytes: self.feedback_max_bytes,
+            feedback_decisions: self.feedback_decisions,
         };
         config.check()?;
         Ok(config)
@@ -357,8 +384,14 @@ mod tests {
         let settings = Settings::resolve(&cli.global).unwrap();
         let config = args.config(&settings).unwrap();
         let mut defaults = ServerConfig::new(settings.artifacts.clone());
-        // Policy flags come from the environment in some test runs; compare the rest.
+        // Policy flags come from the environment in some test runs; compare the rest. The feedback
+        // folder follows the models folder (ServerConfig::new leaves feedback off).
         defaults.defaults = config.defaults.clone();
+        assert_eq!(
+            config.feedback_dir,
+            settings.retrain_dir.as_ref().map(|d| d.join("feedback"))
+        );
+        defaults.feedback_dir = config.feedback_dir.clone();
         assert_eq!(format!("{config:?}"), format!("{defaults:?}"));
     }
 

@@ -76,6 +76,51 @@ fn prompt_text(prompt: Option<&str>, messages: Option<&[serde_json::Value]>) -> 
     }
 }
 
+/// An outcome for a routed decision (`decision_id` from `/v1/route`), or for a prompt scored offline
+/// (`prompt` or `messages`, with the `provider` that answered it).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackRequest {
+    /// The `decision_id` of a `/v1/route` answer.
+    pub decision_id: Option<String>,
+    /// The prompt, for feedback on a prompt that was not routed by this server.
+    pub prompt: Option<String>,
+    /// OpenAI chat messages instead of `prompt`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub messages: Option<Vec<serde_json::Value>>,
+    /// The provider that answered (with `prompt`/`messages`; with `decision_id`, the decision's).
+    pub provider: Option<String>,
+    /// How good the answer was, in [0, 1].
+    #[schema(example = 1.0)]
+    pub outcome: Option<f64>,
+}
+
+impl FeedbackRequest {
+    /// The outcome, checked: present, finite and in [0, 1].
+    pub fn outcome(&self) -> Result<f64> {
+        match self.outcome {
+            Some(v) if v.is_finite() && (0.0..=1.0).contains(&v) => Ok(v),
+            Some(v) => Err(Error::InvalidInput(format!(
+                "`outcome` must be a number in [0, 1], got {v}"
+            ))),
+            None => Err(Error::InvalidInput(
+                "missing `outcome` (a number in [0, 1])".into(),
+            )),
+        }
+    }
+}
+
+/// What `/v1/feedback` recorded.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FeedbackResponse {
+    /// Always true: the record is on disk (synced) when this answer is sent.
+    pub recorded: bool,
+    /// The record's id in the log.
+    pub id: String,
+    pub provider: String,
+    pub outcome: f64,
+}
+
 /// A batch of route requests, answered in order.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct BatchRequest {
@@ -177,11 +222,18 @@ pub struct RouteResponse {
     /// Present when the request gave a `session_id`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionResponse>,
+    /// Names this decision in `POST /v1/feedback` (remembered for the last `--feedback-decisions`).
+    pub decision_id: String,
 }
 
 impl RouteResponse {
     /// Builds the answer from labels and a (possibly session-adjusted) decision.
-    pub fn new(labels: &Labels, d: &Decision, session: Option<SessionResponse>) -> Self {
+    pub fn new(
+        labels: &Labels,
+        d: &Decision,
+        session: Option<SessionResponse>,
+        decision_id: String,
+    ) -> Self {
         Self {
             provider: d.provider.clone(),
             expected_quality: finite32(d.expected_quality),
@@ -190,6 +242,7 @@ impl RouteResponse {
             candidates: d.candidates.iter().map(Into::into).collect(),
             reason: d.reason.clone(),
             session,
+            decision_id,
         }
     }
 }

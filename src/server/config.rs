@@ -4,6 +4,7 @@
 use crate::artifacts::ArtifactSource;
 use crate::error::{Error, Result};
 use crate::routing::RouteOptions;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Default listen address (`--addr`).
@@ -31,6 +32,11 @@ pub const DEFAULT_SESSION_CAPACITY: usize = 65_536;
 pub const DEFAULT_HTTP_THREADS: usize = 2;
 /// Default reload check interval in seconds (`--reload-interval-secs`).
 pub const DEFAULT_RELOAD_INTERVAL_SECS: u64 = 5;
+/// Default size at which the feedback log rotates (`--feedback-max-bytes`).
+pub const DEFAULT_FEEDBACK_MAX_BYTES: u64 = 64 << 20;
+/// Default number of decisions remembered for feedback by id (`--feedback-decisions`); each keeps its
+/// embedding (about 1.6 KB).
+pub const DEFAULT_FEEDBACK_DECISIONS: usize = 20_000;
 /// Longest accepted `session_id`, in bytes.
 pub const MAX_SESSION_ID_BYTES: usize = 256;
 
@@ -65,6 +71,14 @@ pub struct ServerConfig {
     pub http_threads: usize,
     /// Routing options from the command line; requests override them field by field.
     pub defaults: RouteOptions,
+    /// Where `POST /v1/feedback` appends outcome records; `None` turns feedback off (503).
+    pub feedback_dir: Option<PathBuf>,
+    /// Keep prompt texts in the feedback log (default: embeddings and labels only).
+    pub feedback_keep_text: bool,
+    /// Size at which the feedback log rotates.
+    pub feedback_max_bytes: u64,
+    /// Decisions remembered for feedback by id.
+    pub feedback_decisions: usize,
 }
 
 impl ServerConfig {
@@ -85,6 +99,10 @@ impl ServerConfig {
             embed_cache_entries: DEFAULT_EMBED_CACHE_ENTRIES,
             http_threads: DEFAULT_HTTP_THREADS,
             defaults: RouteOptions::default(),
+            feedback_dir: None,
+            feedback_keep_text: false,
+            feedback_max_bytes: DEFAULT_FEEDBACK_MAX_BYTES,
+            feedback_decisions: DEFAULT_FEEDBACK_DECISIONS,
         }
     }
 
@@ -97,6 +115,11 @@ impl ServerConfig {
             ("--max-batch-items", self.max_batch_items),
             ("--session-capacity", self.session_capacity),
             ("--http-threads", self.http_threads),
+            ("--feedback-decisions", self.feedback_decisions),
+            (
+                "--feedback-max-bytes",
+                usize::from(self.feedback_max_bytes > 0),
+            ),
         ];
         for (flag, value) in positive {
             if value == 0 {

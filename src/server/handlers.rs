@@ -2,9 +2,11 @@
 
 use super::api::{
     BatchItem, BatchRequest, BatchResponse, ClassifyRequest, ClassifyResponse, ErrorResponse,
-    HealthResponse, RouteRequest, RouteResponse, SessionResponse,
+    FeedbackRequest, FeedbackResponse, HealthResponse, RouteRequest, RouteResponse,
+    SessionResponse,
 };
 use super::error::ApiError;
+use super::feedback::{FeedbackRecord, RecordEmbedding, RecordLabels, RememberedDecision};
 use super::metrics::DECISIONS;
 use super::state::AppState;
 use crate::brain::Brain;
@@ -17,6 +19,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use tokio::time::Instant;
 
 type Body = Result<Bytes, BytesRejection>;
@@ -141,9 +144,9 @@ pub async fn route(
     req.check()?;
     let prompt = req.prompt_text()?;
     ready(&state)?;
-    let embedding = one(state.embed(vec![prompt], deadline).await?)?;
+    let embedding = one(state.embed(vec![prompt.clone()], deadline).await?)?;
     let brain = state.brain()?;
-    Ok(Json(decide(&state, &brain, &req, &embedding)?))
+    Ok(Json(decide(&state, &brain, &req, &embedding, &prompt)?))
 }
 
 /// Labels and routes one embedded prompt, applying its session.
@@ -151,7 +154,8 @@ fn decide(
     state: &AppState,
     brain: &Brain,
     req: &RouteRequest,
-    embedding: &Embedding,
+    embedding: &Arc<Embedding>,
+    prompt: &str,
 ) -> Result<RouteResponse, Error> {
     let labels = brain.label(embedding);
     let mut decision = brain.route(&labels, &req.options)?;
@@ -172,7 +176,18 @@ fn decide(
         "domain" => labels.domain
     )
     .increment(1);
-    Ok(RouteResponse::new(&labels, &decision, session))
+    let decision_id = state.decisions().remember(RememberedDecision {
+        provider: decision.provider.clone(),
+        embedding: Arc::clone(embedding),
+        prompt: state
+            .config()
+            .feedback_keep_text
+            .then(|| prompt.to_string()),
+        domain: labels.domain,
+        level: labels.level,
+        difficulty: labels.difficulty,
+    });
+    Ok(RouteResponse::new(&labels, &decision, session, decision_id))
 }
 
 /// Route many prompts at once; answers come in request order, a bad item gets an error in its place.
@@ -229,11 +244,11 @@ pub async fn route_batch(
     let results = items
         .into_iter()
         .map(|item| {
-            let answer = item.and_then(|(req, _)| {
+            let answer = item.and_then(|(req, prompt)| {
                 let embedding = embeddings
                     .next()
                     .ok_or_else(|| Error::inference("batch embedding count mismatch"))?;
-                decide(&state, &brain, &req, &embedding).map_err(ApiError::from)
+                decide(&state, &brain, &req, &embedding, &prompt).map_err(ApiError::from)
             });
             match answer {
                 Ok(r) => BatchItem::Ok(Box::new(r)),
@@ -242,6 +257,160 @@ pub async fn route_batch(
         })
         .collect();
     Ok(Json(BatchResponse { results }))
+}
+
+/// Record how good a provider's answer was: for a routed decision (`decision_id`) or for a prompt scored
+/// offline (`prompt`/`messages` + `provider`). The record is synced to the outcome log before the answer.
+#[utoipa::path(
+    post,
+    path = "/v1/feedback",
+    request_body = FeedbackRequest,
+    responses(
+        (status = 200, description = "Recorded (on disk)", body = FeedbackResponse),
+        (status = 400, description = "Body is not valid JSON", body = ErrorResponse),
+        (status = 404, description = "Unknown (or forgotten) decision_id", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Outcome missing, out of [0, 1] or not finite; unknown provider; bad prompt", body = ErrorResponse),
+        (status = 503, description = "Feedback is off, or the model is not loaded yet", body = ErrorResponse),
+    ),
+    tag = "triage"
+)]
+pub async fn feedback(
+    State(state): State<AppState>,
+    body: Body,
+) -> Result<Json<FeedbackResponse>, ApiError> {
+    let deadline = deadline(&state);
+    let bytes = body.map_err(|e| ApiError::from_body(&e, state.config().max_body_bytes))?;
+    let req: FeedbackRequest = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(value) => from_value(value)?,
+        Err(e) => return Err(non_finite_outcome(ApiError::from_json(&e), &bytes)),
+    };
+    let outcome = req.outcome()?;
+    let Some(log) = state.feedback_log() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "feedback is off on this server (start it with --feedback-dir)",
+        ));
+    };
+    let decision = match (&req.decision_id, &req.provider) {
+        (Some(id), provider) => {
+            if req.prompt.is_some() || req.messages.is_some() {
+                return Err(Error::InvalidInput(
+                    "give either `decision_id` or `prompt`/`messages` with `provider`, not both"
+                        .into(),
+                )
+                .into());
+            }
+            let d = state.decisions().get(id).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    "unknown decision_id (never issued by this server, or forgotten: it remembers the last --feedback-decisions)",
+                )
+            })?;
+            if provider.as_deref().is_some_and(|p| p != d.provider) {
+                return Err(Error::InvalidInput(format!(
+                    "decision {id} went to `{}`, not `{}`",
+                    d.provider,
+                    provider.as_deref().unwrap_or_default()
+                ))
+                .into());
+            }
+            d
+        }
+        (None, Some(provider)) => {
+            let prompt = crate::server::api::ClassifyRequest {
+                prompt: req.prompt.clone(),
+                messages: req.messages.clone(),
+            }
+            .prompt_text()?;
+            ready(&state)?;
+            let brain = state.brain()?;
+            if !brain.policy.known_providers().any(|k| k == provider) {
+                return Err(Error::InvalidInput(format!("unknown provider `{provider}`")).into());
+            }
+            let embedding = one(state.embed(vec![prompt.clone()], deadline).await?)?;
+            let labels = brain.label(&embedding);
+            RememberedDecision {
+                provider: provider.clone(),
+                embedding,
+                prompt: state.config().feedback_keep_text.then_some(prompt),
+                domain: labels.domain,
+                level: labels.level,
+                difficulty: labels.difficulty,
+            }
+        }
+        (None, None) => {
+            return Err(Error::InvalidInput(
+                "missing `decision_id` (from /v1/route), or `prompt`/`messages` with `provider`"
+                    .into(),
+            )
+            .into())
+        }
+    };
+    let id = format!(
+        "feedback:{}",
+        req.decision_id.clone().unwrap_or_else(|| {
+            // Offline feedback: an id of its own, from the same generator.
+            state.decisions().remember(decision.clone())
+        })
+    );
+    let record = FeedbackRecord {
+        id: id.clone(),
+        source: "feedback",
+        task: None,
+        domain: None,
+        prompt: decision.prompt.as_deref(),
+        embedding: RecordEmbedding {
+            model: crate::embedding::MODEL_ID,
+            vector: &decision.embedding.vector,
+            tokens: decision.embedding.tokens,
+            full_tokens: decision.embedding.full_tokens,
+            truncated: decision.embedding.truncated,
+        },
+        labels: RecordLabels {
+            domain: decision.domain,
+            level: decision.level,
+            difficulty: decision.difficulty,
+        },
+        outcomes: [(decision.provider.as_str(), outcome)]
+            .into_iter()
+            .collect(),
+        received_unix_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0),
+    };
+    let line = serde_json::to_vec(&record).map_err(|e| Error::Json {
+        what: "a feedback record",
+        source: e,
+    })?;
+    tokio::task::spawn_blocking(move || log.append(&line))
+        .await
+        .map_err(|_| Error::inference("the feedback writer stopped"))??;
+    metrics::counter!(super::metrics::FEEDBACK, "provider" => decision.provider.clone())
+        .increment(1);
+    Ok(Json(FeedbackResponse {
+        recorded: true,
+        id,
+        provider: decision.provider,
+        outcome,
+    }))
+}
+
+/// JSON has no NaN or Infinity; a client that writes them (Python's `json.dumps(float("nan"))`) sends
+/// invalid JSON. Such a body is answered like an out-of-range outcome (422), not as malformed JSON.
+fn non_finite_outcome(e: ApiError, body: &[u8]) -> ApiError {
+    let has = |token: &[u8]| body.windows(token.len()).any(|w| w == token);
+    if e.status == StatusCode::BAD_REQUEST && (has(b"NaN") || has(b"Infinity")) {
+        return ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "`outcome` must be a finite number in [0, 1] (JSON has no NaN or Infinity)",
+        );
+    }
+    e
 }
 
 /// 200 once the model and the routing table are loaded; 503 while loading or shutting down.

@@ -13,6 +13,8 @@ pub const REQUESTS: &str = "triage_http_requests_total";
 pub const LATENCY: &str = "triage_http_request_duration_seconds";
 /// Routing decisions, by provider and domain.
 pub const DECISIONS: &str = "triage_decisions_total";
+/// Feedback records written, by provider.
+pub const FEEDBACK: &str = "triage_feedback_total";
 /// Artifact reloads, by result (`ok`, `failed`).
 pub const RELOADS: &str = "triage_reloads_total";
 

@@ -14,6 +14,7 @@ pub mod api;
 pub mod cache;
 pub mod config;
 pub mod error;
+pub mod feedback;
 pub mod handlers;
 pub mod metrics;
 pub mod openapi;
@@ -43,6 +44,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/classify", post(handlers::classify))
         .route("/v1/route", post(handlers::route))
         .route("/v1/route/batch", post(handlers::route_batch))
+        .route("/v1/feedback", post(handlers::feedback))
         .route("/health", get(handlers::health))
         .route("/metrics", get(handlers::metrics_text))
         .route("/openapi.json", get(handlers::openapi))

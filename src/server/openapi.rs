@@ -2,7 +2,8 @@
 
 use super::api::{
     BatchItem, BatchRequest, BatchResponse, CandidateResponse, ClassifyRequest, ClassifyResponse,
-    ErrorDetail, ErrorResponse, HealthResponse, RouteRequest, RouteResponse, SessionResponse,
+    ErrorDetail, ErrorResponse, FeedbackRequest, FeedbackResponse, HealthResponse, RouteRequest,
+    RouteResponse, SessionResponse,
 };
 use super::sessions::SessionOutcome;
 use std::sync::OnceLock;
@@ -18,6 +19,7 @@ use utoipa::OpenApi;
         super::handlers::classify,
         super::handlers::route,
         super::handlers::route_batch,
+        super::handlers::feedback,
         super::handlers::health,
         super::handlers::metrics_text
     ),
@@ -32,6 +34,8 @@ use utoipa::OpenApi;
         BatchRequest,
         BatchResponse,
         BatchItem,
+        FeedbackRequest,
+        FeedbackResponse,
         ErrorResponse,
         ErrorDetail,
         HealthResponse

@@ -3,6 +3,7 @@
 
 use super::cache::EmbedCache;
 use super::config::ServerConfig;
+use super::feedback::{Decisions, FeedbackLog};
 use super::queue::{BatchSettings, Inference};
 use super::reload::Reloader;
 use super::sessions::Sessions;
@@ -30,6 +31,8 @@ struct Inner {
     sessions: Sessions,
     shutting_down: AtomicBool,
     reloader: tokio::sync::Mutex<Reloader>,
+    decisions: Decisions,
+    feedback: Option<Arc<FeedbackLog>>,
 }
 
 impl AppState {
@@ -39,6 +42,11 @@ impl AppState {
         let cache = EmbedCache::new(config.embed_cache_entries);
         let sessions = Sessions::new(config.session_capacity, config.session_ttl);
         let reloader = Reloader::new(config.artifacts.clone());
+        let decisions = Decisions::new(config.feedback_decisions);
+        let feedback = config
+            .feedback_dir
+            .clone()
+            .map(|dir| Arc::new(FeedbackLog::new(dir, config.feedback_max_bytes)));
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -49,6 +57,8 @@ impl AppState {
                 sessions,
                 shutting_down: AtomicBool::new(false),
                 reloader: tokio::sync::Mutex::new(reloader),
+                decisions,
+                feedback,
             }),
         }
     }
@@ -145,6 +155,16 @@ impl AppState {
     /// The sticky sessions.
     pub fn sessions(&self) -> &Sessions {
         &self.inner.sessions
+    }
+
+    /// Recent decisions, by id.
+    pub fn decisions(&self) -> &Decisions {
+        &self.inner.decisions
+    }
+
+    /// The feedback log, when feedback is on.
+    pub fn feedback_log(&self) -> Option<Arc<FeedbackLog>> {
+        self.inner.feedback.clone()
     }
 
     /// The embedding cache.
