@@ -171,6 +171,24 @@ impl ArtifactSource {
         }
     }
 
+    /// The price registry serving uses with `table`: this source's `providers.toml` (with its price
+    /// file), else the table's own prices with every provider enabled.
+    pub fn registry(&self, table: &RoutingTable) -> Result<crate::routing::PriceRegistry> {
+        match self.registry_text()? {
+            Some((text, origin)) => {
+                crate::routing::PriceRegistry::from_toml_with_prices(&text, &origin, |name| {
+                    self.registry_companion(name)
+                })
+            }
+            None => {
+                tracing::info!(
+                    "no provider registry; using the routing table's prices with every provider enabled"
+                );
+                Ok(crate::routing::PriceRegistry::from_table_defaults(table))
+            }
+        }
+    }
+
     /// One line saying which artifacts these are: `embedded (data sha256 …)` or `FOLDER (data sha256 …)`.
     pub fn describe(&self) -> String {
         let hash = |bytes: &[u8]| {

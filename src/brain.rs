@@ -4,7 +4,7 @@ use crate::artifacts::{self, ArtifactSource, Manifest};
 use crate::embedding::Embedding;
 use crate::error::Result;
 use crate::labels::{Heads, Labels};
-use crate::routing::{Decision, Policy, PriceRegistry, RouteOptions};
+use crate::routing::{Decision, Policy, RouteOptions};
 
 /// When the operator set no routing target, the drop recommended by the artifacts' cross-validation.
 fn with_recommended_drop(mut defaults: RouteOptions, manifest: &Manifest) -> RouteOptions {
@@ -27,17 +27,7 @@ impl Brain {
     /// the one this build runs ([`crate::embedding::MODEL_ID`]) are refused.
     pub fn load(source: &ArtifactSource, defaults: RouteOptions) -> Result<Self> {
         let a = artifacts::load_from(source, crate::embedding::MODEL_ID)?;
-        let registry = match source.registry_text()? {
-            Some((text, origin)) => PriceRegistry::from_toml_with_prices(&text, &origin, |name| {
-                source.registry_companion(name)
-            })?,
-            None => {
-                tracing::info!(
-                    "no provider registry; using the routing table's prices with every provider enabled"
-                );
-                PriceRegistry::from_table_defaults(&a.table)
-            }
-        };
+        let registry = source.registry(&a.table)?;
         let groups: std::collections::BTreeSet<&str> = a
             .table
             .providers
@@ -75,13 +65,19 @@ impl Brain {
     /// Routes a labelled prompt. A blank prompt (nothing to answer) goes to the cheapest eligible provider:
     /// its quality drop is lifted (the request's other rules still hold).
     pub fn route(&self, labels: &Labels, options: &RouteOptions) -> Result<Decision> {
-        if labels.blank {
-            let cheapest = RouteOptions {
-                max_quality_drop: Some(1.0),
-                ..options.clone()
-            };
-            return self.policy.decide(&labels.prompt_labels(), &cheapest);
-        }
-        self.policy.decide(&labels.prompt_labels(), options)
+        route(&self.policy, labels, options)
     }
+}
+
+/// Routes a labelled prompt with `policy`: what [`Brain::route`] does, for callers (the feedback replay of
+/// a retrain) that hold a policy without a loaded brain.
+pub fn route(policy: &Policy, labels: &Labels, options: &RouteOptions) -> Result<Decision> {
+    if labels.blank {
+        let cheapest = RouteOptions {
+            max_quality_drop: Some(1.0),
+            ..options.clone()
+        };
+        return policy.decide(&labels.prompt_labels(), &cheapest);
+    }
+    policy.decide(&labels.prompt_labels(), options)
 }

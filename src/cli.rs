@@ -60,6 +60,14 @@ pub struct GlobalArgs {
     /// GELU/softmax kernels of candle's tensor engine on the CPU (`candle`: candle's own ops).
     #[arg(long, global = true, env = "TRIAGE_KERNELS", value_enum, default_value_t = KernelChoice::Fused)]
     pub kernels: KernelChoice,
+    /// Folder of the outcome logs: `serve` appends `POST /v1/feedback` records there and --retrain reads
+    /// them beside --training-data (default: `feedback/` in the models folder, --models-dir or the
+    /// per-user one).
+    #[arg(long, global = true, env = "TRIAGE_FEEDBACK_DIR")]
+    pub feedback_dir: Option<PathBuf>,
+    /// With --retrain: how many public training rows one feedback record weighs in the routing table.
+    #[arg(long, global = true, env = "TRIAGE_FEEDBACK_WEIGHT", default_value_t = crate::training::retrain::DEFAULT_FEEDBACK_WEIGHT)]
+    pub feedback_weight: f64,
     /// Rebuild the heads and routing table from --training-data before running the subcommand (if any).
     #[arg(long, global = true)]
     pub retrain: bool,
@@ -185,12 +193,8 @@ pub struct ServeArgs {
     /// How often to check the models folder for new artifacts, in seconds (0 = only on SIGHUP).
     #[arg(long, env = "TRIAGE_RELOAD_INTERVAL_SECS", default_value_t = serve_defaults::DEFAULT_RELOAD_INTERVAL_SECS)]
     pub reload_interval_secs: u64,
-    /// Folder of the outcome log `POST /v1/feedback` appends to (default: `feedback/` in the models
-    /// folder, --models-dir or the per-user one, where --retrain reads it).
-    #[arg(long, env = "TRIAGE_FEEDBACK_DIR")]
-    pub feedback_dir: Option<PathBuf>,
     /// Turn `POST /v1/feedback` off (it answers 503).
-    #[arg(long, env = "TRIAGE_NO_FEEDBACK", conflicts_with = "feedback_dir")]
+    #[arg(long, env = "TRIAGE_NO_FEEDBACK")]
     pub no_feedback: bool,
     /// Keep prompt texts in the feedback log (default: only embeddings and labels; prompts are often
     /// private).
@@ -249,6 +253,10 @@ pub struct Settings {
     pub retrain_dir: Option<PathBuf>,
     pub training_data: PathBuf,
     pub probe: PathBuf,
+    /// The outcome logs' folder: --feedback-dir, else `feedback/` in the retrain folder.
+    pub feedback_dir: Option<PathBuf>,
+    /// Weight of a feedback record in the routing table (--feedback-weight).
+    pub feedback_weight: f64,
     pub embedder: EmbedderSettings,
 }
 
@@ -262,6 +270,15 @@ impl Settings {
                 .map(|n| n.get())
                 .unwrap_or(1),
         };
+        if !(global.feedback_weight.is_finite() && global.feedback_weight >= 0.0) {
+            return Err(Error::Usage(
+                "--feedback-weight must be a finite number >= 0".into(),
+            ));
+        }
+        let retrain_dir = global
+            .models_dir
+            .clone()
+            .or_else(crate::artifacts::user_models_dir);
         Ok(Self {
             embedder: EmbedderSettings {
                 model_cache: crate::embedding::acquire::resolve_cache_dir(
@@ -273,10 +290,12 @@ impl Settings {
                 kernels: global.kernels,
             },
             artifacts: ArtifactSource::resolve(global.models_dir.as_deref()),
-            retrain_dir: global
-                .models_dir
+            retrain_dir: retrain_dir.clone(),
+            feedback_dir: global
+                .feedback_dir
                 .clone()
-                .or_else(crate::artifacts::user_models_dir),
+                .or_else(|| retrain_dir.map(|d| d.join("feedback"))),
+            feedback_weight: global.feedback_weight,
             training_data: global.training_data.clone(),
             probe: global.probe.clone(),
         })
@@ -358,9 +377,7 @@ impl ServeArgs {
             feedback_dir: if self.no_feedback {
                 None
             } else {
-                self.feedback_dir
-                    .clone()
-                    .or_else(|| settings.retrain_dir.as_ref().map(|d| d.join("feedback")))
+                settings.feedback_dir.clone()
             },
             feedback_keep_text: self.feedback_keep_text,
             feedback_max_bytes: self.feedback_max_bytes,

@@ -164,6 +164,14 @@ fn retrain(settings: &Settings, force: bool) -> Result<()> {
         models_dir,
         &embedder,
         Some(&settings.probe),
+        settings
+            .feedback_dir
+            .as_ref()
+            .map(|dir| triage::training::retrain::FeedbackInput {
+                dir: dir.clone(),
+                weight: settings.feedback_weight,
+            })
+            .as_ref(),
         force,
         std::io::stderr().is_terminal(),
     )?;

@@ -371,3 +371,127 @@ fn acknowledged_feedback_survives_sigkill() {
         serde_json::from_str::<Value>(line).unwrap();
     }
 }
+
+/// Code prompts, distinct for each `k` (the feedback set and the check set use different ranges).
+fn code_prompt(k: usize) -> String {
+    const LANGS: [&str; 8] = [
+        "Python",
+        "Rust",
+        "Go",
+        "Java",
+        "TypeScript",
+        "C++",
+        "Ruby",
+        "Kotlin",
+    ];
+    const TASKS: [&str; 12] = [
+        "parses a CSV line into fields",
+        "merges two sorted lists",
+        "checks whether a string is a palindrome",
+        "counts word frequencies in a text",
+        "validates an email address",
+        "computes a running median",
+        "flattens a nested list",
+        "retries an HTTP request with backoff",
+        "reads a config file and returns a map",
+        "finds duplicate files by hash",
+        "formats a duration in seconds as h:mm:ss",
+        "implements an LRU cache",
+    ];
+    format!(
+        "Write a {} function that {} (variant {k}).",
+        LANGS[k % LANGS.len()],
+        TASKS[(k / LANGS.len()) % TASKS.len()]
+    )
+}
+
+/// The loop end to end: 500 routed requests get feedback that favours one provider on code, --retrain
+/// reads the log, the server reloads the new artifacts without a restart, and its code decisions move
+/// toward that provider.
+#[test]
+fn feedback_moves_decisions_after_retrain_and_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    for f in [
+        "heads.json",
+        "table.json",
+        "manifest.json",
+        "providers.toml",
+        "litellm-prices.json",
+    ] {
+        std::fs::copy(common::models_dir().join(f), models.join(f)).unwrap();
+    }
+    let feedback_dir = models.join("feedback");
+    let mut c = config();
+    c.artifacts = triage::artifacts::ArtifactSource::Dir(models.clone());
+    c.feedback_dir = Some(feedback_dir.clone());
+    let s = start(c);
+
+    // A cheap provider the router seldom picks for code; the operator's traffic says it does well there
+    // and that whatever the router picked instead did badly.
+    let favoured = "mistral-7b-instruct-v0.3";
+    let share = |range: std::ops::Range<usize>| {
+        let n = range.len() as f64;
+        range
+            .filter(|&k| {
+                let r = s.post("/v1/route", &json!({"prompt": code_prompt(k)}));
+                assert_eq!(r.status, 200, "{:?}", r.body);
+                r.body["provider"] == favoured
+            })
+            .count() as f64
+            / n
+    };
+    let before = share(10_000..10_100);
+    for k in 0..500 {
+        let forced = k % 2 == 0;
+        let body = if forced {
+            json!({"prompt": code_prompt(k), "force_provider": favoured})
+        } else {
+            json!({"prompt": code_prompt(k)})
+        };
+        let r = s.post("/v1/route", &body);
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let provider = r.body["provider"].as_str().unwrap();
+        let outcome = if provider == favoured { 1.0 } else { 0.0 };
+        let f = s.post(
+            "/v1/feedback",
+            &json!({"decision_id": r.body["decision_id"], "outcome": outcome}),
+        );
+        assert_eq!(f.status, 200, "{:?}", f.body);
+    }
+    assert_eq!(log_lines(&feedback_dir).len(), 500);
+
+    let settings = common::settings();
+    let embedder = triage::embedding::load(&settings.embedder).unwrap();
+    // The usual guard decides (an Err with the report if the old artifacts route better).
+    let outcome = triage::training::retrain::retrain(
+        &common::root().join("training-data"),
+        &models,
+        &embedder,
+        None,
+        Some(&triage::training::retrain::FeedbackInput {
+            dir: feedback_dir.clone(),
+            weight: triage::training::retrain::DEFAULT_FEEDBACK_WEIGHT,
+        }),
+        false,
+        false,
+    )
+    .unwrap_or_else(|e| panic!("retrain: {e}"));
+    assert!(outcome.previous_gain.is_some(), "{}", outcome.text);
+    let reloaded = s.runtime().block_on(s.state.reload(false)).unwrap();
+    assert!(reloaded, "the server did not pick up the new artifacts");
+    let after = share(10_000..10_100);
+    for line in outcome
+        .text
+        .lines()
+        .filter(|l| l.contains("replay") || l.contains("current artifacts"))
+    {
+        eprintln!("{line}");
+    }
+    eprintln!("code prompts routed to {favoured}: {before:.2} before, {after:.2} after");
+    assert!(
+        after >= before + 0.3,
+        "code decisions for {favoured}: {before:.2} before the feedback, {after:.2} after"
+    );
+}

@@ -3,6 +3,7 @@
 //! The format is documented in training-data/README.md; it is also the format of a user's own logs.
 //! Unknown keys are ignored; a malformed line is reported with its file and line number and skipped.
 
+use crate::embedding::Embedding;
 use crate::error::{Error, Result};
 use crate::routing::DOMAINS;
 use serde::Deserialize;
@@ -29,7 +30,11 @@ struct RawRecord {
     task: Option<String>,
     #[serde(default)]
     domain: Option<String>,
-    prompt: String,
+    #[serde(default)]
+    prompt: Option<String>,
+    /// A stored embedding (feedback logs keep it instead of the text).
+    #[serde(default)]
+    embedding: Option<RawEmbedding>,
     #[serde(default)]
     outcomes: BTreeMap<String, f64>,
     #[serde(default)]
@@ -38,6 +43,16 @@ struct RawRecord {
     tokens: BTreeMap<String, TokenCounts>,
     #[serde(default)]
     level: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawEmbedding {
+    model: String,
+    vector: Vec<f32>,
+    tokens: usize,
+    full_tokens: usize,
+    #[serde(default)]
+    truncated: bool,
 }
 
 /// A source's human difficulty level: `value` on a 1..=`max` scale, a rank within its source only.
@@ -76,7 +91,15 @@ pub struct TrainingRecord {
     pub task: Option<String>,
     /// Index into `routing::DOMAINS`, when labelled.
     pub domain: Option<usize>,
+    /// The prompt text; empty for a record that carries only its embedding.
     pub prompt: String,
+    /// The stored embedding of a record without text (checked against the embedding model at use).
+    pub embedding: Option<(String, Embedding)>,
+    /// Weight of the record's outcomes in the routing table (1 for public data; the operator's own
+    /// feedback weighs more, see `retrain`).
+    pub weight: f64,
+    /// From the operator's feedback logs (split by id; its held-out part is replayed by the retrain guard).
+    pub feedback: bool,
     /// Outcome in [0,1] per provider measured on this prompt.
     pub outcomes: BTreeMap<String, f64>,
     /// Real cost of the query per provider, when the source recorded it.
@@ -162,6 +185,32 @@ impl Dataset {
         Ok(())
     }
 
+    /// Adds the operator's outcome logs: every `feedback*.jsonl` of `dir` (a missing folder adds nothing),
+    /// each record weighing `weight` in the routing table. Torn or bad lines are skipped and reported.
+    pub fn add_feedback(&mut self, dir: &Path, weight: f64) -> Result<usize> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Ok(0);
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                name.starts_with("feedback") && name.ends_with(".jsonl")
+            })
+            .collect();
+        files.sort();
+        let before = self.records.len();
+        for file in &files {
+            self.read_jsonl(file)?;
+        }
+        for r in &mut self.records[before..] {
+            r.weight = weight;
+            r.feedback = true;
+        }
+        self.files.extend(files);
+        Ok(self.records.len() - before)
+    }
+
     /// Every provider that has at least one outcome, with the sources it was measured in.
     pub fn providers(&self) -> BTreeMap<String, std::collections::BTreeSet<String>> {
         let mut out: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
@@ -181,8 +230,32 @@ fn parse_record(
 ) -> std::result::Result<TrainingRecord, String> {
     let text = std::str::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_string())?;
     let raw: RawRecord = serde_json::from_str(text).map_err(|e| format!("invalid record: {e}"))?;
-    if raw.prompt.trim().is_empty() {
-        return Err("empty prompt".into());
+    let prompt = raw.prompt.unwrap_or_default();
+    let embedding = match raw.embedding {
+        Some(e) => {
+            if e.vector.len() != crate::embedding::EMBEDDING_DIM
+                || !e.vector.iter().all(|v| v.is_finite())
+            {
+                return Err(format!(
+                    "embedding must be {} finite numbers, got {}",
+                    crate::embedding::EMBEDDING_DIM,
+                    e.vector.len()
+                ));
+            }
+            Some((
+                e.model,
+                Embedding {
+                    vector: e.vector,
+                    tokens: e.tokens,
+                    truncated: e.truncated,
+                    full_tokens: e.full_tokens,
+                },
+            ))
+        }
+        None => None,
+    };
+    if prompt.trim().is_empty() && embedding.is_none() {
+        return Err("empty prompt (and no embedding)".into());
     }
     for (p, v) in &raw.outcomes {
         if !v.is_finite() || !(0.0..=1.0).contains(v) {
@@ -215,7 +288,10 @@ fn parse_record(
         source: raw.source.unwrap_or_else(|| default_source.to_string()),
         task: raw.task.filter(|t| !t.is_empty()),
         domain,
-        prompt: raw.prompt,
+        prompt,
+        embedding,
+        weight: 1.0,
+        feedback: false,
         outcomes: raw.outcomes,
         cost_usd: raw.cost_usd,
         tokens: raw.tokens,
@@ -255,6 +331,16 @@ fn read_prices(path: &Path, problems: &mut Vec<String>) -> Result<BTreeMap<Strin
         }
     }
     Ok(prices)
+}
+
+/// Whether a record belongs to the held-out split: by its prompt text; by its id for feedback records
+/// (the same prompt may be scored many times) and records without text.
+pub fn record_is_held_out(r: &TrainingRecord) -> bool {
+    if r.feedback || r.prompt.is_empty() {
+        is_held_out(&r.id)
+    } else {
+        is_held_out(&r.prompt)
+    }
 }
 
 /// Whether a prompt belongs to the held-out split: a stable hash of the prompt text, 20% held out.

@@ -8,6 +8,7 @@ pub mod evaluate;
 pub mod fit;
 pub mod metrics;
 pub mod probe;
+pub mod replay;
 pub mod retrain;
 pub mod table_fit;
 
@@ -39,7 +40,25 @@ impl Corpus {
         cache: &mut embed_cache::EmbeddingCache,
         show_progress: bool,
     ) -> Result<Self> {
-        let texts: Vec<String> = data.records.iter().map(|r| r.prompt.clone()).collect();
+        // Records that carry their embedding (feedback logs) are not embedded again; the rest are.
+        for r in &data.records {
+            if let Some((model, _)) = &r.embedding {
+                if model != embedder.model_id() {
+                    return Err(Error::Usage(format!(
+                        "record {} was embedded with `{model}`, not `{}`; it cannot be used with this model",
+                        r.id,
+                        embedder.model_id()
+                    )));
+                }
+            }
+        }
+        let to_embed: Vec<usize> = (0..data.records.len())
+            .filter(|&i| data.records[i].embedding.is_none())
+            .collect();
+        let texts: Vec<String> = to_embed
+            .iter()
+            .map(|&i| data.records[i].prompt.clone())
+            .collect();
         let cached_before = cache.len();
         let bar = if show_progress {
             indicatif::ProgressBar::new(texts.len() as u64)
@@ -62,11 +81,23 @@ impl Corpus {
             embedded = cache.len() - cached_before,
             "training prompts embedded"
         );
+        let mut embedded = embeddings.into_iter();
+        let mut embeddings = Vec::with_capacity(data.records.len());
+        for r in &data.records {
+            match &r.embedding {
+                Some((_, e)) => embeddings.push(e.clone()),
+                None => {
+                    embeddings.push(embedded.next().ok_or_else(|| {
+                        Error::inference("training prompts embedded incompletely")
+                    })?)
+                }
+            }
+        }
         let features = embeddings.iter().map(features).collect();
         let held_out = data
             .records
             .iter()
-            .map(|r| dataset::is_held_out(&r.prompt))
+            .map(dataset::record_is_held_out)
             .collect();
         Ok(Self {
             records: data.records,

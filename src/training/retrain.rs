@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::files::hex;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// What a retrain did.
@@ -39,17 +39,39 @@ pub fn settings_grid() -> Vec<FitSettings> {
     grid
 }
 
+/// How many public training rows one feedback record weighs in the routing table by default: the
+/// operator's own traffic is what the router will see, public benchmarks only resemble it.
+pub const DEFAULT_FEEDBACK_WEIGHT: f64 = 5.0;
+
+/// The operator's outcome logs a retrain reads beside the training data.
+#[derive(Debug, Clone)]
+pub struct FeedbackInput {
+    pub dir: PathBuf,
+    pub weight: f64,
+}
+
 /// Runs the whole retrain. `show_progress` draws a progress bar for embedding.
 pub fn retrain(
     training_data: &Path,
     models_dir: &Path,
     embedder: &dyn Embedder,
     probe_dir: Option<&Path>,
+    feedback: Option<&FeedbackInput>,
     force: bool,
     show_progress: bool,
 ) -> Result<RetrainOutcome> {
     let started = Instant::now();
-    let data = Dataset::load(training_data)?;
+    let mut data = Dataset::load(training_data)?;
+    if let Some(f) = feedback {
+        let n = data.add_feedback(&f.dir, f.weight)?;
+        if n > 0 {
+            eprintln!(
+                "triage: read {n} feedback records from {} (each weighs {} training rows)",
+                f.dir.display(),
+                f.weight
+            );
+        }
+    }
     for problem in data.problems.iter().take(20) {
         eprintln!("triage: skipped {problem}");
     }
@@ -86,8 +108,42 @@ pub fn retrain(
     } else {
         artifacts::ArtifactSource::Embedded
     };
+    // The operator's held-out feedback, replayed through both sets of artifacts with the registry and
+    // default target serving will use.
+    let feedback_rows: Vec<usize> = corpus
+        .held_out_indices()
+        .into_iter()
+        .filter(|&i| corpus.records[i].feedback)
+        .collect();
+    let registry_source = artifacts::ArtifactSource::Dir(models_dir.to_path_buf());
+    let replay_of = |heads: &crate::labels::Heads,
+                     table: &crate::routing::RoutingTable,
+                     drop: Option<f32>| {
+        if feedback_rows.is_empty() {
+            return None;
+        }
+        let registry = match registry_source.registry(table) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "feedback replay skipped: the models folder's registry does not load");
+                return None;
+            }
+        };
+        let defaults = crate::routing::RouteOptions {
+            max_quality_drop: drop,
+            ..Default::default()
+        };
+        super::replay::replay(&corpus, &feedback_rows, heads, table, &registry, defaults)
+    };
+    let new_replay = replay_of(&fitted.heads, &fitted.table, recommended_drop);
+    let mut previous_replay = None;
     let previous_gain = match artifacts::load_from(&current_source, embedder.model_id()) {
         Ok(current) => {
+            previous_replay = replay_of(
+                &current.heads,
+                &current.table,
+                current.manifest.recommended_max_quality_drop,
+            );
             let current = Fitted {
                 heads: current.heads,
                 table: current.table,
@@ -130,12 +186,50 @@ pub fn retrain(
             let _ = writeln!(text, "no cross-validated max_quality_drop kept the best single provider's quality; servers keep their own default");
         }
     }
+    let show = |r: &Option<super::replay::Replay>| match r {
+        Some(r) => format!("{:.4} on {} of {} records", r.value, r.matched, r.records),
+        None => "not measured".to_string(),
+    };
+    if !feedback_rows.is_empty() {
+        let _ = writeln!(
+            text,
+            "feedback replay (held-out operator feedback, mean outcome where the router picks the provider that answered): current {}; new {}",
+            show(&previous_replay),
+            show(&new_replay)
+        );
+    }
+    // The operator's own traffic decides when both routers were judged on enough of it; else the public
+    // held-out split does.
+    let by_replay = match (&previous_replay, &new_replay) {
+        (Some(p), Some(n))
+            if p.matched >= super::replay::MIN_REPLAY_MATCHES
+                && n.matched >= super::replay::MIN_REPLAY_MATCHES =>
+        {
+            Some((p.value, n.value))
+        }
+        _ => None,
+    };
     if let Some(prev) = previous_gain {
         let _ = writeln!(
             text,
             "current artifacts: AIQ gain {prev:.5} on the same held-out split; new: {:.5}",
             report.headline_gain()
         );
+    }
+    if let Some((prev, new)) = by_replay {
+        let _ = writeln!(
+            text,
+            "the guard uses the feedback replay (both routers matched at least {} records)",
+            super::replay::MIN_REPLAY_MATCHES
+        );
+        if prev > new + 1e-9 && !force {
+            return Err(Error::RetrainRefused(format!(
+                "{text}\nrefusing to replace the current artifacts in {}: they serve the operator's held-out feedback better \
+                 (replay {prev:.4} > {new:.4}); pass --force to replace them anyway",
+                models_dir.display()
+            )));
+        }
+    } else if let Some(prev) = previous_gain {
         if prev > report.headline_gain() + 1e-9 && !force {
             return Err(Error::RetrainRefused(format!(
                 "{text}\nrefusing to replace the current artifacts in {}: they route better on the held-out split \

@@ -44,59 +44,62 @@ pub fn build_table(
         .map(|(i, p)| (p.name.as_str(), i))
         .collect();
     // Sums and counts at each level of the hierarchy.
-    let mut cell = vec![vec![vec![(0f64, 0u32); np]; 3]; nc];
-    let mut cat = vec![vec![(0f64, 0u32); np]; nc];
-    let mut dom = vec![vec![(0f64, 0u32); np]; DOMAINS.len()];
-    let mut all = vec![(0f64, 0u32); np];
-    let mut out_tok = vec![vec![(0f64, 0u32); np]; nc];
-    let mut in_tok = vec![vec![(0f64, 0u32); np]; nc];
-    let mut cost = vec![vec![vec![(0f64, 0u32); np]; 3]; nc];
-    let add = |acc: &mut (f64, u32), v: f64| {
-        acc.0 += v;
-        acc.1 += 1;
+    let mut cell = vec![vec![vec![(0f64, 0f64); np]; 3]; nc];
+    let mut cat = vec![vec![(0f64, 0f64); np]; nc];
+    let mut dom = vec![vec![(0f64, 0f64); np]; DOMAINS.len()];
+    let mut all = vec![(0f64, 0f64); np];
+    let mut out_tok = vec![vec![(0f64, 0f64); np]; nc];
+    let mut in_tok = vec![vec![(0f64, 0f64); np]; nc];
+    let mut cost = vec![vec![vec![(0f64, 0f64); np]; 3]; nc];
+    // Weighted sums: a row's outcomes count `record.weight` times (the operator's own feedback weighs
+    // more than public benchmark rows).
+    let add = |acc: &mut (f64, f64), v: f64, w: f64| {
+        acc.0 += w * v;
+        acc.1 += w;
     };
     for row in rows {
+        let w = row.record.weight;
         for (name, &outcome) in &row.record.outcomes {
             let Some(&p) = index.get(name.as_str()) else {
                 continue;
             };
-            add(&mut cell[row.category][row.level][p], outcome);
-            add(&mut cat[row.category][p], outcome);
-            add(&mut dom[category_domain[row.category]][p], outcome);
-            add(&mut all[p], outcome);
+            add(&mut cell[row.category][row.level][p], outcome, w);
+            add(&mut cat[row.category][p], outcome, w);
+            add(&mut dom[category_domain[row.category]][p], outcome, w);
+            add(&mut all[p], outcome, w);
             if let Some(t) = row.record.tokens.get(name) {
                 if let Some(o) = t.output {
-                    add(&mut out_tok[row.category][p], o);
+                    add(&mut out_tok[row.category][p], o, w);
                 }
                 if let Some(i) = t.input {
-                    add(&mut in_tok[row.category][p], i);
+                    add(&mut in_tok[row.category][p], i, w);
                 }
             }
             if let Some(&c) = row.record.cost_usd.get(name) {
-                add(&mut cost[row.category][row.level][p], c);
+                add(&mut cost[row.category][row.level][p], c, w);
             }
         }
     }
     let k = pseudo_count as f64;
-    let shrink = |acc: (f64, u32), prior: f64| (acc.0 + k * prior) / (acc.1 as f64 + k);
-    let global: Vec<f64> = all.iter().map(|a| a.0 / (a.1.max(1) as f64)).collect();
+    let shrink = |acc: (f64, f64), prior: f64| (acc.0 + k * prior) / (acc.1 + k);
+    let global: Vec<f64> = all.iter().map(|a| a.0 / a.1.max(1e-12)).collect();
     let mut quality = vec![vec![vec![None; np]; 3]; nc];
     let mut counts = vec![vec![vec![0u32; np]; 3]; nc];
     for c in 0..nc {
         let d = category_domain[c];
         for p in 0..np {
-            if cat[c][p].1 == 0 {
+            if cat[c][p].1 <= 0.0 {
                 continue; // never measured in this category: no estimate rather than a borrowed one
             }
             let dom_mean = shrink(dom[d][p], global[p]);
             let cat_mean = shrink(cat[c][p], dom_mean);
             for l in 0..3 {
                 quality[c][l][p] = Some(shrink(cell[c][l][p], cat_mean) as f32);
-                counts[c][l][p] = cell[c][l][p].1;
+                counts[c][l][p] = cell[c][l][p].1.round() as u32;
             }
         }
     }
-    let mean = |a: (f64, u32)| (a.1 > 0).then(|| a.0 / a.1 as f64);
+    let mean = |a: (f64, f64)| (a.1 > 0.0).then(|| a.0 / a.1);
     RoutingTable {
         providers: providers
             .iter()
@@ -104,7 +107,7 @@ pub fn build_table(
             .map(|(p, info)| ProviderStats {
                 name: info.name.clone(),
                 group: info.group.clone(),
-                observations: all[p].1,
+                observations: all[p].1.round() as u32,
                 mean_quality: global[p] as f32,
                 input_usd_per_mtok: info.price.map(|x| x.input_usd_per_mtok),
                 output_usd_per_mtok: info.price.map(|x| x.output_usd_per_mtok),
@@ -152,6 +155,9 @@ mod tests {
             task: None,
             domain: Some(0),
             prompt: "p".into(),
+            embedding: None,
+            weight: 1.0,
+            feedback: false,
             outcomes: outcomes.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             cost_usd: BTreeMap::new(),
             tokens: BTreeMap::new(),
@@ -196,5 +202,50 @@ mod tests {
         // Provider b was never measured: no estimate.
         assert_eq!(t.quality[0][0][1], None);
         assert_eq!(t.output_tokens[0][0], DEFAULT_OUTPUT_TOKENS[0]);
+    }
+
+    #[test]
+    fn a_weighted_row_counts_as_many_rows() {
+        let providers = vec![ProviderInfo {
+            name: "a".into(),
+            group: "g".into(),
+            price: None,
+        }];
+        let one = rec(&[("a", 1.0)]);
+        let zero = rec(&[("a", 0.0)]);
+        let mut heavy = rec(&[("a", 1.0)]);
+        heavy.weight = 3.0;
+        let row = |r| TableRow {
+            record: r,
+            category: 0,
+            level: 0,
+            domain: 0,
+        };
+        let cats = ["c".to_string()];
+        // One 1.0 at weight 3 and three 0.0 rows: the mean of the cell is 0.5 before shrinking.
+        let weighted = build_table(
+            &[row(&heavy), row(&zero), row(&zero), row(&zero)],
+            &cats,
+            &[0],
+            &providers,
+            0.0,
+        );
+        let repeated = build_table(
+            &[
+                row(&one),
+                row(&one),
+                row(&one),
+                row(&zero),
+                row(&zero),
+                row(&zero),
+            ],
+            &cats,
+            &[0],
+            &providers,
+            0.0,
+        );
+        assert_eq!(weighted.quality[0][0][0], Some(0.5));
+        assert_eq!(weighted.quality, repeated.quality);
+        assert_eq!(weighted.counts[0][0][0], 6);
     }
 }

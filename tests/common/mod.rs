@@ -40,5 +40,8 @@ pub fn settings() -> Settings {
         retrain_dir: Some(models_dir()),
         training_data: root().join("training-data"),
         probe: root().join("probe"),
+        // Tests that post feedback give their own folder; nothing writes into the repository.
+        feedback_dir: None,
+        feedback_weight: triage::training::retrain::DEFAULT_FEEDBACK_WEIGHT,
     }
 }
