@@ -15,7 +15,7 @@ const CANDLE: [&str; 4] = [
 
 /// (module, forbidden crate modules, forbidden external crates).
 fn rules() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
-    let doors = ["cli", "server", "batch", "training"];
+    let doors = ["cli", "server", "batch", "training", "price_update"];
     let with = |a: &[&'static str], b: &[&'static str]| -> Vec<&'static str> {
         a.iter().chain(b).copied().collect()
     };
@@ -47,9 +47,26 @@ fn rules() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
             with(&RUNTIME, &CANDLE),
         ),
         ("brain", doors.to_vec(), with(&RUNTIME, &CANDLE)),
-        ("server", vec!["cli", "batch", "training"], CANDLE.to_vec()),
-        ("batch", vec!["cli", "server", "training"], RUNTIME.to_vec()),
-        ("training", vec!["cli", "server", "batch"], RUNTIME.to_vec()),
+        (
+            "server",
+            vec!["cli", "batch", "training", "price_update"],
+            CANDLE.to_vec(),
+        ),
+        (
+            "batch",
+            vec!["cli", "server", "training", "price_update"],
+            RUNTIME.to_vec(),
+        ),
+        (
+            "training",
+            vec!["cli", "server", "batch", "price_update"],
+            RUNTIME.to_vec(),
+        ),
+        (
+            "price_update",
+            vec!["cli", "server", "batch", "training"],
+            with(&RUNTIME, &CANDLE),
+        ),
         (
             "input",
             with(

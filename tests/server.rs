@@ -478,6 +478,7 @@ fn hot_reload_swaps_artifacts_without_failed_requests() {
         "table.json",
         "manifest.json",
         "providers.toml",
+        "litellm-prices.json",
     ] {
         std::fs::copy(models.join(f), dir.path().join(f)).unwrap();
     }
