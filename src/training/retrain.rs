@@ -392,7 +392,7 @@ pub fn render(report: &Report, settings: &FitSettings, grid: &[FitSettings], cv:
             );
         }
     }
-    if let Some(tr) = &report.transfer {
+    for tr in &report.transfer {
         let _ = writeln!(
             t,
             "== leave-one-task-out difficulty ({}: {} tasks, {} prompts) ==",

@@ -73,7 +73,8 @@ pub struct Report {
     /// (source, correct, labelled) on the held-out split.
     pub domain_by_source: Vec<(String, usize, usize)>,
     pub groups: Vec<GroupReport>,
-    pub transfer: Option<TransferReport>,
+    /// Leave-one-task-out, for every group whose source has at least two tasks of ≥ 30 rows.
+    pub transfer: Vec<TransferReport>,
     /// Leave-one-source-out difficulty, for every source with per-prompt outcomes.
     pub source_transfer: Vec<SourceTransfer>,
     /// The hand-written probe set (filled in by the retrain, which has the embedder).
@@ -247,16 +248,14 @@ pub fn evaluate(
     for g in &groups {
         reports.push(evaluate_group(corpus, fitted, &routers, g, &registry)?);
     }
-    let transfer = match (with_references, groups.first()) {
-        (true, Some(g)) => Some(transfer::task_transfer(
-            corpus,
-            train,
-            g,
-            &registry,
-            &fitted.table,
-        )?),
-        _ => None,
-    };
+    let mut transfer = Vec::new();
+    if with_references {
+        for g in &groups {
+            if let Some(t) = transfer::task_transfer(corpus, train, g, &registry, &fitted.table)? {
+                transfer.push(t);
+            }
+        }
+    }
     let source_transfer = if with_references {
         transfer::source_transfer(corpus, train)?
     } else {

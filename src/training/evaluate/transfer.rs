@@ -21,14 +21,15 @@ fn head_on(corpus: &Corpus, rows: &[usize]) -> Result<DifficultyHead> {
 }
 
 /// Leave-one-task-out: for each task of the group's source with ≥ 30 rows, fit the difficulty head on the
-/// training rows of every other task and score that task's rows; figures pooled over tasks.
+/// training rows of every other task (of every source) and score that task's rows; figures pooled over
+/// tasks. `None` when the source has fewer than two such tasks.
 pub(super) fn task_transfer(
     corpus: &Corpus,
     train: &[usize],
     g: &Group,
     registry: &PriceRegistry,
     table: &RoutingTable,
-) -> Result<TransferReport> {
+) -> Result<Option<TransferReport>> {
     let all_rows: Vec<usize> = g.train_rows.iter().chain(&g.rows).copied().collect();
     let mut tasks: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for &i in &all_rows {
@@ -37,6 +38,9 @@ pub(super) fn task_transfer(
         }
     }
     tasks.retain(|_, rows| rows.len() >= 30);
+    if tasks.len() < 2 {
+        return Ok(None);
+    }
     let (mut scores, mut rows_out) = (Vec::new(), Vec::new());
     for (task, rows) in &tasks {
         let fit_rows: Vec<usize> = train
@@ -56,7 +60,7 @@ pub(super) fn task_transfer(
         strong,
         weak,
     } = truth.pair_truth();
-    Ok(TransferReport {
+    Ok(Some(TransferReport {
         group: g.name.clone(),
         tasks: tasks.len(),
         rows: rows_out.len(),
@@ -66,7 +70,7 @@ pub(super) fn task_transfer(
         length_spearman: metrics::spearman(&lengths, &failure),
         length_auc: metrics::roc_auc(&lengths, &cheap_fails),
         length_cpt50: metrics::pair_metrics(&lengths, &strong, &weak).cpt50,
-    })
+    }))
 }
 
 /// Leave-one-source-out figures of one source.
