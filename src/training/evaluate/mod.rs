@@ -348,7 +348,7 @@ fn group_truth(
             .collect();
         (o, c)
     };
-    // The pair (best, cheapest) is chosen on the training rows, never on held-out.
+    // The pair (best, cheapest other) is chosen on the training rows, never on held-out.
     let (to, tc) = matrix(&g.train_rows);
     let mean_col =
         |m: &Vec<Vec<f64>>, k: usize| m.iter().map(|r| r[k]).sum::<f64>() / m.len().max(1) as f64;
@@ -356,7 +356,10 @@ fn group_truth(
     let best = (0..np)
         .max_by(|&a, &b| mean_col(&to, a).total_cmp(&mean_col(&to, b)))
         .unwrap_or(0);
+    // The weak side of the pair is the cheapest of the *other* providers: when the best is also the
+    // cheapest, a (best, best) pair would make every pair figure degenerate.
     let cheapest = (0..np)
+        .filter(|&k| k != best || np < 2)
         .min_by(|&a, &b| {
             mean_col(&tc, a)
                 .total_cmp(&mean_col(&tc, b))
