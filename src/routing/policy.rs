@@ -227,6 +227,7 @@ impl Policy {
             );
         }
 
+        let defaults = resolve_aliases(&registry, defaults);
         let policy = Policy {
             table,
             registry,
@@ -390,7 +391,7 @@ impl Policy {
     /// Target step: the request's options checked and merged over the defaults.
     fn target_options(&self, opts: &RouteOptions) -> Result<RouteOptions> {
         opts.check_numbers().map_err(Error::InvalidInput)?;
-        let o = opts.merged_over(&self.defaults);
+        let o = resolve_aliases(&self.registry, opts.merged_over(&self.defaults));
         self.check_names(&o).map_err(Error::InvalidInput)?;
         Ok(o)
     }
@@ -556,6 +557,18 @@ impl Policy {
         }
         Ok(())
     }
+}
+
+/// The options with every provider name a request may give (allowed, denied, forced) replaced by the
+/// registry entry it is an alias of.
+fn resolve_aliases(registry: &PriceRegistry, mut o: RouteOptions) -> RouteOptions {
+    let canon = |n: &String| registry.canonical(n).to_string();
+    if let Some(a) = &o.allowed {
+        o.allowed = Some(a.iter().map(canon).collect());
+    }
+    o.denied = o.denied.iter().map(canon).collect();
+    o.force = o.force.as_ref().map(canon);
+    o
 }
 
 /// One candidate's reason, in words.

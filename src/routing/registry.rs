@@ -46,6 +46,9 @@ pub struct ProviderPrice {
     /// Whether the router may choose this provider without the request naming it in `allowed`.
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
+    /// Other names requests may use for it (`gpt-4o` for `gpt-4o-2024-08-06`); decisions use `name`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
     /// Its key in the registry's `price_file` (LiteLLM's price map); fills the prices not set above.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_key: Option<String>,
@@ -69,6 +72,7 @@ impl ProviderPrice {
             input_usd_per_mtok: None,
             output_usd_per_mtok: None,
             enabled: true,
+            aliases: Vec::new(),
             price_key: None,
             like: None,
             like_offset: None,
@@ -199,6 +203,17 @@ impl PriceRegistry {
         self.providers.iter().find(|p| p.name == name)
     }
 
+    /// The provider a request's name means: the entry named so, else the entry with that alias.
+    pub fn canonical<'a>(&'a self, name: &'a str) -> &'a str {
+        if self.get(name).is_some() {
+            return name;
+        }
+        self.providers
+            .iter()
+            .find(|p| p.aliases.iter().any(|a| a == name))
+            .map_or(name, |p| p.name.as_str())
+    }
+
     /// Whether the registry lists the provider and it is enabled.
     pub fn is_enabled(&self, name: &str) -> bool {
         self.get(name).is_some_and(|p| p.enabled)
@@ -287,6 +302,22 @@ fn validate(providers: &[ProviderPrice]) -> std::result::Result<(), String> {
         if !seen.insert(p.name.as_str()) {
             return Err(format!("provider `{}` is listed twice", p.name));
         }
+    }
+    let mut aliases = HashSet::new();
+    for p in providers {
+        for a in &p.aliases {
+            if a.trim().is_empty() {
+                return Err(format!("provider `{}` has an empty alias", p.name));
+            }
+            if seen.contains(a.as_str()) || !aliases.insert(a.as_str()) {
+                return Err(format!(
+                    "alias `{a}` of provider `{}` is already a provider's name or alias",
+                    p.name
+                ));
+            }
+        }
+    }
+    for p in providers {
         if p.like.as_deref() == Some(p.name.as_str()) {
             return Err(format!("provider `{}` cannot be `like` itself", p.name));
         }
@@ -642,6 +673,26 @@ mod tests {
                 p.input_usd_per_mtok.is_some() && p.output_usd_per_mtok.is_some(),
                 "{name}"
             );
+        }
+    }
+
+    #[test]
+    fn aliases_resolve_to_the_entry_and_must_be_unique() {
+        let r = PriceRegistry::from_toml_str(
+            "[[provider]]\nname = \"gpt-4o-2024-08-06\"\naliases = [\"gpt-4o\"]\n[[provider]]\nname = \"b\"\n",
+            "reg.toml",
+        )
+        .unwrap();
+        assert_eq!(r.canonical("gpt-4o"), "gpt-4o-2024-08-06");
+        assert_eq!(r.canonical("gpt-4o-2024-08-06"), "gpt-4o-2024-08-06");
+        assert_eq!(r.canonical("nobody"), "nobody");
+        for bad in [
+            "[[provider]]\nname = \"a\"\naliases = [\"b\"]\n[[provider]]\nname = \"b\"\n",
+            "[[provider]]\nname = \"a\"\naliases = [\"x\"]\n[[provider]]\nname = \"b\"\naliases = [\"x\"]\n",
+            "[[provider]]\nname = \"a\"\naliases = [\" \"]\n",
+        ] {
+            let m = usage_message(PriceRegistry::from_toml_str(bad, "reg.toml"));
+            assert!(m.contains("alias"), "{m}");
         }
     }
 }

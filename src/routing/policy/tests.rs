@@ -709,3 +709,36 @@ fn like_must_name_a_measured_provider_and_only_for_unmeasured_ones() {
         "{omega:?}"
     );
 }
+
+#[test]
+fn requests_may_name_providers_by_their_registry_aliases() {
+    let mut entries = registry().providers().to_vec();
+    entries[2].aliases = vec!["g".into()];
+    entries[1].aliases = vec!["b".into()];
+    let p = Policy::new(
+        table(),
+        PriceRegistry::from_providers(entries).unwrap(),
+        opts(),
+    )
+    .unwrap();
+    let named = |allowed: &[&str], force: Option<&str>| RouteOptions {
+        allowed: Some(allowed.iter().map(|s| s.to_string()).collect()),
+        force: force.map(str::to_string),
+        ..opts()
+    };
+    let by_alias = p.decide(&hard(), &named(&["g", "b"], None)).unwrap();
+    let by_name = p.decide(&hard(), &named(&["gamma", "beta"], None)).unwrap();
+    assert_eq!(by_alias, by_name);
+    assert_eq!(
+        p.decide(&hard(), &named(&["g"], Some("b")))
+            .unwrap()
+            .provider,
+        "beta"
+    );
+    let denied = RouteOptions {
+        denied: vec!["g".into()],
+        ..opts()
+    };
+    assert!(!candidate(&p.decide(&hard(), &denied).unwrap(), "gamma").eligible);
+    assert!(invalid_input(p.decide(&hard(), &named(&["zeta"], None))).contains("zeta"));
+}
