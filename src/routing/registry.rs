@@ -161,6 +161,12 @@ impl PriceRegistry {
         Ok(PriceRegistry { providers })
     }
 
+    /// The `price_file` a registry text names, if it parses and names one (what a reloader must watch
+    /// besides the registry itself).
+    pub fn price_file_named_in(text: &str) -> Option<String> {
+        toml::from_str::<RegistryFile>(text).ok()?.price_file
+    }
+
     /// Reads and checks a registry file (and the price file it names, beside it); a missing file is an
     /// error.
     pub fn load(path: &Path) -> Result<Self> {

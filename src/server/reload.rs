@@ -1,8 +1,9 @@
 //! Hot reload of the trained artifacts and the price registry.
 //!
 //! A retrain writes `heads.json` and `table.json`, then `manifest.json` last (with their hashes), so the
-//! reloader watches the manifest's content, plus `providers.toml`, whose price edits need no retrain. When
-//! either changes (or on SIGHUP), the brain is loaded off the async threads and swapped in atomically:
+//! reloader watches the manifest's content, plus `providers.toml` and the price file it names, whose price
+//! edits need no retrain. When one changes (or on SIGHUP), the brain is loaded off the async threads and
+//! swapped in atomically:
 //! requests in flight finish with the brain they started with. A failed load (files half-written, edited by
 //! hand, wrong format) keeps the current brain, is logged once per version, and is retried when the files
 //! change again.
@@ -12,28 +13,40 @@ use super::state::AppState;
 use crate::artifacts::{ArtifactSource, MANIFEST_FILE, REGISTRY_FILE};
 use crate::brain::Brain;
 use crate::error::{Error, Result};
+use crate::routing::PriceRegistry;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
-/// What identifies a version of the models folder: the hash of the manifest and registry contents.
+/// What identifies a version of the models folder: the hash of the manifest, registry and price file.
 pub type Fingerprint = [u8; 32];
 
-/// Hashes the manifest and the registry (a missing file hashes as absent); the embedded artifacts never
+/// Hashes the manifest, the registry and its price file (a missing file hashes as absent); the embedded artifacts never
 /// change, so they have one fixed fingerprint.
 pub fn fingerprint(source: &ArtifactSource) -> Fingerprint {
     let mut h = Sha256::new();
     let Some(dir) = source.dir() else {
         return h.finalize().into();
     };
-    for name in [MANIFEST_FILE, REGISTRY_FILE] {
+    let mut hash_file = |name: &str| -> Option<Vec<u8>> {
         match std::fs::read(dir.join(name)) {
             Ok(bytes) => {
                 h.update([1u8]);
                 h.update((bytes.len() as u64).to_le_bytes());
                 h.update(&bytes);
+                Some(bytes)
             }
-            Err(_) => h.update([0u8]),
+            Err(_) => {
+                h.update([0u8]);
+                None
+            }
         }
+    };
+    hash_file(MANIFEST_FILE);
+    // The registry, and the price file it names: `triage prices update` changes only the latter.
+    let price_file = hash_file(REGISTRY_FILE)
+        .and_then(|bytes| PriceRegistry::price_file_named_in(&String::from_utf8_lossy(&bytes)));
+    if let Some(name) = price_file {
+        hash_file(&name);
     }
     h.finalize().into()
 }
@@ -168,5 +181,27 @@ async fn next_hangup(hangups: &mut Hangups) -> bool {
     {
         let _ = hangups;
         std::future::pending().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_follows_the_price_file_the_registry_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = ArtifactSource::Dir(dir.path().to_path_buf());
+        std::fs::write(dir.path().join(MANIFEST_FILE), "{}").unwrap();
+        std::fs::write(dir.path().join(REGISTRY_FILE), "price_file = \"p.json\"\n").unwrap();
+        std::fs::write(dir.path().join("p.json"), "{\"a\": 1}").unwrap();
+        let before = fingerprint(&source);
+        assert_eq!(before, fingerprint(&source));
+        std::fs::write(dir.path().join("p.json"), "{\"a\": 2}").unwrap();
+        assert_ne!(before, fingerprint(&source));
+        // A file the registry does not name is not watched.
+        let named = fingerprint(&source);
+        std::fs::write(dir.path().join("other.json"), "{}").unwrap();
+        assert_eq!(named, fingerprint(&source));
     }
 }
