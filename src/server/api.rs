@@ -96,6 +96,11 @@ pub struct FeedbackRequest {
 }
 
 impl FeedbackRequest {
+    /// The text of an offline-scored prompt.
+    pub fn prompt_text(&self) -> Result<String> {
+        prompt_text(self.prompt.as_deref(), self.messages.as_deref())
+    }
+
     /// The outcome, checked: present, finite and in [0, 1].
     pub fn outcome(&self) -> Result<f64> {
         match self.outcome {

@@ -63,12 +63,17 @@ impl Decisions {
         }
     }
 
-    /// Stores a decision and returns its new id (32 hex digits, unguessable from the previous ones).
-    pub fn remember(&self, decision: RememberedDecision) -> String {
+    /// A new decision id (32 hex digits, unguessable from the previous ones), not stored.
+    pub fn new_id(&self) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let mut input = self.salt.to_vec();
         input.extend_from_slice(&n.to_le_bytes());
-        let id: String = crate::files::sha256_hex(&input).chars().take(32).collect();
+        crate::files::sha256_hex(&input).chars().take(32).collect()
+    }
+
+    /// Stores a decision and returns its new id.
+    pub fn remember(&self, decision: RememberedDecision) -> String {
+        let id = self.new_id();
         self.map
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -176,17 +176,22 @@ fn decide(
         "domain" => labels.domain
     )
     .increment(1);
-    let decision_id = state.decisions().remember(RememberedDecision {
-        provider: decision.provider.clone(),
-        embedding: Arc::clone(embedding),
-        prompt: state
-            .config()
-            .feedback_keep_text
-            .then(|| prompt.to_string()),
-        domain: labels.domain,
-        level: labels.level,
-        difficulty: labels.difficulty,
-    });
+    // Only a server that takes feedback keeps the decision (and its embedding) for it.
+    let decision_id = if state.feedback_log().is_some() {
+        state.decisions().remember(RememberedDecision {
+            provider: decision.provider.clone(),
+            embedding: Arc::clone(embedding),
+            prompt: state
+                .config()
+                .feedback_keep_text
+                .then(|| prompt.to_string()),
+            domain: labels.domain,
+            level: labels.level,
+            difficulty: labels.difficulty,
+        })
+    } else {
+        state.decisions().new_id()
+    };
     Ok(RouteResponse::new(&labels, &decision, session, decision_id))
 }
 
@@ -320,11 +325,7 @@ pub async fn feedback(
             d
         }
         (None, Some(provider)) => {
-            let prompt = crate::server::api::ClassifyRequest {
-                prompt: req.prompt.clone(),
-                messages: req.messages.clone(),
-            }
-            .prompt_text()?;
+            let prompt = req.prompt_text()?;
             ready(&state)?;
             let brain = state.brain()?;
             if !brain.policy.known_providers().any(|k| k == provider) {
@@ -351,10 +352,10 @@ pub async fn feedback(
     };
     let id = format!(
         "feedback:{}",
-        req.decision_id.clone().unwrap_or_else(|| {
-            // Offline feedback: an id of its own, from the same generator.
-            state.decisions().remember(decision.clone())
-        })
+        // Offline feedback: an id of its own, from the same generator.
+        req.decision_id
+            .clone()
+            .unwrap_or_else(|| state.decisions().new_id())
     );
     let record = FeedbackRecord {
         id: id.clone(),
