@@ -430,7 +430,7 @@ fn feedback_moves_decisions_after_retrain_and_reload() {
 
     // A cheap provider the router seldom picks for code; the operator's traffic says it does well there
     // and that whatever the router picked instead did badly.
-    let favoured = "mistral-7b-instruct-v0.3";
+    let favoured = "Meta-Llama-3.1-8B-Instruct";
     let share = |range: std::ops::Range<usize>| {
         let n = range.len() as f64;
         range

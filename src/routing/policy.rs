@@ -27,8 +27,9 @@ pub struct Candidate {
     pub eligible: bool,
     /// Why it is (in)eligible, in words.
     pub reason: String,
-    /// Where its expected quality comes from: `measured` (its own outcome rows), `borrowed from X` (a
-    /// registry `like`, with the offset when there is one) or `none`.
+    /// Where its expected quality comes from: `measured` (its own outcome rows in the prompt's category),
+    /// `estimated from what it was measured on (...)` (it has outcome rows, but none in this prompt's category
+    /// at this level), `borrowed from X` (a registry `like`, with the offset when there is one) or `none`.
     pub quality_source: String,
 }
 
@@ -95,6 +96,8 @@ struct Entrant {
     cost: Option<f64>,
     /// Why it cannot take part (not allowed, denied, no data, no price); `None` when admitted.
     excluded: Option<String>,
+    /// Where its quality estimate comes from (the candidate's `quality_source`).
+    quality_source: String,
 }
 
 impl Entrant {
@@ -312,10 +315,14 @@ impl Policy {
         (quality as f32, cost)
     }
 
-    /// How a known provider's quality is estimated, in words (the candidate's `quality_source`).
-    fn quality_source(&self, known: &Known) -> String {
-        if known.table_index.is_some() {
-            return "measured".into();
+    /// How a known provider's quality is estimated for this prompt, in words (the candidate's
+    /// `quality_source`): `measured` when the provider has outcomes in the prompt's most likely category at
+    /// its level; `estimated from what it was measured on (cruxeval, math-level5)` when it has none there
+    /// and the table's mixture falls back on the categories (tasks, else domains) it was measured in;
+    /// `borrowed from X` for a `like`.
+    fn quality_source(&self, labels: &PromptLabels, known: &Known) -> String {
+        if let Some(p) = known.table_index {
+            return self.measured_source(labels, p);
         }
         let Some(b) = &known.borrowed else {
             return "none".into();
@@ -336,6 +343,59 @@ impl Policy {
             format!("borrowed from {from}")
         } else {
             format!("borrowed from {from} ({})", offsets.join(", "))
+        }
+    }
+
+    /// `measured`, or which categories a table provider's estimate for this prompt is drawn from when it has
+    /// no outcome in the prompt's most likely category at the prompt's level.
+    fn measured_source(&self, labels: &PromptLabels, p: usize) -> String {
+        let cell = |c: usize| {
+            self.table
+                .quality
+                .get(c)
+                .and_then(|levels| levels.get(labels.level))
+                .and_then(|cell| cell.get(p))
+                .is_some_and(Option::is_some)
+        };
+        let top = labels
+            .category_probs
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(c, _)| c);
+        match top {
+            Some(c) if !cell(c) => {
+                // The finest categories it was measured in: its tasks, else its domains.
+                let measured: Vec<&str> = self
+                    .table
+                    .categories
+                    .iter()
+                    .enumerate()
+                    .filter(|&(c, _)| cell(c))
+                    .map(|(_, name)| name.as_str())
+                    .collect();
+                let tasks: Vec<&str> = measured
+                    .iter()
+                    .filter_map(|n| n.strip_prefix("task:"))
+                    .collect();
+                let names = if tasks.is_empty() {
+                    measured
+                        .iter()
+                        .map(|n| n.strip_prefix("domain:").unwrap_or(n))
+                        .collect()
+                } else {
+                    tasks
+                };
+                if names.is_empty() {
+                    "estimated from its mean quality (no outcome at this level)".into()
+                } else {
+                    format!(
+                        "estimated from what it was measured on ({})",
+                        names.join(", ")
+                    )
+                }
+            }
+            _ => "measured".into(),
         }
     }
 
@@ -436,6 +496,7 @@ impl Policy {
                 quality,
                 cost,
                 excluded,
+                quality_source: self.quality_source(labels, known),
             });
         }
         entrants
@@ -509,11 +570,7 @@ impl Policy {
                 expected_cost_usd: e.cost.unwrap_or(f64::NAN),
                 eligible: *verdict == Verdict::Eligible,
                 reason: candidate_reason(e, *verdict, o, ruling.best_quality, met && i == chosen),
-                quality_source: self
-                    .known
-                    .get(e.known)
-                    .map(|k| self.quality_source(k))
-                    .unwrap_or_default(),
+                quality_source: e.quality_source.clone(),
             };
             if i == chosen {
                 decision = Some((

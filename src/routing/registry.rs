@@ -565,23 +565,27 @@ mod tests {
         assert_eq!(
             enabled,
             vec![
-                "codegemma-7b",
-                "gemma-2-9b-it",
-                "llama-3.1-8b-instruct",
-                "llama-3.1-nemotron-51b-instruct",
-                "llama-3.3-nemotron-super-49b-v1",
-                "llama3-chatqa-1.5-70b",
-                "llama3-chatqa-1.5-8b",
-                "mistral-7b-instruct-v0.3",
-                "qwen2.5-7b-instruct",
+                "gpt-4o-2024-08-06",
+                "gpt-4o-mini-2024-07-18",
+                "claude-3-5-sonnet-20241022",
+                "claude-3-5-haiku-20241022",
+                "gemini-1.5-pro",
+                "gemini-1.5-flash",
+                "Meta-Llama-3.1-70B-Instruct",
+                "Meta-Llama-3.1-8B-Instruct",
+                "Qwen2.5-72B-Instruct",
             ]
         );
         let price = |n: &str| {
             let p = r.get(n).unwrap();
             (p.input_usd_per_mtok, p.output_usd_per_mtok, p.enabled)
         };
-        assert_eq!(price("gemma-2-9b-it"), (Some(0.1), Some(0.1), true));
-        assert_eq!(price("llama3-chatqa-1.5-70b"), (Some(0.9), Some(0.9), true));
+        assert_eq!(price("gemma-2-9b-it"), (Some(0.1), Some(0.1), false));
+        assert_eq!(
+            price("llama3-chatqa-1.5-70b"),
+            (Some(0.9), Some(0.9), false)
+        );
+        assert_eq!(price("gemini-1.5-flash"), (Some(0.075), Some(0.3), true));
         assert_eq!(
             price("claude-3-haiku-20240307"),
             (Some(0.25), Some(1.25), false)

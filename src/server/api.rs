@@ -188,8 +188,9 @@ pub struct CandidateResponse {
     pub eligible: bool,
     /// Why it is (in)eligible.
     pub reason: String,
-    /// Where its expected quality comes from: `measured` (its own outcome rows), `borrowed from X …` (a
-    /// registry `like`) or `none`.
+    /// Where its expected quality comes from: `measured` (its own outcome rows in this prompt's category),
+    /// `estimated from what it was measured on (…)` (outcome rows in other categories only), `borrowed from X …`
+    /// (a registry `like`) or `none`.
     pub quality_source: String,
 }
 

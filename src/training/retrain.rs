@@ -90,8 +90,9 @@ pub fn retrain(
         return Err(Error::Usage("the training split is empty".into()));
     }
 
+    let default_set = default_set(models_dir);
     let grid = settings_grid();
-    let cv = evaluate::cv_scores(&corpus, &train, &grid, 3)?;
+    let cv = evaluate::cv_scores(&corpus, &train, &grid, 3, default_set.as_deref())?;
     let best_index = (0..cv.len())
         .max_by(|&a, &b| cv[a].aiq_gain.total_cmp(&cv[b].aiq_gain).then(b.cmp(&a)))
         .unwrap_or(0);
@@ -99,7 +100,7 @@ pub fn retrain(
     let recommended_drop = cv[best_index].recommended_drop();
     let cv: Vec<f64> = cv.iter().map(|c| c.aiq_gain).collect();
     let fitted = super::fit(&corpus, &train, settings)?;
-    let report = evaluate::evaluate(&corpus, &fitted, &train, true)?;
+    let report = evaluate::evaluate(&corpus, &fitted, &train, true, default_set.as_deref())?;
 
     // The artifacts this retrain would replace: the target folder's, else (a first retrain into a new
     // folder) the shipped ones, which are what serving used until now.
@@ -149,7 +150,7 @@ pub fn retrain(
                 table: current.table,
                 settings: current.manifest.settings,
             };
-            Some(evaluate::evaluate(&corpus, &current, &train, false)?.headline_gain())
+            Some(evaluate::evaluate(&corpus, &current, &train, false, None)?.headline_gain())
         }
         Err(e) => {
             tracing::info!("no usable current artifacts to compare with: {e}");
@@ -446,4 +447,27 @@ pub fn render(report: &Report, settings: &FitSettings, grid: &[FitSettings], cv:
         );
     }
     t
+}
+
+/// The providers serving enables by default with the models folder's registry (`None` when the folder has
+/// no registry, which enables every table provider, or when it does not load: serving would refuse it).
+fn default_set(models_dir: &Path) -> Option<Vec<String>> {
+    let source = artifacts::ArtifactSource::Dir(models_dir.to_path_buf());
+    let (text, origin) = match source.registry_text() {
+        Ok(Some(t)) => t,
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::warn!(error = %e, "the models folder's registry is unreadable; no default set to tune the knob on");
+            return None;
+        }
+    };
+    match crate::routing::PriceRegistry::from_toml_with_prices(&text, &origin, |name| {
+        source.registry_companion(name)
+    }) {
+        Ok(r) => Some(r.enabled_names().map(str::to_string).collect()),
+        Err(e) => {
+            tracing::warn!(error = %e, "the models folder's registry does not load; no default set to tune the knob on");
+            None
+        }
+    }
 }

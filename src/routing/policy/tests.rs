@@ -742,3 +742,28 @@ fn requests_may_name_providers_by_their_registry_aliases() {
     assert!(!candidate(&p.decide(&hard(), &denied).unwrap(), "gamma").eligible);
     assert!(invalid_input(p.decide(&hard(), &named(&["zeta"], None))).contains("zeta"));
 }
+
+#[test]
+fn quality_source_says_when_a_measured_provider_is_estimated_from_other_domains() {
+    let p = policy();
+    // delta has no medium code cell, only a medium math one: on a medium code prompt its estimate is its
+    // math cell's, and the explanation says so; on a medium math prompt it is measured.
+    let code = PromptLabels {
+        category_probs: vec![0.9, 0.1],
+        level: 1,
+        input_tokens: 10,
+    };
+    let d = p.decide(&code, &opts()).unwrap();
+    assert_eq!(
+        candidate(&d, "delta").quality_source,
+        "estimated from what it was measured on (math)"
+    );
+    assert!((candidate(&d, "delta").expected_quality - 0.7).abs() < 1e-6);
+    assert_eq!(candidate(&d, "alpha").quality_source, "measured");
+    let math = PromptLabels {
+        category_probs: vec![0.1, 0.9],
+        ..code
+    };
+    let d = p.decide(&math, &opts()).unwrap();
+    assert_eq!(candidate(&d, "delta").quality_source, "measured");
+}

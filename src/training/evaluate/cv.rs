@@ -1,7 +1,7 @@
 //! Cross-validation of the fit settings on the training split (no held-out row is touched).
 
 use super::routers::{estimates, evaluation_policy, head_labels, LabelFn};
-use super::{group_truth, groups, Group};
+use super::{default_group, group_truth, groups, Group};
 use crate::error::Result;
 use crate::routing::PriceRegistry;
 use crate::routing::RoutingTable;
@@ -9,12 +9,16 @@ use crate::training::{metrics, Corpus};
 use std::collections::BTreeSet;
 
 /// Cross-validation score of settings on the training split: mean AIQ gain of the labels router on the
-/// largest group over `folds` folds (no held-out row is touched).
+/// largest group over `folds` folds (no held-out row is touched). Each fold's best `max_quality_drop` is
+/// found among `default_set` (the providers serving enables by default) when they form a group of their
+/// own (see [`default_group`]), else on the largest group: the recommended knob is meant for the default
+/// set.
 pub fn cv_scores(
     corpus: &Corpus,
     train: &[usize],
     grid: &[crate::training::FitSettings],
     folds: usize,
+    default_set: Option<&[String]>,
 ) -> Result<Vec<CvScore>> {
     let mut totals: Vec<CvScore> = grid.iter().map(|_| CvScore::default()).collect();
     for fold in 0..folds {
@@ -37,14 +41,23 @@ pub fn cv_scores(
             let policy = evaluation_policy(fitted.table.clone())?;
             let registry = PriceRegistry::from_table_defaults(&fitted.table);
             // Validation rows play the held-out role inside the fold.
-            let mut gs = groups_on(corpus, &fitted.table, &registry, &val_set, &fit_rows);
-            let Some(g) = gs.first_mut() else { continue };
-            let truth = group_truth(corpus, g, &g.rows, &registry, &fitted.table);
+            let gs = groups_on(corpus, &fitted.table, &registry, &val_set, &fit_rows);
+            let Some(g) = gs.first() else { continue };
             let heads = &fitted.heads;
             let label: LabelFn = Box::new(move |i| head_labels(heads, corpus, i));
+            let truth = group_truth(corpus, g, &g.rows, &registry, &fitted.table);
             let (eq, ec) = estimates(&policy, &label, &g.rows, &g.providers);
             let a = metrics::aiq(&truth.outcomes, &truth.costs, &eq, &ec);
             total.aiq_gain += (a.aiq - a.zero_aiq) / folds as f64;
+            let knob_group = default_set.and_then(|set| default_group(&gs, set));
+            let (truth, eq, ec) = match &knob_group {
+                Some(d) => {
+                    let truth = group_truth(corpus, d, &d.rows, &registry, &fitted.table);
+                    let (eq, ec) = estimates(&policy, &label, &d.rows, &d.providers);
+                    (truth, eq, ec)
+                }
+                None => (truth, eq, ec),
+            };
             if let Some((drop, _, _)) =
                 metrics::saving_at_best(&truth.outcomes, &truth.costs, &eq, &ec).point
             {

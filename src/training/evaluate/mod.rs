@@ -163,6 +163,29 @@ pub fn groups(corpus: &Corpus, table: &RoutingTable, registry: &PriceRegistry) -
     out
 }
 
+/// The group serving's default set forms: the first of `groups` whose providers include every name of
+/// `set`, narrowed to those providers (same rows). `None` when `set` has fewer than two names or no group
+/// holds them all (a default set drawn from several groups has no common prompts to be judged on).
+pub fn default_group(groups: &[Group], set: &[String]) -> Option<Group> {
+    if set.len() < 2 {
+        return None;
+    }
+    let g = groups
+        .iter()
+        .find(|g| set.iter().all(|p| g.providers.contains(p)))?;
+    Some(Group {
+        name: format!("{} (default set)", g.name),
+        providers: g
+            .providers
+            .iter()
+            .filter(|p| set.contains(p))
+            .cloned()
+            .collect(),
+        rows: g.rows.clone(),
+        train_rows: g.train_rows.clone(),
+    })
+}
+
 fn price_of(table: &RoutingTable, registry: &PriceRegistry, name: &str) -> Option<(f64, f64)> {
     let stats = table.provider_index(name).map(|k| &table.providers[k]);
     let reg = registry.get(name);
@@ -200,11 +223,14 @@ pub use routers::{
 pub use transfer::SourceTransfer;
 
 /// Evaluates the fitted heads and table, plus reference routers, on the held-out split.
+/// `default_set` (serving's enabled providers), when it forms a group of its own, is reported as one more
+/// group after the data's groups.
 pub fn evaluate(
     corpus: &Corpus,
     fitted: &Fitted,
     train: &[usize],
     with_references: bool,
+    default_set: Option<&[String]>,
 ) -> Result<Report> {
     let held = corpus.held_out_indices();
     // Domain.
@@ -247,6 +273,9 @@ pub fn evaluate(
     let mut reports = Vec::new();
     for g in &groups {
         reports.push(evaluate_group(corpus, fitted, &routers, g, &registry)?);
+    }
+    if let Some(d) = default_set.and_then(|set| default_group(&groups, set)) {
+        reports.push(evaluate_group(corpus, fitted, &routers, &d, &registry)?);
     }
     let mut transfer = Vec::new();
     if with_references {
