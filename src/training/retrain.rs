@@ -90,7 +90,17 @@ pub fn retrain(
         return Err(Error::Usage("the training split is empty".into()));
     }
 
-    let default_set = default_set(models_dir);
+    // The registry serving will use from this folder, read once: its enabled set is what the knob is
+    // tuned on, and the feedback replay routes with it.
+    let folder_registry = artifacts::ArtifactSource::Dir(models_dir.to_path_buf()).own_registry();
+    if let Err(e) = &folder_registry {
+        tracing::warn!(error = %e, "the models folder's registry does not load: no default set to tune the knob on, no feedback replay");
+    }
+    // `None` without a registry (serving then enables every table provider, which spans groups).
+    let default_set: Option<Vec<String>> = match &folder_registry {
+        Ok(Some(r)) => Some(r.enabled_names().map(str::to_string).collect()),
+        _ => None,
+    };
     let grid = settings_grid();
     let cv = evaluate::cv_scores(&corpus, &train, &grid, 3, default_set.as_deref())?;
     let best_index = (0..cv.len())
@@ -116,26 +126,23 @@ pub fn retrain(
         .into_iter()
         .filter(|&i| corpus.records[i].feedback)
         .collect();
-    let registry_source = artifacts::ArtifactSource::Dir(models_dir.to_path_buf());
-    let replay_of = |heads: &crate::labels::Heads,
-                     table: &crate::routing::RoutingTable,
-                     drop: Option<f32>| {
-        if feedback_rows.is_empty() {
-            return None;
-        }
-        let registry = match registry_source.registry(table) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(error = %e, "feedback replay skipped: the models folder's registry does not load");
+    let replay_of =
+        |heads: &crate::labels::Heads, table: &crate::routing::RoutingTable, drop: Option<f32>| {
+            if feedback_rows.is_empty() {
                 return None;
             }
+            // As `ArtifactSource::registry`: the folder's registry, else the table's prices, all enabled.
+            let registry = match &folder_registry {
+                Ok(Some(r)) => r.clone(),
+                Ok(None) => crate::routing::PriceRegistry::from_table_defaults(table),
+                Err(_) => return None,
+            };
+            let defaults = crate::routing::RouteOptions {
+                max_quality_drop: drop,
+                ..Default::default()
+            };
+            super::replay::replay(&corpus, &feedback_rows, heads, table, &registry, defaults)
         };
-        let defaults = crate::routing::RouteOptions {
-            max_quality_drop: drop,
-            ..Default::default()
-        };
-        super::replay::replay(&corpus, &feedback_rows, heads, table, &registry, defaults)
-    };
     let new_replay = replay_of(&fitted.heads, &fitted.table, recommended_drop);
     let mut previous_replay = None;
     let previous_gain = match artifacts::load_from(&current_source, embedder.model_id()) {
@@ -447,27 +454,4 @@ pub fn render(report: &Report, settings: &FitSettings, grid: &[FitSettings], cv:
         );
     }
     t
-}
-
-/// The providers serving enables by default with the models folder's registry (`None` when the folder has
-/// no registry, which enables every table provider, or when it does not load: serving would refuse it).
-fn default_set(models_dir: &Path) -> Option<Vec<String>> {
-    let source = artifacts::ArtifactSource::Dir(models_dir.to_path_buf());
-    let (text, origin) = match source.registry_text() {
-        Ok(Some(t)) => t,
-        Ok(None) => return None,
-        Err(e) => {
-            tracing::warn!(error = %e, "the models folder's registry is unreadable; no default set to tune the knob on");
-            return None;
-        }
-    };
-    match crate::routing::PriceRegistry::from_toml_with_prices(&text, &origin, |name| {
-        source.registry_companion(name)
-    }) {
-        Ok(r) => Some(r.enabled_names().map(str::to_string).collect()),
-        Err(e) => {
-            tracing::warn!(error = %e, "the models folder's registry does not load; no default set to tune the knob on");
-            None
-        }
-    }
 }
