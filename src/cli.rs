@@ -9,7 +9,7 @@ use crate::embedding::{DeviceChoice, EmbedderSettings, EngineChoice, KernelChoic
 use crate::error::{Error, Result};
 use crate::input::{FieldChoice, InputFormat};
 use crate::routing::RouteOptions;
-use crate::server::config::{self as serve_defaults, ServerConfig};
+use crate::server::config::{self as serve_defaults, ProxyConfig, ServerConfig};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -206,6 +206,32 @@ pub struct ServeArgs {
     /// Decisions remembered for feedback by `decision_id` (least recently used forgotten first).
     #[arg(long, env = "TRIAGE_FEEDBACK_DECISIONS", default_value_t = serve_defaults::DEFAULT_FEEDBACK_DECISIONS)]
     pub feedback_decisions: usize,
+    /// Also serve the OpenAI-compatible proxy: `POST /v1/chat/completions` routes requests whose `model`
+    /// is one of --proxy-models and forwards them to the chosen provider's `upstream` (providers.toml);
+    /// `GET /v1/models` lists what it serves.
+    #[arg(long, env = "TRIAGE_PROXY")]
+    pub proxy: bool,
+    /// Model names the proxy routes (any other model is passed through to that provider).
+    #[arg(long, env = "TRIAGE_PROXY_MODELS", value_delimiter = ',', default_value = serve_defaults::DEFAULT_PROXY_MODELS)]
+    pub proxy_models: Vec<String>,
+    /// Most providers one routed request tries: the choice, then the next eligible ones, on a 5xx, 429,
+    /// timeout or connection error before the answer starts.
+    #[arg(long, env = "TRIAGE_PROXY_MAX_ATTEMPTS", default_value_t = serve_defaults::DEFAULT_PROXY_MAX_ATTEMPTS)]
+    pub proxy_max_attempts: usize,
+    /// Time to connect to a provider, in milliseconds.
+    #[arg(long, env = "TRIAGE_UPSTREAM_CONNECT_TIMEOUT_MS", default_value_t = serve_defaults::DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS)]
+    pub upstream_connect_timeout_ms: u64,
+    /// Time until a provider's response headers, in milliseconds (a non-streaming answer sends them
+    /// when it is complete).
+    #[arg(long, env = "TRIAGE_UPSTREAM_TIMEOUT_MS", default_value_t = serve_defaults::DEFAULT_UPSTREAM_TIMEOUT_MS)]
+    pub upstream_timeout_ms: u64,
+    /// Longest silence inside a provider's answer, in milliseconds.
+    #[arg(long, env = "TRIAGE_UPSTREAM_IDLE_TIMEOUT_MS", default_value_t = serve_defaults::DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS)]
+    pub upstream_idle_timeout_ms: u64,
+    /// Folder of the proxy's decision log (`decisions.jsonl`: one line per proxied request, with every
+    /// provider tried); default: none (fallovers are still logged as warnings).
+    #[arg(long, env = "TRIAGE_DECISION_LOG_DIR")]
+    pub decision_log_dir: Option<PathBuf>,
     /// Routing knobs: the defaults of every request (a request may override them).
     #[command(flatten)]
     pub policy: RouteOptions,
@@ -382,6 +408,19 @@ impl ServeArgs {
             feedback_keep_text: self.feedback_keep_text,
             feedback_max_bytes: self.feedback_max_bytes,
             feedback_decisions: self.feedback_decisions,
+            proxy: self.proxy.then(|| ProxyConfig {
+                routed_models: self
+                    .proxy_models
+                    .iter()
+                    .map(|m| m.trim().to_string())
+                    .collect(),
+                max_attempts: self.proxy_max_attempts,
+                connect_timeout: Duration::from_millis(self.upstream_connect_timeout_ms),
+                upstream_timeout: Duration::from_millis(self.upstream_timeout_ms),
+                idle_timeout: Duration::from_millis(self.upstream_idle_timeout_ms),
+                decision_log_dir: self.decision_log_dir.clone(),
+                ..ProxyConfig::default()
+            }),
         };
         config.check()?;
         Ok(config)

@@ -62,6 +62,32 @@ pub struct ProviderPrice {
     /// Per-domain additions on top of `like_offset`, by domain name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub like_domain_offsets: BTreeMap<String, f64>,
+    /// Where `triage serve --proxy` forwards the prompts routed to this provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<Upstream>,
+}
+
+/// A provider's OpenAI-compatible endpoint (`upstream = { base_url = "...", api_key_env = "..." }`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upstream {
+    /// The API base, up to and including its version (`https://api.openai.com/v1`); the proxy posts to
+    /// `{base_url}/chat/completions`.
+    pub base_url: String,
+    /// The environment variable holding the API key (sent as `Authorization: Bearer ...`); none for an
+    /// endpoint without keys (a local server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// The model name the endpoint knows this provider by; default: the provider's `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+impl Upstream {
+    /// `{base_url}/chat/completions`.
+    pub fn chat_completions_url(&self) -> String {
+        format!("{}/chat/completions", self.base_url.trim_end_matches('/'))
+    }
 }
 
 impl ProviderPrice {
@@ -77,6 +103,7 @@ impl ProviderPrice {
             like: None,
             like_offset: None,
             like_domain_offsets: BTreeMap::new(),
+            upstream: None,
         }
     }
 
@@ -220,6 +247,11 @@ impl PriceRegistry {
             .map_or(name, |p| p.name.as_str())
     }
 
+    /// The entry a request's name (a name or an alias) means.
+    pub fn resolve(&self, name: &str) -> Option<&ProviderPrice> {
+        self.get(self.canonical(name))
+    }
+
     /// Whether the registry lists the provider and it is enabled.
     pub fn is_enabled(&self, name: &str) -> bool {
         self.get(name).is_some_and(|p| p.enabled)
@@ -356,6 +388,9 @@ fn validate(providers: &[ProviderPrice]) -> std::result::Result<(), String> {
                 ));
             }
         }
+        if let Some(u) = &p.upstream {
+            validate_upstream(u).map_err(|m| format!("provider `{}`: upstream: {m}", p.name))?;
+        }
         for (key, value) in [
             ("input_usd_per_mtok", p.input_usd_per_mtok),
             ("output_usd_per_mtok", p.output_usd_per_mtok),
@@ -369,6 +404,38 @@ fn validate(providers: &[ProviderPrice]) -> std::result::Result<(), String> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+fn validate_upstream(u: &Upstream) -> std::result::Result<(), String> {
+    let url = u.base_url.trim();
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return Err(format!(
+            "base_url `{}` must start with http:// or https://",
+            u.base_url
+        ));
+    };
+    if rest.is_empty() || rest.starts_with('/') || url.contains(char::is_whitespace) {
+        return Err(format!("base_url `{}` has no host", u.base_url));
+    }
+    if let Some(var) = &u.api_key_env {
+        let ok = !var.is_empty()
+            && !var.starts_with(|c: char| c.is_ascii_digit())
+            && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            // The name only: a key pasted here by mistake must not be echoed.
+            return Err(
+                "api_key_env must name an environment variable (letters, digits, _), not hold the key"
+                    .to_string(),
+            );
+        }
+    }
+    if u.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
+        return Err("model is empty".to_string());
     }
     Ok(())
 }

@@ -37,6 +37,19 @@ pub const DEFAULT_FEEDBACK_MAX_BYTES: u64 = 64 << 20;
 /// Default number of decisions remembered for feedback by id (`--feedback-decisions`); each keeps its
 /// embedding (about 1.6 KB).
 pub const DEFAULT_FEEDBACK_DECISIONS: usize = 20_000;
+/// Default model names the proxy routes (`--proxy-models`); any other model passes through.
+pub const DEFAULT_PROXY_MODELS: &str = "triage,auto";
+/// Default most providers one proxied request tries (`--proxy-max-attempts`).
+pub const DEFAULT_PROXY_MAX_ATTEMPTS: usize = 3;
+/// Default time to connect to a provider, in milliseconds (`--upstream-connect-timeout-ms`).
+pub const DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS: u64 = 2000;
+/// Default time until a provider's response headers, in milliseconds (`--upstream-timeout-ms`); a
+/// non-streaming answer sends them only once the whole answer is generated.
+pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 120_000;
+/// Default longest silence inside a provider's answer, in milliseconds (`--upstream-idle-timeout-ms`).
+pub const DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS: u64 = 60_000;
+/// Default size at which the proxy's decision log rotates.
+pub const DEFAULT_DECISION_LOG_MAX_BYTES: u64 = 64 << 20;
 /// Longest accepted `session_id`, in bytes.
 pub const MAX_SESSION_ID_BYTES: usize = 256;
 
@@ -79,6 +92,42 @@ pub struct ServerConfig {
     pub feedback_max_bytes: u64,
     /// Decisions remembered for feedback by id.
     pub feedback_decisions: usize,
+    /// The OpenAI-compatible proxy (`--proxy`); `None` serves the sidecar endpoints only.
+    pub proxy: Option<ProxyConfig>,
+}
+
+/// How `triage serve --proxy` forwards chat completions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProxyConfig {
+    /// Request `model`s that mean "route this" (`triage`, `auto`).
+    pub routed_models: Vec<String>,
+    /// Most providers tried for one routed request (the choice, then the next eligible ones).
+    pub max_attempts: usize,
+    /// Time to open a connection to a provider.
+    pub connect_timeout: Duration,
+    /// Time until a provider's response headers.
+    pub upstream_timeout: Duration,
+    /// Longest silence between two reads of a provider's answer.
+    pub idle_timeout: Duration,
+    /// Where one JSON line per proxied request is appended (`decisions.jsonl`); `None` logs fallovers
+    /// as warnings only.
+    pub decision_log_dir: Option<PathBuf>,
+    /// Size at which the decision log rotates.
+    pub decision_log_max_bytes: u64,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self {
+            routed_models: DEFAULT_PROXY_MODELS.split(',').map(String::from).collect(),
+            max_attempts: DEFAULT_PROXY_MAX_ATTEMPTS,
+            connect_timeout: Duration::from_millis(DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS),
+            upstream_timeout: Duration::from_millis(DEFAULT_UPSTREAM_TIMEOUT_MS),
+            idle_timeout: Duration::from_millis(DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS),
+            decision_log_dir: None,
+            decision_log_max_bytes: DEFAULT_DECISION_LOG_MAX_BYTES,
+        }
+    }
 }
 
 impl ServerConfig {
@@ -103,6 +152,7 @@ impl ServerConfig {
             feedback_keep_text: false,
             feedback_max_bytes: DEFAULT_FEEDBACK_MAX_BYTES,
             feedback_decisions: DEFAULT_FEEDBACK_DECISIONS,
+            proxy: None,
         }
     }
 
@@ -124,6 +174,27 @@ impl ServerConfig {
         for (flag, value) in positive {
             if value == 0 {
                 return Err(Error::Usage(format!("{flag} must be at least 1")));
+            }
+        }
+        if let Some(p) = &self.proxy {
+            if p.max_attempts == 0 {
+                return Err(Error::Usage(
+                    "--proxy-max-attempts must be at least 1".into(),
+                ));
+            }
+            if p.routed_models.iter().any(|m| m.trim().is_empty()) || p.routed_models.is_empty() {
+                return Err(Error::Usage(
+                    "--proxy-models must list at least one non-empty model name".into(),
+                ));
+            }
+            for (flag, d) in [
+                ("--upstream-connect-timeout-ms", p.connect_timeout),
+                ("--upstream-timeout-ms", p.upstream_timeout),
+                ("--upstream-idle-timeout-ms", p.idle_timeout),
+            ] {
+                if d.is_zero() {
+                    return Err(Error::Usage(format!("{flag} must be at least 1")));
+                }
             }
         }
         if self.request_timeout.is_zero() {

@@ -89,6 +89,19 @@ impl Decisions {
             .get(id)
             .cloned()
     }
+
+    /// Records that another provider answered a remembered decision (the proxy fell over to it), so
+    /// feedback on the id scores the provider that answered.
+    pub fn set_provider(&self, id: &str, provider: &str) {
+        if let Some(d) = self
+            .map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(id)
+        {
+            d.provider = provider.to_string();
+        }
+    }
 }
 
 /// The embedding as a record stores it.
@@ -124,9 +137,14 @@ pub struct FeedbackRecord<'a> {
     pub received_unix_ms: u128,
 }
 
-/// The append-only, fsynced, size-rotated outcome log.
+/// The append-only, size-rotated outcome log (fsynced per record); the proxy's decision log is the same
+/// kind of file under another name ([`FeedbackLog::decision_log`]).
 pub struct FeedbackLog {
     dir: PathBuf,
+    /// The live file is `{stem}.jsonl`, rotated ones `{stem}-{unix ms}.jsonl`.
+    stem: &'static str,
+    /// Sync each record before `append` returns (acknowledged feedback must survive a crash).
+    sync: bool,
     max_bytes: u64,
     /// Opened on the first append (a server that never gets feedback creates nothing).
     file: Mutex<Option<File>>,
@@ -137,8 +155,21 @@ impl FeedbackLog {
     pub fn new(dir: PathBuf, max_bytes: u64) -> Self {
         Self {
             dir,
+            stem: "feedback",
+            sync: true,
             max_bytes: max_bytes.max(1),
             file: Mutex::new(None),
+        }
+    }
+
+    /// The proxy's decision log (`decisions.jsonl` in `dir`): not synced per record, since a decision
+    /// line acknowledges nothing to a client; a crash can lose the last lines, and a torn one is cut
+    /// back when the log is opened again.
+    pub fn decision_log(dir: PathBuf, max_bytes: u64) -> Self {
+        Self {
+            stem: "decisions",
+            sync: false,
+            ..Self::new(dir, max_bytes)
         }
     }
 
@@ -151,7 +182,7 @@ impl FeedbackLog {
     /// Blocking: call from a blocking thread.
     pub fn append(&self, line: &[u8]) -> Result<()> {
         let mut guard = self.file.lock().unwrap_or_else(PoisonError::into_inner);
-        let path = self.dir.join(LOG_FILE);
+        let path = self.dir.join(format!("{}.jsonl", self.stem));
         if guard.is_none() {
             *guard = Some(open_repaired(&self.dir, &path)?);
         }
@@ -162,7 +193,7 @@ impl FeedbackLog {
         bytes.extend_from_slice(line);
         bytes.push(b'\n');
         file.write_all(&bytes)
-            .and_then(|()| file.sync_data())
+            .and_then(|()| if self.sync { file.sync_data() } else { Ok(()) })
             .map_err(|e| Error::io("appending to", &path, e))?;
         let size = file
             .metadata()
@@ -175,10 +206,11 @@ impl FeedbackLog {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_millis())
                 .unwrap_or(0);
-            let mut rotated = self.dir.join(format!("feedback-{stamp}.jsonl"));
+            let stem = self.stem;
+            let mut rotated = self.dir.join(format!("{stem}-{stamp}.jsonl"));
             let mut k = 1;
             while rotated.exists() {
-                rotated = self.dir.join(format!("feedback-{stamp}-{k}.jsonl"));
+                rotated = self.dir.join(format!("{stem}-{stamp}-{k}.jsonl"));
                 k += 1;
             }
             std::fs::rename(&path, &rotated).map_err(|e| Error::io("rotating", &path, e))?;
@@ -209,7 +241,7 @@ fn open_repaired(dir: &Path, path: &Path) -> Result<File> {
             tracing::warn!(
                 path = %path.display(),
                 dropped_bytes = len - keep,
-                "feedback log ended in a torn line (a crash mid-write); cut back to the last complete record"
+                "log ended in a torn line (a crash mid-write); cut back to the last complete record"
             );
             file.set_len(keep)
                 .and_then(|()| file.sync_data())

@@ -72,12 +72,13 @@ fn wrong_field<T: DeserializeOwned>(value: &serde_json::Value) -> Option<String>
     })
 }
 
-fn deadline(state: &AppState) -> Instant {
+/// When a request that starts now must have been labelled.
+pub(super) fn request_deadline(state: &AppState) -> Instant {
     Instant::now() + state.config().request_timeout
 }
 
 /// Fails fast with 503 until the model and table are loaded (and while shutting down).
-fn ready(state: &AppState) -> Result<(), ApiError> {
+pub(super) fn ready(state: &AppState) -> Result<(), ApiError> {
     if state.has_embedder() && state.has_brain() {
         Ok(())
     } else {
@@ -105,13 +106,22 @@ pub async fn classify(
     State(state): State<AppState>,
     body: Body,
 ) -> Result<Json<ClassifyResponse>, ApiError> {
-    let deadline = deadline(&state);
+    let deadline = request_deadline(&state);
     let req: ClassifyRequest = parse(&state, body)?;
     let prompt = req.prompt_text()?;
     ready(&state)?;
     let embedding = one(state.embed(vec![prompt], deadline).await?)?;
     let brain = state.brain()?;
     Ok(Json((&brain.label(&embedding)).into()))
+}
+
+/// Embeds one prompt (cache first) before `deadline`.
+pub(super) async fn embed_one(
+    state: &AppState,
+    prompt: String,
+    deadline: Instant,
+) -> Result<Arc<Embedding>, ApiError> {
+    Ok(one(state.embed(vec![prompt], deadline).await?)?)
 }
 
 fn one(mut v: Vec<std::sync::Arc<Embedding>>) -> Result<std::sync::Arc<Embedding>, Error> {
@@ -139,7 +149,7 @@ pub async fn route(
     State(state): State<AppState>,
     body: Body,
 ) -> Result<Json<RouteResponse>, ApiError> {
-    let deadline = deadline(&state);
+    let deadline = request_deadline(&state);
     let req: RouteRequest = parse(&state, body)?;
     req.check()?;
     let prompt = req.prompt_text()?;
@@ -150,7 +160,7 @@ pub async fn route(
 }
 
 /// Labels and routes one embedded prompt, applying its session.
-fn decide(
+pub(super) fn decide(
     state: &AppState,
     brain: &Brain,
     req: &RouteRequest,
@@ -215,7 +225,7 @@ pub async fn route_batch(
     State(state): State<AppState>,
     body: Body,
 ) -> Result<Json<BatchResponse>, ApiError> {
-    let deadline = deadline(&state);
+    let deadline = request_deadline(&state);
     let batch: BatchRequest = parse(&state, body)?;
     let max = state.config().max_batch_items;
     if batch.requests.len() > max {
@@ -284,7 +294,7 @@ pub async fn feedback(
     State(state): State<AppState>,
     body: Body,
 ) -> Result<Json<FeedbackResponse>, ApiError> {
-    let deadline = deadline(&state);
+    let deadline = request_deadline(&state);
     let bytes = body.map_err(|e| ApiError::from_body(&e, state.config().max_body_bytes))?;
     let req: FeedbackRequest = match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(value) => from_value(value)?,

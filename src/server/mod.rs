@@ -2,7 +2,9 @@
 //! prompt itself.
 //!
 //! - `POST /v1/classify`, `POST /v1/route`, `POST /v1/route/batch`, `GET /health`, `GET /metrics`,
-//!   `GET /openapi.json` (see `docs/serve.md`).
+//!   `GET /openapi.json` (see `docs/serve.md`); with `--proxy` also `POST /v1/chat/completions` and
+//!   `GET /v1/models`, an OpenAI-compatible proxy that forwards to the chosen provider ([`proxy`],
+//!   `docs/proxy.md`).
 //! - Inference runs on one dedicated thread fed by a bounded queue with dynamic batching ([`queue`]);
 //!   a full queue answers 429 with `Retry-After`, a passed deadline 504.
 //! - The port is bound first and the model and artifacts load in the background: `/health` answers 503
@@ -18,10 +20,12 @@ pub mod feedback;
 pub mod handlers;
 pub mod metrics;
 pub mod openapi;
+pub mod proxy;
 pub mod queue;
 pub mod reload;
 pub mod sessions;
 pub mod state;
+pub mod upstream;
 
 pub use config::ServerConfig;
 pub use state::AppState;
@@ -40,7 +44,15 @@ use tokio::sync::watch;
 /// The router of the sidecar over `state` (no listener; tests and `run` serve it).
 pub fn app(state: AppState) -> Router {
     let limit = state.config().max_body_bytes;
-    Router::new()
+    let proxy = state.config().proxy.is_some();
+    let router = if proxy {
+        Router::new()
+            .route("/v1/chat/completions", post(proxy::chat_completions))
+            .route("/v1/models", get(proxy::models))
+    } else {
+        Router::new()
+    };
+    router
         .route("/v1/classify", post(handlers::classify))
         .route("/v1/route", post(handlers::route))
         .route("/v1/route/batch", post(handlers::route_batch))

@@ -33,6 +33,9 @@ struct Inner {
     reloader: tokio::sync::Mutex<Reloader>,
     decisions: Decisions,
     feedback: Option<Arc<FeedbackLog>>,
+    /// The proxy's outbound client, built on the first proxied request.
+    proxy_client: OnceLock<reqwest::Client>,
+    decision_log: Option<Arc<FeedbackLog>>,
 }
 
 impl AppState {
@@ -47,6 +50,11 @@ impl AppState {
             .feedback_dir
             .clone()
             .map(|dir| Arc::new(FeedbackLog::new(dir, config.feedback_max_bytes)));
+        let decision_log = config
+            .proxy
+            .as_ref()
+            .and_then(|p| Some((p.decision_log_dir.clone()?, p.decision_log_max_bytes)))
+            .map(|(dir, max)| Arc::new(FeedbackLog::decision_log(dir, max)));
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -59,6 +67,8 @@ impl AppState {
                 reloader: tokio::sync::Mutex::new(reloader),
                 decisions,
                 feedback,
+                proxy_client: OnceLock::new(),
+                decision_log,
             }),
         }
     }
@@ -165,6 +175,22 @@ impl AppState {
     /// The feedback log, when feedback is on.
     pub fn feedback_log(&self) -> Option<Arc<FeedbackLog>> {
         self.inner.feedback.clone()
+    }
+
+    /// The proxy's decision log, when one is kept.
+    pub fn decision_log(&self) -> Option<Arc<FeedbackLog>> {
+        self.inner.decision_log.clone()
+    }
+
+    /// The proxy's outbound HTTP client (connection pool shared by every request); 503 when the server
+    /// is not a proxy.
+    pub fn proxy_client(&self) -> Result<reqwest::Client> {
+        if let Some(c) = self.inner.proxy_client.get() {
+            return Ok(c.clone());
+        }
+        let proxy = self.inner.config.proxy.as_ref().ok_or(Error::Unavailable)?;
+        let client = super::upstream::client(proxy)?;
+        Ok(self.inner.proxy_client.get_or_init(|| client).clone())
     }
 
     /// The embedding cache.

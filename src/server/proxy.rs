@@ -1,0 +1,702 @@
+//! The OpenAI-compatible proxy (`triage serve --proxy`): `POST /v1/chat/completions` routes a request
+//! whose `model` is one of the routed names (`triage`, `auto`) and forwards it to the chosen provider's
+//! `upstream` (providers.toml); any other `model` naming a provider passes through to that provider.
+//! `GET /v1/models` lists both kinds.
+//!
+//! - Routing options come from the body's `triage` object (the openai client's `extra_body`) or the
+//!   `x-triage-options` header (the same JSON); the body wins. The field is removed before forwarding.
+//! - Only providers with an `upstream` take part in routing (the others are denied, and the decision says
+//!   so). On a 5xx, 429, provider-side 401/403/404, timeout or connection error before the answer starts,
+//!   the next eligible candidate (cheapest first) is tried, up to `--proxy-max-attempts` providers in all.
+//!   A passed-through request has no fallover: its caller chose the provider.
+//! - Streaming answers are forwarded event by event; every answer names the provider that gave it
+//!   (`model`, `x-triage-provider`) and routed ones the decision (`x-triage-decision-id`, for feedback).
+//! - API keys are read from the environment at each attempt and never written anywhere else: not to
+//!   logs, errors (a provider's error body is redacted), metrics or the decision log.
+
+use super::api::RouteRequest;
+use super::error::ApiError;
+use super::feedback::FeedbackLog;
+use super::handlers::{decide, embed_one, ready, request_deadline};
+use super::state::AppState;
+use super::upstream::{self, Failure, SseModelRewriter};
+use crate::brain::Brain;
+use crate::routing::registry::Upstream;
+use crate::routing::RouteOptions;
+use axum::body::{Body as ResponseBody, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Proxy attempts, by provider and outcome (`ok`, `status_5xx`, `timeout`, ...).
+pub const ATTEMPTS: &str = "triage_proxy_attempts_total";
+/// Header naming the provider that answered.
+pub const PROVIDER_HEADER: &str = "x-triage-provider";
+/// Header with the routing decision's id (routed requests only).
+pub const DECISION_HEADER: &str = "x-triage-decision-id";
+/// Header with the number of providers tried.
+pub const ATTEMPTS_HEADER: &str = "x-triage-attempts";
+/// Request header carrying routing options as JSON, for clients that cannot add a body field.
+pub const OPTIONS_HEADER: &str = "x-triage-options";
+
+/// The fields of a `triage` options object (those of [`RouteOptions`] plus `session_id`): a misspelt
+/// option is an error, not silently ignored.
+const OPTION_FIELDS: [&str; 7] = [
+    "min_quality",
+    "max_quality_drop",
+    "max_cost_usd",
+    "allowed_providers",
+    "denied_providers",
+    "force_provider",
+    "session_id",
+];
+
+/// Routing options a proxied request may carry (`"triage": {...}` in the body).
+#[derive(Debug, Clone, Default, Deserialize)]
+struct ProxyOptions {
+    #[serde(flatten)]
+    options: RouteOptions,
+    session_id: Option<String>,
+}
+
+/// One provider to try.
+#[derive(Debug, Clone)]
+struct Target {
+    provider: String,
+    upstream: Upstream,
+}
+
+/// What the proxy decided before forwarding.
+struct Plan {
+    requested_model: String,
+    routed: bool,
+    stream: bool,
+    decision_id: Option<String>,
+    labels: Option<LoggedLabels>,
+    targets: Vec<Target>,
+    routing_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct LoggedLabels {
+    domain: String,
+    level: String,
+    difficulty: f32,
+}
+
+/// One attempt, as the decision log and the error message tell it.
+#[derive(Debug, Clone, Serialize)]
+struct Attempt {
+    provider: String,
+    /// `ok`, or the failure's kind.
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    ms: f64,
+    #[serde(skip)]
+    failure: Option<Failure>,
+}
+
+/// One line of the decision log.
+#[derive(Serialize)]
+struct DecisionLogRecord<'a> {
+    unix_ms: u128,
+    decision_id: Option<&'a str>,
+    requested_model: &'a str,
+    routed: bool,
+    stream: bool,
+    labels: Option<&'a LoggedLabels>,
+    /// The provider routing chose (the first tried).
+    chosen: Option<&'a str>,
+    /// The provider whose answer was forwarded; null when none answered.
+    answered_by: Option<&'a str>,
+    /// The status sent to the client.
+    status: u16,
+    attempts: &'a [Attempt],
+    routing_ms: f64,
+}
+
+type Body = Result<Bytes, BytesRejection>;
+
+/// OpenAI-compatible chat completions: routed (`model: "triage"`) or passed through.
+pub async fn chat_completions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = body.map_err(|e| ApiError::from_body(&e, state.config().max_body_bytes))?;
+    let mut request: Map<String, Value> =
+        match serde_json::from_slice::<Value>(&bytes).map_err(|e| ApiError::from_json(&e))? {
+            Value::Object(m) => m,
+            _ => return Err(invalid("request body must be a JSON object")),
+        };
+    let brain = state.brain()?;
+    let plan = plan(&state, &brain, &headers, &mut request).await?;
+    forward(&state, plan, request).await
+}
+
+/// Routes (or resolves) the request: the providers to try, in order.
+async fn plan(
+    state: &AppState,
+    brain: &Arc<Brain>,
+    headers: &HeaderMap,
+    request: &mut Map<String, Value>,
+) -> Result<Plan, ApiError> {
+    let started = Instant::now();
+    let Some(proxy) = &state.config().proxy else {
+        return Err(ApiError::not_found());
+    };
+    let model = match request.get("model") {
+        Some(Value::String(m)) if !m.trim().is_empty() => m.clone(),
+        Some(_) => return Err(invalid("`model` must be a non-empty string")),
+        None => return Err(invalid("missing `model`")),
+    };
+    let stream = match request.get("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(invalid("`stream` must be a boolean")),
+    };
+    let options = proxy_options(request.remove("triage"), headers)?;
+    let registry = brain.policy.registry();
+    if !proxy.routed_models.iter().any(|m| m == &model) {
+        let entry = registry
+            .resolve(&model)
+            .filter(|p| p.upstream.is_some())
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "model_not_found",
+                    format!(
+                        "model `{model}` is neither routed by triage ({}) nor a provider with an upstream in providers.toml",
+                        proxy.routed_models.join(", ")
+                    ),
+                )
+            })?;
+        if options.is_some() {
+            return Err(invalid(format!(
+                "`triage` routing options apply only to the routed models ({})",
+                proxy.routed_models.join(", ")
+            )));
+        }
+        let targets = entry
+            .upstream
+            .clone()
+            .map(|upstream| Target {
+                provider: entry.name.clone(),
+                upstream,
+            })
+            .into_iter()
+            .collect();
+        return Ok(Plan {
+            requested_model: model,
+            routed: false,
+            stream,
+            decision_id: None,
+            labels: None,
+            targets,
+            routing_ms: ms(started),
+        });
+    }
+
+    let deadline = request_deadline(state);
+    let messages = match request.get("messages") {
+        Some(Value::Array(m)) => m.clone(),
+        _ => return Err(invalid("missing `messages` (an array of chat messages)")),
+    };
+    let ProxyOptions {
+        options,
+        session_id,
+    } = options.unwrap_or_default();
+    // Only providers the proxy can reach take part; the rest are denied (and listed so).
+    let mut options = options.merged_over(brain.policy.defaults());
+    for name in brain.policy.known_providers() {
+        let reachable = registry.get(name).is_some_and(|p| p.upstream.is_some());
+        if !reachable && !options.denied.iter().any(|d| d == name) {
+            options.denied.push(name.to_string());
+        }
+    }
+    let route_request = RouteRequest {
+        prompt: None,
+        messages: Some(messages),
+        options,
+        session_id,
+    };
+    route_request.check()?;
+    let prompt = route_request.prompt_text()?;
+    ready(state)?;
+    let embedding = embed_one(state, prompt.clone(), deadline).await?;
+    let decision = decide(state, brain, &route_request, &embedding, &prompt)
+        .map_err(|e| no_reachable_provider(e.into()))?;
+    let eligible_rest = decision
+        .candidates
+        .iter()
+        .filter(|c| c.eligible && c.provider != decision.provider)
+        .map(|c| c.provider.as_str());
+    let targets = std::iter::once(decision.provider.as_str())
+        .chain(eligible_rest)
+        .filter_map(|name| {
+            let entry = registry.get(name)?;
+            Some(Target {
+                provider: entry.name.clone(),
+                upstream: entry.upstream.clone()?,
+            })
+        })
+        .take(proxy.max_attempts)
+        .collect();
+    Ok(Plan {
+        requested_model: model,
+        routed: true,
+        stream,
+        decision_id: Some(decision.decision_id.clone()),
+        labels: Some(LoggedLabels {
+            domain: decision.labels.domain.clone(),
+            level: decision.labels.level.clone(),
+            difficulty: decision.labels.difficulty,
+        }),
+        targets,
+        routing_ms: ms(started),
+    })
+}
+
+/// The request's routing options: the body's `triage` object, else the `x-triage-options` header.
+fn proxy_options(
+    body_field: Option<Value>,
+    headers: &HeaderMap,
+) -> Result<Option<ProxyOptions>, ApiError> {
+    let value = match body_field {
+        Some(Value::Null) | None => match headers.get(OPTIONS_HEADER) {
+            None => return Ok(None),
+            Some(h) => serde_json::from_slice::<Value>(h.as_bytes())
+                .map_err(|_| invalid(format!("header {OPTIONS_HEADER} must hold a JSON object")))?,
+        },
+        Some(v) => v,
+    };
+    let Some(fields) = value.as_object() else {
+        return Err(invalid("`triage` must be a JSON object of routing options"));
+    };
+    if let Some(unknown) = fields.keys().find(|k| !OPTION_FIELDS.contains(&k.as_str())) {
+        return Err(invalid(format!(
+            "unknown routing option `{unknown}` (expected one of {})",
+            OPTION_FIELDS.join(", ")
+        )));
+    }
+    ProxyOptions::deserialize(&value)
+        .map(Some)
+        .map_err(|e| invalid(format!("invalid `triage` routing options: {e}")))
+}
+
+/// "Every provider excluded" reads as a configuration problem once the unreachable ones are denied.
+fn no_reachable_provider(e: ApiError) -> ApiError {
+    if e.status == StatusCode::UNPROCESSABLE_ENTITY && e.message.contains("excluded") {
+        return ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "no_upstream",
+            format!(
+                "{} (only providers with an `upstream` in providers.toml can answer through the proxy)",
+                e.message
+            ),
+        );
+    }
+    e
+}
+
+/// Tries the plan's providers in order and forwards the first answer.
+async fn forward(
+    state: &AppState,
+    plan: Plan,
+    mut request: Map<String, Value>,
+) -> Result<Response, ApiError> {
+    let Some(proxy) = &state.config().proxy else {
+        return Err(ApiError::not_found());
+    };
+    let client = state.proxy_client()?;
+    let mut attempts: Vec<Attempt> = Vec::new();
+    for target in &plan.targets {
+        let started = Instant::now();
+        let key = match &target.upstream.api_key_env {
+            Some(var) => match std::env::var(var) {
+                Ok(k) if !k.is_empty() => Some(k),
+                _ => {
+                    attempts.push(failed(target, Failure::MissingKey(var.clone()), started));
+                    continue;
+                }
+            },
+            None => None,
+        };
+        let upstream_model = target
+            .upstream
+            .model
+            .clone()
+            .unwrap_or_else(|| target.provider.clone());
+        request.insert("model".into(), Value::String(upstream_model));
+        let body = serde_json::to_vec(&request)
+            .map_err(|e| ApiError::from(crate::error::Error::json("a proxied request", e)))?;
+        let mut call = client
+            .post(target.upstream.chat_completions_url())
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body);
+        if plan.stream {
+            call = call.header(header::ACCEPT, "text/event-stream");
+        }
+        if let Some(k) = &key {
+            call = call.bearer_auth(k);
+        }
+        let response = match tokio::time::timeout(proxy.upstream_timeout, call.send()).await {
+            Err(_) => Err(Failure::Timeout),
+            Ok(Err(e)) => Err(Failure::from_reqwest(&e)),
+            Ok(Ok(r)) => Ok(r),
+        };
+        let response = match response {
+            Ok(r) => r,
+            Err(f) => {
+                attempts.push(failed(target, f, started));
+                continue;
+            }
+        };
+        let status = response.status();
+        if !status.is_success() {
+            if plan.routed && upstream::worth_another_provider(status) {
+                attempts.push(failed(target, Failure::Status(status.as_u16()), started));
+                continue;
+            }
+            // The request's own fault (or a passed-through provider's answer): the client sees it.
+            let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
+            let text = read_all(response, proxy.upstream_timeout)
+                .await
+                .unwrap_or_default();
+            let mut a = failed(target, Failure::Status(status.as_u16()), started);
+            a.outcome = "passed_back";
+            attempts.push(a);
+            let mut out =
+                Response::new(ResponseBody::from(upstream::redact(&text, key.as_deref())));
+            *out.status_mut() = status;
+            if let Some(ct) = content_type {
+                out.headers_mut().insert(header::CONTENT_TYPE, ct);
+            }
+            finish(state, &plan, &attempts, Some(&target.provider), status);
+            return Ok(with_triage_headers(
+                out,
+                &target.provider,
+                &plan,
+                attempts.len(),
+            ));
+        }
+
+        let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
+        if plan.stream {
+            attempts.push(succeeded(target, started));
+            finish(state, &plan, &attempts, Some(&target.provider), status);
+            let events = rewritten_events(response, target.provider.clone());
+            let mut out = Response::new(ResponseBody::from_stream(events));
+            out.headers_mut().insert(
+                header::CONTENT_TYPE,
+                content_type.unwrap_or(HeaderValue::from_static("text/event-stream")),
+            );
+            out.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            if let (Some(id), true) = (&plan.decision_id, attempts.len() > 1) {
+                state.decisions().set_provider(id, &target.provider);
+            }
+            return Ok(with_triage_headers(
+                out,
+                &target.provider,
+                &plan,
+                attempts.len(),
+            ));
+        }
+
+        // Not streaming: nothing has reached the client yet, so a broken body still falls over.
+        let text = match read_all(response, proxy.upstream_timeout).await {
+            Ok(t) => t,
+            Err(f) => {
+                attempts.push(failed(target, f, started));
+                continue;
+            }
+        };
+        attempts.push(succeeded(target, started));
+        let body = match serde_json::from_slice::<Value>(&text) {
+            Ok(Value::Object(mut answer)) => {
+                answer.insert("model".into(), Value::String(target.provider.clone()));
+                answer.insert(
+                    "triage".into(),
+                    serde_json::json!({
+                        "provider": target.provider,
+                        "decision_id": plan.decision_id,
+                        "attempts": attempts.iter().map(|a| serde_json::json!({"provider": a.provider, "outcome": a.outcome})).collect::<Vec<_>>(),
+                    }),
+                );
+                Bytes::from(serde_json::to_vec(&answer).unwrap_or_else(|_| text.to_vec()))
+            }
+            _ => text,
+        };
+        if let (Some(id), true) = (&plan.decision_id, attempts.len() > 1) {
+            state.decisions().set_provider(id, &target.provider);
+        }
+        finish(state, &plan, &attempts, Some(&target.provider), status);
+        let mut out = Response::new(ResponseBody::from(body));
+        out.headers_mut().insert(
+            header::CONTENT_TYPE,
+            content_type.unwrap_or(HeaderValue::from_static("application/json")),
+        );
+        return Ok(with_triage_headers(
+            out,
+            &target.provider,
+            &plan,
+            attempts.len(),
+        ));
+    }
+
+    // Nobody answered.
+    let tried: Vec<String> = attempts
+        .iter()
+        .map(|a| {
+            let why = a
+                .failure
+                .as_ref()
+                .map(|f| f.describe(proxy.upstream_timeout))
+                .unwrap_or_default();
+            format!("{} ({why})", a.provider)
+        })
+        .collect();
+    let error = ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "upstream_unavailable",
+        if tried.is_empty() {
+            "no provider with an upstream to try".to_string()
+        } else {
+            format!("no provider answered: {}", tried.join(", "))
+        },
+    );
+    finish(state, &plan, &attempts, None, error.status);
+    let mut response = error.into_response();
+    if let Some(id) = &plan.decision_id {
+        if let Ok(v) = HeaderValue::from_str(id) {
+            response.headers_mut().insert(DECISION_HEADER, v);
+        }
+    }
+    Ok(response)
+}
+
+/// A provider's streamed answer, passed on event by event with `model` naming `provider`.
+fn rewritten_events(
+    response: reqwest::Response,
+    provider: String,
+) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> {
+    let rewriter = SseModelRewriter::new(provider.clone());
+    let source = Box::pin(response.bytes_stream());
+    futures_util::stream::unfold(Some((source, rewriter, provider)), |state| async move {
+        let (mut source, mut rewriter, provider) = state?;
+        loop {
+            match source.next().await {
+                Some(Ok(chunk)) => {
+                    let ready = rewriter.push(&chunk);
+                    if !ready.is_empty() {
+                        return Some((Ok(ready), Some((source, rewriter, provider))));
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(
+                        provider = %provider,
+                        failure = Failure::from_reqwest(&e).kind(),
+                        "a provider's stream broke off"
+                    );
+                    let broke = std::io::Error::other("the provider's stream broke off");
+                    return Some((Err(broke), None));
+                }
+                None => {
+                    let rest = rewriter.finish();
+                    return (!rest.is_empty()).then_some((Ok(rest), None));
+                }
+            }
+        }
+    })
+}
+
+/// Reads a whole (non-streamed) answer; a timeout or a broken connection is a failure of the attempt.
+async fn read_all(
+    response: reqwest::Response,
+    timeout: std::time::Duration,
+) -> Result<Bytes, Failure> {
+    match tokio::time::timeout(timeout, response.bytes()).await {
+        Err(_) => Err(Failure::Timeout),
+        Ok(Err(e)) => Err(Failure::from_reqwest(&e)),
+        Ok(Ok(b)) => Ok(b),
+    }
+}
+
+fn with_triage_headers(
+    mut response: Response,
+    provider: &str,
+    plan: &Plan,
+    attempts: usize,
+) -> Response {
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(provider) {
+        h.insert(PROVIDER_HEADER, v);
+    }
+    if let Some(Ok(v)) = plan.decision_id.as_deref().map(HeaderValue::from_str) {
+        h.insert(DECISION_HEADER, v);
+    }
+    h.insert(ATTEMPTS_HEADER, HeaderValue::from(attempts));
+    response
+}
+
+fn failed(target: &Target, failure: Failure, started: Instant) -> Attempt {
+    let status = match failure {
+        Failure::Status(s) => Some(s),
+        _ => None,
+    };
+    Attempt {
+        provider: target.provider.clone(),
+        outcome: failure.kind(),
+        status,
+        ms: ms(started),
+        failure: Some(failure),
+    }
+}
+
+fn succeeded(target: &Target, started: Instant) -> Attempt {
+    Attempt {
+        provider: target.provider.clone(),
+        outcome: "ok",
+        status: Some(200),
+        ms: ms(started),
+        failure: None,
+    }
+}
+
+/// Counts the attempts, warns about fallovers and appends the decision-log line (off the request's
+/// path: the log write does not delay the answer).
+fn finish(
+    state: &AppState,
+    plan: &Plan,
+    attempts: &[Attempt],
+    answered_by: Option<&str>,
+    status: StatusCode,
+) {
+    for a in attempts {
+        metrics::counter!(ATTEMPTS, "provider" => a.provider.clone(), "outcome" => a.outcome)
+            .increment(1);
+    }
+    let failed: Vec<String> = attempts
+        .iter()
+        .filter(|a| a.failure.is_some() && a.outcome != "passed_back")
+        .map(|a| format!("{} ({})", a.provider, a.outcome))
+        .collect();
+    if !failed.is_empty() {
+        tracing::warn!(
+            decision_id = plan.decision_id.as_deref().unwrap_or("-"),
+            answered_by = answered_by.unwrap_or("nobody"),
+            failed = %failed.join(", "),
+            "proxy fell over to the next provider"
+        );
+    }
+    let Some(log) = state.decision_log() else {
+        return;
+    };
+    let record = DecisionLogRecord {
+        unix_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0),
+        decision_id: plan.decision_id.as_deref(),
+        requested_model: &plan.requested_model,
+        routed: plan.routed,
+        stream: plan.stream,
+        labels: plan.labels.as_ref(),
+        chosen: plan.targets.first().map(|t| t.provider.as_str()),
+        answered_by,
+        status: status.as_u16(),
+        attempts,
+        routing_ms: plan.routing_ms,
+    };
+    let Ok(line) = serde_json::to_vec(&record) else {
+        return;
+    };
+    append_detached(log, line);
+}
+
+fn append_detached(log: Arc<FeedbackLog>, line: Vec<u8>) {
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = log.append(&line) {
+            tracing::warn!(error = %e, "could not append to the decision log");
+        }
+    });
+}
+
+/// `GET /v1/models`: the routed names, then every provider the proxy can reach (by name).
+pub async fn models(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let Some(proxy) = &state.config().proxy else {
+        return Err(ApiError::not_found());
+    };
+    let brain = state.brain()?;
+    let routed = proxy.routed_models.iter().map(
+        |m| serde_json::json!({"id": m, "object": "model", "created": 0, "owned_by": "triage"}),
+    );
+    let providers = brain
+        .policy
+        .registry()
+        .iter()
+        .filter(|p| p.upstream.is_some())
+        .map(|p| {
+            serde_json::json!({
+                "id": p.name, "object": "model", "created": 0, "owned_by": "upstream",
+                "aliases": p.aliases, "enabled": p.enabled,
+            })
+        });
+    Ok(Json(serde_json::json!({
+        "object": "list",
+        "data": routed.chain(providers).collect::<Vec<_>>(),
+    })))
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message)
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_come_from_the_body_then_the_header() {
+        let mut h = HeaderMap::new();
+        assert!(proxy_options(None, &h).unwrap().is_none());
+        h.insert(
+            OPTIONS_HEADER,
+            HeaderValue::from_static(r#"{"max_quality_drop": 0.1, "session_id": "s"}"#),
+        );
+        let o = proxy_options(None, &h).unwrap().unwrap();
+        assert_eq!(o.options.max_quality_drop, Some(0.1));
+        assert_eq!(o.session_id.as_deref(), Some("s"));
+        let o = proxy_options(Some(serde_json::json!({"min_quality": 0.5})), &h)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (o.options.min_quality, o.options.max_quality_drop),
+            (Some(0.5), None)
+        );
+        for bad in [
+            serde_json::json!(3),
+            serde_json::json!({"max_qualiti_drop": 0.1}),
+        ] {
+            assert_eq!(
+                proxy_options(Some(bad), &h).unwrap_err().status,
+                StatusCode::UNPROCESSABLE_ENTITY
+            );
+        }
+        h.insert(OPTIONS_HEADER, HeaderValue::from_static("{nope"));
+        assert!(proxy_options(None, &h).is_err());
+    }
+}
