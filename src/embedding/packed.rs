@@ -388,20 +388,18 @@ mod tests {
                     m,
                 };
                 let split = count / 2;
-                for avx in [false, true] {
+                // The portable loop, and what `matmul` dispatches to on this CPU (AVX-512, else
+                // AVX2 with FMA, else the portable loop again).
+                for dispatched in [false, true] {
                     let mut out = start.clone();
                     for panels in [0..split, split..count] {
                         // SAFETY: shapes as documented; one thread.
                         unsafe {
-                            #[cfg(target_arch = "x86_64")]
-                            if avx {
-                                if !super::super::kernels::has_avx512() {
-                                    continue;
-                                }
-                                packed.matmul_avx512(ops(&mut out), panels, e);
-                                continue;
+                            if dispatched {
+                                packed.matmul(ops(&mut out), panels, e);
+                            } else {
+                                packed.matmul_portable(ops(&mut out), panels, e);
                             }
-                            packed.matmul_portable(ops(&mut out), panels, e)
                         }
                     }
                     let worst = out
@@ -411,7 +409,7 @@ mod tests {
                         .fold(0f32, f32::max);
                     assert!(
                         worst < 1e-4,
-                        "{m}x{k}x{n} avx={avx} acc={accumulate} bias={with_bias} gelu={gelu}: {worst}"
+                        "{m}x{k}x{n} dispatched={dispatched} acc={accumulate} bias={with_bias} gelu={gelu}: {worst}"
                     );
                 }
             }

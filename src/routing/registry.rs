@@ -593,6 +593,43 @@ mod tests {
     }
 
     #[test]
+    fn upstreams_are_checked() {
+        let r = PriceRegistry::from_toml_str(
+            "[[provider]]\nname = \"a\"\naliases = [\"x\"]\nupstream = { base_url = \"https://api.example.com/v1/\", api_key_env = \"A_KEY\", model = \"vendor/a\" }\n",
+            "reg.toml",
+        )
+        .unwrap();
+        let u = r.resolve("x").and_then(|p| p.upstream.clone()).unwrap();
+        assert_eq!(
+            u.chat_completions_url(),
+            "https://api.example.com/v1/chat/completions"
+        );
+        assert_eq!(
+            (u.api_key_env.as_deref(), u.model.as_deref()),
+            (Some("A_KEY"), Some("vendor/a"))
+        );
+        for (upstream, says) in [
+            ("{ base_url = \"api.example.com\" }", "must start with http"),
+            ("{ base_url = \"https://\" }", "has no host"),
+            // A key pasted where its variable's name belongs is refused without being echoed.
+            (
+                "{ base_url = \"http://h\", api_key_env = \"sk-live-123\" }",
+                "not hold the key",
+            ),
+            (
+                "{ base_url = \"http://h\", model = \" \" }",
+                "model is empty",
+            ),
+            ("{ base_url = \"http://h\", key = \"k\" }", "unknown field"),
+        ] {
+            let text = format!("[[provider]]\nname = \"a\"\nupstream = {upstream}\n");
+            let m = usage_message(PriceRegistry::from_toml_str(&text, "reg.toml"));
+            assert!(m.contains(says), "{upstream}: {m}");
+            assert!(!m.contains("sk-live-123"), "{m}");
+        }
+    }
+
+    #[test]
     fn upsert_adds_and_replaces() {
         let mut r = PriceRegistry::from_providers(vec![ProviderPrice {
             name: "a".into(),
