@@ -81,6 +81,10 @@ fn describe() {
     metrics::describe_counter!(DECISIONS, "routing decisions, by provider and domain");
     metrics::describe_counter!(RELOADS, "artifact reloads, by result");
     metrics::describe_counter!(
+        super::proxy::ATTEMPTS,
+        "proxied attempts at a provider, by provider and outcome (ok, status_5xx, timeout, ...)"
+    );
+    metrics::describe_counter!(
         super::cache::CACHE_HITS,
         "prompts whose embedding came from the exact-match cache"
     );

@@ -216,11 +216,20 @@ async fn plan(
     } = options.unwrap_or_default();
     // Only providers the proxy can reach take part; the rest are denied (and listed so).
     let mut options = options.merged_over(brain.policy.defaults());
+    let mut any_reachable = false;
     for name in brain.policy.known_providers() {
         let reachable = registry.get(name).is_some_and(|p| p.upstream.is_some());
+        any_reachable |= reachable;
         if !reachable && !options.denied.iter().any(|d| d == name) {
             options.denied.push(name.to_string());
         }
+    }
+    if !any_reachable {
+        return Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "no_upstream",
+            "no provider has an `upstream` in providers.toml, so the proxy has nowhere to send requests",
+        ));
     }
     let route_request = RouteRequest {
         prompt: None,
@@ -232,8 +241,7 @@ async fn plan(
     let prompt = route_request.prompt_text()?;
     ready(state)?;
     let embedding = embed_one(state, prompt.clone(), deadline).await?;
-    let decision = decide(state, brain, &route_request, &embedding, &prompt)
-        .map_err(|e| no_reachable_provider(e.into()))?;
+    let decision = decide(state, brain, &route_request, &embedding, &prompt)?;
     let eligible_rest = decision
         .candidates
         .iter()
@@ -290,21 +298,6 @@ fn proxy_options(
     ProxyOptions::deserialize(&value)
         .map(Some)
         .map_err(|e| invalid(format!("invalid `triage` routing options: {e}")))
-}
-
-/// "Every provider excluded" reads as a configuration problem once the unreachable ones are denied.
-fn no_reachable_provider(e: ApiError) -> ApiError {
-    if e.status == StatusCode::UNPROCESSABLE_ENTITY && e.message.contains("excluded") {
-        return ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "no_upstream",
-            format!(
-                "{} (only providers with an `upstream` in providers.toml can answer through the proxy)",
-                e.message
-            ),
-        );
-    }
-    e
 }
 
 /// Tries the plan's providers in order and forwards the first answer.
