@@ -88,9 +88,9 @@ impl PackedMatrix {
         unsafe { self.matmul_portable(ops, panels, epilogue) }
     }
 
-    /// AVX2 with FMA (CPUs without AVX-512): each quarter panel (16 columns, 2 registers) times blocks of 4
-    /// rows: 8 accumulators, 2 weights and 4 broadcasts fit AVX2's 16 registers (3 rows of a half panel
-    /// would need 17 and spill), and each weight is loaded once per 4 rows instead of once per row.
+    /// AVX2 with FMA (CPUs without AVX-512): each quarter panel (16 columns, 2 registers) times blocks of 6
+    /// rows, the classic 6×16 shape: 12 accumulators, 2 weights and a broadcast fit AVX2's 16 registers
+    /// (3 rows of a half panel would need 17 and spill), and each weight is loaded once per 6 rows.
     ///
     /// # Safety
     /// As `matmul`, and the CPU must support AVX2 and FMA.
@@ -104,7 +104,7 @@ impl PackedMatrix {
             x_stride,
             m,
         } = ops;
-        const BLOCK: usize = 4;
+        const BLOCK: usize = 6;
         const COLUMNS: usize = 16;
         let mut sums = [0f32; BLOCK * PANEL];
         for p in panels {
@@ -113,7 +113,7 @@ impl PackedMatrix {
             for first in (0..m).step_by(BLOCK) {
                 let rows = (m - first).min(BLOCK);
                 // SAFETY: rows first..first+rows of x and out exist (caller); the panel holds k rows of 64
-                // values, so each quarter starts inside it and spans k rows of 16; `sums` holds 4 rows of 64.
+                // values, so each quarter starts inside it and spans k rows of 16; `sums` holds 6 rows of 64.
                 unsafe {
                     let xr = x.add(first * x_stride);
                     for group in 0..PANEL / COLUMNS {
@@ -123,6 +123,8 @@ impl PackedMatrix {
                         let w = panel.as_ptr().add(group * COLUMNS);
                         let o = sums.as_mut_ptr().add(group * COLUMNS);
                         match rows {
+                            6 => block_avx2::<6, 2>(xr, x_stride, w, self.k, o),
+                            5 => block_avx2::<5, 2>(xr, x_stride, w, self.k, o),
                             4 => block_avx2::<4, 2>(xr, x_stride, w, self.k, o),
                             3 => block_avx2::<3, 2>(xr, x_stride, w, self.k, o),
                             2 => block_avx2::<2, 2>(xr, x_stride, w, self.k, o),
