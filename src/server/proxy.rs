@@ -662,6 +662,32 @@ fn ms(since: Instant) -> f64 {
 mod tests {
     use super::*;
 
+    /// The accepted names are exactly `RouteOptions`' fields plus `session_id`: a new routing option must
+    /// be added to `OPTION_FIELDS`, or proxied requests would reject it.
+    #[test]
+    fn option_fields_are_the_route_options() {
+        let every = RouteOptions {
+            min_quality: Some(0.5),
+            max_quality_drop: Some(0.1),
+            max_cost_usd: Some(0.01),
+            allowed: Some(vec!["a".into()]),
+            denied: vec!["b".into()],
+            force: Some("c".into()),
+        };
+        let value = serde_json::to_value(&every).unwrap();
+        let mut names: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        names.push("session_id");
+        names.sort_unstable();
+        let mut expected = OPTION_FIELDS.to_vec();
+        expected.sort_unstable();
+        assert_eq!(names, expected);
+    }
+
     #[test]
     fn options_come_from_the_body_then_the_header() {
         let mut h = HeaderMap::new();
