@@ -284,6 +284,25 @@ def general():
         "Good afternoon!", "Thanks, that's all for now.", "Bye for now!", "How was your weekend?",
     })
 
+# Chatty framings: the same easy question asked at length, so that the difficulty fit does not learn "long =
+# hard" (the generated hard pool has terse hard requests for the same reason). A separate stream, so adding
+# them left the rows above unchanged.
+chat_rng = random.Random(20261204)
+OPENERS = ["Hi there! I hope you're having a good day. ", "Hello, sorry if this is a silly question, but ",
+           "Quick one for you, and apologies in advance because I'm a complete beginner: ",
+           "My daughter asked me this at dinner and I realised I wasn't sure, so I thought I'd ask you. ",
+           "Okay, so I've been wondering about this for a while now and never got round to looking it up. ",
+           "Hey! Hope you don't mind me asking something really basic. ",
+           "I'm putting together some notes for myself and wanted to double-check something simple. "]
+CLOSERS = [" Thanks so much in advance, I really appreciate it!", " A short answer is totally fine.",
+           " If you could keep it simple that would be great, I'm not an expert at all.",
+           " No rush, and thank you for your patience with my questions!",
+           " Maybe with a tiny example so I can remember it next time? Thanks!", ""]
+
+def chatty(prompts):
+    picked = chat_rng.sample(prompts, len(prompts) // 4)
+    return sorted({chat_rng.choice(OPENERS) + p + chat_rng.choice(CLOSERS) for p in picked})
+
 def norm(text):
     return " ".join(text.lower().split())[:200]
 
@@ -298,7 +317,8 @@ def main():
     rows, dropped = [], 0
     for domain, make in [("code", code), ("math", math), ("reasoning", reasoning), ("knowledge", knowledge),
                          ("writing", writing), ("general", general)]:
-        for k, prompt in enumerate(make()):
+        base = make()
+        for k, prompt in enumerate(base + chatty(base)):
             if norm(prompt) in probe:
                 dropped += 1
                 continue

@@ -59,6 +59,15 @@ pub enum Pool {
 /// hard pool.
 pub fn pool(corpus: &Corpus, i: usize) -> Option<Pool> {
     let r = &corpus.records[i];
+    // Arena-Hard's prompts were selected from Chatbot Arena as the hard ones, in every domain; the
+    // generated hard pool holds terse and wordy hard requests inside every domain.
+    let hard_source = matches!(
+        r.source.as_str(),
+        "zeroeval" | "arena-hard" | "arena-hard-v2" | "generated-hard"
+    );
+    if hard_source {
+        return Some(Pool::Hard);
+    }
     if let Some(level) = r.level {
         if level.max <= 1.0 {
             return Some(Pool::Easy);
@@ -71,12 +80,7 @@ pub fn pool(corpus: &Corpus, i: usize) -> Option<Pool> {
         .task
         .as_deref()
         .is_some_and(|t| t.starts_with("hard_prompt/"));
-    // Arena-Hard's prompts were selected from Chatbot Arena as the hard ones, in every domain.
-    let hard_source = matches!(
-        r.source.as_str(),
-        "zeroeval" | "arena-hard" | "arena-hard-v2"
-    );
-    (hard_source || hard_task).then_some(Pool::Hard)
+    hard_task.then_some(Pool::Hard)
 }
 
 /// A small deterministic stream (splitmix64), so the pairs are the same on every run.
@@ -109,6 +113,49 @@ fn ordered_pairs(items: &[(usize, f64)], gap: f64, draw: &mut Draw) -> Vec<(usiz
     while out.len() > MAX_PAIRS_PER_GROUP {
         let k = draw.below(out.len());
         out.swap_remove(k);
+    }
+    out
+}
+
+/// Pairs across the pools: half of them inside one domain (an easy and a hard request about the same kind
+/// of thing, which is what teaches the score that a terse proof request is harder than a chatty arithmetic
+/// question), half across domains (everyday requests against competition problems).
+fn pool_pairs(
+    corpus: &Corpus,
+    easy: &[usize],
+    hard: &[usize],
+    draw: &mut Draw,
+) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    if easy.is_empty() || hard.is_empty() {
+        return out;
+    }
+    let total = MAX_POOL_PAIRS.min(PARTNERS * easy.len().max(hard.len()));
+    let by_domain = |rows: &[usize]| {
+        let mut m: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for &i in rows {
+            if let Some(d) = corpus.records[i].domain {
+                m.entry(d).or_default().push(i);
+            }
+        }
+        m
+    };
+    let (easy_by, hard_by) = (by_domain(easy), by_domain(hard));
+    let shared: Vec<(&Vec<usize>, &Vec<usize>)> = easy_by
+        .iter()
+        .filter_map(|(d, e)| hard_by.get(d).map(|h| (e, h)))
+        .collect();
+    if !shared.is_empty() {
+        // Every shared domain the same number of pairs.
+        let each = total / 2 / shared.len();
+        for (e, h) in &shared {
+            for _ in 0..each {
+                out.push((h[draw.below(h.len())], e[draw.below(e.len())]));
+            }
+        }
+    }
+    while out.len() < total {
+        out.push((hard[draw.below(hard.len())], easy[draw.below(easy.len())]));
     }
     out
 }
@@ -150,12 +197,7 @@ pub fn pairs(corpus: &Corpus, rows: &[usize]) -> Vec<Pair> {
         .values()
         .flat_map(|items| ordered_pairs(items, LEVEL_GAP, &mut draw))
         .collect();
-    let mut pool_pairs = Vec::new();
-    if !easy.is_empty() && !hard.is_empty() {
-        for _ in 0..MAX_POOL_PAIRS.min(PARTNERS * easy.len().max(hard.len())) {
-            pool_pairs.push((hard[draw.below(hard.len())], easy[draw.below(easy.len())]));
-        }
-    }
+    let pool_pairs = pool_pairs(corpus, &easy, &hard, &mut draw);
     let mut out = Vec::new();
     for (kind, share) in [
         (task_pairs, KIND_SHARE[0]),
