@@ -7,7 +7,7 @@ knows. These rows fill that gap: short everyday questions a weak model answers a
 labelled with a one-level scale (`level` {"value": 1, "max": 1}), so they join the easy pool of the
 difficulty fit (training/difficulty.rs) and train the domain head. No outcomes.
 
-Kept apart from the probe set: any generated prompt whose normalized text equals a probe prompt is dropped,
+Kept apart from the probe set: any generated prompt equal or close to a probe prompt is dropped (probe_guard.py),
 and the templates were written separately from it (different wording, different numbers and facts).
 Deterministic (seeded); rerun to regenerate: scripts/make-easy-pool.py
 """
@@ -15,9 +15,10 @@ import json
 import random
 from pathlib import Path
 
+from probe_guard import ProbeGuard
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "training-data" / "generated-easy.jsonl"
-PROBE = ROOT / "probe"
 LEVEL = {"value": 1, "max": 1, "scale": "generated easy pool"}
 
 rng = random.Random(20261202)
@@ -303,23 +304,186 @@ def chatty(prompts):
     picked = chat_rng.sample(prompts, len(prompts) // 4)
     return sorted({chat_rng.choice(OPENERS) + p + chat_rng.choice(CLOSERS) for p in picked})
 
-def norm(text):
-    return " ".join(text.lower().split())[:200]
+
+# More everyday questions per domain (added 2026-12-04), from their own stream so the rows above stay as they
+# were: concept and tool questions for code, calculus and counting basics for math, brain teasers with
+# numbers, sequences and syllogisms worded many ways for reasoning (a reader files a puzzle with numbers under
+# reasoning, the sources' taxonomies under math), inventors and works for knowledge, product copy and
+# proofreading for writing, small talk and etiquette for general; more of them outside English.
+more_rng = random.Random(20261205)
+CONCEPTS = ["a closure", "a race condition", "a deadlock", "garbage collection", "a pointer", "an interface",
+            "inheritance", "polymorphism", "a hash map", "a linked list", "a REST API", "a unit test",
+            "dependency injection", "a promise", "async/await", "a lambda", "a generic type", "a mutex",
+            "a stack overflow", "big-O notation", "a database index", "a foreign key", "a git merge conflict",
+            "a Docker image", "a memory leak", "an enum", "a null pointer exception", "a callback", "a decorator"]
+PAIRS_CODE = [("a list", "a tuple"), ("a process", "a thread"), ("an array", "a linked list"), ("GET", "POST"),
+              ("let", "const"), ("an abstract class", "an interface"), ("git merge", "git rebase"),
+              ("SQL", "NoSQL"), ("a compiler", "an interpreter"), ("TCP", "UDP"), ("stack", "heap memory")]
+TOOLS = ["Write a SQL query that lists the {n} most recent orders.", "Write a SQL query to find duplicate emails in a users table.",
+         "Write a regex that matches a {thing}.", "How do I {git} in git?", "How do I {css} with CSS?",
+         "How do I send an HTTP POST request in {lang}?", "How do I read a file line by line in {lang}?",
+         "How do I sort a list of numbers in {lang}?", "How do I parse a date string in {lang}?",
+         "How do I write to a CSV file in {lang}?", "How do I handle an exception in {lang}?"]
+REGEX_THINGS = ["US zip code", "date like 2024-01-31", "hex colour code", "phone number with dashes", "whole word 'cat'",
+                "string of only letters", "IPv4 address"]
+GIT_ACTIONS = ["undo my last commit", "see which files changed", "delete a local branch", "stash my changes",
+               "rename a branch", "discard changes to one file", "see who changed a line", "add a remote"]
+CSS_ACTIONS = ["round the corners of a box", "make an image responsive", "put two divs side by side",
+               "change the font of a page", "hide an element", "add a shadow to a button", "make a sticky header"]
+
+def more_code():
+    out = set()
+    for c in CONCEPTS:
+        out.add(more_rng.choice([f"What is {c} in programming?", f"Explain {c} with a short example.",
+                                 f"What is {c}? Show me in {more_rng.choice(LANGS)}."]))
+    for a, b in PAIRS_CODE:
+        out.add(f"What's the difference between {a} and {b}?")
+    while len(out) < 150:
+        out.add(more_rng.choice(TOOLS).format(n=more_rng.randint(5, 20), thing=more_rng.choice(REGEX_THINGS),
+                                              git=more_rng.choice(GIT_ACTIONS), css=more_rng.choice(CSS_ACTIONS),
+                                              lang=more_rng.choice(LANGS)))
+    out |= {"¿Qué es una variable en programación?", "Comment trier une liste en Python ?",
+            "Wie schreibe ich eine Funktion in JavaScript?", "Qual è la differenza tra una lista e un array?",
+            "Como faço um loop em Python?", "Schreib eine SQL-Abfrage, die alle Kunden aus Berlin zeigt."}
+    return sorted(out)
+
+FUNCS = ["x^3", "sin(x)", "e^(2x)", "3x^2 + 2x", "ln(x^2)", "1/x", "sqrt(x)", "cos(3x)", "x e^x"]
+
+def more_math():
+    out = set()
+    for f in FUNCS:
+        out.add(more_rng.choice([f"What is the derivative of {f}?", f"Differentiate {f}.",
+                                 f"Find the integral of {f}.", f"What is the antiderivative of {f}?"]))
+    out |= {"What is the limit of sin(x)/x as x approaches 0?", "What is the sum of the first 10 positive integers?",
+            "What is the Taylor series of sin(x) around 0?", "What is 5 factorial?", "How many ways can 3 books be arranged on a shelf?",
+            "What is the probability of rolling a 6 on a die?", "How many combinations of 2 items from 5 are there?",
+            "What is the slope of the line y = 3x + 2?", "What is log base 10 of 1000?", "Expand (x + 1)^2.",
+            "Factor x^2 - 9.", "What is the median of 3, 7, 9, 12, 15?", "Convert 3/8 to a percentage.",
+            "Calcule 12 fois 11.", "¿Cuánto es la raíz cuadrada de 144?", "Berechne 15 Prozent von 200.",
+            "Quanto fa 7 al quadrato?", "Quanto é 48 dividido por 4?", "Rechne 125 minus 37.",
+            "Calcula el área de un círculo de radio 2.", "Résous 2x + 3 = 11."}
+    while len(out) < 110:
+        a, b = more_rng.randint(2, 12), more_rng.randint(2, 30)
+        out.add(more_rng.choice([f"How many ways can {a} people line up?", f"What is {b} choose 2?",
+                                 f"What is the probability of flipping {a % 4 + 2} heads in a row?",
+                                 f"What is the integral of {a}x from 0 to {b % 5 + 1}?",
+                                 f"What is the limit of {a}x/(x + {b}) as x goes to infinity?",
+                                 f"What is the sum of the angles in a polygon with {a + 3} sides?",
+                                 f"Find the {a}th term of the sequence 3, 7, 11, 15, ..."]))
+    return sorted(out)
+
+def more_reasoning():
+    out = set()
+    seqs = [[2, 4, 8, 16], [3, 6, 9, 12], [1, 4, 9, 16], [5, 10, 20, 40], [1, 3, 6, 10], [2, 3, 5, 7, 11],
+            [81, 27, 9, 3], [1, 2, 6, 24], [10, 8, 6, 4], [1, 8, 27, 64]]
+    for q in seqs:
+        seq = ", ".join(map(str, q))
+        out.add(more_rng.choice([f"What comes next in the sequence {seq}?", f"Find the pattern and the next number: {seq}, ...",
+                                 f"Continue the series: {seq}."]))
+    syl = [("dolphins", "mammals", "breathe air"), ("robins", "birds", "lay eggs"), ("squares", "rectangles", "have four sides"),
+           ("poets", "writers", "use words"), ("apples", "fruits", "grow on plants"), ("judges", "lawyers", "studied law")]
+    for a, b, c in syl:
+        out.add(more_rng.choice([f"If every one of the {b} {c} and {a} are {b}, what can we conclude about {a}?",
+                                 f"Premise one: all {a} are {b}. Premise two: some {b} {c}. Does it follow that some {a} {c}?",
+                                 f"All {b} {c}. Nothing that {c} is a stone. Can a stone be one of the {a}?",
+                                 f"Is this argument valid? All {a} are {b}; all {b} {c}; so all {a} {c}."]))
+    teasers = [
+        "A farmer has 17 sheep and all but 9 run away. How many are left?",
+        "If you overtake the person in second place in a race, what place are you in?",
+        "How many times can you subtract 5 from 25?",
+        "A rope ladder hangs over a ship with rungs 30 cm apart; the tide rises 1 metre. How many rungs are under water now if 3 were before?",
+        "A doctor gives you three pills and tells you to take one every half hour. How long do they last?",
+        "I have two coins that add up to 30 cents and one of them is not a nickel. What are they?",
+        "If a red house is made of red bricks and a blue house of blue bricks, what is a greenhouse made of?",
+        "You are in a dark room with a candle, a wood stove and a gas lamp, and one match. What do you light first?",
+        "A snail climbs 3 metres up a 10-metre wall each day and slides back 2 each night. When does it reach the top?",
+        "If two hens lay two eggs in two days, how many eggs do four hens lay in four days?",
+        "Three friends split a bill and each pays 10; the waiter returns 5 and they keep 1 each and tip 2. Where is the missing euro?",
+        "A train leaves at 9:00 and arrives at 11:30 the same day. The clock at arrival is 15 minutes fast. How long was the trip really?",
+        "What is the angle between the hour and minute hands at 6:00?",
+        "Five people shake hands once with each other. How many handshakes is that, and how did you reason it out?",
+        "A box holds red and blue socks. How many must you take in the dark to be sure of a matching pair?",
+        "Which number is the odd one out: 3, 5, 7, 9, 11?", "Which shape doesn't belong: square, rectangle, circle, rhombus?",
+        "Sort these by size, smallest first: a car, an ant, a house, a dog.",
+        "Ordena de menor a mayor: elefante, ratón, perro.", "Quel nombre manque : 2, 4, ?, 8, 10 ?",
+        "Wenn morgen Mittwoch ist, welcher Tag war gestern?", "Se tutti i pesci nuotano e il salmone è un pesce, il salmone nuota?",
+        "Tous les chats miaulent. Félix miaule. Félix est-il forcément un chat ?",
+    ]
+    out |= set(teasers)
+    while len(out) < 110:
+        a, b = more_rng.sample(NAMES, 2)
+        n = more_rng.randint(3, 9)
+        out.add(more_rng.choice([f"{a} is {n} years older than {b}. In {n + 2} years, how much older will {a} be?",
+                                 f"If {n} cats catch {n} mice in {n} minutes, how many cats catch 100 mice in 100 minutes?",
+                                 f"{a} is facing north and turns right {n} times. Which way is {a} facing now?",
+                                 f"In a line, {a} is {n}th from the front and {n + 2}th from the back. How many people are in the line?"]))
+    return sorted(out)
+
+INVENTIONS = [("the light bulb", "invented"), ("the printing press", "invented"), ("the theory of relativity", "came up with"), ("DNA's structure", "discovered"),
+              ("the World Wide Web", "invented"), ("radium", "discovered"), ("the steam engine", "improved")]
+WORKS = ["The Starry Night", "Don Quixote", "the Sistine Chapel ceiling", "Pride and Prejudice", "War and Peace",
+         "The Magic Flute", "Guernica", "One Hundred Years of Solitude", "The Divine Comedy"]
+
+def more_knowledge():
+    out = set()
+    for thing, verb in INVENTIONS:
+        out.add(f"Who {verb} {thing}?")
+    for w in WORKS:
+        out.add(more_rng.choice([f"Who created {w}?", f"Who is the author of {w}?", f"Who made {w}?"]))
+    out |= {"What is the tallest mountain in Africa?", "How many bones are in the adult human body?",
+            "What is photosynthesis?", "When did the Berlin Wall fall?", "What does DNA stand for?",
+            "Which ocean is the largest?", "What is the boiling point of water at sea level?",
+            "Who was the first person on the Moon?", "What language is spoken in Brazil?",
+            "¿Quién escribió Cien años de soledad?", "Qual è la capitale dell'Australia?", "Quem pintou a Mona Lisa?", "Wann fiel die Berliner Mauer?",
+            "¿Cuántos planetas hay en el sistema solar?", "Pourquoi le ciel est-il bleu ?"}
+    return sorted(out)
+
+PRODUCTS = ["a reusable water bottle", "a wool scarf", "a standing desk", "organic honey", "a phone case",
+            "a scented candle", "running shoes", "a ceramic mug", "a backpack", "a desk lamp"]
+TYPO_LINES = ["Me and him goes to the store yesterday.", "Its a beautifull day outside.", "Your welcome to come anytime.",
+              "I could of done better.", "Less people came then expected.", "The team have finished there work."]
+
+def more_writing():
+    out = set()
+    for p in PRODUCTS:
+        out.add(more_rng.choice([f"Write a product description for {p}.", f"Write a short ad for {p}.",
+                                 f"Write two sentences of marketing copy for {p}."]))
+    for t in TYPO_LINES:
+        out.add(more_rng.choice([f"Proofread: '{t}'", f"Correct the grammar: '{t}'", f"Fix the mistakes in: '{t}'"]))
+    out |= {"Summarize this paragraph in one sentence: 'The town council met on Monday and agreed to repair the bridge.'",
+            "Turn these notes into a paragraph: sunny, picnic, lake, lost keys.", "Write a headline for a story about a lost dog found.",
+            "Paraphrase: 'The meeting has been postponed until further notice.'", "Write a caption for a photo of a sunset.",
+            "Rédige un court message d'anniversaire pour un collègue.", "Escribe una descripción breve de una cafetería.",
+            "Schreibe einen kurzen Text für eine Geburtstagskarte.", "Scrivi una breve poesia sulla pioggia.",
+            "Corrige : « Je suis allé au marché hier et j'ai acheter des pommes. »"}
+    return sorted(out)
+
+def more_general():
+    return sorted({
+        "Tell me something interesting.", "Tell me a joke about cats.", "Give me a random fun fact.",
+        "What's a good gift for my mom?", "What should I get my brother for his birthday?", "Gift ideas for a coworker leaving?",
+        "How do I say no to a party invitation without being rude?", "How should I reply to a wedding invitation I can't attend?",
+        "Is it rude to be ten minutes late to dinner?", "How much should I tip at a restaurant?",
+        "What should I say to a friend who lost her job?", "How do I start a conversation at a party?",
+        "I'm bored, any ideas?", "I'm feeling stressed, any quick tips?", "What's a nice thing to do this weekend?",
+        "Guten Tag!", "Gute Nacht!", "Wie geht es dir?", "Danke, bis später!", "Buongiorno!", "Buenos días, ¿cómo estás?",
+        "Bonsoir, comment vas-tu ?", "Bom dia!", "Merci, bonne journée !", "Grazie mille!", "Hasta luego.",
+        "Was soll ich heute Abend kochen?", "¿Qué película me recomiendas para esta noche?", "Tu as une idée de cadeau pour ma sœur ?",
+        "What's a good name for a goldfish?", "Recommend a book for a long flight.", "What song should I listen to when I'm sad?",
+        "Help me decide what to wear to a job interview.", "What should I do on my day off?", "How do I stop procrastinating?",
+    })
+
+MORE = {"code": more_code, "math": more_math, "reasoning": more_reasoning, "knowledge": more_knowledge,
+        "writing": more_writing, "general": more_general}
 
 def main():
-    probe = set()
-    for name in ["pairs.jsonl", "domains.jsonl"]:
-        for line in (PROBE / name).read_text().splitlines():
-            r = json.loads(line)
-            for key in ("easier", "harder", "prompt"):
-                if key in r:
-                    probe.add(norm(r[key]))
+    guard = ProbeGuard()
     rows, dropped = [], 0
     for domain, make in [("code", code), ("math", math), ("reasoning", reasoning), ("knowledge", knowledge),
                          ("writing", writing), ("general", general)]:
         base = make()
-        for k, prompt in enumerate(base + chatty(base)):
-            if norm(prompt) in probe:
+        for k, prompt in enumerate(base + chatty(base) + MORE[domain]()):
+            if guard.too_close(prompt):
                 dropped += 1
                 continue
             rows.append({"id": f"generated-easy:{domain}:{k}", "source": "generated-easy", "task": f"generated-easy/{domain}",
@@ -328,7 +492,7 @@ def main():
     with OUT.open("w") as f:
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    print(f"wrote {len(rows)} rows to {OUT} ({dropped} dropped as probe prompts)")
+    print(f"wrote {len(rows)} rows to {OUT} ({dropped} dropped as equal or close to probe prompts)")
 
 if __name__ == "__main__":
     main()

@@ -12,16 +12,17 @@ the same reason).
 No level and no outcomes: `source` "generated-hard" puts the rows in the hard pool of the difficulty fit
 (training/difficulty.rs), which pairs them with easy-pool rows of the same domain as well as across domains.
 
-Kept apart from the probe set: written separately from it, and any generated prompt whose normalized text
-equals a probe prompt is dropped. Deterministic (seeded); rerun to regenerate: scripts/make-hard-pool.py
+Kept apart from the probe set: written separately from it, and any generated prompt equal or close (a word
+overlap of 60% or more, probe_guard.py) to a probe prompt is dropped. Deterministic (seeded); rerun to regenerate: scripts/make-hard-pool.py
 """
 import json
 import random
 from pathlib import Path
 
+from probe_guard import ProbeGuard
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "training-data" / "generated-hard.jsonl"
-PROBE = ROOT / "probe"
 PER_DOMAIN = 220
 
 rng = random.Random(20261204)
@@ -408,23 +409,13 @@ def general():
     return sorted(out)
 
 
-def norm(text):
-    return " ".join(text.lower().split())[:200]
-
-
 def main():
-    probe = set()
-    for name in ["pairs.jsonl", "domains.jsonl"]:
-        for line in (PROBE / name).read_text().splitlines():
-            r = json.loads(line)
-            for key in ("easier", "harder", "prompt"):
-                if key in r:
-                    probe.add(norm(r[key]))
+    guard = ProbeGuard()
     rows, dropped = [], 0
     for domain, make in [("code", code), ("math", math), ("reasoning", reasoning), ("knowledge", knowledge),
                          ("writing", writing), ("general", general)]:
         for k, prompt in enumerate(make()):
-            if norm(prompt) in probe:
+            if guard.too_close(prompt):
                 dropped += 1
                 continue
             rows.append({"id": f"generated-hard:{domain}:{k}", "source": "generated-hard",
@@ -435,7 +426,7 @@ def main():
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     tmp.replace(OUT)
-    print(f"wrote {len(rows)} rows to {OUT} ({dropped} dropped as probe prompts)")
+    print(f"wrote {len(rows)} rows to {OUT} ({dropped} dropped as equal or close to probe prompts)")
 
 
 if __name__ == "__main__":

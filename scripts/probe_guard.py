@@ -1,0 +1,39 @@
+"""Keeps generated training rows apart from the hand-written probe set (probe/), which is never trained on.
+
+A generated prompt is dropped when it equals a probe prompt (lowercase, whitespace collapsed, first 200
+characters) or when its word set overlaps a probe prompt's by a Jaccard index of at least NEAR: a close
+paraphrase ("Write a sestina about grief." against "Write a villanelle about grief.") would let the probe
+measure memory instead of transfer. Shared by make-easy-pool.py and make-hard-pool.py.
+"""
+import json
+import re
+from pathlib import Path
+
+PROBE = Path(__file__).resolve().parent.parent / "probe"
+NEAR = 0.6
+
+
+def norm(text):
+    return " ".join(text.lower().split())[:200]
+
+
+def words(text):
+    return frozenset(re.findall(r"\w+", text.lower()))
+
+
+class ProbeGuard:
+    def __init__(self):
+        self.exact, self.word_sets = set(), []
+        for name in ["pairs.jsonl", "domains.jsonl"]:
+            for line in (PROBE / name).read_text().splitlines():
+                r = json.loads(line)
+                for key in ("easier", "harder", "prompt"):
+                    if key in r:
+                        self.exact.add(norm(r[key]))
+                        self.word_sets.append(words(r[key]))
+
+    def too_close(self, prompt):
+        if norm(prompt) in self.exact:
+            return True
+        w = words(prompt)
+        return any(len(w & p) >= NEAR * len(w | p) for p in self.word_sets if w | p)
