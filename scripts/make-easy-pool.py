@@ -473,6 +473,94 @@ def more_general():
         "Help me decide what to wear to a job interview.", "What should I do on my day off?", "How do I stop procrastinating?",
     })
 
+
+# Reasoning puzzles with numbers, worded many ways (rates, ages, orders, calendars, weighings, crossings): a
+# reader files them under reasoning even though they hold numbers, while the sources' math sets pull anything
+# numeric into math.
+def numeric_puzzles():
+    out = set()
+    while len(out) < 120:
+        a, b = more_rng.sample(NAMES, 2)
+        n, m = more_rng.randint(2, 9), more_rng.randint(2, 9)
+        k = more_rng.randrange(10)
+        if k == 0:
+            out.add(f"If {n} painters paint {n} fences in {m} hours, how long do {n * 3} painters take for {n * 3} fences? Explain the trick.")
+        elif k == 1:
+            out.add(f"{a} is twice as old as {b} was when {a} was as old as {b} is now. If {b} is {n * 6}, how old is {a}?")
+        elif k == 2:
+            out.add(f"{n + 2} runners finish a race. {a} beat {b} but finished behind {n} others. In what place did {a} finish at best?")
+        elif k == 3:
+            day = more_rng.choice(["Monday", "Wednesday", "Friday", "Sunday"])
+            out.add(f"If {n + m} days ago it was {day}, what day will it be in {m * 7 + n} days?")
+        elif k == 4:
+            out.add(f"You have {n + 6} identical-looking balls and one is heavier. What is the fewest weighings on a balance that always finds it?")
+        elif k == 5:
+            out.add(f"A farmer must take a wolf, a goat and a cabbage across a river in a boat that holds one item. The trip takes {n} minutes each way. What is the plan, and how long does it take?")
+        elif k == 6:
+            out.add(f"{a} lies on {more_rng.choice(['Mondays', 'Tuesdays', 'weekends'])} and tells the truth otherwise. Today {a} says 'I lied yesterday.' What day can it be?")
+        elif k == 7:
+            out.add(f"A drawer has {n} black and {m} white gloves, left and right mixed. How many must you take in the dark to be sure of a matching pair?")
+        elif k == 8:
+            out.add(f"Which is the odd one out, and why: {', '.join(more_rng.sample(['2', '3', '5', '7', '9', '11', '13'], 4))}?")
+        else:
+            out.add(f"{a} says the {m}th of next month is a {more_rng.choice(['Tuesday', 'Saturday'])}; {b} says it is {n} days after a Monday. Can both be right? Reason it out.")
+    return sorted(out)
+
+# The same everyday requests outside English: the embedding model is mostly English, so short requests in
+# other languages land wherever their few shared words point unless some are in the data.
+ML = {
+    "de": {"math": ["Was ist {a} mal {b}?", "Berechne {a} plus {b}.", "Wie viel ist {c} geteilt durch {b}?", "Löse {b}x = {c}."],
+           "reasoning": ["{x} ist älter als {y}, und {y} ist älter als {z}. Wer ist am jüngsten?", "Welche Zahl kommt als Nächstes: {a}, {a2}, {a3}?",
+                         "Alle Vögel haben Federn. Ein Spatz ist ein Vogel. Hat ein Spatz Federn?"],
+           "knowledge": ["Was ist die Hauptstadt von {land}?", "Wer war {who}?", "Warum ist der Himmel blau?"],
+           "code": ["Wie schreibe ich eine Schleife in {lang}?", "Was ist eine Variable in {lang}?", "Wie lese ich eine Datei in {lang}?"],
+           "writing": ["Schreibe ein kurzes Gedicht über {topic}.", "Schreibe eine kurze Nachricht an {whom}.", "Korrigiere diesen Satz: 'Ich habe gestern gegangen.'"],
+           "general": ["Hallo, wie geht's dir heute?", "Guten Abend!", "Danke für deine Hilfe!", "Was soll ich am Wochenende machen?", "Tschüss, bis morgen!"]},
+    "fr": {"math": ["Combien font {a} plus {b} ?", "Calcule {a} fois {b}.", "Combien font {c} divisé par {b} ?", "Résous {b}x = {c}."],
+           "reasoning": ["{x} est plus grand que {y}, et {y} est plus grand que {z}. Qui est le plus petit ?", "Quel nombre vient ensuite : {a}, {a2}, {a3} ?",
+                         "Tous les poissons nagent. Une truite est un poisson. Une truite nage-t-elle ?"],
+           "knowledge": ["Quelle est la capitale de {pays} ?", "Qui était {who} ?", "Pourquoi les feuilles tombent-elles en automne ?"],
+           "code": ["Comment écrire une boucle en {lang} ?", "Qu'est-ce qu'une fonction en {lang} ?", "Comment lire un fichier en {lang} ?"],
+           "writing": ["Écris un court poème sur {sujet}.", "Écris un petit mot pour {qui}.", "Corrige cette phrase : 'Je suis aller au cinéma.'"],
+           "general": ["Salut, comment ça va ?", "Bonne soirée !", "Merci pour ton aide !", "Que faire ce week-end ?", "À demain !"]},
+    "es": {"math": ["¿Cuánto es {a} más {b}?", "Calcula {a} por {b}.", "¿Cuánto es {c} entre {b}?", "Resuelve {b}x = {c}."],
+           "reasoning": ["{x} es mayor que {y} y {y} es mayor que {z}. ¿Quién es el menor?", "¿Qué número sigue: {a}, {a2}, {a3}?",
+                         "Todos los perros son animales. Toby es un perro. ¿Es Toby un animal?"],
+           "knowledge": ["¿Cuál es la capital de {pais}?", "¿Quién fue {who}?", "¿Por qué llueve?"],
+           "code": ["¿Cómo escribo un bucle en {lang}?", "¿Qué es una función en {lang}?", "¿Cómo leo un archivo en {lang}?"],
+           "writing": ["Escribe un poema corto sobre {tema}.", "Escribe una nota breve para {quien}.", "Corrige esta frase: 'Yo a ido al mercado.'"],
+           "general": ["Hola, ¿qué tal tu día?", "¡Buenas tardes!", "¡Gracias por tu ayuda!", "¿Qué hago este fin de semana?", "¡Nos vemos mañana!"]},
+    "it": {"math": ["Quanto fa {a} più {b}?", "Calcola {a} per {b}.", "Quanto fa {c} diviso {b}?"],
+           "reasoning": ["{x} è più alto di {y} e {y} è più alto di {z}. Chi è il più basso?", "Quale numero viene dopo: {a}, {a2}, {a3}?"],
+           "knowledge": ["Qual è la capitale della {paese}?", "Chi era {who}?"],
+           "code": ["Come si scrive una funzione in {lang}?", "Come si legge un file in {lang}?"],
+           "writing": ["Scrivi una breve poesia su {tema}.", "Scrivi un biglietto per {chi}."],
+           "general": ["Ciao, come stai?", "Buona serata!", "Grazie dell'aiuto!", "Cosa faccio questo fine settimana?"]},
+    "pt": {"math": ["Quanto é {a} mais {b}?", "Calcule {a} vezes {b}.", "Quanto é {c} dividido por {b}?"],
+           "reasoning": ["{x} é mais velho que {y}, e {y} é mais velho que {z}. Quem é o mais novo?", "Qual número vem a seguir: {a}, {a2}, {a3}?"],
+           "knowledge": ["Qual é a capital da {pais}?", "Quem foi {who}?"],
+           "code": ["Como escrevo um loop em {lang}?", "Como leio um arquivo em {lang}?"],
+           "writing": ["Escreva um poema curto sobre {tema}.", "Escreva um bilhete para {quem}."],
+           "general": ["Oi, tudo bem?", "Boa noite!", "Obrigado pela ajuda!", "O que faço neste fim de semana?"]},
+}
+ML_FILL = {"land": ["Frankreich", "Italien", "Japan", "Kanada"], "pays": ["l'Espagne", "l'Allemagne", "du Japon", "du Canada"],
+           "pais": ["Francia", "Alemania", "Japón", "Perú"], "paese": ["Francia", "Germania", "Spagna", "Grecia"],
+           "topic": ["den Herbst", "das Meer", "eine Katze"], "sujet": ["l'hiver", "la pluie", "un chat"],
+           "tema": ["el mar", "la lluvia", "il sole", "o outono"], "whom": ["meine Nachbarin", "meinen Chef"],
+           "qui": ["ma voisine", "mon collègue"], "quien": ["mi abuela", "un compañero"], "chi": ["mia zia", "un amico"],
+           "quem": ["minha tia", "um colega"], "who": ["Marie Curie", "Napoleon", "Frida Kahlo", "Goethe"]}
+
+def multilingual(domain):
+    out = set()
+    for forms in (ML[lang].get(domain, []) for lang in ML):
+        for form in forms:
+            for _ in range(3):
+                a, b = more_rng.randint(2, 19), more_rng.randint(2, 12)
+                x, y, z = more_rng.sample(NAMES, 3)
+                fill = {k: more_rng.choice(v) for k, v in ML_FILL.items()}
+                out.add(form.format(a=a, b=b, c=a * b, a2=a * 2, a3=a * 4, x=x, y=y, z=z, lang=more_rng.choice(LANGS), **fill))
+    return sorted(out)
+
 MORE = {"code": more_code, "math": more_math, "reasoning": more_reasoning, "knowledge": more_knowledge,
         "writing": more_writing, "general": more_general}
 
@@ -482,13 +570,21 @@ def main():
     for domain, make in [("code", code), ("math", math), ("reasoning", reasoning), ("knowledge", knowledge),
                          ("writing", writing), ("general", general)]:
         base = make()
-        for k, prompt in enumerate(base + chatty(base) + MORE[domain]()):
-            if guard.too_close(prompt):
-                dropped += 1
-                continue
-            rows.append({"id": f"generated-easy:{domain}:{k}", "source": "generated-easy", "task": f"generated-easy/{domain}",
-                         "domain": domain, "prompt": prompt, "turns": [], "level": LEVEL,
-                         "outcomes": {}, "cost_usd": {}, "tokens": {}})
+        # Kinds of request with a shape of their own get a task of their own, so the domain head gives
+        # them a class of their own (a linear head cannot put puzzles and syllogisms in one direction).
+        groups = [("", base + chatty(base) + MORE[domain]()), ("-multilingual", multilingual(domain))]
+        if domain == "reasoning":
+            groups.append(("-puzzles", numeric_puzzles()))
+        k = 0
+        for suffix, prompts in groups:
+            for prompt in prompts:
+                k += 1
+                if guard.too_close(prompt):
+                    dropped += 1
+                    continue
+                rows.append({"id": f"generated-easy:{domain}:{k - 1}", "source": "generated-easy",
+                             "task": f"generated-easy/{domain}{suffix}", "domain": domain, "prompt": prompt,
+                             "turns": [], "level": LEVEL, "outcomes": {}, "cost_usd": {}, "tokens": {}})
     with OUT.open("w") as f:
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")

@@ -9,7 +9,8 @@
 //! 2. **within one source's human levels**: two items whose levels differ by at least [`LEVEL_GAP`] of the
 //!    scale (MATH 1–5, Exercism 1–10: a rank within the source, never across sources);
 //! 3. **across pools**: an item of an easy pool (a one-level scale: everyday requests, generated easy
-//!    questions) against an item of a hard pool (the top quarter of a human scale, a hard-prompt task).
+//!    questions) against an item of a hard pool (the top quarter of a human scale, a hard-prompt task, the
+//!    generated hard requests), half of them inside one domain ([`pool_pairs`]).
 //!
 //! Each kind weighs the same in the loss, and each task or source at most [`MAX_PAIRS_PER_GROUP`] pairs,
 //! so no single benchmark (knowledge QA, whose strong-vs-weak difference is barely visible in the prompt)
@@ -54,9 +55,9 @@ pub enum Pool {
     Hard,
 }
 
-/// The pool of row `i`, if any: a one-level scale is the easy pool; the top quarter of a human scale, a
-/// row of ZeroEval (MATH level 5 and CRUXEval), of Arena-Hard (v0.1 or v2) or a hard-prompt task is the
-/// hard pool.
+/// The pool of row `i`, if any: a row of ZeroEval (MATH level 5 and CRUXEval), of Arena-Hard (v0.1 or v2),
+/// of the generated hard pool, the top quarter of a human scale or a hard-prompt task is the hard pool; a
+/// one-level scale (everyday requests, the generated easy pool) is the easy pool.
 pub fn pool(corpus: &Corpus, i: usize) -> Option<Pool> {
     let r = &corpus.records[i];
     // Arena-Hard's prompts were selected from Chatbot Arena as the hard ones, in every domain; the
@@ -376,7 +377,78 @@ fn equal_error_point(easy: &[f32], hard: &[f32]) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use super::equal_error_point;
+    use super::{equal_error_point, pairs, pool, Pool};
+    use crate::training::dataset::{HumanLevel, TrainingRecord};
+    use crate::training::Corpus;
+
+    fn record(source: &str, domain: usize, level: Option<HumanLevel>) -> TrainingRecord {
+        TrainingRecord {
+            id: format!("{source}:{domain}"),
+            source: source.into(),
+            task: Some(format!("{source}/{domain}")),
+            domain: Some(domain),
+            prompt: "p".into(),
+            embedding: None,
+            weight: 1.0,
+            feedback: false,
+            outcomes: Default::default(),
+            cost_usd: Default::default(),
+            tokens: Default::default(),
+            level,
+        }
+    }
+
+    fn corpus(records: Vec<TrainingRecord>) -> Corpus {
+        let n = records.len();
+        Corpus {
+            records,
+            embeddings: Vec::new(),
+            features: vec![vec![0.0; 2]; n],
+            held_out: vec![false; n],
+            prices: Default::default(),
+        }
+    }
+
+    #[test]
+    fn generated_hard_rows_are_the_hard_pool_and_pool_pairs_stay_inside_a_domain_half_the_time() {
+        let one_level = HumanLevel {
+            value: 1.0,
+            max: 1.0,
+        };
+        // Domains 0 and 1 have both pools; domain 2 only easy rows.
+        let mut records = Vec::new();
+        for d in 0..3 {
+            for _ in 0..20 {
+                records.push(record("generated-easy", d, Some(one_level)));
+            }
+        }
+        for d in 0..2 {
+            for _ in 0..20 {
+                records.push(record("generated-hard", d, None));
+            }
+        }
+        let c = corpus(records);
+        assert_eq!(pool(&c, 0), Some(Pool::Easy));
+        assert_eq!(pool(&c, 60), Some(Pool::Hard));
+        let rows: Vec<usize> = (0..c.records.len()).collect();
+        let all = pairs(&c, &rows);
+        assert!(!all.is_empty());
+        let domain = |i: usize| c.records[i].domain;
+        for p in &all {
+            assert_eq!(pool(&c, p.harder), Some(Pool::Hard));
+            assert_eq!(pool(&c, p.easier), Some(Pool::Easy));
+        }
+        let inside = all
+            .iter()
+            .filter(|p| domain(p.harder) == domain(p.easier))
+            .count();
+        // Half are drawn inside a shared domain; the other half at random, a third of which land inside.
+        let share = inside as f64 / all.len() as f64;
+        assert!((0.55..0.8).contains(&share), "{inside} of {}", all.len());
+        // The only kind of pair here is the pools' and it carries the pools' whole share.
+        let total: f32 = all.iter().map(|p| p.weight).sum();
+        assert!((total - super::KIND_SHARE[2]).abs() < 1e-4, "{total}");
+    }
 
     #[test]
     fn equal_error_point_sits_where_both_pools_are_misfiled_alike() {

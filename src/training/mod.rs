@@ -144,7 +144,15 @@ pub struct BaseFit {
     pub oof_level: BTreeMap<usize, usize>,
 }
 
-const DOMAIN_L2: f64 = 1e-4;
+/// L2 penalty of the category head.
+const CATEGORY_L2: f64 = 1e-4;
+/// L2 penalty of the domain head (3e-5: the probe's domain accuracy and the held-out one
+/// both rose from 1e-4; 1e-5 starts to trade the probe for the held-out split).
+const DOMAIN_L2: f64 = 3e-5;
+/// How much more a generated source (`generated-easy`, `generated-hard`) weighs in its domain than its
+/// square-root share: they are written the way a person asks (which is what `/v1/classify` sees), where
+/// the benchmarks are formatted for a grader; 2 lifted the probe's domain accuracy from 86.6% to 88.6%.
+const GENERATED_DOMAIN_BOOST: f64 = 2.0;
 
 fn opts(l2: f64) -> FitOptions {
     FitOptions {
@@ -250,10 +258,18 @@ fn domain_balance(corpus: &Corpus, labelled: &[usize]) -> Vec<f32> {
     for &i in labelled {
         *cell.entry(key(i)).or_default() += 1;
     }
-    // A source's share of its domain: sqrt(rows), normalised over the domain's sources.
+    // A source's share of its domain: sqrt(rows) (times the boost of a generated source), normalised over
+    // the domain's sources.
     let mut domain_total = [0f64; DOMAINS.len()];
-    for (&(d, _), &n) in &cell {
-        domain_total[d] += (n as f64).sqrt();
+    let boost = |s: &str| {
+        if s.starts_with("generated-") {
+            GENERATED_DOMAIN_BOOST
+        } else {
+            1.0
+        }
+    };
+    for (&(d, s), &n) in &cell {
+        domain_total[d] += (n as f64).sqrt() * boost(s);
     }
     let domains_present = domain_total.iter().filter(|&&t| t > 0.0).count().max(1) as f64;
     let n = labelled.len() as f64;
@@ -262,7 +278,7 @@ fn domain_balance(corpus: &Corpus, labelled: &[usize]) -> Vec<f32> {
         .map(|&i| {
             let (d, s) = key(i);
             let rows = cell.get(&(d, s)).copied().unwrap_or(1) as f64;
-            let share = rows.sqrt() / domain_total[d].max(1e-9);
+            let share = rows.sqrt() * boost(s) / domain_total[d].max(1e-9);
             // Mean weight 1 over the rows: each domain totals n / domains_present.
             (n / domains_present * share / rows) as f32
         })
@@ -359,7 +375,7 @@ pub fn fit_with_base(
         .iter()
         .map(|&i| corpus.features[i].clone())
         .collect();
-    let (weights, bias) = fit::fit_softmax(&x, &y, categories.len(), None, opts(DOMAIN_L2))?;
+    let (weights, bias) = fit::fit_softmax(&x, &y, categories.len(), None, opts(CATEGORY_L2))?;
     let category = SoftmaxHead {
         classes: categories.clone(),
         weights,
