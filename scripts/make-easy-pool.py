@@ -7,15 +7,14 @@ knows. These rows fill that gap: short everyday questions a weak model answers a
 labelled with a one-level scale (`level` {"value": 1, "max": 1}), so they join the easy pool of the
 difficulty fit (training/difficulty.rs) and train the domain head. No outcomes.
 
-Kept apart from the probe set: any generated prompt equal or close to a probe prompt is dropped (probe_guard.py),
+Kept apart from the probe set: any generated prompt equal or close to a probe prompt is dropped (pool_common.py),
 and the templates were written separately from it (different wording, different numbers and facts).
 Deterministic (seeded); rerun to regenerate: scripts/make-easy-pool.py
 """
-import json
 import random
 from pathlib import Path
 
-from probe_guard import ProbeGuard
+from pool_common import ProbeGuard, write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "training-data" / "generated-easy.jsonl"
@@ -585,9 +584,7 @@ def main():
                 rows.append({"id": f"generated-easy:{domain}:{k - 1}", "source": "generated-easy",
                              "task": f"generated-easy/{domain}{suffix}", "domain": domain, "prompt": prompt,
                              "turns": [], "level": LEVEL, "outcomes": {}, "cost_usd": {}, "tokens": {}})
-    with OUT.open("w") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    write_jsonl(OUT, rows)
     print(f"wrote {len(rows)} rows to {OUT} ({dropped} dropped as equal or close to probe prompts)")
 
 if __name__ == "__main__":

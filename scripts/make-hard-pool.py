@@ -13,13 +13,12 @@ No level and no outcomes: `source` "generated-hard" puts the rows in the hard po
 (training/difficulty.rs), which pairs them with easy-pool rows of the same domain as well as across domains.
 
 Kept apart from the probe set: written separately from it, and any generated prompt equal or close (a word
-overlap of 60% or more, probe_guard.py) to a probe prompt is dropped. Deterministic (seeded); rerun to regenerate: scripts/make-hard-pool.py
+overlap of 60% or more, pool_common.py) to a probe prompt is dropped. Deterministic (seeded); rerun to regenerate: scripts/make-hard-pool.py
 """
-import json
 import random
 from pathlib import Path
 
-from probe_guard import ProbeGuard
+from pool_common import ProbeGuard, write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "training-data" / "generated-hard.jsonl"
@@ -421,11 +420,7 @@ def main():
             rows.append({"id": f"generated-hard:{domain}:{k}", "source": "generated-hard",
                          "task": f"generated-hard/{domain}", "domain": domain, "prompt": prompt, "turns": [],
                          "level": None, "outcomes": {}, "cost_usd": {}, "tokens": {}})
-    tmp = OUT.with_suffix(".tmp")
-    with tmp.open("w") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    tmp.replace(OUT)
+    write_jsonl(OUT, rows)
     print(f"wrote {len(rows)} rows to {OUT} ({dropped} dropped as equal or close to probe prompts)")
 
 

@@ -1,9 +1,10 @@
-"""Keeps generated training rows apart from the hand-written probe set (probe/), which is never trained on.
+"""What the pool generators (make-easy-pool.py, make-hard-pool.py) share: the guard that keeps generated
+rows apart from the hand-written probe set (probe/, never trained on), and the atomic writer of their output.
 
 A generated prompt is dropped when it equals a probe prompt (lowercase, whitespace collapsed, first 200
 characters) or when its word set overlaps a probe prompt's by a Jaccard index of at least NEAR: a close
 paraphrase ("Write a sestina about grief." against "Write a villanelle about grief.") would let the probe
-measure memory instead of transfer. Shared by make-easy-pool.py and make-hard-pool.py.
+measure memory instead of transfer.
 """
 import json
 import re
@@ -37,3 +38,13 @@ class ProbeGuard:
             return True
         w = words(prompt)
         return any(len(w & p) >= NEAR * len(w | p) for p in self.word_sets if w | p)
+
+
+def write_jsonl(path, rows):
+    """Writes `rows` as JSON lines to a temporary file beside `path`, then renames it over `path`, so an
+    interrupted run leaves the previous file whole."""
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    tmp.replace(path)
