@@ -144,8 +144,10 @@ pub struct BaseFit {
     pub oof_level: BTreeMap<usize, usize>,
 }
 
-/// L2 penalty of the category head.
-const CATEGORY_L2: f64 = 1e-4;
+/// L2 penalty of the category head (3e-5, as the domain head: the cross-validated AIQ gain on the
+/// training split was 0.0492 at 1e-4, 0.0507 at 3e-5 and 0.0512 at 1e-5; the last step is within the
+/// folds' noise, and weaker penalties start to fit the tasks' wording rather than their kind).
+const CATEGORY_L2: f64 = 3e-5;
 /// L2 penalty of the domain head (3e-5: the probe's domain accuracy and the held-out one
 /// both rose from 1e-4; 1e-5 starts to trade the probe for the held-out split).
 const DOMAIN_L2: f64 = 3e-5;
