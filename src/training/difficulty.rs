@@ -12,10 +12,11 @@
 //!    questions) against an item of a hard pool (the top quarter of a human scale, a hard-prompt task, the
 //!    generated hard requests), half of them inside one domain ([`pool_pairs`]).
 //!
-//! Each kind weighs the same in the loss, and each task or source at most [`MAX_PAIRS_PER_GROUP`] pairs,
-//! so no single benchmark (knowledge QA, whose strong-vs-weak difference is barely visible in the prompt)
-//! sets the scale. Levels are cut on the same pools: a prompt scoring like the easy pool is `easy`, like the
-//! hard pool `hard` (see [`calibrated_cuts`]).
+//! The kinds weigh a fixed share of the loss each (`KIND_SHARE`: within-task 0.2, levels 0.3, pools 0.5),
+//! and each task or source gives at most [`MAX_PAIRS_PER_GROUP`] pairs, so no single benchmark (knowledge
+//! QA, whose strong-vs-weak difference is barely visible in the prompt) sets the scale. Levels are cut on
+//! the same pools: a prompt scoring like the easy pool is `easy`, like the hard pool `hard` (see
+//! [`calibrated_cuts`]).
 
 use super::fit::{self, FitOptions};
 use super::Corpus;
