@@ -1,5 +1,6 @@
 """What the pool generators (make-easy-pool.py, make-hard-pool.py) share: the guard that keeps generated
-rows apart from the hand-written probe set (probe/, never trained on), and the atomic writer of their output.
+rows apart from the hand-written probe sets (probe/ and its subfolders, never trained on), and the atomic
+writer of their output.
 
 A generated prompt is dropped when it equals a probe prompt (lowercase, whitespace collapsed, first 200
 characters) or when its word set overlaps a probe prompt's by a Jaccard index of at least NEAR: a close
@@ -23,10 +24,14 @@ def words(text):
 
 
 class ProbeGuard:
+    """Every probe set: probe/'s own files and those of each subfolder (a later set)."""
+
     def __init__(self):
         self.exact, self.word_sets = set(), []
-        for name in ["pairs.jsonl", "domains.jsonl"]:
-            for line in (PROBE / name).read_text().splitlines():
+        files = sorted(PROBE.glob("pairs.jsonl")) + sorted(PROBE.glob("domains.jsonl"))
+        files += sorted(PROBE.glob("*/pairs.jsonl")) + sorted(PROBE.glob("*/domains.jsonl"))
+        for path in files:
+            for line in path.read_text().splitlines():
                 r = json.loads(line)
                 for key in ("easier", "harder", "prompt"):
                     if key in r:

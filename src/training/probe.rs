@@ -1,6 +1,8 @@
-//! The hand-written probe set (`probe/`, never trained on): does a person agree with the labels? Pairs of
+//! The hand-written probe sets (`probe/`, never trained on): does a person agree with the labels? Pairs of
 //! (easier, harder) prompts of one domain, and prompts whose domain any reader agrees on; prompt length is
-//! scored alongside as the baseline a difficulty score must beat.
+//! scored alongside as the baseline a difficulty score must beat. The folder's own files are the first set;
+//! each subfolder holding both files is a later set, written after the data was shaped and reported apart,
+//! so a set that the training data was ever extended toward is never the only measurement.
 
 use crate::embedding::{Embedder, Embedding};
 use crate::error::{Error, Result};
@@ -74,6 +76,40 @@ impl Probe {
         Ok(probe)
     }
 
+    /// Every probe set under `dir`: the folder's own files (named after the folder), then each subfolder
+    /// holding both files, in name order (named `folder/subfolder`). A folder with neither is an error.
+    pub fn load_sets(dir: &Path) -> Result<Vec<(String, Probe)>> {
+        let is_set = |d: &Path| d.join(PAIRS_FILE).is_file() && d.join(DOMAINS_FILE).is_file();
+        let base = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "probe".into());
+        let mut sets = Vec::new();
+        if is_set(dir) {
+            sets.push((base.clone(), Probe::load(dir)?));
+        }
+        let mut subdirs: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| Error::io("reading", dir, e))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir() && is_set(p))
+            .collect();
+        subdirs.sort();
+        for sub in subdirs {
+            let name = sub
+                .file_name()
+                .map(|n| format!("{base}/{}", n.to_string_lossy()))
+                .unwrap_or_else(|| base.clone());
+            sets.push((name, Probe::load(&sub)?));
+        }
+        if sets.is_empty() {
+            return Err(Error::Usage(format!(
+                "{}: no probe set ({PAIRS_FILE} and {DOMAINS_FILE}) in the folder or its subfolders",
+                dir.display()
+            )));
+        }
+        Ok(sets)
+    }
+
     /// Every prompt, in a fixed order: the pairs' easier then harder prompts, then the domain prompts.
     pub fn texts(&self) -> Vec<String> {
         self.pairs
@@ -98,6 +134,8 @@ pub struct PairFigures {
 /// The probe report.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProbeReport {
+    /// Which set: `probe` for the folder's own files, `probe/<subfolder>` for a later one.
+    pub set: String,
     pub pairs: usize,
     /// Pairs where the harder prompt is the shorter one (in tokens).
     pub pairs_harder_shorter: usize,
@@ -133,8 +171,9 @@ fn pair_figures(pairs: &[(f64, usize, f64, usize)]) -> PairFigures {
     }
 }
 
-/// Labels the probe with `heads` and scores it; `length_cuts` (tokens) place prompt length's levels.
+/// Labels the probe set `set` with `heads` and scores it; `length_cuts` (tokens) place prompt length's levels.
 pub fn evaluate(
+    set: &str,
     probe: &Probe,
     embedder: &dyn Embedder,
     heads: &Heads,
@@ -187,6 +226,7 @@ pub fn evaluate(
     };
     let correct: usize = domain_by_domain.iter().map(|c| c.0).sum();
     Ok(ProbeReport {
+        set: set.to_string(),
         pairs: np,
         pairs_harder_shorter: by_length.iter().filter(|p| p.2 < p.0).count(),
         difficulty: pair_figures(&by_score),
@@ -221,8 +261,8 @@ pub fn render(r: &ProbeReport) -> String {
         format!("{} (95% CI {:.1}–{:.1}%)", pct(v), 100.0 * lo, 100.0 * hi)
     };
     let mut text = format!(
-        "== probe (hand-written, never trained on): {} pairs ({} with the harder prompt shorter), {} domain prompts ==\n",
-        r.pairs, r.pairs_harder_shorter, r.domain_prompts
+        "== probe set {} (hand-written, never trained on): {} pairs ({} with the harder prompt shorter), {} domain prompts ==\n",
+        r.set, r.pairs, r.pairs_harder_shorter, r.domain_prompts
     );
     for (name, f) in [("difficulty   ", r.difficulty), ("prompt length", r.length)] {
         text.push_str(&format!(
@@ -249,7 +289,61 @@ pub fn render(r: &ProbeReport) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::wilson_interval;
+    use super::{wilson_interval, Probe, DOMAINS_FILE, PAIRS_FILE};
+
+    #[test]
+    fn every_set_in_the_folder_and_its_subfolders_is_read_in_name_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let write_set = |d: &std::path::Path, prompt: &str| {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::write(
+                d.join(PAIRS_FILE),
+                format!(
+                    "{{\"domain\": \"math\", \"easier\": \"1+1\", \"harder\": \"{prompt}\"}}\n"
+                ),
+            )
+            .unwrap();
+            std::fs::write(
+                d.join(DOMAINS_FILE),
+                format!("{{\"domain\": \"general\", \"prompt\": \"{prompt}\"}}\n"),
+            )
+            .unwrap();
+        };
+        let root = dir.path().join("probe");
+        write_set(&root, "first");
+        write_set(&root.join("zeta"), "last");
+        write_set(&root.join("second"), "second");
+        // A subfolder with one file only is not a set; a stray file is ignored.
+        std::fs::create_dir_all(root.join("notes")).unwrap();
+        std::fs::write(root.join("notes").join(PAIRS_FILE), "").unwrap();
+        std::fs::write(root.join("README.md"), "x").unwrap();
+        let sets = Probe::load_sets(&root).unwrap();
+        let names: Vec<&str> = sets.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["probe", "probe/second", "probe/zeta"]);
+        assert_eq!(sets[1].1.domains, vec![(5, "second".to_string())]);
+        assert_eq!(sets[2].1.pairs[0].2, "last");
+        // Only subfolder sets: still read; none at all: a clear error.
+        let only_sub = dir.path().join("only");
+        write_set(&only_sub.join("a"), "a");
+        let sets = Probe::load_sets(&only_sub).unwrap();
+        assert_eq!(sets.len(), 1);
+        assert_eq!(sets[0].0, "only/a");
+        let empty = dir.path().join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        let err = Probe::load_sets(&empty).unwrap_err().to_string();
+        assert!(err.contains("no probe set"), "{err}");
+        // A bad line names its file and line.
+        std::fs::write(
+            root.join("second").join(DOMAINS_FILE),
+            "{\"domain\": \"cooking\", \"prompt\": \"x\"}\n",
+        )
+        .unwrap();
+        let err = Probe::load_sets(&root).unwrap_err().to_string();
+        assert!(
+            err.contains("domains.jsonl:1") && err.contains("cooking"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn wilson_interval_by_hand() {

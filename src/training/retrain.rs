@@ -165,23 +165,24 @@ pub fn retrain(
         }
     };
     let mut report = report;
-    report.probe = match probe_dir.filter(|d| d.is_dir()) {
-        Some(dir) => {
-            let probe = super::probe::Probe::load(dir)?;
-            let length_cuts = length_cuts(&corpus, &train);
-            Some(super::probe::evaluate(
+    if let Some(dir) = probe_dir.filter(|d| d.is_dir()) {
+        let length_cuts = length_cuts(&corpus, &train);
+        for (set, probe) in super::probe::Probe::load_sets(dir)? {
+            report.probes.push(super::probe::evaluate(
+                &set,
                 &probe,
                 embedder,
                 &fitted.heads,
                 length_cuts,
-            )?)
+            )?);
         }
-        None => None,
-    };
+    }
     let mut text = render(&report, &settings, &grid, &cv);
-    match &report.probe {
-        Some(p) => text.push_str(&super::probe::render(p)),
-        None => text.push_str("== probe: no probe folder; skipped ==\n"),
+    if report.probes.is_empty() {
+        text.push_str("== probe: no probe folder; skipped ==\n");
+    }
+    for p in &report.probes {
+        text.push_str(&super::probe::render(p));
     }
     match recommended_drop {
         Some(d) => {

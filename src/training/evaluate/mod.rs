@@ -77,8 +77,8 @@ pub struct Report {
     pub transfer: Vec<TransferReport>,
     /// Leave-one-source-out difficulty, for every source with per-prompt outcomes.
     pub source_transfer: Vec<SourceTransfer>,
-    /// The hand-written probe set (filled in by the retrain, which has the embedder).
-    pub probe: Option<crate::training::probe::ProbeReport>,
+    /// The hand-written probe sets (filled in by the retrain, which has the embedder).
+    pub probes: Vec<crate::training::probe::ProbeReport>,
 }
 
 impl Report {
@@ -299,7 +299,7 @@ pub fn evaluate(
         groups: reports,
         transfer,
         source_transfer,
-        probe: None,
+        probes: Vec::new(),
     })
 }
 
