@@ -44,8 +44,8 @@ pub struct GlobalArgs {
         default_value = "training-data"
     )]
     pub training_data: PathBuf,
-    /// Folder of the hand-written probe set (`pairs.jsonl`, `domains.jsonl`) that --retrain reports on;
-    /// skipped when missing. Never trained on.
+    /// Folder of the hand-written probe sets (`pairs.jsonl`, `domains.jsonl`, in the folder and in each
+    /// subfolder) that --retrain reports on, each apart; skipped when missing. Never trained on.
     #[arg(long, global = true, env = "TRIAGE_PROBE", default_value = "probe")]
     pub probe: PathBuf,
     /// Where the embedding model runs.
