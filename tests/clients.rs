@@ -630,12 +630,23 @@ fn a_litellm_proxy_with_the_triage_plugin() {
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(calls[0]["tag"], by_name(&providers, &chosen).tag.as_str());
 
-    // Streaming through LiteLLM arrives in several chunks, as they are produced.
+    // Streaming through LiteLLM arrives in several chunks, as they are produced. LiteLLM sets up its
+    // stream handling on the first streamed request; on a loaded machine that one-off work has taken
+    // longer than the stub's whole stream (every chunk then reached the client at once), so a first
+    // streamed request warms it up and only its answer is checked.
     let message = "Good morning! How are you today?";
     let chosen = route(&base, message)["provider"]
         .as_str()
         .unwrap()
         .to_string();
+    let warm_up = via_gateway(&v1, message, true);
+    assert_eq!(warm_up["status"], 200, "{warm_up}\n{}", litellm.log_text());
+    assert_eq!(
+        warm_up["content"],
+        format!("answer from {chosen}"),
+        "{warm_up}"
+    );
+    new_requests(&stub, &mut seen);
     let out = via_gateway(&v1, message, true);
     let calls = new_requests(&stub, &mut seen);
     assert_eq!(calls[0]["tag"], by_name(&providers, &chosen).tag.as_str());
