@@ -191,7 +191,7 @@ pub fn fit_base(corpus: &Corpus, rows: &[usize]) -> Result<BaseFit> {
 const MIN_FINE_CLASS_ROWS: usize = 40;
 
 /// Fits the domain head on the labelled rows (a flat head when there are none, as in a foreign log).
-fn fit_domain_head(corpus: &Corpus, labelled: &[usize]) -> Result<DomainHead> {
+pub(crate) fn fit_domain_head(corpus: &Corpus, labelled: &[usize]) -> Result<DomainHead> {
     let fine_key = |i: usize| -> (String, usize) {
         let r = &corpus.records[i];
         let d = r.domain.unwrap_or(DOMAINS.len() - 1);

@@ -77,6 +77,8 @@ pub struct Report {
     pub transfer: Vec<TransferReport>,
     /// Leave-one-source-out difficulty, for every source with per-prompt outcomes.
     pub source_transfer: Vec<SourceTransfer>,
+    /// Leave-one-source-out domain accuracy, for every source with domain labels.
+    pub domain_transfer: Vec<DomainTransfer>,
     /// The hand-written probe sets (filled in by the retrain, which has the embedder).
     pub probes: Vec<crate::training::probe::ProbeReport>,
 }
@@ -220,7 +222,7 @@ use routers::estimates;
 pub use routers::{
     domain_router, evaluation_policy, head_labels, true_task_router, LabelFn, Router,
 };
-pub use transfer::SourceTransfer;
+pub use transfer::{DomainTransfer, SourceTransfer};
 
 /// Evaluates the fitted heads and table, plus reference routers, on the held-out split.
 /// `default_set` (serving's enabled providers), when it forms a group of its own, is reported as one more
@@ -285,10 +287,13 @@ pub fn evaluate(
             }
         }
     }
-    let source_transfer = if with_references {
-        transfer::source_transfer(corpus, train)?
+    let (source_transfer, domain_transfer) = if with_references {
+        (
+            transfer::source_transfer(corpus, train)?,
+            transfer::domain_transfer(corpus, train)?,
+        )
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     Ok(Report {
         held_out_rows: held.len(),
@@ -299,6 +304,7 @@ pub fn evaluate(
         groups: reports,
         transfer,
         source_transfer,
+        domain_transfer,
         probes: Vec::new(),
     })
 }
