@@ -158,6 +158,11 @@ impl DomainHead {
         self.fold(&self.head.probs(x))
     }
 
+    /// The most probable domain (index into `routing::DOMAINS`) of one row.
+    pub fn predict(&self, x: &[f32]) -> usize {
+        argmax(&self.probs(x))
+    }
+
     /// Fine-class probabilities of one row summed into the six domains.
     fn fold(&self, fine: &[f32]) -> Vec<f32> {
         let mut out = vec![0f32; DOMAINS.len()];

@@ -110,6 +110,28 @@ pub struct TrainingRecord {
     pub level: Option<HumanLevel>,
 }
 
+#[cfg(test)]
+impl TrainingRecord {
+    /// A record of `source` (also its id) with prompt "p", weight 1 and nothing else: tests set the
+    /// fields they need over it.
+    pub(crate) fn bare(source: &str) -> Self {
+        Self {
+            id: source.into(),
+            source: source.into(),
+            task: None,
+            domain: None,
+            prompt: "p".into(),
+            embedding: None,
+            weight: 1.0,
+            feedback: false,
+            outcomes: BTreeMap::new(),
+            cost_usd: BTreeMap::new(),
+            tokens: BTreeMap::new(),
+            level: None,
+        }
+    }
+}
+
 /// A provider's price, $ per million tokens.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Price {

@@ -385,17 +385,10 @@ mod tests {
     fn record(source: &str, domain: usize, level: Option<HumanLevel>) -> TrainingRecord {
         TrainingRecord {
             id: format!("{source}:{domain}"),
-            source: source.into(),
             task: Some(format!("{source}/{domain}")),
             domain: Some(domain),
-            prompt: "p".into(),
-            embedding: None,
-            weight: 1.0,
-            feedback: false,
-            outcomes: Default::default(),
-            cost_usd: Default::default(),
-            tokens: Default::default(),
             level,
+            ..TrainingRecord::bare(source)
         }
     }
 

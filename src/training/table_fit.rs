@@ -151,17 +151,9 @@ mod tests {
     fn rec(outcomes: &[(&str, f64)]) -> TrainingRecord {
         TrainingRecord {
             id: "x".into(),
-            source: "s".into(),
-            task: None,
             domain: Some(0),
-            prompt: "p".into(),
-            embedding: None,
-            weight: 1.0,
-            feedback: false,
             outcomes: outcomes.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-            cost_usd: BTreeMap::new(),
-            tokens: BTreeMap::new(),
-            level: None,
+            ..TrainingRecord::bare("s")
         }
     }
 

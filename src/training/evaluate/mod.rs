@@ -4,7 +4,6 @@
 use super::table_fit::DEFAULT_OUTPUT_TOKENS;
 use super::{metrics, Corpus, Fitted};
 use crate::error::Result;
-use crate::labels::argmax;
 use crate::routing::{PriceRegistry, RoutingTable, DOMAINS};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -240,7 +239,7 @@ pub fn evaluate(
     let mut by_source: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for &i in &held {
         if let Some(d) = corpus.records[i].domain {
-            let p = argmax(&fitted.heads.domain.probs(&corpus.features[i]));
+            let p = fitted.heads.domain.predict(&corpus.features[i]);
             truth.push(d);
             pred.push(p);
             let e = by_source

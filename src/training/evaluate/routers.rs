@@ -2,7 +2,7 @@
 //! taken from the policy's offers to the decision rule.
 
 use crate::error::Result;
-use crate::labels::{argmax, Heads};
+use crate::labels::Heads;
 use crate::routing::{Policy, PriceRegistry, PromptLabels, RouteOptions, RoutingTable, DOMAINS};
 use crate::training::table_fit;
 use crate::training::Corpus;
@@ -82,7 +82,7 @@ pub fn domain_router<'a>(
     let key = |i: usize| {
         let d = corpus.records[i]
             .domain
-            .unwrap_or_else(|| argmax(&heads.domain.probs(&corpus.features[i])));
+            .unwrap_or_else(|| heads.domain.predict(&corpus.features[i]));
         format!("domain:{}", DOMAINS[d])
     };
     reference_router(

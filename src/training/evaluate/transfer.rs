@@ -222,8 +222,7 @@ pub(super) fn domain_transfer(corpus: &Corpus, train: &[usize]) -> Result<Vec<Do
             }
             if let Some(d) = r.domain {
                 rows += 1;
-                correct +=
-                    usize::from(crate::labels::argmax(&head.probs(&corpus.features[i])) == d);
+                correct += usize::from(head.predict(&corpus.features[i]) == d);
             }
         }
         out.push(DomainTransfer {
@@ -244,18 +243,8 @@ mod tests {
 
     fn record(source: &str, domain: Option<usize>) -> TrainingRecord {
         TrainingRecord {
-            id: source.into(),
-            source: source.into(),
-            task: None,
             domain,
-            prompt: "p".into(),
-            embedding: None,
-            weight: 1.0,
-            feedback: false,
-            outcomes: Default::default(),
-            cost_usd: Default::default(),
-            tokens: Default::default(),
-            level: None,
+            ..TrainingRecord::bare(source)
         }
     }
 
