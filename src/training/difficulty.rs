@@ -394,13 +394,7 @@ mod tests {
 
     fn corpus(records: Vec<TrainingRecord>) -> Corpus {
         let n = records.len();
-        Corpus {
-            records,
-            embeddings: Vec::new(),
-            features: vec![vec![0.0; 2]; n],
-            held_out: vec![false; n],
-            prices: Default::default(),
-        }
+        Corpus::from_features(records, vec![vec![0.0; 2]; n], vec![false; n])
     }
 
     #[test]

@@ -123,6 +123,25 @@ impl Corpus {
     }
 }
 
+#[cfg(test)]
+impl Corpus {
+    /// A corpus of `records` with the given feature rows and split, no embeddings and no prices: tests
+    /// of the fits build their rows by hand.
+    pub(crate) fn from_features(
+        records: Vec<TrainingRecord>,
+        features: Vec<Vec<f32>>,
+        held_out: Vec<bool>,
+    ) -> Self {
+        Self {
+            records,
+            embeddings: Vec::new(),
+            features,
+            held_out,
+            prices: BTreeMap::new(),
+        }
+    }
+}
+
 /// Heads and table fitted together, plus what the fit decided per training row.
 pub struct Fitted {
     pub heads: Heads,

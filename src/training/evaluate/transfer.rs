@@ -274,16 +274,8 @@ mod tests {
         records.push(record("unlabelled", None));
         xs.push(features(0, false, 0.0));
         held_out.push(false);
-        let n = records.len();
-        let corpus = Corpus {
-            records,
-            embeddings: Vec::new(),
-            features: xs,
-            held_out: held_out.clone(),
-            prices: Default::default(),
-        };
-        let train: Vec<usize> = (0..n).filter(|&i| !held_out[i]).collect();
-        domain_transfer(&corpus, &train)
+        let corpus = Corpus::from_features(records, xs, held_out);
+        domain_transfer(&corpus, &corpus.train_indices())
             .unwrap()
             .into_iter()
             .map(|t| (t.source, t.rows, t.correct))
