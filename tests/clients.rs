@@ -633,7 +633,7 @@ fn a_litellm_proxy_with_the_triage_plugin() {
     // Streaming through LiteLLM arrives in several chunks, as they are produced. LiteLLM sets up its
     // stream handling on the first streamed request; on a loaded machine that one-off work has taken
     // longer than the stub's whole stream (every chunk then reached the client at once), so a first
-    // streamed request warms it up and only its answer is checked.
+    // streamed request warms it up: its answer is checked, its chunk timing is not.
     let message = "Good morning! How are you today?";
     let chosen = route(&base, message)["provider"]
         .as_str()
