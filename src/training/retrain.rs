@@ -315,6 +315,16 @@ fn pct(v: f64) -> String {
     format!("{:.1}%", v * 100.0)
 }
 
+/// A CPT(50%) advantage in points with its 95% resampling interval: `+2.8 points (95% CI -1.0 to +6.5)`.
+fn advantage(v: f64, ci: (f64, f64)) -> String {
+    format!(
+        "{:+.1} points (95% CI {:+.1} to {:+.1})",
+        100.0 * v,
+        100.0 * ci.0,
+        100.0 * ci.1
+    )
+}
+
 /// The human-readable report.
 pub fn render(report: &Report, settings: &FitSettings, grid: &[FitSettings], cv: &[f64]) -> String {
     let mut t = String::new();
@@ -421,17 +431,25 @@ pub fn render(report: &Report, settings: &FitSettings, grid: &[FitSettings], cv:
             tr.length_auc,
             pct(tr.length_cpt50)
         );
+        let _ = writeln!(
+            t,
+            "   difficulty's CPT(50%) advantage over length: {}",
+            advantage(tr.length_cpt50 - tr.difficulty_cpt50, tr.cpt50_advantage_ci)
+        );
     }
-    if !report.source_transfer.is_empty() {
+    let transfers = &report.source_transfer;
+    if !transfers.sources.is_empty() {
         let _ = writeln!(
             t,
             "== leave-one-source-out difficulty (fitted without the source, scored on all its rows; CPT(50%): lower is better) =="
         );
         let mut margins = Vec::new();
-        for s in &report.source_transfer {
+        let (mut clear_wins, mut clear_losses) = (0, 0);
+        for s in &transfers.sources {
+            let margin = s.length_cpt50 - s.difficulty_cpt50;
             let _ = writeln!(
                 t,
-                "   {:<11} {:>5} rows ({} vs {}): difficulty Spearman {:.3} AUC {:.3} CPT(50%) {} | length Spearman {:.3} AUC {:.3} CPT(50%) {}",
+                "   {:<11} {:>5} rows ({} vs {}): difficulty Spearman {:.3} AUC {:.3} CPT(50%) {} | length Spearman {:.3} AUC {:.3} CPT(50%) {} | advantage {}",
                 s.source,
                 s.rows,
                 s.strong,
@@ -441,17 +459,27 @@ pub fn render(report: &Report, settings: &FitSettings, grid: &[FitSettings], cv:
                 pct(s.difficulty_cpt50),
                 s.length_spearman,
                 s.length_auc,
-                pct(s.length_cpt50)
+                pct(s.length_cpt50),
+                advantage(margin, s.cpt50_advantage_ci)
             );
-            margins.push(s.length_cpt50 - s.difficulty_cpt50);
+            margins.push(margin);
+            clear_wins += usize::from(s.cpt50_advantage_ci.0 > 0.0);
+            clear_losses += usize::from(s.cpt50_advantage_ci.1 < 0.0);
         }
         let mean = margins.iter().sum::<f64>() / margins.len() as f64;
         let beaten = margins.iter().filter(|m| **m > 0.0).count();
         let _ = writeln!(
             t,
-            "   difficulty beats length on {beaten} of {} sources; mean CPT(50%) advantage {:+.1} points",
+            "   difficulty beats length on {beaten} of {} sources; mean CPT(50%) advantage {}",
             margins.len(),
-            100.0 * mean
+            match transfers.mean_cpt50_advantage_ci {
+                Some(ci) => advantage(mean, ci),
+                None => format!("{:+.1} points", 100.0 * mean),
+            }
+        );
+        let _ = writeln!(
+            t,
+            "   beyond resampling noise (95% interval clear of 0): ahead on {clear_wins}, behind on {clear_losses}"
         );
     }
     if !report.domain_transfer.is_empty() {
@@ -495,9 +523,14 @@ pub fn render(report: &Report, settings: &FitSettings, grid: &[FitSettings], cv:
 #[cfg(test)]
 mod tests {
     use super::{render, settings_grid};
-    use crate::training::evaluate::{DomainTransfer, Report, SourceTransfer};
+    use crate::training::evaluate::{DomainTransfer, Report, SourceTransfer, SourceTransfers};
 
-    fn source(name: &str, difficulty_cpt50: f64, length_cpt50: f64) -> SourceTransfer {
+    fn source(
+        name: &str,
+        difficulty_cpt50: f64,
+        length_cpt50: f64,
+        ci: (f64, f64),
+    ) -> SourceTransfer {
         SourceTransfer {
             source: name.into(),
             rows: 100,
@@ -509,6 +542,7 @@ mod tests {
             length_spearman: 0.1,
             length_auc: 0.6,
             length_cpt50,
+            cpt50_advantage_ci: ci,
         }
     }
 
@@ -532,12 +566,16 @@ mod tests {
             groups: Vec::new(),
             transfer: Vec::new(),
             // Difficulty needs less cost than length on "a" and "c" (wins by 10 and 2 points), more on "b"
-            // (a loss by 4 points): two wins, mean advantage +2.7 points.
-            source_transfer: vec![
-                source("a", 0.40, 0.50),
-                source("b", 0.44, 0.40),
-                source("c", 0.30, 0.32),
-            ],
+            // (a loss by 4 points): two wins, mean advantage +2.7 points. Only "a"'s win and "b"'s loss are
+            // clear of resampling noise ("c"'s interval holds 0).
+            source_transfer: SourceTransfers {
+                sources: vec![
+                    source("a", 0.40, 0.50, (0.05, 0.15)),
+                    source("b", 0.44, 0.40, (-0.08, -0.01)),
+                    source("c", 0.30, 0.32, (-0.03, 0.07)),
+                ],
+                mean_cpt50_advantage_ci: Some((-0.004, 0.061)),
+            },
             // Shares 50%, 100% and 0% (the generated one): mean 50.0% over all, 75.0% over the public two.
             domain_transfer: vec![
                 domain("a", 10, 5),
@@ -550,8 +588,18 @@ mod tests {
         let text = render(&report, &grid[0], &grid, &vec![0.0; grid.len()]);
         assert!(
             text.contains(
-                "difficulty beats length on 2 of 3 sources; mean CPT(50%) advantage +2.7 points"
+                "difficulty beats length on 2 of 3 sources; mean CPT(50%) advantage +2.7 points (95% CI -0.4 to +6.1)"
             ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "beyond resampling noise (95% interval clear of 0): ahead on 1, behind on 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("CPT(50%) 40.0% | advantage -4.0 points (95% CI -8.0 to -1.0)"),
             "{text}"
         );
         assert!(

@@ -60,6 +60,8 @@ pub struct TransferReport {
     pub length_spearman: f64,
     pub length_auc: f64,
     pub length_cpt50: f64,
+    /// 95% paired-bootstrap interval of `length_cpt50 − difficulty_cpt50` (positive: difficulty ahead).
+    pub cpt50_advantage_ci: (f64, f64),
 }
 
 /// The whole held-out report.
@@ -75,7 +77,7 @@ pub struct Report {
     /// Leave-one-task-out, for every group whose source has at least two tasks of ≥ 30 rows.
     pub transfer: Vec<TransferReport>,
     /// Leave-one-source-out difficulty, for every source with per-prompt outcomes.
-    pub source_transfer: Vec<SourceTransfer>,
+    pub source_transfer: SourceTransfers,
     /// Leave-one-source-out domain accuracy, for every source with domain labels.
     pub domain_transfer: Vec<DomainTransfer>,
     /// The hand-written probe sets (filled in by the retrain, which has the embedder).
@@ -221,7 +223,7 @@ use routers::estimates;
 pub use routers::{
     domain_router, evaluation_policy, head_labels, true_task_router, LabelFn, Router,
 };
-pub use transfer::{DomainTransfer, SourceTransfer};
+pub use transfer::{DomainTransfer, SourceTransfer, SourceTransfers};
 
 /// Evaluates the fitted heads and table, plus reference routers, on the held-out split.
 /// `default_set` (serving's enabled providers), when it forms a group of its own, is reported as one more
@@ -292,7 +294,7 @@ pub fn evaluate(
             transfer::domain_transfer(corpus, train)?,
         )
     } else {
-        (Vec::new(), Vec::new())
+        (SourceTransfers::default(), Vec::new())
     };
     Ok(Report {
         held_out_rows: held.len(),

@@ -61,10 +61,19 @@ pub(super) fn task_transfer(
         strong,
         weak,
     } = truth.pair_truth();
+    let advantage = metrics::cpt50_advantage_resamples(
+        &scores,
+        &lengths,
+        &strong,
+        &weak,
+        metrics::BOOTSTRAP_RESAMPLES,
+        0,
+    );
     Ok(Some(TransferReport {
         group: g.name.clone(),
         tasks: tasks.len(),
         rows: rows_out.len(),
+        cpt50_advantage_ci: metrics::percentile_interval(&advantage, 0.95),
         difficulty_spearman: metrics::spearman(&scores, &failure),
         difficulty_auc: metrics::roc_auc(&scores, &cheap_fails),
         difficulty_cpt50: metrics::pair_metrics(&scores, &strong, &weak).cpt50,
@@ -89,11 +98,22 @@ pub struct SourceTransfer {
     pub length_spearman: f64,
     pub length_auc: f64,
     pub length_cpt50: f64,
+    /// 95% paired-bootstrap interval of `length_cpt50 − difficulty_cpt50` (positive: difficulty ahead).
+    pub cpt50_advantage_ci: (f64, f64),
+}
+
+/// The leave-one-source-out figures of every source, with the resampling interval of their mean advantage.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SourceTransfers {
+    pub sources: Vec<SourceTransfer>,
+    /// 95% bootstrap interval of the mean over sources of `length_cpt50 − difficulty_cpt50` (each source
+    /// resampled on its own); `None` without sources.
+    pub mean_cpt50_advantage_ci: Option<(f64, f64)>,
 }
 
 /// For every source with per-prompt outcomes: the difficulty head fitted on the training rows of every
 /// other source, scored on all of this source's rows (it saw none of them), against prompt length.
-pub(super) fn source_transfer(corpus: &Corpus, train: &[usize]) -> Result<Vec<SourceTransfer>> {
+pub(super) fn source_transfer(corpus: &Corpus, train: &[usize]) -> Result<SourceTransfers> {
     let sources: BTreeSet<&str> = corpus
         .records
         .iter()
@@ -101,6 +121,7 @@ pub(super) fn source_transfer(corpus: &Corpus, train: &[usize]) -> Result<Vec<So
         .map(|r| r.source.as_str())
         .collect();
     let mut out = Vec::new();
+    let mut resamples: Vec<Vec<f64>> = Vec::new();
     for source in sources {
         let rows: Vec<usize> = (0..corpus.records.len())
             .filter(|&i| {
@@ -168,7 +189,17 @@ pub(super) fn source_transfer(corpus: &Corpus, train: &[usize]) -> Result<Vec<So
         let strong_o: Vec<f64> = rows.iter().map(|&i| outcome(i, &strong)).collect();
         let weak_o: Vec<f64> = rows.iter().map(|&i| outcome(i, &weak)).collect();
         let weak_fails: Vec<bool> = weak_o.iter().map(|&o| o < 0.5).collect();
+        // Each source its own seed, so the sources' resamples are independent draws.
+        let advantage = metrics::cpt50_advantage_resamples(
+            &scores,
+            &lengths,
+            &strong_o,
+            &weak_o,
+            metrics::BOOTSTRAP_RESAMPLES,
+            out.len() as u64,
+        );
         out.push(SourceTransfer {
+            cpt50_advantage_ci: metrics::percentile_interval(&advantage, 0.95),
             source: source.to_string(),
             rows: rows.len(),
             difficulty_spearman: metrics::spearman(&scores, &failure),
@@ -180,8 +211,29 @@ pub(super) fn source_transfer(corpus: &Corpus, train: &[usize]) -> Result<Vec<So
             strong,
             weak,
         });
+        resamples.push(advantage);
     }
-    Ok(out)
+    Ok(SourceTransfers {
+        sources: out,
+        mean_cpt50_advantage_ci: mean_interval(&resamples),
+    })
+}
+
+/// The 95% interval of a mean over sources from each source's own bootstrap resamples: resample `r` of the
+/// mean is the mean of every source's resample `r` (NaN, and so left out, when one of them is missing or
+/// NaN). `None` without sources.
+fn mean_interval(resamples: &[Vec<f64>]) -> Option<(f64, f64)> {
+    let longest = resamples.iter().map(Vec::len).max()?;
+    let means: Vec<f64> = (0..longest)
+        .map(|r| {
+            resamples
+                .iter()
+                .map(|a| a.get(r).copied().unwrap_or(f64::NAN))
+                .sum::<f64>()
+                / resamples.len() as f64
+        })
+        .collect();
+    Some(metrics::percentile_interval(&means, 0.95))
 }
 
 /// Leave-one-source-out domain accuracy of one source.
@@ -236,7 +288,7 @@ pub(super) fn domain_transfer(corpus: &Corpus, train: &[usize]) -> Result<Vec<Do
 
 #[cfg(test)]
 mod tests {
-    use super::domain_transfer;
+    use super::{domain_transfer, mean_interval};
     use crate::labels::FEATURE_DIM;
     use crate::training::dataset::TrainingRecord;
     use crate::training::Corpus;
@@ -303,5 +355,25 @@ mod tests {
             transfer(&[("a", false), ("odd", true)]),
             vec![row("a", 30, 0), row("odd", 30, 0)]
         );
+    }
+
+    #[test]
+    fn the_mean_interval_averages_resample_by_resample() {
+        assert_eq!(mean_interval(&[]), None);
+        // Source a resamples 0..=40, source b the same reversed and shifted by 0.2: resample r of the
+        // mean is (r + (40 − r)) / 2 + 0.1 = 20.1 whatever r, so the interval is a single point.
+        let a: Vec<f64> = (0..=40).map(f64::from).collect();
+        let b: Vec<f64> = a.iter().rev().map(|v| v + 0.2).collect();
+        let (lo, hi) = mean_interval(&[a.clone(), b]).expect("two sources");
+        assert!(
+            (lo - 20.1).abs() < 1e-9 && (hi - 20.1).abs() < 1e-9,
+            "{lo} {hi}"
+        );
+        // One source: its own interval. A NaN resample of either source drops that resample of the mean.
+        assert_eq!(mean_interval(&[a.clone()]), Some((1.0, 39.0)));
+        let mut c = vec![0.0; 41];
+        c[0] = f64::NAN;
+        c[40] = f64::NAN;
+        assert_eq!(mean_interval(&[a, c]), Some((1.0, 19.0)));
     }
 }

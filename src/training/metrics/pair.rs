@@ -88,3 +88,65 @@ pub fn pair_metrics(scores: &[f64], strong: &[f64], weak: &[f64]) -> PairMetrics
         cpt80: cpt(&curve, 0.8),
     }
 }
+
+/// How many resamples [`cpt50_advantage_resamples`] callers draw for a 95% interval: enough that the
+/// interval's ends move by well under a point between seeds.
+pub const BOOTSTRAP_RESAMPLES: usize = 1000;
+
+/// Paired bootstrap of the CPT(50%) advantage of routing by `scores` over routing by `baseline`: in each
+/// of `resamples` resamples (prompts drawn with replacement, the same draw for both scores, by a
+/// splitmix64 stream seeded with `seed`), `cpt50(baseline) − cpt50(scores)`, so a positive value means
+/// `scores` reaches half of the strong/weak gap with fewer strong calls. Uses the first
+/// `n = min(len)` entries of the four slices; empty when `n = 0` or `resamples = 0`. A resample where the
+/// strong model's mean is not above the weak one's has no gap to recover: its advantage is NaN (which
+/// [`percentile_interval`] leaves out).
+pub fn cpt50_advantage_resamples(
+    scores: &[f64],
+    baseline: &[f64],
+    strong: &[f64],
+    weak: &[f64],
+    resamples: usize,
+    seed: u64,
+) -> Vec<f64> {
+    let n = scores
+        .len()
+        .min(baseline.len())
+        .min(strong.len())
+        .min(weak.len());
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut state = seed;
+    let mut draw = vec![0usize; n];
+    let pick = |idx: &[usize], v: &[f64]| -> Vec<f64> { idx.iter().map(|&i| v[i]).collect() };
+    (0..resamples)
+        .map(|r| {
+            for d in draw.iter_mut() {
+                // n ≤ usize::MAX, so the remainder fits; the modulo bias is below n / 2^64.
+                *d = (splitmix64(&mut state) % n as u64) as usize;
+            }
+            let (s, w) = (pick(&draw, strong), pick(&draw, weak));
+            if py_sum(s.iter().copied()) <= py_sum(w.iter().copied()) {
+                return f64::NAN;
+            }
+            let tie_seed = r as u64;
+            let ours = cpt(&pgr_curve(&pick(&draw, scores), &s, &w, tie_seed), 0.5);
+            let theirs = cpt(&pgr_curve(&pick(&draw, baseline), &s, &w, tie_seed), 0.5);
+            theirs - ours
+        })
+        .collect()
+}
+
+/// The central `level` (e.g. 0.95) percentile interval of bootstrap `samples`, by nearest rank; NaN
+/// samples are left out. `(NaN, NaN)` when none is left.
+pub fn percentile_interval(samples: &[f64], level: f64) -> (f64, f64) {
+    let mut sorted: Vec<f64> = samples.iter().copied().filter(|v| !v.is_nan()).collect();
+    if sorted.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    sorted.sort_by(f64::total_cmp);
+    let last = (sorted.len() - 1) as f64;
+    let tail = (1.0 - level.clamp(0.0, 1.0)) / 2.0;
+    let at = |q: f64| sorted[((q * last).round() as usize).min(sorted.len() - 1)];
+    (at(tail), at(1.0 - tail))
+}

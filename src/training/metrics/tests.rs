@@ -414,3 +414,59 @@ fn accuracy_and_macro_f1_by_hand() {
     assert!(macro_f1(&[], &[], 3).is_nan());
     assert!(accuracy::<usize>(&[], &[]).is_nan());
 }
+
+#[test]
+fn cpt50_advantage_bootstrap_separates_an_oracle_from_random_and_is_zero_for_equal_scores() {
+    let mut rng = Rng(7);
+    let strong: Vec<f64> = (0..2000)
+        .map(|_| if rng.uniform() < 0.8 { 1.0 } else { 0.0 })
+        .collect();
+    let weak: Vec<f64> = strong
+        .iter()
+        .map(|&s| if rng.uniform() < 0.7 { s } else { 0.0 })
+        .collect();
+    let oracle: Vec<f64> = strong.iter().zip(&weak).map(|(s, w)| s - w).collect();
+    let random: Vec<f64> = (0..2000).map(|_| rng.uniform()).collect();
+    let point =
+        pair_metrics(&random, &strong, &weak).cpt50 - pair_metrics(&oracle, &strong, &weak).cpt50;
+
+    let samples = cpt50_advantage_resamples(&oracle, &random, &strong, &weak, 200, 3);
+    assert_eq!(samples.len(), 200);
+    let (lo, hi) = percentile_interval(&samples, 0.95);
+    assert!(lo > 0.2 && lo <= point && point <= hi, "{lo} {point} {hi}");
+    // The same pair the other way round: the interval mirrors below zero.
+    let (lo, hi) = percentile_interval(
+        &cpt50_advantage_resamples(&random, &oracle, &strong, &weak, 200, 3),
+        0.95,
+    );
+    assert!(
+        hi < -0.2 && lo <= -point && -point <= hi,
+        "{lo} {point} {hi}"
+    );
+    // Equal scores: every resample draws the same prompts and breaks ties alike, so no advantage.
+    let same = cpt50_advantage_resamples(&random, &random, &strong, &weak, 50, 3);
+    assert!(same.iter().all(|&a| a == 0.0), "{same:?}");
+    // Seeded: the same seed repeats the resamples, another draws others.
+    assert_eq!(
+        samples,
+        cpt50_advantage_resamples(&oracle, &random, &strong, &weak, 200, 3)
+    );
+    assert_ne!(
+        samples,
+        cpt50_advantage_resamples(&oracle, &random, &strong, &weak, 200, 4)
+    );
+    // No gap to recover (strong = weak): every resample is NaN, and so is the interval.
+    let none = cpt50_advantage_resamples(&oracle, &random, &strong, &strong, 20, 3);
+    assert!(none.iter().all(|a| a.is_nan()));
+    assert!(percentile_interval(&none, 0.95).0.is_nan());
+    assert!(cpt50_advantage_resamples(&[], &[], &[], &[], 20, 3).is_empty());
+}
+
+#[test]
+fn percentile_interval_by_hand() {
+    let samples: Vec<f64> = (0..=100).rev().map(f64::from).collect();
+    assert_eq!(percentile_interval(&samples, 0.9), (5.0, 95.0));
+    assert_eq!(percentile_interval(&samples, 0.0), (50.0, 50.0));
+    assert_eq!(percentile_interval(&[f64::NAN, 2.0, 1.0], 1.0), (1.0, 2.0));
+    assert!(percentile_interval(&[], 0.95).1.is_nan());
+}
