@@ -370,7 +370,7 @@ mod tests {
             "{lo} {hi}"
         );
         // One source: its own interval. A NaN resample of either source drops that resample of the mean.
-        assert_eq!(mean_interval(&[a.clone()]), Some((1.0, 39.0)));
+        assert_eq!(mean_interval(std::slice::from_ref(&a)), Some((1.0, 39.0)));
         let mut c = vec![0.0; 41];
         c[0] = f64::NAN;
         c[40] = f64::NAN;
