@@ -60,26 +60,32 @@ fn lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<(usize, T)>> {
 }
 
 impl Probe {
-    /// Reads `dir/pairs.jsonl` and `dir/domains.jsonl`.
+    /// Reads `dir/pairs.jsonl` and `dir/domains.jsonl`, each when it is there (a set may have only
+    /// pairs or only domain prompts).
     pub fn load(dir: &Path) -> Result<Self> {
         let pairs_path = dir.join(PAIRS_FILE);
         let domains_path = dir.join(DOMAINS_FILE);
         let mut probe = Probe::default();
-        for (line, p) in lines::<PairLine>(&pairs_path)? {
-            let d = domain_index(&p.domain, PAIRS_FILE, line)?;
-            probe.pairs.push((d, p.easier, p.harder));
+        if pairs_path.is_file() {
+            for (line, p) in lines::<PairLine>(&pairs_path)? {
+                let d = domain_index(&p.domain, PAIRS_FILE, line)?;
+                probe.pairs.push((d, p.easier, p.harder));
+            }
         }
-        for (line, p) in lines::<DomainLine>(&domains_path)? {
-            let d = domain_index(&p.domain, DOMAINS_FILE, line)?;
-            probe.domains.push((d, p.prompt));
+        if domains_path.is_file() {
+            for (line, p) in lines::<DomainLine>(&domains_path)? {
+                let d = domain_index(&p.domain, DOMAINS_FILE, line)?;
+                probe.domains.push((d, p.prompt));
+            }
         }
         Ok(probe)
     }
 
     /// Every probe set under `dir`: the folder's own files (named after the folder), then each subfolder
-    /// holding both files, in name order (named `folder/subfolder`). A folder with neither is an error.
+    /// holding either file or both, in name order (named `folder/subfolder`). A folder with no set in it
+    /// or its subfolders is an error.
     pub fn load_sets(dir: &Path) -> Result<Vec<(String, Probe)>> {
-        let is_set = |d: &Path| d.join(PAIRS_FILE).is_file() && d.join(DOMAINS_FILE).is_file();
+        let is_set = |d: &Path| d.join(PAIRS_FILE).is_file() || d.join(DOMAINS_FILE).is_file();
         let base = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -103,7 +109,7 @@ impl Probe {
         }
         if sets.is_empty() {
             return Err(Error::Usage(format!(
-                "{}: no probe set ({PAIRS_FILE} and {DOMAINS_FILE}) in the folder or its subfolders",
+                "{}: no probe set ({PAIRS_FILE} or {DOMAINS_FILE}) in the folder or its subfolders",
                 dir.display()
             )));
         }
@@ -264,32 +270,42 @@ pub fn render(r: &ProbeReport) -> String {
         "== probe set {} (hand-written, never trained on): {} pairs ({} with the harder prompt shorter), {} domain prompts ==\n",
         r.set, r.pairs, r.pairs_harder_shorter, r.domain_prompts
     );
-    for (name, f) in [("difficulty   ", r.difficulty), ("prompt length", r.length)] {
-        text.push_str(&format!(
-            "   {name}: pairs ordered {}  easier→easy {}  harder→hard {}\n",
-            with_interval(f.ordered, r.pairs),
-            pct(f.easier_easy),
-            pct(f.harder_hard)
-        ));
-    }
     let per = |v: &[(String, usize, usize)]| {
         v.iter()
             .map(|(d, a, b)| format!("{d} {a}/{b}"))
             .collect::<Vec<_>>()
             .join(", ")
     };
-    text.push_str(&format!(
-        "   pairs ordered by domain: {}\n   domain accuracy {} ({})\n",
-        per(&r.ordered_by_domain),
-        with_interval(r.domain_accuracy, r.domain_prompts),
-        per(&r.domain_by_domain)
-    ));
+    // A set without pairs (or without domain prompts) has no figure for them, not a 0%.
+    if r.pairs > 0 {
+        for (name, f) in [("difficulty   ", r.difficulty), ("prompt length", r.length)] {
+            text.push_str(&format!(
+                "   {name}: pairs ordered {}  easier→easy {}  harder→hard {}\n",
+                with_interval(f.ordered, r.pairs),
+                pct(f.easier_easy),
+                pct(f.harder_hard)
+            ));
+        }
+        text.push_str(&format!(
+            "   pairs ordered by domain: {}\n",
+            per(&r.ordered_by_domain)
+        ));
+    }
+    if r.domain_prompts > 0 {
+        text.push_str(&format!(
+            "   domain accuracy {} ({})\n",
+            with_interval(r.domain_accuracy, r.domain_prompts),
+            per(&r.domain_by_domain)
+        ));
+    }
     text
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{wilson_interval, Probe, DOMAINS_FILE, PAIRS_FILE};
+    use super::{
+        render, wilson_interval, PairFigures, Probe, ProbeReport, DOMAINS_FILE, PAIRS_FILE,
+    };
 
     #[test]
     fn every_set_in_the_folder_and_its_subfolders_is_read_in_name_order() {
@@ -313,15 +329,27 @@ mod tests {
         write_set(&root, "first");
         write_set(&root.join("zeta"), "last");
         write_set(&root.join("second"), "second");
-        // A subfolder with one file only is not a set; a stray file is ignored.
+        // A subfolder with domain prompts only is a set without pairs; a subfolder with neither file and
+        // a stray file are ignored.
+        std::fs::create_dir_all(root.join("third")).unwrap();
+        std::fs::write(
+            root.join("third").join(DOMAINS_FILE),
+            "{\"domain\": \"code\", \"prompt\": \"third\"}\n",
+        )
+        .unwrap();
         std::fs::create_dir_all(root.join("notes")).unwrap();
-        std::fs::write(root.join("notes").join(PAIRS_FILE), "").unwrap();
+        std::fs::write(root.join("notes").join("pairs.txt"), "").unwrap();
         std::fs::write(root.join("README.md"), "x").unwrap();
         let sets = Probe::load_sets(&root).unwrap();
         let names: Vec<&str> = sets.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["probe", "probe/second", "probe/zeta"]);
+        assert_eq!(
+            names,
+            ["probe", "probe/second", "probe/third", "probe/zeta"]
+        );
         assert_eq!(sets[1].1.domains, vec![(5, "second".to_string())]);
-        assert_eq!(sets[2].1.pairs[0].2, "last");
+        assert!(sets[2].1.pairs.is_empty());
+        assert_eq!(sets[2].1.domains, vec![(0, "third".to_string())]);
+        assert_eq!(sets[3].1.pairs[0].2, "last");
         // Only subfolder sets: still read; none at all: a clear error.
         let only_sub = dir.path().join("only");
         write_set(&only_sub.join("a"), "a");
@@ -360,5 +388,35 @@ mod tests {
             "{lo} {hi}"
         );
         assert_eq!(wilson_interval(0.5, 0), (0.0, 1.0));
+    }
+
+    #[test]
+    fn a_set_without_pairs_or_without_domain_prompts_shows_no_figure_for_them() {
+        let none = PairFigures {
+            ordered: 0.0,
+            easier_easy: 0.0,
+            harder_hard: 0.0,
+        };
+        let report = |pairs: usize, domain_prompts: usize| ProbeReport {
+            set: "probe/third".into(),
+            pairs,
+            pairs_harder_shorter: 0,
+            difficulty: none,
+            length: none,
+            ordered_by_domain: Vec::new(),
+            domain_prompts,
+            domain_accuracy: 0.9,
+            domain_by_domain: vec![("code".into(), 9, 10)],
+        };
+        let domains_only = render(&report(0, 10));
+        assert!(!domains_only.contains("pairs ordered"), "{domains_only}");
+        assert!(
+            domains_only.contains("domain accuracy 90.0% (95% CI")
+                && domains_only.contains("code 9/10"),
+            "{domains_only}"
+        );
+        let pairs_only = render(&report(5, 0));
+        assert!(pairs_only.contains("pairs ordered"), "{pairs_only}");
+        assert!(!pairs_only.contains("domain accuracy"), "{pairs_only}");
     }
 }
