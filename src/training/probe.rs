@@ -266,9 +266,17 @@ pub fn render(r: &ProbeReport) -> String {
         let (lo, hi) = wilson_interval(v, n);
         format!("{} (95% CI {:.1}–{:.1}%)", pct(v), 100.0 * lo, 100.0 * hi)
     };
+    let pairs = if r.pairs > 0 {
+        format!(
+            "{} pairs ({} with the harder prompt shorter)",
+            r.pairs, r.pairs_harder_shorter
+        )
+    } else {
+        "no pairs".to_string()
+    };
     let mut text = format!(
-        "== probe set {} (hand-written, never trained on): {} pairs ({} with the harder prompt shorter), {} domain prompts ==\n",
-        r.set, r.pairs, r.pairs_harder_shorter, r.domain_prompts
+        "== probe set {} (hand-written, never trained on): {pairs}, {} domain prompts ==\n",
+        r.set, r.domain_prompts
     );
     let per = |v: &[(String, usize, usize)]| {
         v.iter()
@@ -409,6 +417,10 @@ mod tests {
             domain_by_domain: vec![("code".into(), 9, 10)],
         };
         let domains_only = render(&report(0, 10));
+        assert!(
+            domains_only.contains("never trained on): no pairs, 10 domain prompts =="),
+            "{domains_only}"
+        );
         assert!(!domains_only.contains("pairs ordered"), "{domains_only}");
         assert!(
             domains_only.contains("domain accuracy 90.0% (95% CI")
