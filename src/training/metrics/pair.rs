@@ -89,8 +89,8 @@ pub fn pair_metrics(scores: &[f64], strong: &[f64], weak: &[f64]) -> PairMetrics
     }
 }
 
-/// How many resamples [`cpt50_advantage_resamples`] callers draw for a 95% interval: enough that the
-/// interval's ends move by well under a point between seeds.
+/// How many resamples [`cpt50_advantage_resamples`] callers draw for a 95% percentile interval (the
+/// customary 1,000: each end then rests on about 25 resamples).
 pub const BOOTSTRAP_RESAMPLES: usize = 1000;
 
 /// Paired bootstrap of the CPT(50%) advantage of routing by `scores` over routing by `baseline`: in each
