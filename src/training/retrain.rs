@@ -393,6 +393,15 @@ pub fn render(report: &Report, settings: &FitSettings, grid: &[FitSettings], cv:
                 pct(r.oracle_gain_fraction)
             );
         }
+        for r in &g.routing {
+            if let Some((lo, hi)) = r.aiq_gain_ci {
+                let _ = writeln!(
+                    t,
+                    "   {} AIQ gain 95% CI (bootstrap over the group's prompts): {lo:.5} to {hi:.5}",
+                    r.router
+                );
+            }
+        }
         let _ = writeln!(
             t,
             "   oracle saving at best quality: {}",

@@ -18,6 +18,9 @@ pub struct RoutingFigures {
     pub saving_at_best: f64,
     /// Fraction of the oracle's AIQ gain over the zero router that this router reaches.
     pub oracle_gain_fraction: f64,
+    /// 95% bootstrap interval of `aiq_gain` over the group's prompts; measured for the labels router (the
+    /// first) only, the figure that decides between artifacts.
+    pub aiq_gain_ci: Option<(f64, f64)>,
 }
 
 /// RouteLLM pair metrics for one routing score.
@@ -439,7 +442,21 @@ fn evaluate_group(
         zero_aiq = a.zero_aiq;
         oracle_saving = s.oracle_saving;
         best_quality = s.best_quality;
+        let aiq_gain_ci = routing.is_empty().then(|| {
+            metrics::percentile_interval(
+                &metrics::aiq_gain_resamples(
+                    &truth.outcomes,
+                    &truth.costs,
+                    &eq,
+                    &ec,
+                    metrics::BOOTSTRAP_RESAMPLES,
+                    0,
+                ),
+                0.95,
+            )
+        });
         routing.push(RoutingFigures {
+            aiq_gain_ci,
             router: router.name.clone(),
             aiq: a.aiq,
             aiq_gain: a.aiq - a.zero_aiq,

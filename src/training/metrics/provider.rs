@@ -1,7 +1,7 @@
 //! N-provider figures: the router's operating points, saving at the best single provider's quality, AIQ,
 //! the fraction of the oracle's gain, and the upper envelope they read.
 
-use super::{py_max, py_max_all, py_min_all, py_sum, tuple_lt};
+use super::{py_max, py_max_all, py_min_all, py_sum, splitmix64, tuple_lt};
 use crate::error::{Error, Result};
 use crate::routing::rule;
 use serde::Serialize;
@@ -280,6 +280,44 @@ pub fn aiq(
         aiq: envelope_mean(&points, lo, hi, 400),
         zero_aiq: envelope_mean(&single, lo, hi, 400),
     }
+}
+
+/// Bootstrap of a router's AIQ gain over the zero router ([`aiq`]): in each of `resamples` resamples (the
+/// prompts drawn with replacement by a splitmix64 stream seeded with `seed`), the gain on the resampled
+/// prompts. The router and the zero router see the same draw, so the spread is that of the router's edge,
+/// not of the prompts' mix. Empty without prompts or providers.
+pub fn aiq_gain_resamples(
+    outcomes: &[Vec<f64>],
+    costs: &[Vec<f64>],
+    est_quality: &[Vec<f64>],
+    est_cost: &[Vec<f64>],
+    resamples: usize,
+    seed: u64,
+) -> Vec<f64> {
+    let (n, p) = common_shape(&[outcomes, costs, est_quality, est_cost]);
+    if n == 0 || p == 0 {
+        return Vec::new();
+    }
+    let mut state = seed;
+    let mut draw = vec![0usize; n];
+    let pick = |idx: &[usize], m: &[Vec<f64>]| -> Vec<Vec<f64>> {
+        idx.iter().map(|&i| m[i][..p].to_vec()).collect()
+    };
+    (0..resamples)
+        .map(|_| {
+            for d in draw.iter_mut() {
+                // The modulo bias is below n / 2^64.
+                *d = (splitmix64(&mut state) % n as u64) as usize;
+            }
+            let a = aiq(
+                &pick(&draw, outcomes),
+                &pick(&draw, costs),
+                &pick(&draw, est_quality),
+                &pick(&draw, est_cost),
+            );
+            a.aiq - a.zero_aiq
+        })
+        .collect()
 }
 
 /// How much of the oracle's quality gain over the zero router the router reaches, at the best single

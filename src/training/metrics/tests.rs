@@ -470,3 +470,38 @@ fn percentile_interval_by_hand() {
     assert_eq!(percentile_interval(&[f64::NAN, 2.0, 1.0], 1.0), (1.0, 2.0));
     assert!(percentile_interval(&[], 0.95).1.is_nan());
 }
+
+#[test]
+fn aiq_gain_bootstrap_is_above_zero_for_a_router_that_knows_the_answers_and_not_for_one_that_knows_nothing(
+) {
+    // Two providers: a cheap one right on half the prompts, a dear one right on 90%.
+    let mut rng = Rng(11);
+    let n = 400;
+    let outcomes: Vec<Vec<f64>> = (0..n)
+        .map(|_| {
+            let cheap = f64::from(u8::from(rng.uniform() < 0.5));
+            let dear = f64::from(u8::from(rng.uniform() < 0.9));
+            vec![cheap, dear]
+        })
+        .collect();
+    let costs = vec![vec![1.0, 10.0]; n];
+    // Knows each answer: sends a prompt to the dear provider only when the cheap one fails.
+    let knowing = aiq_gain_resamples(&outcomes, &costs, &outcomes, &costs, 200, 5);
+    assert_eq!(knowing.len(), 200);
+    let (lo, hi) = percentile_interval(&knowing, 0.95);
+    let point = {
+        let a = aiq(&outcomes, &costs, &outcomes, &costs);
+        a.aiq - a.zero_aiq
+    };
+    assert!(lo > 0.0 && lo <= point && point <= hi, "{lo} {point} {hi}");
+    // Knows nothing (the same estimate for both, so always the cheaper): no gain over the single providers.
+    let blind_q = vec![vec![0.5, 0.5]; n];
+    let blind = aiq_gain_resamples(&outcomes, &costs, &blind_q, &costs, 200, 5);
+    assert!(percentile_interval(&blind, 0.95).1 <= 1e-12, "{blind:?}");
+    // Seeded, and empty without prompts.
+    assert_eq!(
+        knowing,
+        aiq_gain_resamples(&outcomes, &costs, &outcomes, &costs, 200, 5)
+    );
+    assert!(aiq_gain_resamples(&[], &[], &[], &[], 10, 5).is_empty());
+}
