@@ -355,19 +355,14 @@ fn read_prices(path: &Path, problems: &mut Vec<String>) -> Result<BTreeMap<Strin
     Ok(prices)
 }
 
-/// What places a record in the split and in a cross-validation fold: its prompt text; its id for
-/// feedback records (the same prompt may be scored many times) and records without text.
-fn split_key(r: &TrainingRecord) -> &str {
-    if r.feedback || r.prompt.is_empty() {
-        &r.id
-    } else {
-        &r.prompt
-    }
-}
-
-/// Whether a record belongs to the held-out split (see [`is_held_out`]).
+/// Whether a record belongs to the held-out split: by its prompt text; by its id for feedback records
+/// (the same prompt may be scored many times) and records without text.
 pub fn record_is_held_out(r: &TrainingRecord) -> bool {
-    is_held_out(split_key(r))
+    if r.feedback || r.prompt.is_empty() {
+        is_held_out(&r.id)
+    } else {
+        is_held_out(&r.prompt)
+    }
 }
 
 /// Whether a prompt belongs to the held-out split: a stable hash of the prompt text, 20% held out.
@@ -379,21 +374,6 @@ pub fn is_held_out(prompt: &str) -> bool {
         .chain_update(prompt.as_bytes())
         .finalize();
     u16::from_be_bytes([digest[0], digest[1]]) % 100 < 20
-}
-
-/// The cross-validation fold (of `folds`) of a record: a stable hash of the same key as the split, with
-/// its own salt. A record's fold depends on its own text only, so adding or removing other rows (a new
-/// log file, a label-only pool) moves no other row between folds, and two copies of one prompt share a
-/// fold. (Folds by position shifted every later row when a file was added.) `folds = 0` gives fold 0.
-pub fn record_fold(r: &TrainingRecord, folds: usize) -> usize {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::new()
-        .chain_update(b"triage-fold-v1\0")
-        .chain_update(split_key(r).as_bytes())
-        .finalize();
-    let mut head = [0u8; 8];
-    head.copy_from_slice(&digest[..8]);
-    (u64::from_be_bytes(head) % folds.max(1) as u64) as usize
 }
 
 #[cfg(test)]
@@ -424,50 +404,6 @@ mod tests {
         assert!(d.problems[1].contains("logs.jsonl:4:") && d.problems[1].contains("[0,1]"));
         assert!(d.problems[2].contains(":5:") && d.problems[2].contains("cooking"));
         assert!(d.prices.is_empty());
-    }
-
-    #[test]
-    fn folds_follow_the_text_alone_and_are_near_even() {
-        let record = |prompt: &str| TrainingRecord {
-            prompt: prompt.into(),
-            ..TrainingRecord::bare("s")
-        };
-        let prompts: Vec<String> = (0..3000).map(|k| format!("prompt number {k}")).collect();
-        let folds: Vec<usize> = prompts.iter().map(|p| record_fold(&record(p), 3)).collect();
-        // The same text, anywhere and in any source, is in the same fold.
-        let moved = TrainingRecord {
-            source: "other".into(),
-            id: "other:9".into(),
-            ..record(&prompts[7])
-        };
-        assert_eq!(record_fold(&moved, 3), folds[7]);
-        for f in 0..3 {
-            let n = folds.iter().filter(|&&x| x == f).count();
-            assert!((900..1100).contains(&n), "fold {f}: {n} of 3000");
-        }
-        // Independent of the held-out split: each fold holds about a fifth of held-out rows.
-        let held_in_0 = prompts
-            .iter()
-            .zip(&folds)
-            .filter(|(p, &f)| f == 0 && is_held_out(p))
-            .count();
-        let in_0 = folds.iter().filter(|&&f| f == 0).count();
-        assert!(
-            (0.15..0.25).contains(&(held_in_0 as f64 / in_0 as f64)),
-            "{held_in_0} of {in_0}"
-        );
-        // Feedback records and records without text go by id, as the split does.
-        let feedback = TrainingRecord {
-            feedback: true,
-            id: "fb:1".into(),
-            ..record("same text")
-        };
-        let by_id = TrainingRecord {
-            id: "fb:1".into(),
-            ..record("")
-        };
-        assert_eq!(record_fold(&feedback, 5), record_fold(&by_id, 5));
-        assert_eq!(record_fold(&record("x"), 0), 0);
     }
 
     #[test]

@@ -18,7 +18,6 @@
 //! the same pools: a prompt scoring like the easy pool is `easy`, like the hard pool `hard` (see
 //! [`calibrated_cuts`]).
 
-use super::dataset::record_fold;
 use super::fit::{self, FitOptions};
 use super::Corpus;
 use crate::error::{Error, Result};
@@ -277,7 +276,8 @@ pub fn fit_head(
     // other folds' rows.
     let fold_of: BTreeMap<usize, usize> = rows
         .iter()
-        .map(|&i| (i, record_fold(&corpus.records[i], OOF_FOLDS)))
+        .enumerate()
+        .map(|(k, &i)| (i, k % OOF_FOLDS))
         .collect();
     let mut oof: BTreeMap<usize, f32> = BTreeMap::new();
     for fold in 0..OOF_FOLDS {

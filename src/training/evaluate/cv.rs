@@ -5,7 +5,6 @@ use super::{default_group, group_truth, groups, Group};
 use crate::error::Result;
 use crate::routing::PriceRegistry;
 use crate::routing::RoutingTable;
-use crate::training::dataset::record_fold;
 use crate::training::{metrics, Corpus};
 use std::collections::BTreeSet;
 
@@ -23,9 +22,18 @@ pub fn cv_scores(
 ) -> Result<Vec<CvScore>> {
     let mut totals: Vec<CvScore> = grid.iter().map(|_| CvScore::default()).collect();
     for fold in 0..folds {
-        let (val_rows, fit_rows): (Vec<usize>, Vec<usize>) = train
+        let fit_rows: Vec<usize> = train
             .iter()
-            .partition(|&&i| record_fold(&corpus.records[i], folds) == fold);
+            .enumerate()
+            .filter(|(k, _)| k % folds != fold)
+            .map(|(_, &i)| i)
+            .collect();
+        let val_rows: Vec<usize> = train
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| k % folds == fold)
+            .map(|(_, &i)| i)
+            .collect();
         let base = crate::training::fit_base(corpus, &fit_rows)?;
         let val_set: BTreeSet<usize> = val_rows.iter().copied().collect();
         for (s, total) in grid.iter().zip(totals.iter_mut()) {
