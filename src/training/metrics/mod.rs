@@ -77,6 +77,15 @@ pub(crate) fn splitmix64(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// One bootstrap resample: fills `draw` with indices in `0..draw.len()` drawn with replacement from the
+/// splitmix64 stream `state`. (The modulo bias is below `len / 2^64`.)
+pub(crate) fn bootstrap_draw(state: &mut u64, draw: &mut [usize]) {
+    let n = draw.len() as u64;
+    for d in draw.iter_mut() {
+        *d = (splitmix64(state) % n) as usize;
+    }
+}
+
 mod pair;
 mod provider;
 mod ranking;

@@ -1,6 +1,6 @@
 //! Strong/weak pair figures: RouteLLM's PGR curve, APGR and CPT.
 
-use super::{py_sum, splitmix64};
+use super::{bootstrap_draw, py_sum, splitmix64};
 use serde::Serialize;
 use std::cmp::Ordering;
 
@@ -121,10 +121,7 @@ pub fn cpt50_advantage_resamples(
     let pick = |idx: &[usize], v: &[f64]| -> Vec<f64> { idx.iter().map(|&i| v[i]).collect() };
     (0..resamples)
         .map(|r| {
-            for d in draw.iter_mut() {
-                // n ≤ usize::MAX, so the remainder fits; the modulo bias is below n / 2^64.
-                *d = (splitmix64(&mut state) % n as u64) as usize;
-            }
+            bootstrap_draw(&mut state, &mut draw);
             let (s, w) = (pick(&draw, strong), pick(&draw, weak));
             if py_sum(s.iter().copied()) <= py_sum(w.iter().copied()) {
                 return f64::NAN;

@@ -1,7 +1,7 @@
 //! N-provider figures: the router's operating points, saving at the best single provider's quality, AIQ,
 //! the fraction of the oracle's gain, and the upper envelope they read.
 
-use super::{py_max, py_max_all, py_min_all, py_sum, splitmix64, tuple_lt};
+use super::{bootstrap_draw, py_max, py_max_all, py_min_all, py_sum, tuple_lt};
 use crate::error::{Error, Result};
 use crate::routing::rule;
 use serde::Serialize;
@@ -305,10 +305,7 @@ pub fn aiq_gain_resamples(
     };
     (0..resamples)
         .map(|_| {
-            for d in draw.iter_mut() {
-                // The modulo bias is below n / 2^64.
-                *d = (splitmix64(&mut state) % n as u64) as usize;
-            }
+            bootstrap_draw(&mut state, &mut draw);
             let a = aiq(
                 &pick(&draw, outcomes),
                 &pick(&draw, costs),
