@@ -1,6 +1,6 @@
 //! Evaluation metrics: routing quality (RouteLLM's APGR/CPT, cost saving at the best single provider's
 //! quality, RouterBench-style AIQ, fraction of the oracle's gain) and plain classification/ranking figures
-//! (Spearman, ROC AUC, accuracy, macro F1).
+//! (Spearman, ROC AUC, accuracy, macro F1), and the bootstrap that puts a 95% interval on a figure.
 //!
 //! The routing metrics port the reference definitions in `shared/metrics/routing_metrics.py` operation for
 //! operation (same sweep grids, same tie rules, same order of floating-point operations, sums added left to
@@ -77,6 +77,10 @@ pub(crate) fn splitmix64(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// How many resamples the bootstraps ([`cpt50_advantage_resamples`], [`aiq_gain_resamples`]) draw for a
+/// 95% percentile interval (the customary 1,000: each end then rests on about 25 resamples).
+pub const BOOTSTRAP_RESAMPLES: usize = 1000;
+
 /// One bootstrap resample: fills `draw` with indices in `0..draw.len()` drawn with replacement from the
 /// splitmix64 stream `state`. (The modulo bias is below `len / 2^64`.)
 pub(crate) fn bootstrap_draw(state: &mut u64, draw: &mut [usize]) {
@@ -84,6 +88,20 @@ pub(crate) fn bootstrap_draw(state: &mut u64, draw: &mut [usize]) {
     for d in draw.iter_mut() {
         *d = (splitmix64(state) % n) as usize;
     }
+}
+
+/// The central `level` (e.g. 0.95) percentile interval of bootstrap `samples`, by nearest rank; NaN
+/// samples are left out. `(NaN, NaN)` when none is left.
+pub fn percentile_interval(samples: &[f64], level: f64) -> (f64, f64) {
+    let mut sorted: Vec<f64> = samples.iter().copied().filter(|v| !v.is_nan()).collect();
+    if sorted.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    sorted.sort_by(f64::total_cmp);
+    let last = (sorted.len() - 1) as f64;
+    let tail = (1.0 - level.clamp(0.0, 1.0)) / 2.0;
+    let at = |q: f64| sorted[((q * last).round() as usize).min(sorted.len() - 1)];
+    (at(tail), at(1.0 - tail))
 }
 
 mod pair;

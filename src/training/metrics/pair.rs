@@ -89,10 +89,6 @@ pub fn pair_metrics(scores: &[f64], strong: &[f64], weak: &[f64]) -> PairMetrics
     }
 }
 
-/// How many resamples [`cpt50_advantage_resamples`] callers draw for a 95% percentile interval (the
-/// customary 1,000: each end then rests on about 25 resamples).
-pub const BOOTSTRAP_RESAMPLES: usize = 1000;
-
 /// Paired bootstrap of the CPT(50%) advantage of routing by `scores` over routing by `baseline`: in each
 /// of `resamples` resamples (prompts drawn with replacement, the same draw for both scores, by a
 /// splitmix64 stream seeded with `seed`), `cpt50(baseline) − cpt50(scores)`, so a positive value means
@@ -132,18 +128,4 @@ pub fn cpt50_advantage_resamples(
             theirs - ours
         })
         .collect()
-}
-
-/// The central `level` (e.g. 0.95) percentile interval of bootstrap `samples`, by nearest rank; NaN
-/// samples are left out. `(NaN, NaN)` when none is left.
-pub fn percentile_interval(samples: &[f64], level: f64) -> (f64, f64) {
-    let mut sorted: Vec<f64> = samples.iter().copied().filter(|v| !v.is_nan()).collect();
-    if sorted.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    sorted.sort_by(f64::total_cmp);
-    let last = (sorted.len() - 1) as f64;
-    let tail = (1.0 - level.clamp(0.0, 1.0)) / 2.0;
-    let at = |q: f64| sorted[((q * last).round() as usize).min(sorted.len() - 1)];
-    (at(tail), at(1.0 - tail))
 }
