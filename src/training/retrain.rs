@@ -184,6 +184,9 @@ pub fn retrain(
     for p in &report.probes {
         text.push_str(&super::probe::render(p));
     }
+    if let Some(pooled) = super::probe::render_pooled(&report.probes) {
+        text.push_str(&pooled);
+    }
     match recommended_drop {
         Some(d) => {
             let _ = writeln!(
