@@ -259,13 +259,20 @@ pub fn wilson_interval(p: f64, n: usize) -> (f64, f64) {
     ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
+/// A share of `n` items with its Wilson interval: `88.4% (95% CI 84.1–91.7%)`.
+fn with_interval(v: f64, n: usize) -> String {
+    let (lo, hi) = wilson_interval(v, n);
+    format!(
+        "{:.1}% (95% CI {:.1}–{:.1}%)",
+        100.0 * v,
+        100.0 * lo,
+        100.0 * hi
+    )
+}
+
 /// The probe report as text.
 pub fn render(r: &ProbeReport) -> String {
     let pct = |v: f64| format!("{:.1}%", 100.0 * v);
-    let with_interval = |v: f64, n: usize| {
-        let (lo, hi) = wilson_interval(v, n);
-        format!("{} (95% CI {:.1}–{:.1}%)", pct(v), 100.0 * lo, 100.0 * hi)
-    };
     let pairs = if r.pairs > 0 {
         format!(
             "{} pairs ({} with the harder prompt shorter)",
@@ -309,8 +316,8 @@ pub fn render(r: &ProbeReport) -> String {
     text
 }
 
-/// Every probe set's pairs and domain prompts pooled, as one line of text; `None` with fewer than two sets.
-/// One set of 60 pairs gives an interval some 15 points wide; the sets together narrow it, and a figure
+/// Every probe set's pairs and domain prompts pooled, as text; `None` with fewer than two sets. One set
+/// of 60 pairs gives an interval 15 to 20 points wide; the sets together narrow it, and a figure
 /// that holds on the set a target was set on but not on the others shows here.
 pub fn render_pooled(reports: &[ProbeReport]) -> Option<String> {
     if reports.len() < 2 {
@@ -329,15 +336,6 @@ pub fn render_pooled(reports: &[ProbeReport]) -> Option<String> {
         .iter()
         .flat_map(|r| r.domain_by_domain.iter().map(|c| c.1))
         .sum();
-    let with_interval = |v: f64, n: usize| {
-        let (lo, hi) = wilson_interval(v, n);
-        format!(
-            "{:.1}% (95% CI {:.1}–{:.1}%)",
-            100.0 * v,
-            100.0 * lo,
-            100.0 * hi
-        )
-    };
     let mut text = format!("== probe, all {} sets together ==\n", reports.len());
     if pairs > 0 {
         text.push_str(&format!(
