@@ -110,7 +110,14 @@ pub fn retrain(
     let recommended_drop = cv[best_index].recommended_drop();
     let cv: Vec<f64> = cv.iter().map(|c| c.aiq_gain).collect();
     let fitted = super::fit(&corpus, &train, settings)?;
-    let report = evaluate::evaluate(&corpus, &fitted, &train, true, default_set.as_deref())?;
+    let report = evaluate::evaluate(
+        &corpus,
+        &fitted,
+        &train,
+        true,
+        default_set.as_deref(),
+        recommended_drop,
+    )?;
 
     // The artifacts this retrain would replace: the target folder's, else (a first retrain into a new
     // folder) the shipped ones, which are what serving used until now.
@@ -157,7 +164,7 @@ pub fn retrain(
                 table: current.table,
                 settings: current.manifest.settings,
             };
-            Some(evaluate::evaluate(&corpus, &current, &train, false, None)?.headline_gain())
+            Some(evaluate::evaluate(&corpus, &current, &train, false, None, None)?.headline_gain())
         }
         Err(e) => {
             tracing::info!("no usable current artifacts to compare with: {e}");
@@ -410,6 +417,22 @@ pub fn render(report: &Report, settings: &FitSettings, grid: &[FitSettings], cv:
             "   oracle saving at best quality: {}",
             pct(g.oracle_saving)
         );
+        if let (Some(k), Some(labels)) = (g.at_knob, g.routing.first()) {
+            let verdict = if k.quality >= g.best_single_quality - 1e-9 {
+                "at least"
+            } else {
+                "below"
+            };
+            let _ = writeln!(
+                t,
+                "   {} at the recommended max_quality_drop {}: quality {:.4}, {verdict} the best single provider's {:.4}; saving {}",
+                labels.router,
+                k.max_quality_drop,
+                k.quality,
+                g.best_single_quality,
+                pct(k.saving)
+            );
+        }
         for p in &g.pair {
             let _ = writeln!(
                 t,
@@ -535,7 +558,10 @@ pub fn render(report: &Report, settings: &FitSettings, grid: &[FitSettings], cv:
 #[cfg(test)]
 mod tests {
     use super::{render, settings_grid};
-    use crate::training::evaluate::{DomainTransfer, Report, SourceTransfer, SourceTransfers};
+    use crate::training::evaluate::{
+        DomainTransfer, GroupReport, KnobFigures, Report, RoutingFigures, SourceTransfer,
+        SourceTransfers,
+    };
 
     fn source(
         name: &str,
@@ -621,5 +647,63 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("  <- chosen"), "{text}");
+    }
+
+    #[test]
+    fn the_labels_router_at_the_recommended_knob_is_judged_against_the_best_single_provider() {
+        let group = |quality: f64| GroupReport {
+            group: "zeroeval (default set)".into(),
+            providers: vec!["big".into(), "small".into()],
+            rows: 10,
+            best_single: "big".into(),
+            best_single_quality: 0.7,
+            cheapest: "small".into(),
+            zero_aiq: 0.6,
+            oracle_saving: 0.8,
+            difficulty_spearman: 0.1,
+            cheapest_fails_auc: 0.6,
+            length_spearman: 0.0,
+            length_auc: 0.5,
+            routing: vec![RoutingFigures {
+                router: "labels (domain/task x difficulty)".into(),
+                aiq: 0.62,
+                aiq_gain: 0.02,
+                saving_at_best: 0.4,
+                oracle_gain_fraction: 0.1,
+                aiq_gain_ci: None,
+            }],
+            at_knob: Some(KnobFigures {
+                max_quality_drop: 0.065,
+                quality,
+                saving: 0.425,
+            }),
+            pair: Vec::new(),
+        };
+        let report = |quality: f64| Report {
+            held_out_rows: 0,
+            domain_rows: 0,
+            domain_accuracy: 0.0,
+            domain_macro_f1: 0.0,
+            domain_by_source: Vec::new(),
+            groups: vec![group(quality)],
+            transfer: Vec::new(),
+            source_transfer: SourceTransfers::default(),
+            domain_transfer: Vec::new(),
+            probes: Vec::new(),
+        };
+        let grid = settings_grid();
+        let cv = vec![0.0; grid.len()];
+        let text = render(&report(0.7), &grid[0], &grid, &cv);
+        assert!(
+            text.contains(
+                "labels (domain/task x difficulty) at the recommended max_quality_drop 0.065: quality 0.7000, at least the best single provider's 0.7000; saving 42.5%"
+            ),
+            "{text}"
+        );
+        let text = render(&report(0.69), &grid[0], &grid, &cv);
+        assert!(
+            text.contains("quality 0.6900, below the best single provider's 0.7000"),
+            "{text}"
+        );
     }
 }

@@ -23,6 +23,17 @@ pub struct RoutingFigures {
     pub aiq_gain_ci: Option<(f64, f64)>,
 }
 
+/// Where the labels router's decisions land at the recommended `max_quality_drop` (what serving does by
+/// default), on the group's held-out prompts.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct KnobFigures {
+    pub max_quality_drop: f32,
+    /// Mean real quality of the decisions.
+    pub quality: f64,
+    /// Cost saving versus always using the best single provider (`1 − cost / its cost`).
+    pub saving: f64,
+}
+
 /// RouteLLM pair metrics for one routing score.
 #[derive(Debug, Clone, Serialize)]
 pub struct PairFigures {
@@ -48,6 +59,8 @@ pub struct GroupReport {
     pub length_spearman: f64,
     pub length_auc: f64,
     pub routing: Vec<RoutingFigures>,
+    /// The labels router at the recommended knob, when the evaluation was given one.
+    pub at_knob: Option<KnobFigures>,
     pub pair: Vec<PairFigures>,
 }
 
@@ -237,6 +250,7 @@ pub fn evaluate(
     train: &[usize],
     with_references: bool,
     default_set: Option<&[String]>,
+    knob: Option<f32>,
 ) -> Result<Report> {
     let held = corpus.held_out_indices();
     // Domain.
@@ -278,10 +292,14 @@ pub fn evaluate(
     let groups = groups(corpus, &fitted.table, &registry);
     let mut reports = Vec::new();
     for g in &groups {
-        reports.push(evaluate_group(corpus, fitted, &routers, g, &registry)?);
+        reports.push(evaluate_group(
+            corpus, fitted, &routers, g, &registry, knob,
+        )?);
     }
     if let Some(d) = default_set.and_then(|set| default_group(&groups, set)) {
-        reports.push(evaluate_group(corpus, fitted, &routers, &d, &registry)?);
+        reports.push(evaluate_group(
+            corpus, fitted, &routers, &d, &registry, knob,
+        )?);
     }
     let mut transfer = Vec::new();
     if with_references {
@@ -420,6 +438,7 @@ fn evaluate_group(
     routers: &[Router],
     g: &Group,
     registry: &PriceRegistry,
+    knob: Option<f32>,
 ) -> Result<GroupReport> {
     let truth = group_truth(corpus, g, &g.rows, registry, &fitted.table);
     let mut routing = Vec::new();
@@ -427,8 +446,27 @@ fn evaluate_group(
     let mut oracle_saving = 0.0;
     let mut best_quality = 0.0;
     let mut gap_score: Vec<f64> = Vec::new();
+    let mut at_knob = None;
     for router in routers {
         let (eq, ec) = estimates(&router.policy, &router.label, &g.rows, &g.providers);
+        if let (Some(drop), true) = (knob, routing.is_empty()) {
+            let (quality, cost) = metrics::realize_at_drop(
+                &truth.outcomes,
+                &truth.costs,
+                &eq,
+                &ec,
+                g.providers.len(),
+                f64::from(drop),
+            );
+            let best_cost = metrics::single_points(&truth.outcomes, &truth.costs)
+                .get(truth.best)
+                .map_or(f64::NAN, |&(c, _)| c);
+            at_knob = Some(KnobFigures {
+                max_quality_drop: drop,
+                quality,
+                saving: 1.0 - cost / best_cost,
+            });
+        }
         if gap_score.is_empty() {
             // The labels router's own pair score: expected quality of the best minus the cheapest provider.
             gap_score = eq
@@ -495,6 +533,7 @@ fn evaluate_group(
         length_spearman: metrics::spearman(&lengths, &failure),
         length_auc: metrics::roc_auc(&lengths, &cheap_fails),
         routing,
+        at_knob,
         pair: vec![
             pair("difficulty", &scores),
             pair("quality gap", &gap_score),

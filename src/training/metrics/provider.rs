@@ -87,6 +87,26 @@ pub fn realize(outcomes: &[Vec<f64>], costs: &[Vec<f64>], choice: &[usize]) -> (
     (q / n as f64, c)
 }
 
+/// The router's operating point at one setting of its quality-drop knob: every prompt goes to
+/// [`choose_within_drop`] of its estimates over the first `p` providers, evaluated on the real outcomes
+/// and costs (`(mean real quality, total real cost)`, as [`realize`]). What serving's default decisions
+/// reach at that `max_quality_drop`.
+pub fn realize_at_drop(
+    outcomes: &[Vec<f64>],
+    costs: &[Vec<f64>],
+    est_quality: &[Vec<f64>],
+    est_cost: &[Vec<f64>],
+    p: usize,
+    drop: f64,
+) -> (f64, f64) {
+    let choice: Vec<usize> = est_quality
+        .iter()
+        .zip(est_cost)
+        .map(|(q, c)| choose_within_drop(&q[..p.min(q.len())], &c[..p.min(c.len())], drop))
+        .collect();
+    realize(outcomes, costs, &choice)
+}
+
 /// Per provider: (mean real quality, total real cost) over the first `n` prompts and `p` providers.
 fn single_truth(outcomes: &[Vec<f64>], costs: &[Vec<f64>], n: usize, p: usize) -> Vec<(f64, f64)> {
     (0..p)
@@ -172,12 +192,7 @@ pub fn saving_at_best(
     let mut found: Option<(f64, (f64, f64, f64))> = None;
     for x in 0..=60u32 {
         let drop = f64::from(x) / 200.0;
-        let choice: Vec<usize> = est_quality
-            .iter()
-            .zip(est_cost)
-            .map(|(q, c)| choose_within_drop(&q[..p], &c[..p], drop))
-            .collect();
-        let (q, c) = realize(outcomes, costs, &choice);
+        let (q, c) = realize_at_drop(outcomes, costs, est_quality, est_cost, p, drop);
         if q >= q_best - 1e-9 {
             let s = 1.0 - c / c_best;
             if found.is_none_or(|(best_s, _)| s > best_s) {

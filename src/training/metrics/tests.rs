@@ -505,3 +505,19 @@ fn aiq_gain_bootstrap_is_above_zero_for_a_router_that_knows_the_answers_and_not_
     );
     assert!(aiq_gain_resamples(&[], &[], &[], &[], 10, 5).is_empty());
 }
+
+#[test]
+fn the_operating_point_at_one_knob_setting_by_hand() {
+    // Two prompts, providers (strong, cheap). Estimates: prompt 0 strong 0.9 / cheap 0.85, prompt 1
+    // strong 0.9 / cheap 0.6. Real outcomes: prompt 0 both right, prompt 1 only strong right.
+    let o = vec![vec![1.0, 1.0], vec![1.0, 0.0]];
+    let c = vec![vec![10.0, 1.0], vec![10.0, 1.0]];
+    let eq = vec![vec![0.9, 0.85], vec![0.9, 0.6]];
+    let ec = c.clone();
+    // Drop 0: both to strong: quality 1, cost 20.
+    assert_eq!(realize_at_drop(&o, &c, &eq, &ec, 2, 0.0), (1.0, 20.0));
+    // Drop 0.1: prompt 0 to cheap (0.85 within 0.1 of 0.9), prompt 1 stays: quality 1, cost 11.
+    assert_eq!(realize_at_drop(&o, &c, &eq, &ec, 2, 0.1), (1.0, 11.0));
+    // Drop 0.5: both to cheap: quality 0.5, cost 2.
+    assert_eq!(realize_at_drop(&o, &c, &eq, &ec, 2, 0.5), (0.5, 2.0));
+}
