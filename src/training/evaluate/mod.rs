@@ -449,24 +449,6 @@ fn evaluate_group(
     let mut at_knob = None;
     for router in routers {
         let (eq, ec) = estimates(&router.policy, &router.label, &g.rows, &g.providers);
-        if let (Some(drop), true) = (knob, routing.is_empty()) {
-            let (quality, cost) = metrics::realize_at_drop(
-                &truth.outcomes,
-                &truth.costs,
-                &eq,
-                &ec,
-                g.providers.len(),
-                f64::from(drop),
-            );
-            let best_cost = metrics::single_points(&truth.outcomes, &truth.costs)
-                .get(truth.best)
-                .map_or(f64::NAN, |&(c, _)| c);
-            at_knob = Some(KnobFigures {
-                max_quality_drop: drop,
-                quality,
-                saving: 1.0 - cost / best_cost,
-            });
-        }
         if gap_score.is_empty() {
             // The labels router's own pair score: expected quality of the best minus the cheapest provider.
             gap_score = eq
@@ -476,6 +458,21 @@ fn evaluate_group(
         }
         let a = metrics::aiq(&truth.outcomes, &truth.costs, &eq, &ec);
         let s = metrics::saving_at_best(&truth.outcomes, &truth.costs, &eq, &ec);
+        if let (Some(drop), true) = (knob, routing.is_empty()) {
+            let (quality, cost) = metrics::realize_at_drop(
+                &truth.outcomes,
+                &truth.costs,
+                &eq,
+                &ec,
+                g.providers.len(),
+                f64::from(drop),
+            );
+            at_knob = Some(KnobFigures {
+                max_quality_drop: drop,
+                quality,
+                saving: 1.0 - cost / s.best_cost,
+            });
+        }
         let frac = metrics::oracle_gain_fraction(&truth.outcomes, &truth.costs, &eq, &ec);
         zero_aiq = a.zero_aiq;
         oracle_saving = s.oracle_saving;
