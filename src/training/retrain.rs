@@ -152,25 +152,37 @@ pub fn retrain(
         };
     let new_replay = replay_of(&fitted.heads, &fitted.table, recommended_drop);
     let mut previous_replay = None;
-    let previous_gain = match artifacts::load_from(&current_source, embedder.model_id()) {
+    let previous_report = match artifacts::load_from(&current_source, embedder.model_id()) {
         Ok(current) => {
             previous_replay = replay_of(
                 &current.heads,
                 &current.table,
                 current.manifest.recommended_max_quality_drop,
             );
+            let knob = current.manifest.recommended_max_quality_drop;
             let current = Fitted {
                 heads: current.heads,
                 table: current.table,
                 settings: current.manifest.settings,
             };
-            Some(evaluate::evaluate(&corpus, &current, &train, false, None, None)?.headline_gain())
+            Some(evaluate::evaluate(
+                &corpus,
+                &current,
+                &train,
+                false,
+                default_set.as_deref(),
+                knob,
+            )?)
         }
         Err(e) => {
             tracing::info!("no usable current artifacts to compare with: {e}");
             None
         }
     };
+    let previous_gain = previous_report.as_ref().map(Report::headline_gain);
+    let knob_regressed = previous_report
+        .as_ref()
+        .and_then(|p| knob_regression(p.knob_group(), report.knob_group()));
     let mut report = report;
     if let Some(dir) = probe_dir.filter(|d| d.is_dir()) {
         let length_cuts = length_cuts(&corpus, &train);
@@ -235,6 +247,18 @@ pub fn retrain(
             report.headline_gain()
         );
     }
+    let knob_of = |r: Option<&Report>| r.and_then(Report::knob_group).and_then(|g| g.at_knob);
+    if let (Some(c), Some(n), Some(g)) = (
+        knob_of(previous_report.as_ref()),
+        knob_of(Some(&report)),
+        report.knob_group(),
+    ) {
+        let _ = writeln!(
+            text,
+            "current artifacts: decisions on {} at max_quality_drop {}: quality {:.4} (best single provider {:.4}); new at {}: {:.4}",
+            g.group, c.max_quality_drop, c.quality, g.best_single_quality, n.max_quality_drop, n.quality
+        );
+    }
     if let Some((prev, new)) = by_replay {
         let _ = writeln!(
             text,
@@ -255,6 +279,12 @@ pub fn retrain(
                  (AIQ gain {prev:.5} > {:.5}); pass --force to replace them anyway",
                 models_dir.display(),
                 report.headline_gain()
+            )));
+        }
+        if let (Some(why), false) = (&knob_regressed, force) {
+            return Err(Error::RetrainRefused(format!(
+                "{text}\nrefusing to replace the current artifacts in {}: {why}; pass --force to replace them anyway",
+                models_dir.display()
             )));
         }
     }
@@ -555,9 +585,33 @@ pub fn render(report: &Report, settings: &FitSettings, grid: &[FitSettings], cv:
     t
 }
 
+/// Why the new artifacts' default decisions are a regression: at their recommended `max_quality_drop` they
+/// fall below the best single provider's quality on the held-out split of the group the knob is tuned on,
+/// where the current artifacts' decisions at theirs do not (a user who keeps the default would get worse
+/// answers than from one provider alone). `None` when both keep it, both fall short, or either was not
+/// measured.
+fn knob_regression(
+    current: Option<&evaluate::GroupReport>,
+    new: Option<&evaluate::GroupReport>,
+) -> Option<String> {
+    let keeps = |g: &evaluate::GroupReport| {
+        g.at_knob
+            .map(|k| (k, k.quality >= g.best_single_quality - 1e-9))
+    };
+    let (current, new) = (current?, new?);
+    let ((_, current_keeps), (k, new_keeps)) = (keeps(current)?, keeps(new)?);
+    (current_keeps && !new_keeps).then(|| {
+        format!(
+            "at their recommended max_quality_drop {} the new artifacts' decisions on {} reach a quality of \
+             {:.4}, below the best single provider's {:.4}, where the current artifacts' keep it",
+            k.max_quality_drop, new.group, k.quality, new.best_single_quality
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{render, settings_grid};
+    use super::{knob_regression, render, settings_grid};
     use crate::training::evaluate::{
         DomainTransfer, GroupReport, KnobFigures, Report, RoutingFigures, SourceTransfer,
         SourceTransfers,
@@ -677,6 +731,7 @@ mod tests {
                 quality,
                 saving: 0.425,
             }),
+            default_set: true,
             pair: Vec::new(),
         };
         let report = |quality: f64| Report {
@@ -705,5 +760,47 @@ mod tests {
             text.contains("quality 0.6900, below the best single provider's 0.7000"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_retrain_whose_default_decisions_fall_below_the_best_provider_is_a_regression() {
+        let group = |quality: Option<f64>| GroupReport {
+            group: "zeroeval (default set)".into(),
+            providers: vec!["big".into(), "small".into()],
+            rows: 10,
+            best_single: "big".into(),
+            best_single_quality: 0.7,
+            cheapest: "small".into(),
+            zero_aiq: 0.6,
+            oracle_saving: 0.8,
+            difficulty_spearman: 0.1,
+            cheapest_fails_auc: 0.6,
+            length_spearman: 0.0,
+            length_auc: 0.5,
+            routing: Vec::new(),
+            at_knob: quality.map(|quality| KnobFigures {
+                max_quality_drop: 0.095,
+                quality,
+                saving: 0.46,
+            }),
+            default_set: true,
+            pair: Vec::new(),
+        };
+        let (keeps, falls, unmeasured) = (group(Some(0.74)), group(Some(0.69)), group(None));
+        let why = knob_regression(Some(&keeps), Some(&falls)).unwrap();
+        assert!(
+            why.contains("max_quality_drop 0.095")
+                && why.contains("zeroeval (default set)")
+                && why.contains("0.6900, below the best single provider's 0.7000"),
+            "{why}"
+        );
+        // Keeping it, falling short as the current artifacts already do, or not measured: no regression.
+        assert!(knob_regression(Some(&keeps), Some(&keeps)).is_none());
+        assert!(knob_regression(Some(&falls), Some(&falls)).is_none());
+        assert!(knob_regression(Some(&falls), Some(&keeps)).is_none());
+        assert!(knob_regression(Some(&unmeasured), Some(&falls)).is_none());
+        assert!(knob_regression(None, Some(&falls)).is_none());
+        // Exactly the best provider's quality keeps it.
+        assert!(knob_regression(Some(&keeps), Some(&group(Some(0.7)))).is_none());
     }
 }

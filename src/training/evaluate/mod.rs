@@ -61,6 +61,8 @@ pub struct GroupReport {
     pub routing: Vec<RoutingFigures>,
     /// The labels router at the recommended knob, when the evaluation was given one.
     pub at_knob: Option<KnobFigures>,
+    /// The group of serving's default set (the providers enabled by default), which the knob is tuned on.
+    pub default_set: bool,
     pub pair: Vec<PairFigures>,
 }
 
@@ -107,6 +109,15 @@ impl Report {
             .first()
             .and_then(|g| g.routing.first())
             .map_or(f64::NEG_INFINITY, |r| r.aiq_gain)
+    }
+
+    /// The group the recommended knob is tuned on (as the cross-validation picks it): the default set's
+    /// when it forms one, else the largest.
+    pub fn knob_group(&self) -> Option<&GroupReport> {
+        self.groups
+            .iter()
+            .find(|g| g.default_set)
+            .or_else(|| self.groups.first())
     }
 }
 
@@ -297,9 +308,9 @@ pub fn evaluate(
         )?);
     }
     if let Some(d) = default_set.and_then(|set| default_group(&groups, set)) {
-        reports.push(evaluate_group(
-            corpus, fitted, &routers, &d, &registry, knob,
-        )?);
+        let mut report = evaluate_group(corpus, fitted, &routers, &d, &registry, knob)?;
+        report.default_set = true;
+        reports.push(report);
     }
     let mut transfer = Vec::new();
     if with_references {
@@ -531,6 +542,7 @@ fn evaluate_group(
         length_auc: metrics::roc_auc(&lengths, &cheap_fails),
         routing,
         at_knob,
+        default_set: false,
         pair: vec![
             pair("difficulty", &scores),
             pair("quality gap", &gap_score),
