@@ -397,13 +397,20 @@ pub fn render(report: &Report, settings: &FitSettings, grid: &[FitSettings], cv:
         .collect();
     let _ = writeln!(t, "   by source: {}", by_source.join(", "));
     for g in &report.groups {
+        // The pair figures' strong side is chosen on the training rows; name it when it is not the
+        // held-out best that the quality and savings are measured against.
+        let pair_strong = if g.best_single == g.held_out_best {
+            String::new()
+        } else {
+            format!("; on the training rows {}", g.best_single)
+        };
         let _ = writeln!(
             t,
-            "-- group {} ({} prompts, {} providers; best single {} at quality {:.3}, cheapest {})",
+            "-- group {} ({} prompts, {} providers; best single {} at quality {:.3}{pair_strong}, cheapest {})",
             g.group,
             g.rows,
             g.providers.len(),
-            g.best_single,
+            g.held_out_best,
             g.best_single_quality,
             g.cheapest
         );
@@ -710,6 +717,7 @@ mod tests {
             providers: vec!["big".into(), "small".into()],
             rows: 10,
             best_single: "big".into(),
+            held_out_best: "big".into(),
             best_single_quality: 0.7,
             cheapest: "small".into(),
             zero_aiq: 0.6,
@@ -760,6 +768,21 @@ mod tests {
             text.contains("quality 0.6900, below the best single provider's 0.7000"),
             "{text}"
         );
+        // The header names the held-out best whose quality it shows, and the training rows' best (the pair
+        // figures' strong side) only when it is another provider.
+        assert!(
+            text.contains("best single big at quality 0.700, cheapest small)"),
+            "{text}"
+        );
+        let mut other = report(0.7);
+        other.groups[0].best_single = "other".into();
+        let text = render(&other, &grid[0], &grid, &cv);
+        assert!(
+            text.contains(
+                "best single big at quality 0.700; on the training rows other, cheapest small)"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
@@ -769,6 +792,7 @@ mod tests {
             providers: vec!["big".into(), "small".into()],
             rows: 10,
             best_single: "big".into(),
+            held_out_best: "big".into(),
             best_single_quality: 0.7,
             cheapest: "small".into(),
             zero_aiq: 0.6,

@@ -49,7 +49,12 @@ pub struct GroupReport {
     pub group: String,
     pub providers: Vec<String>,
     pub rows: usize,
+    /// The best single provider on the training rows: the strong side of the pair figures.
     pub best_single: String,
+    /// The best single provider on the held-out prompts (highest mean quality, then lowest cost): the one
+    /// `best_single_quality`, saving@best and the at-knob figures are measured against.
+    pub held_out_best: String,
+    /// Its mean quality on the held-out prompts.
     pub best_single_quality: f64,
     pub cheapest: String,
     pub zero_aiq: f64,
@@ -456,6 +461,7 @@ fn evaluate_group(
     let mut zero_aiq = 0.0;
     let mut oracle_saving = 0.0;
     let mut best_quality = 0.0;
+    let mut held_out_best = 0;
     let mut gap_score: Vec<f64> = Vec::new();
     let mut at_knob = None;
     for router in routers {
@@ -488,6 +494,7 @@ fn evaluate_group(
         zero_aiq = a.zero_aiq;
         oracle_saving = s.oracle_saving;
         best_quality = s.best_quality;
+        held_out_best = s.best_single;
         let aiq_gain_ci = routing.is_empty().then(|| {
             metrics::percentile_interval(
                 &metrics::aiq_gain_resamples(
@@ -532,6 +539,7 @@ fn evaluate_group(
         providers: g.providers.clone(),
         rows: g.rows.len(),
         best_single: g.providers[truth.best].clone(),
+        held_out_best: g.providers.get(held_out_best).cloned().unwrap_or_default(),
         best_single_quality: best_quality,
         cheapest: g.providers[truth.cheapest].clone(),
         zero_aiq,
