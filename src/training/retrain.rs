@@ -454,12 +454,10 @@ pub fn render(report: &Report, settings: &FitSettings, grid: &[FitSettings], cv:
             "   oracle saving at best quality: {}",
             pct(g.oracle_saving)
         );
-        if let (Some(k), Some(labels)) = (g.at_knob, g.routing.first()) {
-            let verdict = if k.quality >= g.best_single_quality - 1e-9 {
-                "at least"
-            } else {
-                "below"
-            };
+        if let (Some(k), Some(keeps), Some(labels)) =
+            (g.at_knob, g.knob_keeps_best(), g.routing.first())
+        {
+            let verdict = if keeps { "at least" } else { "below" };
             let _ = writeln!(
                 t,
                 "   {} at the recommended max_quality_drop {}: quality {:.4}, {verdict} the best single provider's {:.4}; saving {}",
@@ -601,12 +599,12 @@ fn knob_regression(
     current: Option<&evaluate::GroupReport>,
     new: Option<&evaluate::GroupReport>,
 ) -> Option<String> {
-    let keeps = |g: &evaluate::GroupReport| {
-        g.at_knob
-            .map(|k| (k, k.quality >= g.best_single_quality - 1e-9))
-    };
     let (current, new) = (current?, new?);
-    let ((_, current_keeps), (k, new_keeps)) = (keeps(current)?, keeps(new)?);
+    let (current_keeps, new_keeps, k) = (
+        current.knob_keeps_best()?,
+        new.knob_keeps_best()?,
+        new.at_knob?,
+    );
     (current_keeps && !new_keeps).then(|| {
         format!(
             "at their recommended max_quality_drop {} the new artifacts' decisions on {} reach a quality of \
@@ -642,6 +640,36 @@ mod tests {
             length_auc: 0.6,
             length_cpt50,
             cpt50_advantage_ci: ci,
+        }
+    }
+
+    /// A default-set group whose best single provider reaches 0.7, with the labels router at `knob`.
+    fn default_group(knob: Option<KnobFigures>) -> GroupReport {
+        GroupReport {
+            group: "zeroeval (default set)".into(),
+            providers: vec!["big".into(), "small".into()],
+            rows: 10,
+            best_single: "big".into(),
+            held_out_best: "big".into(),
+            best_single_quality: 0.7,
+            cheapest: "small".into(),
+            zero_aiq: 0.6,
+            oracle_saving: 0.8,
+            difficulty_spearman: 0.1,
+            cheapest_fails_auc: 0.6,
+            length_spearman: 0.0,
+            length_auc: 0.5,
+            routing: vec![RoutingFigures {
+                router: "labels (domain/task x difficulty)".into(),
+                aiq: 0.62,
+                aiq_gain: 0.02,
+                saving_at_best: 0.4,
+                oracle_gain_fraction: 0.1,
+                aiq_gain_ci: None,
+            }],
+            at_knob: knob,
+            default_set: true,
+            pair: Vec::new(),
         }
     }
 
@@ -712,35 +740,12 @@ mod tests {
 
     #[test]
     fn the_labels_router_at_the_recommended_knob_is_judged_against_the_best_single_provider() {
-        let group = |quality: f64| GroupReport {
-            group: "zeroeval (default set)".into(),
-            providers: vec!["big".into(), "small".into()],
-            rows: 10,
-            best_single: "big".into(),
-            held_out_best: "big".into(),
-            best_single_quality: 0.7,
-            cheapest: "small".into(),
-            zero_aiq: 0.6,
-            oracle_saving: 0.8,
-            difficulty_spearman: 0.1,
-            cheapest_fails_auc: 0.6,
-            length_spearman: 0.0,
-            length_auc: 0.5,
-            routing: vec![RoutingFigures {
-                router: "labels (domain/task x difficulty)".into(),
-                aiq: 0.62,
-                aiq_gain: 0.02,
-                saving_at_best: 0.4,
-                oracle_gain_fraction: 0.1,
-                aiq_gain_ci: None,
-            }],
-            at_knob: Some(KnobFigures {
+        let group = |quality: f64| {
+            default_group(Some(KnobFigures {
                 max_quality_drop: 0.065,
                 quality,
                 saving: 0.425,
-            }),
-            default_set: true,
-            pair: Vec::new(),
+            }))
         };
         let report = |quality: f64| Report {
             held_out_rows: 0,
@@ -787,28 +792,12 @@ mod tests {
 
     #[test]
     fn a_retrain_whose_default_decisions_fall_below_the_best_provider_is_a_regression() {
-        let group = |quality: Option<f64>| GroupReport {
-            group: "zeroeval (default set)".into(),
-            providers: vec!["big".into(), "small".into()],
-            rows: 10,
-            best_single: "big".into(),
-            held_out_best: "big".into(),
-            best_single_quality: 0.7,
-            cheapest: "small".into(),
-            zero_aiq: 0.6,
-            oracle_saving: 0.8,
-            difficulty_spearman: 0.1,
-            cheapest_fails_auc: 0.6,
-            length_spearman: 0.0,
-            length_auc: 0.5,
-            routing: Vec::new(),
-            at_knob: quality.map(|quality| KnobFigures {
+        let group = |quality: Option<f64>| {
+            default_group(quality.map(|quality| KnobFigures {
                 max_quality_drop: 0.095,
                 quality,
                 saving: 0.46,
-            }),
-            default_set: true,
-            pair: Vec::new(),
+            }))
         };
         let (keeps, falls, unmeasured) = (group(Some(0.74)), group(Some(0.69)), group(None));
         let why = knob_regression(Some(&keeps), Some(&falls)).unwrap();

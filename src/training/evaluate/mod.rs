@@ -126,6 +126,15 @@ impl Report {
     }
 }
 
+impl GroupReport {
+    /// Whether the labels router's decisions at the recommended knob reach the best single provider's
+    /// held-out quality; `None` when they were not measured.
+    pub fn knob_keeps_best(&self) -> Option<bool> {
+        self.at_knob
+            .map(|k| k.quality >= self.best_single_quality - 1e-9)
+    }
+}
+
 /// A provider group to evaluate: its providers (with outcomes and a price) and its held-out rows.
 #[derive(Debug, Clone)]
 pub struct Group {
