@@ -210,11 +210,11 @@ pub fn retrain(
         Some(d) => {
             let _ = writeln!(
                 text,
-                "recommended default max_quality_drop (cross-validated: most saving at the best single provider's quality): {d}"
+                "recommended default max_quality_drop (cross-validated: most saving whose out-of-fold decisions keep the best single provider's quality by a paired margin): {d}"
             );
         }
         None => {
-            let _ = writeln!(text, "no cross-validated max_quality_drop kept the best single provider's quality; servers keep their own default");
+            let _ = writeln!(text, "no cross-validated max_quality_drop kept the best single provider's quality by a paired margin; servers keep their own default");
         }
     }
     let show = |r: &Option<super::replay::Replay>| match r {

@@ -58,11 +58,10 @@ pub fn cv_scores(
                 }
                 None => (truth, eq, ec),
             };
-            if let Some((drop, _, _)) =
-                metrics::saving_at_best(&truth.outcomes, &truth.costs, &eq, &ec).point
-            {
-                total.drops.push(drop);
-            }
+            let providers = knob_group.as_ref().unwrap_or(g).providers.clone();
+            total
+                .knob_rows
+                .add(providers, truth.outcomes, truth.costs, eq, ec);
         }
     }
     Ok(totals)
@@ -73,16 +72,52 @@ pub fn cv_scores(
 pub struct CvScore {
     /// Mean AIQ gain over the folds.
     pub aiq_gain: f64,
-    /// Per fold, the `max_quality_drop` that saved most while keeping the best single provider's quality.
-    pub drops: Vec<f64>,
+    /// The knob group's validation rows of every fold, pooled.
+    pub knob_rows: OutOfFold,
 }
 
 impl CvScore {
-    /// The median of the folds' best drops: the default `max_quality_drop` these artifacts recommend.
+    /// The default `max_quality_drop` these artifacts recommend: the largest saving whose out-of-fold
+    /// decisions keep the best single provider's quality by a paired margin
+    /// ([`metrics::drop_with_paired_margin`]).
     pub fn recommended_drop(&self) -> Option<f32> {
-        let mut d = self.drops.clone();
-        d.sort_by(|a, b| a.total_cmp(b));
-        d.get(d.len() / 2).map(|&v| v as f32)
+        let k = &self.knob_rows;
+        metrics::drop_with_paired_margin(&k.outcomes, &k.costs, &k.est_quality, &k.est_cost)
+            .map(|d| d as f32)
+    }
+}
+
+/// Out-of-fold rows of one group: real outcomes and costs and each fold's estimates, per prompt over the
+/// group's providers (the same providers, in the same order, on every fold).
+#[derive(Debug, Clone, Default)]
+pub struct OutOfFold {
+    providers: Vec<String>,
+    outcomes: Vec<Vec<f64>>,
+    costs: Vec<Vec<f64>>,
+    est_quality: Vec<Vec<f64>>,
+    est_cost: Vec<Vec<f64>>,
+}
+
+impl OutOfFold {
+    /// Appends one fold's rows; a fold whose group has other providers is left out, since its columns
+    /// would not line up.
+    fn add(
+        &mut self,
+        providers: Vec<String>,
+        outcomes: Vec<Vec<f64>>,
+        costs: Vec<Vec<f64>>,
+        est_quality: Vec<Vec<f64>>,
+        est_cost: Vec<Vec<f64>>,
+    ) {
+        if self.outcomes.is_empty() {
+            self.providers = providers;
+        } else if self.providers != providers {
+            return;
+        }
+        self.outcomes.extend(outcomes);
+        self.costs.extend(costs);
+        self.est_quality.extend(est_quality);
+        self.est_cost.extend(est_cost);
     }
 }
 

@@ -315,6 +315,47 @@ fn oracle_gain_by_hand() {
 }
 
 #[test]
+fn the_recommended_drop_keeps_a_paired_margin_over_the_best_provider() {
+    // Providers [cheap at 1, strong at 10]; the strong one is the best single provider (6/8 against 5/8).
+    // The cheap one goes to p3 and p4 from drop 0.01 and 0.02 (same outcome), to p2 from 0.045 (a loss)
+    // and to p1 from 0.095 (same outcome); p5 and p7 it always gets (gains), p6 and p8 never.
+    let o = vec![
+        vec![1.0, 1.0],
+        vec![0.0, 1.0],
+        vec![1.0, 1.0],
+        vec![1.0, 1.0],
+        vec![1.0, 0.0],
+        vec![0.0, 1.0],
+        vec![1.0, 0.0],
+        vec![0.0, 1.0],
+    ];
+    let c = vec![vec![1.0, 10.0]; 8];
+    let eq = vec![
+        vec![0.8, 0.893],
+        vec![0.7, 0.743],
+        vec![0.6, 0.607],
+        vec![0.5, 0.517],
+        vec![0.9, 0.3],
+        vec![0.2, 0.9],
+        vec![0.9, 0.3],
+        vec![0.2, 0.9],
+    ];
+    // The edge: from 0.045 the quality (7/8) still beats the best provider's, and 0.095 saves most.
+    let edge = saving_at_best(&o, &c, &eq, &c);
+    assert_eq!(edge.point.map(|p| p.0), Some(19.0 / 200.0));
+    // With the margin: from 0.045 the differences are (0, −1, 0, 0, 1, 0, 1, 0): mean 0.125 against a
+    // standard error of 0.227, not kept; at 0.02 they are (0, 0, 0, 0, 1, 0, 1, 0): mean 0.25, SE 0.164.
+    assert_eq!(drop_with_paired_margin(&o, &c, &eq, &c), Some(4.0 / 200.0));
+    // Too few prompts or providers: no recommendation.
+    assert_eq!(
+        drop_with_paired_margin(&o[..1], &c[..1], &eq[..1], &c[..1]),
+        None
+    );
+    let one: Vec<Vec<f64>> = o.iter().map(|r| r[..1].to_vec()).collect();
+    assert_eq!(drop_with_paired_margin(&one, &one, &one, &one), None);
+}
+
+#[test]
 fn empty_inputs_do_not_panic() {
     let none: Vec<Vec<f64>> = Vec::new();
     let s = saving_at_best(&none, &none, &none, &none);
