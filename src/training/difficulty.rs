@@ -12,7 +12,13 @@
 //!    questions) against an item of a hard pool (the top quarter of a human scale, a hard-prompt task, the
 //!    generated hard requests), half of them inside one domain ([`pool_pairs`]).
 //!
-//! The kinds weigh a fixed share of the loss each (`KIND_SHARE`: within-task 0.2, levels 0.3, pools 0.5),
+//! Beside the ranking pairs, **ties** ([`wrapping_ties`]): an easy-pool prompt and the same prompt wrapped
+//! in a chatty opening and closing are held to the same score by a squared penalty on their difference,
+//! so that polite or wordy framing does not read as difficulty (a chatty beginner's question used to score
+//! above a terse hard request).
+//!
+//! The kinds weigh a fixed share of the loss each (`KIND_SHARE`: within-task 0.2, levels 0.3, pools 0.5;
+//! the ties together [`TIE_SHARE`]),
 //! and each task or source gives at most [`MAX_PAIRS_PER_GROUP`] pairs, so no single benchmark (knowledge
 //! QA, whose strong-vs-weak difference is barely visible in the prompt) sets the scale. Levels are cut on
 //! the same pools: a prompt scoring like the easy pool is `easy`, like the hard pool `hard` (see
@@ -40,13 +46,22 @@ const OOF_FOLDS: usize = 5;
 const L2: f64 = 1e-3;
 /// Share of the loss of each kind of pair: within a task, within a human scale, across pools.
 const KIND_SHARE: [f32; 3] = [0.2, 0.3, 0.5];
+/// Weight of all wrapping ties together, against 1 for all ranking pairs (one setting, chosen before it
+/// was measured; docs/labels.md).
+pub const TIE_SHARE: f32 = 1.0;
+/// Shortest prompt that counts as the plain wording inside a wrapped one (shorter strings, "Hi" or
+/// "Thanks", sit inside many unrelated prompts).
+const TIE_MIN_CHARS: usize = 12;
 
-/// A (harder, easier) pair of corpus rows, with its weight in the loss.
+/// A (harder, easier) pair of corpus rows, with its weight in the loss; for a tie, the wrapped prompt and
+/// the plain one.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pair {
     pub harder: usize,
     pub easier: usize,
     pub weight: f32,
+    /// Two wordings of one request (see [`wrapping_ties`]): scored alike, not in order.
+    pub tie: bool,
 }
 
 /// Which pool a row belongs to, for the cross-pool pairs and the level cuts.
@@ -162,7 +177,8 @@ fn pool_pairs(
     out
 }
 
-/// Every training pair among `rows` (see the module doc), weights normalized so each kind sums to 1.
+/// Every training pair and tie among `rows` (see the module doc), weights normalized so each kind sums to
+/// its share and the ties to [`TIE_SHARE`].
 pub fn pairs(corpus: &Corpus, rows: &[usize]) -> Vec<Pair> {
     let mut draw = Draw(0x7269_6167_6521);
     // 1. Within one task: difficulty = 1 − mean outcome.
@@ -211,7 +227,43 @@ pub fn pairs(corpus: &Corpus, rows: &[usize]) -> Vec<Pair> {
             harder,
             easier,
             weight,
+            tie: false,
         }));
+    }
+    let ties = wrapping_ties(corpus, rows);
+    let weight = TIE_SHARE / ties.len().max(1) as f32;
+    out.extend(ties.into_iter().map(|(harder, easier)| Pair {
+        harder,
+        easier,
+        weight,
+        tie: true,
+    }));
+    out
+}
+
+/// Ties of the easy pool, as (wrapped, plain): a prompt that contains another prompt of the same pool (the
+/// chatty opening and closing the generated easy pool wraps around a quarter of its questions) is tied to
+/// it, so that the wrapping does not move the score. Each wrapped prompt is tied to one plain one.
+fn wrapping_ties(corpus: &Corpus, rows: &[usize]) -> Vec<(usize, usize)> {
+    let easy: Vec<usize> = rows
+        .iter()
+        .copied()
+        .filter(|&i| pool(corpus, i) == Some(Pool::Easy))
+        .collect();
+    let mut by_prompt: BTreeMap<&str, usize> = BTreeMap::new();
+    for &i in &easy {
+        by_prompt
+            .entry(corpus.records[i].prompt.as_str())
+            .or_insert(i);
+    }
+    let mut out = Vec::new();
+    for &i in &easy {
+        let p = corpus.records[i].prompt.as_str();
+        if let Some((_, &j)) = by_prompt.iter().find(|(q, &j)| {
+            j != i && q.len() >= TIE_MIN_CHARS && q.len() < p.len() && p.contains(*q)
+        }) {
+            out.push((i, j));
+        }
     }
     out
 }
@@ -245,6 +297,7 @@ pub fn fit_score(corpus: &Corpus, pairs: &[Pair]) -> Result<(Array1<f32>, f32)> 
             harder: index[&p.harder],
             easier: index[&p.easier],
             weight: p.weight,
+            tie: p.tie,
         })
         .collect();
     let w = fit::fit_pairwise(
@@ -378,7 +431,7 @@ fn equal_error_point(easy: &[f32], hard: &[f32]) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use super::{equal_error_point, pairs, pool, Pool};
+    use super::{equal_error_point, pairs, pool, wrapping_ties, Pool, TIE_SHARE};
     use crate::training::dataset::{HumanLevel, TrainingRecord};
     use crate::training::Corpus;
 
@@ -452,5 +505,50 @@ mod tests {
         // Disjoint pools: the point separates them.
         let t = equal_error_point(&[0.0, 1.0, 2.0], &[5.0, 6.0, 7.0]);
         assert!((2.0..=5.0).contains(&t), "{t}");
+    }
+
+    #[test]
+    fn a_chatty_wrapping_of_an_easy_prompt_is_tied_to_the_plain_prompt() {
+        let one_level = HumanLevel {
+            value: 1.0,
+            max: 1.0,
+        };
+        let with_prompt = |source: &str, level: Option<HumanLevel>, prompt: &str| TrainingRecord {
+            prompt: prompt.into(),
+            ..record(source, 0, level)
+        };
+        let plain = "How do I print a line in Go?";
+        let c = corpus(vec![
+            with_prompt("generated-easy", Some(one_level), plain),
+            with_prompt(
+                "generated-easy",
+                Some(one_level),
+                &format!("Hi there! Sorry if this is basic. {plain} Thanks a lot!"),
+            ),
+            // Too short to be the plain wording of anything.
+            with_prompt("generated-easy", Some(one_level), "Thanks"),
+            with_prompt(
+                "generated-easy",
+                Some(one_level),
+                "Thanks so much for your help today!",
+            ),
+            // A hard-pool prompt holding an easy one is not a wrapping of it.
+            with_prompt(
+                "generated-hard",
+                None,
+                &format!("{plain} Then write a Go garbage collector."),
+            ),
+        ]);
+        let rows: Vec<usize> = (0..c.records.len()).collect();
+        assert_eq!(wrapping_ties(&c, &rows), vec![(1, 0)]);
+        // Without the plain row among the fitting rows, no tie.
+        assert!(wrapping_ties(&c, &[1, 2, 3, 4]).is_empty());
+        // In the fit's pairs: one tie carrying the ties' whole share, beside the ranking pairs.
+        let all = pairs(&c, &rows);
+        let ties: Vec<_> = all.iter().filter(|p| p.tie).collect();
+        assert_eq!(ties.len(), 1);
+        assert_eq!((ties[0].harder, ties[0].easier), (1, 0));
+        assert!((ties[0].weight - TIE_SHARE).abs() < 1e-6);
+        assert!(all.iter().any(|p| !p.tie));
     }
 }

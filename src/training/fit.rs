@@ -1,5 +1,5 @@
 //! Model fitting on ndarray: multinomial logistic regression (the domain and category heads) and a pairwise
-//! ranking fit (the difficulty head). Each is full-batch gradient descent
+//! ranking fit with ties (the difficulty head). Each is full-batch gradient descent
 //! with Adam (the update of candle's `AdamW` with no weight decay, so fits match the earlier candle
 //! version up to f32 rounding) on gradients written out by hand.
 
@@ -154,10 +154,14 @@ pub struct RankPair {
     pub harder: usize,
     pub easier: usize,
     pub weight: f32,
+    /// A tie: the two rows should score alike (a squared penalty on their difference), not in order.
+    pub tie: bool,
 }
 
 /// Fits a linear score `s = x·w` so that harder rows score higher: the weighted pairwise logistic loss
-/// `Σ w_p log(1 + exp(−(s_harder − s_easier))) / Σ w_p + l2‖w‖²`. No bias: it cancels in every pair.
+/// `Σ w_p log(1 + exp(−(s_harder − s_easier))) / Σ w_p + l2‖w‖²` over the ranking pairs, plus
+/// `Σ w_t (s_a − s_b)² / Σ w_p` over the ties (pairs marked `tie`), which hold two rows to one score.
+/// No bias: it cancels in every pair.
 pub fn fit_pairwise(x: &[Vec<f32>], pairs: &[RankPair], opts: FitOptions) -> Result<Array1<f32>> {
     let xt = matrix(x, x.len())?;
     let (n, features) = xt.dim();
@@ -166,7 +170,13 @@ pub fn fit_pairwise(x: &[Vec<f32>], pairs: &[RankPair], opts: FitOptions) -> Res
             "fit: a pair names a row that does not exist".into(),
         ));
     }
-    let total = pairs.iter().map(|p| p.weight).sum::<f32>().max(1e-9);
+    // Ties are scaled by the ranking pairs' total, so adding them leaves the ranking term as it was.
+    let total = pairs
+        .iter()
+        .filter(|p| !p.tie)
+        .map(|p| p.weight)
+        .sum::<f32>()
+        .max(1e-9);
     let l2 = opts.l2 as f32;
     let mut w = Array2::<f32>::zeros((features, 1));
     let mut adam = Adam::new(w.len(), opts.learning_rate);
@@ -177,7 +187,8 @@ pub fn fit_pairwise(x: &[Vec<f32>], pairs: &[RankPair], opts: FitOptions) -> Res
         for p in pairs {
             // ∂/∂d log(1 + e^(−d)) = −σ(−d), with d = s_harder − s_easier.
             let d = s[(p.harder, 0)] - s[(p.easier, 0)];
-            let g = -sigmoid(-d) * p.weight / total;
+            // A tie's loss is d², its derivative 2d.
+            let g = if p.tie { 2.0 * d } else { -sigmoid(-d) } * p.weight / total;
             g_s[(p.harder, 0)] += g;
             g_s[(p.easier, 0)] -= g;
         }
@@ -223,6 +234,7 @@ mod tests {
                     harder: h,
                     easier: e,
                     weight: 1.0,
+                    tie: false,
                 })
             })
             .collect();
@@ -241,7 +253,48 @@ mod tests {
             harder: 99,
             easier: 0,
             weight: 1.0,
+            tie: false,
         }];
         assert!(fit_pairwise(&x, &bad, FitOptions::default()).is_err());
+    }
+
+    #[test]
+    fn ties_remove_a_direction_the_pairs_alone_would_use() {
+        // Feature 0 is the difficulty; feature 1 is a wording that the harder rows happen to carry more of.
+        // Ties between rows that differ only in feature 1 hold its weight near zero.
+        let x: Vec<Vec<f32>> = (0..30)
+            .map(|i| vec![i as f32 / 30.0, if i >= 15 { 1.0 } else { 0.0 }])
+            .chain((0..10).flat_map(|i| [vec![i as f32 / 30.0, 0.0], vec![i as f32 / 30.0, 1.0]]))
+            .collect();
+        let ranking: Vec<RankPair> = (0..30)
+            .flat_map(|h| {
+                (0..h).step_by(3).map(move |e| RankPair {
+                    harder: h,
+                    easier: e,
+                    weight: 1.0,
+                    tie: false,
+                })
+            })
+            .collect();
+        let ties: Vec<RankPair> = (0..10)
+            .map(|k| RankPair {
+                harder: 30 + 2 * k + 1,
+                easier: 30 + 2 * k,
+                weight: 10.0,
+                tie: true,
+            })
+            .collect();
+        let opts = FitOptions {
+            l2: 1e-4,
+            steps: 500,
+            learning_rate: 0.05,
+        };
+        let without = fit_pairwise(&x, &ranking, opts).unwrap();
+        let all: Vec<RankPair> = ranking.iter().chain(&ties).copied().collect();
+        let with = fit_pairwise(&x, &all, opts).unwrap();
+        assert!(without[1] > 1.0, "{without:?}");
+        assert!(with[1].abs() < 0.2 * without[1], "{with:?} vs {without:?}");
+        // The difficulty direction survives.
+        assert!(with[0] > 1.0, "{with:?}");
     }
 }
