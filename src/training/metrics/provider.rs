@@ -172,7 +172,7 @@ pub struct SavingAtBest {
 
 /// Best cost saving versus always using the best single provider, at no less than its real mean quality.
 ///
-/// Sweeps the router's quality-drop knob over `drop = x/200` for `x = 0..=60` (0 to 0.3): at each, every
+/// Sweeps the router's quality-drop knob over its grid (`knob_grid`: 0 to 0.3 by 0.005): at each, every
 /// prompt goes to [`choose_within_drop`] of its estimates, and the operating point is evaluated on the real
 /// outcomes and costs ([`realize`]). Among the points with mean quality ≥ `best_quality − 1e-9` the one with
 /// the largest saving wins (the first on equal savings). Also reports the oracle's figures. Same as the
@@ -190,8 +190,7 @@ pub fn saving_at_best(
     let (est_quality, est_cost) = (&est_quality[..n], &est_cost[..n]);
 
     let mut found: Option<(f64, (f64, f64, f64))> = None;
-    for x in 0..=60u32 {
-        let drop = f64::from(x) / 200.0;
+    for drop in knob_grid() {
         let (q, c) = realize_at_drop(outcomes, costs, est_quality, est_cost, p, drop);
         if q >= q_best - 1e-9 {
             let s = 1.0 - c / c_best;
@@ -213,7 +212,7 @@ pub fn saving_at_best(
 }
 
 /// The knob setting to recommend from out-of-fold prompts (the validation rows of every fold pooled, each
-/// estimated by its own fold's artifacts): among the grid drops (`x/200`, `x = 0..=60`) whose decisions are
+/// estimated by its own fold's artifacts): among the drops of `knob_grid` whose decisions are
 /// not worse than the best single provider by a paired one-standard-error margin, the one with the largest
 /// saving (the smaller drop on equal savings). Per prompt `d = outcome of the router's choice − outcome of
 /// the best single provider`; a drop is kept when `mean(d) − sd(d)/√n ≥ 0`. `None` with fewer than two
