@@ -321,14 +321,14 @@ pub fn check_consistent(heads: &Heads, table: &RoutingTable) -> Result<()> {
         ));
     }
     // Every product the heads compute (`labels`) relies on these shapes.
-    let head_ok = |h: &crate::labels::SoftmaxHead| {
-        h.weights.ncols() == heads.feature_dim
+    let head_ok = |h: &crate::labels::SoftmaxHead, width: usize| {
+        h.weights.ncols() == width
             && h.weights.nrows() == h.classes.len()
             && h.bias.len() == h.classes.len()
     };
     if heads.feature_dim != crate::labels::FEATURE_DIM
-        || !head_ok(&heads.domain.head)
-        || !head_ok(&heads.category)
+        || !head_ok(&heads.domain.head, heads.domain.input.width())
+        || !head_ok(&heads.category, heads.feature_dim)
         || heads.difficulty.weights.len() != heads.feature_dim
         || heads.domain.head.classes.len() != heads.domain.class_domain.len()
         || heads
@@ -387,6 +387,27 @@ mod tests {
         );
         // The same files load for the model they were made for.
         assert!(load(dir.path(), "e5-small-v2@0123456789abcdef").is_ok());
+    }
+
+    #[test]
+    fn a_domain_head_as_wide_as_its_declared_input_loads_and_no_other() {
+        use crate::labels::DomainInput;
+        let current = load(&shipped(), crate::embedding::MODEL_ID).unwrap();
+        let mut heads = current.heads.clone();
+        assert!(check_consistent(&heads, &current.table).is_ok());
+        // The shipped head's width names its input; the other input's width is refused.
+        let other = match heads.domain.input {
+            DomainInput::Embedding => DomainInput::EmbeddingAndMidLayer,
+            DomainInput::EmbeddingAndMidLayer => DomainInput::Embedding,
+        };
+        heads.domain.input = other;
+        let err = check_consistent(&heads, &current.table).unwrap_err();
+        assert!(err.to_string().contains("wrong shape"), "{err}");
+        // A head written before the input was recorded reads the plain features.
+        let mut json: serde_json::Value = serde_json::to_value(&current.heads.domain).unwrap();
+        json.as_object_mut().unwrap().remove("input");
+        let old: crate::labels::DomainHead = serde_json::from_value(json).unwrap();
+        assert_eq!(old.input, DomainInput::Embedding);
     }
 
     #[test]

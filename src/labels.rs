@@ -14,16 +14,72 @@ pub const FEATURE_DIM: usize = crate::embedding::EMBEDDING_DIM + 1;
 pub fn features(e: &Embedding) -> Vec<f32> {
     let mut x = Vec::with_capacity(FEATURE_DIM);
     x.extend_from_slice(&e.vector);
-    x.push(((1 + e.full_tokens) as f32).ln() / 4097f32.ln());
+    x.push(length_feature(e));
     x
+}
+
+/// What the domain head reads (`heads.json` says which; files written before it was recorded read
+/// `embedding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DomainInput {
+    /// The features every head reads ([`features`]).
+    #[default]
+    Embedding,
+    /// The embedding, the mid-layer vector, then the length feature ([`domain_features`]). The mid layer
+    /// keeps the prompt's words, which is what a reader files a prompt by: on the probe sets a linear head
+    /// on both got 530 of 562 domains right against 491 on the embedding alone (docs/labels.md).
+    EmbeddingAndMidLayer,
+}
+
+impl DomainInput {
+    /// Width of the feature vector this input makes.
+    pub fn width(self) -> usize {
+        match self {
+            DomainInput::Embedding => FEATURE_DIM,
+            DomainInput::EmbeddingAndMidLayer => FEATURE_DIM + crate::embedding::EMBEDDING_DIM,
+        }
+    }
+}
+
+/// The domain head's features of one prompt for `input`. An embedding without its mid-layer vector (a record
+/// written before it was kept) repeats the last layer's in its place.
+pub fn domain_features(e: &Embedding, input: DomainInput) -> Vec<f32> {
+    match input {
+        DomainInput::Embedding => features(e),
+        DomainInput::EmbeddingAndMidLayer => {
+            let mid = if e.mid_layer.len() == e.vector.len() {
+                &e.mid_layer
+            } else {
+                &e.vector
+            };
+            let mut x = Vec::with_capacity(input.width());
+            x.extend_from_slice(&e.vector);
+            x.extend_from_slice(mid);
+            x.push(length_feature(e));
+            x
+        }
+    }
+}
+
+fn length_feature(e: &Embedding) -> f32 {
+    ((1 + e.full_tokens) as f32).ln() / 4097f32.ln()
 }
 
 /// The features of a batch, one row each: `(embeddings, FEATURE_DIM)`.
 pub fn feature_matrix<'a>(embeddings: impl ExactSizeIterator<Item = &'a Embedding>) -> Array2<f32> {
-    let n = embeddings.len();
-    let mut x = Array2::<f32>::zeros((n, FEATURE_DIM));
+    matrix(embeddings, FEATURE_DIM, features)
+}
+
+/// One row of `width` per embedding, made by `row_of`.
+fn matrix<'a>(
+    embeddings: impl ExactSizeIterator<Item = &'a Embedding>,
+    width: usize,
+    row_of: impl Fn(&Embedding) -> Vec<f32>,
+) -> Array2<f32> {
+    let mut x = Array2::<f32>::zeros((embeddings.len(), width));
     for (mut row, e) in x.rows_mut().into_iter().zip(embeddings) {
-        for (v, f) in row.iter_mut().zip(features(e)) {
+        for (v, f) in row.iter_mut().zip(row_of(e)) {
             *v = f;
         }
     }
@@ -150,10 +206,18 @@ pub struct DomainHead {
     pub head: SoftmaxHead,
     /// Domain index (into `routing::DOMAINS`) of each fine class.
     pub class_domain: Vec<usize>,
+    /// The features `head` reads.
+    #[serde(default)]
+    pub input: DomainInput,
 }
 
 impl DomainHead {
-    /// Probabilities of the six domains.
+    /// Probabilities of the six domains of one embedded prompt.
+    pub fn probs_of(&self, e: &Embedding) -> Vec<f32> {
+        self.probs(&domain_features(e, self.input))
+    }
+
+    /// Probabilities of the six domains of one row of the head's features (`domain_features`).
     pub fn probs(&self, x: &[f32]) -> Vec<f32> {
         self.fold(&self.head.probs(x))
     }
@@ -212,7 +276,9 @@ impl Heads {
     pub fn label(&self, e: &Embedding) -> Labels {
         let x = features(e);
         self.assemble(
-            self.domain.head.probs(&x),
+            self.domain
+                .head
+                .probs(&domain_features(e, self.domain.input)),
             self.category.probs(&x),
             self.difficulty.score(&x),
             e,
@@ -223,7 +289,13 @@ impl Heads {
     /// Row for row the same numbers as [`Self::label`] (which is this on one row).
     pub fn label_batch(&self, embeddings: &[Embedding]) -> Vec<Labels> {
         let x = feature_matrix(embeddings.iter());
-        let domain = self.domain.head.probs_batch(x.view());
+        let input = self.domain.input;
+        let domain = self.domain.head.probs_batch(
+            matrix(embeddings.iter(), input.width(), |e| {
+                domain_features(e, input)
+            })
+            .view(),
+        );
         let category = self.category.probs_batch(x.view());
         let difficulty = self.difficulty.score_batch(x.view());
         embeddings
@@ -365,20 +437,25 @@ mod tests {
         let (heads, _) = shipped_heads();
         // Pseudo-random unit vectors of several lengths.
         let mut state = 7u64;
+        let mut unit = || {
+            let mut v: Vec<f32> = (0..crate::embedding::EMBEDDING_DIM)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+                })
+                .collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.iter_mut().for_each(|x| *x /= norm);
+            v
+        };
         let embeddings: Vec<Embedding> = (0..37)
             .map(|i| {
-                let mut v: Vec<f32> = (0..crate::embedding::EMBEDDING_DIM)
-                    .map(|_| {
-                        state = state
-                            .wrapping_mul(6364136223846793005)
-                            .wrapping_add(1442695040888963407);
-                        (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-                    })
-                    .collect();
-                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-                v.iter_mut().for_each(|x| *x /= norm);
                 Embedding {
-                    vector: v,
+                    vector: unit(),
+                    // Every third without its mid-layer vector, as a record from an older log.
+                    mid_layer: if i % 3 == 0 { Vec::new() } else { unit() },
                     tokens: 5 + i,
                     truncated: false,
                     full_tokens: 5 + i * 13,

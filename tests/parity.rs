@@ -140,6 +140,40 @@ fn candle_tensor_engine_matches() {
     );
 }
 
+/// The mid-layer vector the domain head reads has no outside reference, so the two engines, written apart,
+/// check each other: unit length, the same on both, and not the last layer's.
+#[test]
+fn both_engines_agree_on_the_mid_layer_vector() {
+    let files = model_files();
+    let device = candle_core::Device::Cpu;
+    let texts: Vec<String> = references().iter().map(|r| r.text.clone()).collect();
+    let native = MiniLmEmbedder::load_engine(&files, &device, EngineKind::Native { threads: 2 })
+        .unwrap()
+        .embed_detailed(&texts)
+        .unwrap();
+    let candle = MiniLmEmbedder::load_engine(
+        &files,
+        &device,
+        EngineKind::CandleTensors {
+            fused_kernels: true,
+        },
+    )
+    .unwrap()
+    .embed_detailed(&texts)
+    .unwrap();
+    for ((n, c), text) in native.iter().zip(&candle).zip(&texts) {
+        assert_eq!(
+            n.mid_layer.len(),
+            triage::embedding::EMBEDDING_DIM,
+            "{text:?}"
+        );
+        let norm = n.mid_layer.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "{text:?}: norm {norm}");
+        assert!(cosine(&n.mid_layer, &c.mid_layer) > 0.99999, "{text:?}");
+        assert!(cosine(&n.mid_layer, &n.vector) < 0.95, "{text:?}");
+    }
+}
+
 mod common;
 
 #[test]

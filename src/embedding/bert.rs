@@ -212,6 +212,24 @@ impl BertEncoder {
     /// `ids` is `batch * seq` token ids, row-major; `lengths[b]` is the number of real tokens of row `b`
     /// (the rest are padding). Returns the last hidden state, `(batch, seq, hidden)`.
     pub fn forward(&self, ids: &[u32], lengths: &[usize], seq: usize) -> Result<Tensor> {
+        Ok(self.forward_tapped(ids, lengths, seq, 0)?.0)
+    }
+
+    /// [`Self::forward`], also returning the hidden state after the first `tap_after` layers (same shape;
+    /// `None` when `tap_after` is 0).
+    pub fn forward_tapped(
+        &self,
+        ids: &[u32],
+        lengths: &[usize],
+        seq: usize,
+        tap_after: usize,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        if tap_after > self.layers.len() {
+            return Err(Error::inference(format!(
+                "cannot tap layer {tap_after} of a {}-layer model",
+                self.layers.len()
+            )));
+        }
         let batch = lengths.len();
         if ids.len() != batch * seq || seq == 0 || seq > self.max_positions {
             return Err(Error::inference(format!(
@@ -239,7 +257,11 @@ impl BertEncoder {
         let mask = Tensor::from_vec(mask, (batch, 1, 1, seq), &self.device)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
 
-        for layer in &self.layers {
+        let mut tapped = None;
+        for (done, layer) in self.layers.iter().enumerate() {
+            if done > 0 && done == tap_after {
+                tapped = Some(x.clone());
+            }
             let qkv = layer.qkv.forward(&x)?; // (batch*seq, 3*hidden)
             let qkv = qkv
                 .reshape((batch, seq, 3, self.heads, self.head_dim))?
@@ -265,6 +287,12 @@ impl BertEncoder {
             let out = layer.output.forward(&inner)?;
             x = layer.output_norm.forward(&(out + &x)?)?;
         }
-        Ok(x.reshape((batch, seq, hidden))?.to_dtype(DType::F32)?)
+        if tap_after > 0 && tap_after == self.layers.len() {
+            tapped = Some(x.clone());
+        }
+        let shape = |t: Tensor| -> Result<Tensor> {
+            Ok(t.reshape((batch, seq, hidden))?.to_dtype(DType::F32)?)
+        };
+        Ok((shape(x)?, tapped.map(shape).transpose()?))
     }
 }

@@ -59,6 +59,16 @@ struct Workspace {
     context: Vec<f32>,
     /// Feed-forward activations of one block of rows, `(FFN_BLOCK_ROWS, intermediate)`.
     inner: Vec<f32>,
+    /// A copy of the hidden states after an intermediate layer, `(tokens, hidden)`, when one is asked for.
+    tapped: Vec<f32>,
+}
+
+/// What a forward pass returns: the last layer's hidden states and, when asked for, an earlier layer's, both
+/// `(tokens, hidden)` with the texts' rows packed in order.
+pub struct Hidden {
+    pub last: Vec<f32>,
+    /// The hidden states after the tapped layer (empty when none was asked for).
+    pub tapped: Vec<f32>,
 }
 
 /// all-MiniLM-L6-v2's encoder for the CPU.
@@ -127,6 +137,9 @@ struct Pass<'a> {
     qkv: SharedBuf,
     context: SharedBuf,
     inner: SharedBuf,
+    tapped: SharedBuf,
+    /// Copy the hidden states into `tapped` after this many layers (0: never).
+    tap_after: usize,
     barrier: SpinBarrier,
     /// Per layer, the next attention task (text × head) to claim.
     next_task: Vec<AtomicUsize>,
@@ -228,6 +241,18 @@ impl CpuBert {
     /// on the team (two passes spinning at different barriers would wait on each other forever), no foreign
     /// work can hold up a barrier, and the team's threads never run anything that calls back in.
     pub fn forward(&self, texts: &[&[u32]]) -> Result<Vec<f32>> {
+        Ok(self.forward_tapped(texts, 0)?.last)
+    }
+
+    /// [`Self::forward`], also keeping a copy of the hidden states after the first `tap_after` layers
+    /// (0: none; the copy is made while the next layer only reads them, so it costs no extra barrier).
+    pub fn forward_tapped(&self, texts: &[&[u32]], tap_after: usize) -> Result<Hidden> {
+        if tap_after > self.layers.len() {
+            return Err(Error::inference(format!(
+                "cannot tap layer {tap_after} of a {}-layer model",
+                self.layers.len()
+            )));
+        }
         let mut spans = Vec::with_capacity(texts.len());
         let mut tokens = 0;
         for ids in texts {
@@ -257,10 +282,18 @@ impl CpuBert {
             Some(ws) => (ws, self.team.as_ref()),
             None => (&mut own, None),
         };
-        if !self.run_team(ws, texts, &spans, tokens, team) {
+        if !self.run_team(ws, texts, &spans, tokens, tap_after, team) {
             return Err(Error::inference("the forward pass failed"));
         }
-        Ok(ws.x[..tokens * self.hidden].to_vec())
+        let rows = tokens * self.hidden;
+        Ok(Hidden {
+            last: ws.x[..rows].to_vec(),
+            tapped: if tap_after > 0 {
+                ws.tapped[..rows].to_vec()
+            } else {
+                Vec::new()
+            },
+        })
     }
 
     /// One forward pass on `team`, or on the calling thread alone; false if it could not complete.
@@ -270,6 +303,7 @@ impl CpuBert {
         texts: &[&[u32]],
         spans: &[(usize, usize)],
         tokens: usize,
+        tap_after: usize,
         team: Option<&rayon::ThreadPool>,
     ) -> bool {
         let threads = team.map_or(1, rayon::ThreadPool::current_num_threads);
@@ -281,6 +315,9 @@ impl CpuBert {
             &mut ws.inner,
             tokens.min(FFN_BLOCK_ROWS) * self.intermediate,
         );
+        if tap_after > 0 {
+            grow(&mut ws.tapped, tokens * h);
+        }
         let pass = Pass {
             texts,
             spans,
@@ -289,6 +326,8 @@ impl CpuBert {
             qkv: SharedBuf::new(&mut ws.qkv),
             context: SharedBuf::new(&mut ws.context),
             inner: SharedBuf::new(&mut ws.inner),
+            tapped: SharedBuf::new(&mut ws.tapped),
+            tap_after,
             barrier: SpinBarrier::new(threads),
             next_task: self.layers.iter().map(|_| AtomicUsize::new(0)).collect(),
         };
@@ -339,8 +378,26 @@ impl CpuBert {
         }
         pass.barrier.wait();
 
+        // Copies this thread's rows of `x` into `tapped`.
+        let copy_tapped = || {
+            // SAFETY: `tapped` holds `tokens * h` values whenever `tap_after > 0` (`run_team` grew it), this
+            // thread alone writes its rows `my_rows` of it, and it is called only where no thread writes
+            // `x` before the next barrier.
+            let (from, to) = unsafe {
+                (
+                    pass.x.part(my_rows.start * h, my_rows.len() * h),
+                    pass.tapped.part_mut(my_rows.start * h, my_rows.len() * h),
+                )
+            };
+            to.copy_from_slice(from);
+        };
         let mut scratch = AttentionScratch::default();
-        for (l, next_task) in self.layers.iter().zip(&pass.next_task) {
+        for (done, (l, next_task)) in self.layers.iter().zip(&pass.next_task).enumerate() {
+            if done > 0 && done == pass.tap_after {
+                // Between the barrier that ended the last layer and the one after the next product, every
+                // thread only reads `x`, so each copies its own rows.
+                copy_tapped();
+            }
             // qkv = x · Wqkv + b, each thread its panels of columns.
             let plain = Epilogue {
                 accumulate: false,
@@ -433,6 +490,10 @@ impl CpuBert {
                 kernels::bias_layer_norm_in_place(part, &l.output.bias, &n.gamma, &n.beta, n.eps);
             }
             pass.barrier.wait();
+        }
+        if pass.tap_after > 0 && pass.tap_after == self.layers.len() {
+            // After the last barrier nothing writes `x` any more.
+            copy_tapped();
         }
     }
 

@@ -1,5 +1,6 @@
 //! The production `Embedder`, all-MiniLM-L6-v2: tokenizer + BERT (the native CPU engine, or candle's
-//! tensors on other devices) + mean pooling + L2 normalisation, batched by length.
+//! tensors on other devices) + mean pooling + L2 normalisation (of the last layer, and of layer `MID_LAYER`
+//! for the domain head), batched by length.
 
 use super::acquire::ModelFiles;
 use super::bert::{BertEncoder, Config};
@@ -7,6 +8,7 @@ use super::cpu_bert::CpuBert;
 use super::tokenizer::load_tokenizer;
 use super::{
     Embedder, EmbedderSettings, Embedding, EngineChoice, KernelChoice, Tokenized, EMBEDDING_DIM,
+    MID_LAYER,
 };
 use crate::error::{Error, Result};
 use candle_core::Device;
@@ -95,22 +97,27 @@ impl MiniLmEmbedder {
         self
     }
 
-    /// One forward pass over a batch, then mean pooling over each text's tokens and L2 normalisation.
-    fn embed_batch<'a>(&self, batch: impl Iterator<Item = &'a Tokenized>) -> Result<Vec<Vec<f32>>> {
+    /// One forward pass over a batch, then mean pooling over each text's tokens and L2 normalisation, of
+    /// the last layer and of layer `MID_LAYER`: (vector, mid-layer vector) per text.
+    fn embed_batch<'a>(
+        &self,
+        batch: impl Iterator<Item = &'a Tokenized>,
+    ) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
         let rows: Vec<&[u32]> = batch.map(|t| t.ids.as_slice()).collect();
         let dim = EMBEDDING_DIM;
         match &self.engine {
             Engine::Cpu(encoder) => {
                 // Packed: the rows of text 0, then text 1, ...
-                let hidden = encoder.forward(&rows)?;
+                let hidden = encoder.forward_tapped(&rows, MID_LAYER)?;
                 let mut start = 0;
                 Ok(rows
                     .iter()
                     .map(|r| {
                         let end = start + r.len() * dim;
-                        let v = mean_pool_normalize(&hidden[start..end], dim);
+                        let last = mean_pool_normalize(&hidden.last[start..end], dim);
+                        let mid = mean_pool_normalize(&hidden.tapped[start..end], dim);
                         start = end;
-                        v
+                        (last, mid)
                     })
                     .collect())
             }
@@ -122,13 +129,20 @@ impl MiniLmEmbedder {
                     ids[b * seq..b * seq + row.len()].copy_from_slice(row);
                 }
                 let lengths: Vec<usize> = rows.iter().map(|r| r.len()).collect();
-                let hidden = encoder.forward(&ids, &lengths, seq)?;
-                let flat = hidden.flatten_all()?.to_vec1::<f32>()?;
+                let (last, mid) = encoder.forward_tapped(&ids, &lengths, seq, MID_LAYER)?;
+                let mid =
+                    mid.ok_or_else(|| Error::inference("the tapped layer was not returned"))?;
+                let last = last.flatten_all()?.to_vec1::<f32>()?;
+                let mid = mid.flatten_all()?.to_vec1::<f32>()?;
                 Ok(lengths
                     .iter()
                     .enumerate()
                     .map(|(b, &len)| {
-                        mean_pool_normalize(&flat[b * seq * dim..(b * seq + len) * dim], dim)
+                        let text = b * seq * dim..(b * seq + len) * dim;
+                        (
+                            mean_pool_normalize(&last[text.clone()], dim),
+                            mean_pool_normalize(&mid[text], dim),
+                        )
                     })
                     .collect())
             }
@@ -197,9 +211,10 @@ impl Embedder for MiniLmEmbedder {
         let mut out: Vec<Option<Embedding>> = vec![None; items.len()];
         for chunk in order.chunks(self.batch_size) {
             let vectors = self.embed_batch(chunk.iter().map(|&i| &items[i]))?;
-            for (&i, vector) in chunk.iter().zip(vectors) {
+            for (&i, (vector, mid_layer)) in chunk.iter().zip(vectors) {
                 out[i] = Some(Embedding {
                     vector,
+                    mid_layer,
                     tokens: items[i].ids.len(),
                     truncated: items[i].truncated,
                     full_tokens: items[i].full_tokens,

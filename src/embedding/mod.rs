@@ -79,14 +79,20 @@ pub const MODEL_ID: &str = "all-MiniLM-L6-v2@53aa51172d142c89";
 
 /// Width of the embedding vectors produced by all-MiniLM-L6-v2.
 pub const EMBEDDING_DIM: usize = 384;
+/// The intermediate layer (of six) whose token vectors are also mean-pooled, into `Embedding::mid_layer`.
+pub const MID_LAYER: usize = 3;
 /// Longest input in tokens (special tokens included); longer texts are truncated.
 pub const MAX_TOKENS: usize = 256;
 
 /// One embedded text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Embedding {
-    /// Unit-length vector of `EMBEDDING_DIM` floats.
+    /// Unit-length vector of `EMBEDDING_DIM` floats: the sentence embedding (last layer, mean-pooled).
     pub vector: Vec<f32>,
+    /// Unit-length mean of the token vectors after layer `MID_LAYER`, `EMBEDDING_DIM` floats. It stays nearer
+    /// the prompt's words than `vector`, whose last layer is tuned so that paraphrases meet. Empty when it is
+    /// not known (an embedding carried by a record written before it was kept).
+    pub mid_layer: Vec<f32>,
     /// Tokens fed to the model after truncation, `[CLS]` and `[SEP]` included.
     pub tokens: usize,
     /// Whether the text was longer than `MAX_TOKENS` and was cut.

@@ -78,6 +78,7 @@ mod tests {
     fn emb(x: f32) -> Arc<Embedding> {
         Arc::new(Embedding {
             vector: vec![x],
+            mid_layer: Vec::new(),
             tokens: 1,
             truncated: false,
             full_tokens: 1,

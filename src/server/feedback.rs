@@ -109,6 +109,8 @@ impl Decisions {
 pub struct RecordEmbedding<'a> {
     pub model: &'a str,
     pub vector: &'a [f32],
+    /// The mid-layer vector the domain head reads (`Embedding::mid_layer`).
+    pub mid_layer: &'a [f32],
     pub tokens: usize,
     pub full_tokens: usize,
     pub truncated: bool,
@@ -337,6 +339,7 @@ mod tests {
         let d = Decisions::new(2);
         let e = Arc::new(Embedding {
             vector: vec![0.0; 3],
+            mid_layer: vec![0.0; 3],
             tokens: 2,
             truncated: false,
             full_tokens: 2,

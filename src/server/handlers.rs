@@ -376,6 +376,7 @@ pub async fn feedback(
         embedding: RecordEmbedding {
             model: crate::embedding::MODEL_ID,
             vector: &decision.embedding.vector,
+            mid_layer: &decision.embedding.mid_layer,
             tokens: decision.embedding.tokens,
             full_tokens: decision.embedding.full_tokens,
             truncated: decision.embedding.truncated,

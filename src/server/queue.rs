@@ -366,6 +366,7 @@ mod tests {
                 .iter()
                 .map(|t| Embedding {
                     vector: vec![t.ids.len() as f32],
+                    mid_layer: Vec::new(),
                     tokens: t.ids.len(),
                     truncated: false,
                     full_tokens: t.full_tokens,

@@ -49,6 +49,9 @@ struct RawRecord {
 struct RawEmbedding {
     model: String,
     vector: Vec<f32>,
+    /// Absent in records written before the mid-layer vector was kept.
+    #[serde(default)]
+    mid_layer: Vec<f32>,
     tokens: usize,
     full_tokens: usize,
     #[serde(default)]
@@ -264,10 +267,21 @@ fn parse_record(
                     e.vector.len()
                 ));
             }
+            if !(e.mid_layer.is_empty()
+                || e.mid_layer.len() == crate::embedding::EMBEDDING_DIM
+                    && e.mid_layer.iter().all(|v| v.is_finite()))
+            {
+                return Err(format!(
+                    "embedding's mid_layer must be absent or {} finite numbers, got {}",
+                    crate::embedding::EMBEDDING_DIM,
+                    e.mid_layer.len()
+                ));
+            }
             Some((
                 e.model,
                 Embedding {
                     vector: e.vector,
+                    mid_layer: e.mid_layer,
                     tokens: e.tokens,
                     truncated: e.truncated,
                     full_tokens: e.full_tokens,
@@ -404,6 +418,37 @@ mod tests {
         assert!(d.problems[1].contains("logs.jsonl:4:") && d.problems[1].contains("[0,1]"));
         assert!(d.problems[2].contains(":5:") && d.problems[2].contains("cooking"));
         assert!(d.prices.is_empty());
+    }
+
+    #[test]
+    fn a_carried_mid_layer_vector_is_optional_but_checked() {
+        let vector =
+            |x: f32| serde_json::to_string(&vec![x; crate::embedding::EMBEDDING_DIM]).unwrap();
+        let line = |mid: &str| {
+            format!(
+                "{{\"outcomes\": {{\"a\": 1}}, \"embedding\": {{\"model\": \"m\", \"vector\": {}, \"tokens\": 3, \"full_tokens\": 3{mid}}}}}\n",
+                vector(0.05)
+            )
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let text = [
+            line(""),
+            line(&format!(", \"mid_layer\": {}", vector(0.1))),
+            line(", \"mid_layer\": [0.1, 0.2]"),
+        ]
+        .concat();
+        std::fs::write(dir.path().join("feedback.jsonl"), text).unwrap();
+        let d = Dataset::load(dir.path()).unwrap();
+        assert_eq!(d.records.len(), 2, "{:?}", d.problems);
+        let mid = |k: usize| d.records[k].embedding.as_ref().unwrap().1.mid_layer.clone();
+        assert!(mid(0).is_empty());
+        assert_eq!(mid(1), vec![0.1; crate::embedding::EMBEDDING_DIM]);
+        assert_eq!(d.problems.len(), 1);
+        assert!(
+            d.problems[0].contains(":3:") && d.problems[0].contains("mid_layer"),
+            "{:?}",
+            d.problems
+        );
     }
 
     #[test]

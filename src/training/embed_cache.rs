@@ -1,8 +1,9 @@
 //! On-disk cache of prompt embeddings keyed by (model id, text), so a retrain embeds only new prompts.
 //!
 //! Append-only binary file of fixed-size records: sha256(model id, text) (32 bytes), the vector
-//! (384 little-endian f32), tokens (u32), full tokens (u32), truncated (u8). A torn final record
-//! (a crash mid-append) is ignored on load.
+//! (384 little-endian f32), the mid-layer vector (384 f32), tokens (u32), full tokens (u32), truncated (u8).
+//! A torn final record (a crash mid-append) is cut off on load. The file's name carries the layout's version
+//! ([`FILE_NAME`]); a file of an older layout is not read (its prompts are embedded again).
 
 use crate::embedding::{Embedder, Embedding, EMBEDDING_DIM};
 use crate::error::{Error, Result};
@@ -11,7 +12,10 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-const RECORD: usize = 32 + EMBEDDING_DIM * 4 + 4 + 4 + 1;
+const RECORD: usize = 32 + 2 * EMBEDDING_DIM * 4 + 4 + 4 + 1;
+
+/// The cache's file name in its folder: version 2 added the mid-layer vector (version 1 was `embeddings.bin`).
+pub const FILE_NAME: &str = "embeddings-v2.bin";
 
 /// The cache, loaded in memory.
 pub struct EmbeddingCache {
@@ -34,15 +38,27 @@ impl EmbeddingCache {
         let mut entries = HashMap::new();
         if path.exists() {
             let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
+            let whole = bytes.len() - bytes.len() % RECORD;
+            if whole < bytes.len() {
+                // Cut a torn final record off, so that the next append starts on a record boundary.
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .and_then(|f| f.set_len(whole as u64))
+                    .map_err(|e| Error::io("truncating", path, e))?;
+            }
             for rec in bytes.chunks_exact(RECORD) {
                 let mut k = [0u8; 32];
                 k.copy_from_slice(&rec[..32]);
-                let floats = &rec[32..32 + EMBEDDING_DIM * 4];
-                let vector = floats
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect();
-                let at = 32 + EMBEDDING_DIM * 4;
+                let floats = |from: usize| -> Vec<f32> {
+                    rec[from..from + EMBEDDING_DIM * 4]
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect()
+                };
+                let vector = floats(32);
+                let mid_layer = floats(32 + EMBEDDING_DIM * 4);
+                let at = 32 + 2 * EMBEDDING_DIM * 4;
                 let u32_at = |i: usize| {
                     u32::from_le_bytes([rec[i], rec[i + 1], rec[i + 2], rec[i + 3]]) as usize
                 };
@@ -50,6 +66,7 @@ impl EmbeddingCache {
                     k,
                     Embedding {
                         vector,
+                        mid_layer,
                         tokens: u32_at(at),
                         full_tokens: u32_at(at + 4),
                         truncated: rec[at + 8] != 0,
@@ -103,7 +120,12 @@ impl EmbeddingCache {
                 let mut buf = Vec::with_capacity(chunk.len() * RECORD);
                 for (&i, e) in chunk.iter().zip(embedded) {
                     buf.extend_from_slice(&keys[i]);
-                    for v in &e.vector {
+                    if e.vector.len() != EMBEDDING_DIM || e.mid_layer.len() != EMBEDDING_DIM {
+                        return Err(Error::inference(
+                            "an embedding to cache is not two vectors of the model's width",
+                        ));
+                    }
+                    for v in e.vector.iter().chain(&e.mid_layer) {
                         buf.extend_from_slice(&v.to_le_bytes());
                     }
                     buf.extend_from_slice(&(e.tokens as u32).to_le_bytes());
@@ -125,5 +147,89 @@ impl EmbeddingCache {
                     .ok_or_else(|| Error::inference("embedding missing from cache"))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embedding::Tokenized;
+
+    /// Embeds a text as vectors filled with its length (last layer) and its length plus one (mid layer);
+    /// with `no_mid`, as an embedder that does not return the mid layer.
+    struct Fake {
+        no_mid: bool,
+    }
+
+    impl Embedder for Fake {
+        fn tokenize(&self, texts: &[String]) -> Result<Vec<Tokenized>> {
+            Ok(texts
+                .iter()
+                .map(|t| Tokenized {
+                    ids: vec![0; t.len()],
+                    truncated: false,
+                    full_tokens: t.len() + 2,
+                })
+                .collect())
+        }
+        fn embed_tokenized(&self, items: &[Tokenized]) -> Result<Vec<Embedding>> {
+            Ok(items
+                .iter()
+                .map(|t| Embedding {
+                    vector: vec![t.ids.len() as f32; EMBEDDING_DIM],
+                    mid_layer: if self.no_mid {
+                        Vec::new()
+                    } else {
+                        vec![t.ids.len() as f32 + 1.0; EMBEDDING_DIM]
+                    },
+                    tokens: t.ids.len(),
+                    truncated: false,
+                    full_tokens: t.full_tokens,
+                })
+                .collect())
+        }
+        fn model_id(&self) -> &str {
+            "fake"
+        }
+    }
+
+    #[test]
+    fn both_vectors_survive_a_reopen_and_a_torn_record_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let texts: Vec<String> = ["a", "bb", "ccc"].iter().map(|t| t.to_string()).collect();
+        let mut cache = EmbeddingCache::open(&path).unwrap();
+        let first = cache
+            .embed_all(&Fake { no_mid: false }, &texts, |_, _| {})
+            .unwrap();
+        assert_eq!(first[1].mid_layer, vec![3.0; EMBEDDING_DIM]);
+        // A crash mid-append leaves part of a record at the end.
+        let mut bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len(), 3 * RECORD);
+        bytes.extend_from_slice(&[7u8; RECORD / 2]);
+        std::fs::write(&path, bytes).unwrap();
+        let mut reopened = EmbeddingCache::open(&path).unwrap();
+        assert_eq!(reopened.len(), 3);
+        // Everything comes from the file: an embedder without a mid layer is never asked.
+        let again = reopened
+            .embed_all(&Fake { no_mid: true }, &texts, |_, _| {})
+            .unwrap();
+        assert_eq!(again, first);
+        // A new text from such an embedder cannot be cached without its mid layer.
+        let err = reopened
+            .embed_all(&Fake { no_mid: true }, &["dddd".to_string()], |_, _| {})
+            .unwrap_err();
+        assert!(err.to_string().contains("two vectors"), "{err}");
+        // The torn bytes were cut off, so a later append lines up.
+        let more = reopened
+            .embed_all(&Fake { no_mid: false }, &["dddd".to_string()], |_, _| {})
+            .unwrap();
+        let mut last = EmbeddingCache::open(&path).unwrap();
+        assert_eq!(last.len(), 4);
+        let all = [texts, vec!["dddd".to_string()]].concat();
+        let got = last
+            .embed_all(&Fake { no_mid: true }, &all, |_, _| {})
+            .unwrap();
+        assert_eq!(got, [first, more].concat());
     }
 }

@@ -14,7 +14,10 @@ pub mod table_fit;
 
 use crate::embedding::{Embedder, Embedding};
 use crate::error::{Error, Result};
-use crate::labels::{features, DifficultyHead, DomainHead, Heads, SoftmaxHead, FEATURE_DIM};
+use crate::labels::{
+    domain_features, features, DifficultyHead, DomainHead, DomainInput, Heads, SoftmaxHead,
+    FEATURE_DIM,
+};
 use crate::routing::{RoutingTable, DOMAINS};
 use dataset::{Dataset, Price, TrainingRecord};
 use fit::FitOptions;
@@ -28,6 +31,9 @@ pub struct Corpus {
     pub records: Vec<TrainingRecord>,
     pub embeddings: Vec<Embedding>,
     pub features: Vec<Vec<f32>>,
+    /// What the domain head reads, and each row's features for it.
+    pub domain_input: DomainInput,
+    pub domain_features: Vec<Vec<f32>>,
     pub held_out: Vec<bool>,
     pub prices: BTreeMap<String, Price>,
 }
@@ -94,6 +100,11 @@ impl Corpus {
             }
         }
         let features = embeddings.iter().map(features).collect();
+        let domain_input = DomainInput::EmbeddingAndMidLayer;
+        let domain_features = embeddings
+            .iter()
+            .map(|e| domain_features(e, domain_input))
+            .collect();
         let held_out = data
             .records
             .iter()
@@ -103,9 +114,26 @@ impl Corpus {
             records: data.records,
             embeddings,
             features,
+            domain_input,
+            domain_features,
             held_out,
             prices: data.prices,
         })
+    }
+
+    /// Row `i`'s features for a domain head that reads `input`: the corpus's own rows when they are for that
+    /// input, else made from the row's embedding (a head of older artifacts, compared in the report).
+    pub fn domain_row(&self, i: usize, input: DomainInput) -> std::borrow::Cow<'_, [f32]> {
+        use std::borrow::Cow;
+        if input == self.domain_input {
+            return Cow::Borrowed(&self.domain_features[i]);
+        }
+        match (input, self.embeddings.get(i)) {
+            (DomainInput::Embedding, _) => Cow::Borrowed(&self.features[i]),
+            (_, Some(e)) => Cow::Owned(domain_features(e, input)),
+            // Rows built by hand carry no embedding; an input they were not built for sees zeros.
+            (_, None) => Cow::Owned(vec![0.0; input.width()]),
+        }
     }
 
     /// Indices of the training split.
@@ -125,8 +153,8 @@ impl Corpus {
 
 #[cfg(test)]
 impl Corpus {
-    /// A corpus of `records` with the given feature rows and split, no embeddings and no prices: tests
-    /// of the fits build their rows by hand.
+    /// A corpus of `records` with the given feature rows (read by every head) and split, no embeddings and
+    /// no prices: tests of the fits build their rows by hand.
     pub(crate) fn from_features(
         records: Vec<TrainingRecord>,
         features: Vec<Vec<f32>>,
@@ -135,6 +163,8 @@ impl Corpus {
         Self {
             records,
             embeddings: Vec::new(),
+            domain_input: DomainInput::Embedding,
+            domain_features: features.clone(),
             features,
             held_out,
             prices: BTreeMap::new(),
@@ -245,17 +275,18 @@ pub(crate) fn fit_domain_head(corpus: &Corpus, labelled: &[usize]) -> Result<Dom
         return Ok(DomainHead {
             head: SoftmaxHead {
                 classes: DOMAINS.iter().map(|d| format!("domain:{d}")).collect(),
-                weights: ndarray::Array2::zeros((DOMAINS.len(), FEATURE_DIM)),
+                weights: ndarray::Array2::zeros((DOMAINS.len(), corpus.domain_input.width())),
                 bias: ndarray::Array1::zeros(DOMAINS.len()),
             },
             class_domain: (0..DOMAINS.len()).collect(),
+            input: corpus.domain_input,
         });
     }
     let names: Vec<String> = classes.keys().cloned().collect();
     let class_domain: Vec<usize> = classes.values().copied().collect();
     let x: Vec<Vec<f32>> = labelled
         .iter()
-        .map(|&i| corpus.features[i].clone())
+        .map(|&i| corpus.domain_features[i].clone())
         .collect();
     let y: Vec<usize> = keys
         .iter()
@@ -271,6 +302,7 @@ pub(crate) fn fit_domain_head(corpus: &Corpus, labelled: &[usize]) -> Result<Dom
             bias,
         },
         class_domain,
+        input: corpus.domain_input,
     })
 }
 
@@ -353,9 +385,10 @@ pub fn fit_with_base(
         .filter(|&i| !corpus.records[i].outcomes.is_empty())
         .collect();
     let domain_of = |i: usize| {
-        corpus.records[i]
-            .domain
-            .unwrap_or_else(|| base.domain.predict(&corpus.features[i]))
+        corpus.records[i].domain.unwrap_or_else(|| {
+            base.domain
+                .predict(&corpus.domain_row(i, base.domain.input))
+        })
     };
     let mut task_rows: BTreeMap<&str, usize> = BTreeMap::new();
     for &i in &with_outcomes {

@@ -2,7 +2,7 @@
 //! fit, evaluate on the held-out split, compare with the current artifacts, and write the new ones.
 
 use super::dataset::Dataset;
-use super::embed_cache::EmbeddingCache;
+use super::embed_cache::{self, EmbeddingCache};
 use super::evaluate::{self, DomainTransfer, Report};
 use super::{is_generated_source, Corpus, FitSettings, Fitted, Granularity};
 use crate::artifacts::{self, Manifest};
@@ -83,7 +83,7 @@ pub fn retrain(
     }
     let data_sha256 = data_hash(&data)?;
     let data_files: Vec<String> = data.files.iter().map(|f| f.display().to_string()).collect();
-    let mut cache = EmbeddingCache::open(&models_dir.join("cache").join("embeddings.bin"))?;
+    let mut cache = EmbeddingCache::open(&models_dir.join("cache").join(embed_cache::FILE_NAME))?;
     let corpus = Corpus::build(data, embedder, &mut cache, show_progress)?;
     let train = corpus.train_indices();
     if train.is_empty() {

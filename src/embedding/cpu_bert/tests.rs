@@ -152,6 +152,47 @@ fn native_engine_equals_the_candle_engine(hidden: usize, heads: usize) {
 }
 
 #[test]
+fn the_tapped_layer_equals_the_candle_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, cfg) = tiny_model(dir.path(), 48, 4);
+    let reference = BertEncoder::load(&path, &cfg, &Device::Cpu).unwrap();
+    let texts = texts();
+    let slices: Vec<&[u32]> = texts.iter().map(Vec::as_slice).collect();
+    let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let worst = |a: &[f32], b: &[f32]| {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max)
+    };
+    for threads in [1, 3] {
+        let native = CpuBert::load(&path, &cfg, threads).unwrap();
+        for tap_after in 1..=cfg.num_hidden_layers {
+            let (mut want_last, mut want_tapped) = (Vec::new(), Vec::new());
+            for ids in &texts {
+                let (last, tapped) = reference
+                    .forward_tapped(ids, &[ids.len()], ids.len(), tap_after)
+                    .unwrap();
+                want_last.extend(flat(&last));
+                want_tapped.extend(flat(&tapped.unwrap()));
+            }
+            let got = native.forward_tapped(&slices, tap_after).unwrap();
+            let what = format!("{threads} threads, tap after {tap_after}");
+            assert!(worst(&got.last, &want_last) < 2e-4, "{what}: last");
+            assert!(worst(&got.tapped, &want_tapped) < 2e-4, "{what}: tapped");
+            // Tapping does not change the last layer, and an inner layer is not the last one.
+            assert_eq!(got.last, native.forward(&slices).unwrap(), "{what}");
+            let inner = tap_after < cfg.num_hidden_layers;
+            assert_eq!(got.tapped != got.last, inner, "{what}");
+        }
+        assert!(native.forward_tapped(&slices, 0).unwrap().tapped.is_empty());
+        assert!(native.forward_tapped(&slices, 3).is_err());
+    }
+    assert!(reference.forward_tapped(&[1, 2], &[2], 2, 3).is_err());
+}
+
+#[test]
 fn bad_texts_are_errors_not_panics() {
     let dir = tempfile::tempdir().unwrap();
     let (path, cfg) = tiny_model(dir.path(), 48, 4);

@@ -283,7 +283,10 @@ pub fn evaluate(
     let mut by_source: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for &i in &held {
         if let Some(d) = corpus.records[i].domain {
-            let p = fitted.heads.domain.predict(&corpus.features[i]);
+            let p = fitted
+                .heads
+                .domain
+                .predict(&corpus.domain_row(i, fitted.heads.domain.input));
             truth.push(d);
             pred.push(p);
             let e = by_source

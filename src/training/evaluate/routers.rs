@@ -80,9 +80,11 @@ pub fn domain_router<'a>(
     pseudo_count: f32,
 ) -> Result<Router<'a>> {
     let key = |i: usize| {
-        let d = corpus.records[i]
-            .domain
-            .unwrap_or_else(|| heads.domain.predict(&corpus.features[i]));
+        let d = corpus.records[i].domain.unwrap_or_else(|| {
+            heads
+                .domain
+                .predict(&corpus.domain_row(i, heads.domain.input))
+        });
         format!("domain:{}", DOMAINS[d])
     };
     reference_router(
@@ -154,7 +156,9 @@ fn reference_router<'a>(
     let n = categories.len();
     let label: LabelFn<'a> = match soft_domain {
         Some(heads) => Box::new(move |i| PromptLabels {
-            category_probs: heads.domain.probs(&corpus.features[i]),
+            category_probs: heads
+                .domain
+                .probs(&corpus.domain_row(i, heads.domain.input)),
             level: 0,
             input_tokens: corpus.embeddings[i].full_tokens,
         }),

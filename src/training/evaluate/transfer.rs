@@ -274,7 +274,7 @@ pub(super) fn domain_transfer(corpus: &Corpus, train: &[usize]) -> Result<Vec<Do
             }
             if let Some(d) = r.domain {
                 rows += 1;
-                correct += usize::from(head.predict(&corpus.features[i]) == d);
+                correct += usize::from(head.predict(&corpus.domain_row(i, head.input)) == d);
             }
         }
         out.push(DomainTransfer {
