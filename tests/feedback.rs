@@ -94,6 +94,10 @@ fn feedback_is_logged_in_the_training_format_and_bad_feedback_is_refused() {
     assert_eq!(first["source"], "feedback");
     assert!(first["prompt"].is_null(), "texts are not kept by default");
     assert_eq!(first["embedding"]["vector"].as_array().unwrap().len(), 384);
+    // The domain head also reads the mid-layer vector, so the log keeps it for the retrain.
+    let mid = first["embedding"]["mid_layer"].as_array().unwrap();
+    assert_eq!(mid.len(), 384);
+    assert_ne!(mid, first["embedding"]["vector"].as_array().unwrap());
     assert_eq!(first["embedding"]["model"], triage::embedding::MODEL_ID);
     assert_eq!(first["outcomes"][provider.as_str()], 0.75);
     assert_eq!(first["labels"]["domain"], "code");
