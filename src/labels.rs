@@ -28,7 +28,7 @@ pub enum DomainInput {
     Embedding,
     /// The embedding, the mid-layer vector, then the length feature ([`domain_features`]). The mid layer
     /// keeps the prompt's words, which is what a reader files a prompt by: on the probe sets a linear head
-    /// on both got 530 of 562 domains right against 491 on the embedding alone (docs/labels.md).
+    /// on both got 530 of 562 domains right against 490 on the embedding alone (docs/labels.md).
     EmbeddingAndMidLayer,
 }
 
@@ -212,11 +212,6 @@ pub struct DomainHead {
 }
 
 impl DomainHead {
-    /// Probabilities of the six domains of one embedded prompt.
-    pub fn probs_of(&self, e: &Embedding) -> Vec<f32> {
-        self.probs(&domain_features(e, self.input))
-    }
-
     /// Probabilities of the six domains of one row of the head's features (`domain_features`).
     pub fn probs(&self, x: &[f32]) -> Vec<f32> {
         self.fold(&self.head.probs(x))

@@ -258,19 +258,17 @@ fn parse_record(
     let prompt = raw.prompt.unwrap_or_default();
     let embedding = match raw.embedding {
         Some(e) => {
-            if e.vector.len() != crate::embedding::EMBEDDING_DIM
-                || !e.vector.iter().all(|v| v.is_finite())
-            {
+            let model_width = |v: &[f32]| {
+                v.len() == crate::embedding::EMBEDDING_DIM && v.iter().all(|x| x.is_finite())
+            };
+            if !model_width(&e.vector) {
                 return Err(format!(
                     "embedding must be {} finite numbers, got {}",
                     crate::embedding::EMBEDDING_DIM,
                     e.vector.len()
                 ));
             }
-            if !(e.mid_layer.is_empty()
-                || e.mid_layer.len() == crate::embedding::EMBEDDING_DIM
-                    && e.mid_layer.iter().all(|v| v.is_finite()))
-            {
+            if !(e.mid_layer.is_empty() || model_width(&e.mid_layer)) {
                 return Err(format!(
                     "embedding's mid_layer must be absent or {} finite numbers, got {}",
                     crate::embedding::EMBEDDING_DIM,
