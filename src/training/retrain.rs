@@ -532,6 +532,17 @@ pub fn render(report: &Report, settings: &FitSettings, grid: &[FitSettings], cv:
                 pct(s.length_cpt50),
                 advantage(margin, s.cpt50_advantage_ci)
             );
+            if let Some(b) = &s.between_tasks {
+                let _ = writeln!(
+                    t,
+                    "   {:<11} by task alone ({} tasks, each row scored by its task's mean): tasks in the order of the pair's gap {} (the ceiling) | difficulty {} | length {}",
+                    "",
+                    b.tasks,
+                    pct(b.gap_order_cpt50),
+                    pct(b.difficulty_cpt50),
+                    pct(b.length_cpt50)
+                );
+            }
             margins.push(margin);
             clear_wins += usize::from(s.cpt50_advantage_ci.0 > 0.0);
             clear_losses += usize::from(s.cpt50_advantage_ci.1 < 0.0);
@@ -618,8 +629,8 @@ fn knob_regression(
 mod tests {
     use super::{knob_regression, render, settings_grid};
     use crate::training::evaluate::{
-        DomainTransfer, GroupReport, KnobFigures, Report, RoutingFigures, SourceTransfer,
-        SourceTransfers,
+        BetweenTasks, DomainTransfer, GroupReport, KnobFigures, Report, RoutingFigures,
+        SourceTransfer, SourceTransfers,
     };
 
     fn source(
@@ -640,6 +651,7 @@ mod tests {
             length_auc: 0.6,
             length_cpt50,
             cpt50_advantage_ci: ci,
+            between_tasks: None,
         }
     }
 
@@ -698,7 +710,15 @@ mod tests {
             source_transfer: SourceTransfers {
                 sources: vec![
                     source("a", 0.40, 0.50, (0.05, 0.15)),
-                    source("b", 0.44, 0.40, (-0.08, -0.01)),
+                    SourceTransfer {
+                        between_tasks: Some(BetweenTasks {
+                            tasks: 14,
+                            gap_order_cpt50: 0.298,
+                            difficulty_cpt50: 0.481,
+                            length_cpt50: 0.445,
+                        }),
+                        ..source("b", 0.44, 0.40, (-0.08, -0.01))
+                    },
                     source("c", 0.30, 0.32, (-0.03, 0.07)),
                 ],
                 mean_cpt50_advantage_ci: Some((-0.004, 0.061)),
@@ -735,6 +755,14 @@ mod tests {
             ),
             "{text}"
         );
+        assert!(
+            text.contains(
+                "by task alone (14 tasks, each row scored by its task's mean): tasks in the order of the pair's gap 29.8% (the ceiling) | difficulty 48.1% | length 44.5%"
+            ),
+            "{text}"
+        );
+        // Only the source that has tasks gets the line.
+        assert_eq!(text.matches("by task alone").count(), 1, "{text}");
         assert!(text.contains("  <- chosen"), "{text}");
     }
 

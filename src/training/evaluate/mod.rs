@@ -264,7 +264,7 @@ use routers::estimates;
 pub use routers::{
     domain_router, evaluation_policy, head_labels, true_task_router, LabelFn, Router,
 };
-pub use transfer::{DomainTransfer, SourceTransfer, SourceTransfers};
+pub use transfer::{BetweenTasks, DomainTransfer, SourceTransfer, SourceTransfers};
 
 /// Evaluates the fitted heads and table, plus reference routers, on the held-out split.
 /// `default_set` (serving's enabled providers), when it forms a group of its own, is reported as one more

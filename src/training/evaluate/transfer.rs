@@ -100,6 +100,62 @@ pub struct SourceTransfer {
     pub length_cpt50: f64,
     /// 95% paired-bootstrap interval of `length_cpt50 − difficulty_cpt50` (positive: difficulty ahead).
     pub cpt50_advantage_ci: (f64, f64),
+    /// The same pair routed by task alone; `None` when the source's rows carry fewer than two tasks.
+    pub between_tasks: Option<BetweenTasks>,
+}
+
+/// How much of a source's CPT(50%) a score constant inside each task can reach: every row scored by a
+/// value of its task alone. A source that mixes tasks of different metrics and formats can be decided by
+/// which tasks the weak provider falls behind on rather than by which items are hard; these figures
+/// show which it is.
+#[derive(Debug, Clone, Serialize)]
+pub struct BetweenTasks {
+    pub tasks: usize,
+    /// Tasks ordered by the pair's own mean gap (strong − weak outcome) on them: the lowest CPT(50%) a
+    /// score constant inside each task reaches (up to the order inside a task). A ceiling read from the
+    /// outcomes being scored, not a router.
+    pub gap_order_cpt50: f64,
+    /// Each row scored by its task's mean difficulty score.
+    pub difficulty_cpt50: f64,
+    /// Each row scored by its task's mean prompt length.
+    pub length_cpt50: f64,
+}
+
+/// Each value replaced by the mean of `values` over the entries of the same task.
+fn task_means(values: &[f64], tasks: &[Option<&str>]) -> Vec<f64> {
+    let mut sums: BTreeMap<Option<&str>, (f64, usize)> = BTreeMap::new();
+    for (v, t) in values.iter().zip(tasks) {
+        let s = sums.entry(*t).or_default();
+        s.0 += v;
+        s.1 += 1;
+    }
+    tasks
+        .iter()
+        .map(|t| sums.get(t).map_or(0.0, |&(sum, n)| sum / n as f64))
+        .collect()
+}
+
+/// The pair routed by task alone (see [`BetweenTasks`]); rows without a task form one task of their own.
+fn between_tasks(
+    tasks: &[Option<&str>],
+    scores: &[f64],
+    lengths: &[f64],
+    strong: &[f64],
+    weak: &[f64],
+) -> Option<BetweenTasks> {
+    let distinct: BTreeSet<Option<&str>> = tasks.iter().copied().collect();
+    if distinct.len() < 2 {
+        return None;
+    }
+    let gaps: Vec<f64> = strong.iter().zip(weak).map(|(s, w)| s - w).collect();
+    let cpt50 =
+        |values: &[f64]| metrics::pair_metrics(&task_means(values, tasks), strong, weak).cpt50;
+    Some(BetweenTasks {
+        tasks: distinct.len(),
+        gap_order_cpt50: cpt50(&gaps),
+        difficulty_cpt50: cpt50(scores),
+        length_cpt50: cpt50(lengths),
+    })
 }
 
 /// The leave-one-source-out figures of every source, with the resampling interval of their mean advantage.
@@ -189,6 +245,10 @@ pub(super) fn source_transfer(corpus: &Corpus, train: &[usize]) -> Result<Source
         let strong_o: Vec<f64> = rows.iter().map(|&i| outcome(i, &strong)).collect();
         let weak_o: Vec<f64> = rows.iter().map(|&i| outcome(i, &weak)).collect();
         let weak_fails: Vec<bool> = weak_o.iter().map(|&o| o < 0.5).collect();
+        let tasks: Vec<Option<&str>> = rows
+            .iter()
+            .map(|&i| corpus.records[i].task.as_deref())
+            .collect();
         // Each source its own seed, so the sources' resamples are independent draws.
         let advantage = metrics::cpt50_advantage_resamples(
             &scores,
@@ -208,6 +268,7 @@ pub(super) fn source_transfer(corpus: &Corpus, train: &[usize]) -> Result<Source
             length_spearman: metrics::spearman(&lengths, &failure),
             length_auc: metrics::roc_auc(&lengths, &weak_fails),
             length_cpt50: metrics::pair_metrics(&lengths, &strong_o, &weak_o).cpt50,
+            between_tasks: between_tasks(&tasks, &scores, &lengths, &strong_o, &weak_o),
             strong,
             weak,
         });
@@ -288,7 +349,7 @@ pub(super) fn domain_transfer(corpus: &Corpus, train: &[usize]) -> Result<Vec<Do
 
 #[cfg(test)]
 mod tests {
-    use super::{domain_transfer, mean_interval};
+    use super::{between_tasks, domain_transfer, mean_interval, task_means};
     use crate::labels::FEATURE_DIM;
     use crate::training::dataset::TrainingRecord;
     use crate::training::Corpus;
@@ -375,5 +436,44 @@ mod tests {
         c[0] = f64::NAN;
         c[40] = f64::NAN;
         assert_eq!(mean_interval(&[a, c]), Some((1.0, 19.0)));
+    }
+
+    #[test]
+    fn task_means_average_inside_each_task_rows_without_a_task_included() {
+        let tasks = [Some("a"), None, Some("a"), Some("b"), None];
+        assert_eq!(
+            task_means(&[1.0, 10.0, 3.0, 7.0, 20.0], &tasks),
+            vec![2.0, 15.0, 2.0, 7.0, 15.0]
+        );
+    }
+
+    #[test]
+    fn routing_by_task_alone_reaches_what_the_tasks_gaps_allow() {
+        // Task "fmt": the weak provider fails all 4 rows the strong one passes (gap 1 a row); task "hard":
+        // both fail 2 rows and pass 2 (gap 0). Half of the total gap (4 of 8 rows' worth: 2) is reached
+        // after 2 strong calls when "fmt" comes first (25%), after 4 + 2 when "hard" does (75%).
+        let tasks = [
+            Some("fmt"),
+            Some("hard"),
+            Some("fmt"),
+            Some("hard"),
+            Some("fmt"),
+            Some("hard"),
+            Some("fmt"),
+            Some("hard"),
+        ];
+        let strong = [1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0];
+        let weak = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
+        // The score ranks the rows of "hard" higher, item by item and so on average; length the reverse.
+        let scores = [0.1, 0.9, 0.2, 0.8, 0.3, 0.7, 0.4, 0.6];
+        let lengths = [90.0, 10.0, 80.0, 20.0, 70.0, 30.0, 60.0, 40.0];
+        let b = between_tasks(&tasks, &scores, &lengths, &strong, &weak).expect("two tasks");
+        assert_eq!(b.tasks, 2);
+        assert!((b.gap_order_cpt50 - 0.25).abs() < 1e-9, "{b:?}");
+        assert!((b.difficulty_cpt50 - 0.75).abs() < 1e-9, "{b:?}");
+        assert!((b.length_cpt50 - 0.25).abs() < 1e-9, "{b:?}");
+        // One task (or none named): nothing to order between.
+        assert!(between_tasks(&[Some("x"); 8], &scores, &lengths, &strong, &weak).is_none());
+        assert!(between_tasks(&[None; 8], &scores, &lengths, &strong, &weak).is_none());
     }
 }
