@@ -542,6 +542,13 @@ pub fn render(report: &Report, settings: &FitSettings, grid: &[FitSettings], cv:
                     pct(b.difficulty_cpt50),
                     pct(b.length_cpt50)
                 );
+                let _ = writeln!(
+                    t,
+                    "   {:<11} inside tasks (the tasks in the gap's order, each task's prompts ordered by the score): difficulty {} | length {}",
+                    "",
+                    pct(b.difficulty_inside_cpt50),
+                    pct(b.length_inside_cpt50)
+                );
             }
             margins.push(margin);
             clear_wins += usize::from(s.cpt50_advantage_ci.0 > 0.0);
@@ -716,6 +723,8 @@ mod tests {
                             gap_order_cpt50: 0.298,
                             difficulty_cpt50: 0.481,
                             length_cpt50: 0.445,
+                            difficulty_inside_cpt50: 0.301,
+                            length_inside_cpt50: 0.307,
                         }),
                         ..source("b", 0.44, 0.40, (-0.08, -0.01))
                     },
@@ -761,8 +770,15 @@ mod tests {
             ),
             "{text}"
         );
-        // Only the source that has tasks gets the line.
+        assert!(
+            text.contains(
+                "inside tasks (the tasks in the gap's order, each task's prompts ordered by the score): difficulty 30.1% | length 30.7%"
+            ),
+            "{text}"
+        );
+        // Only the source that has tasks gets the lines.
         assert_eq!(text.matches("by task alone").count(), 1, "{text}");
+        assert_eq!(text.matches("inside tasks").count(), 1, "{text}");
         assert!(text.contains("  <- chosen"), "{text}");
     }
 

@@ -119,6 +119,12 @@ pub struct BetweenTasks {
     pub difficulty_cpt50: f64,
     /// Each row scored by its task's mean prompt length.
     pub length_cpt50: f64,
+    /// The tasks in the gap's order as for `gap_order_cpt50`, the rows inside each task ordered by the
+    /// difficulty score: what the score adds inside tasks, free of the tasks' offsets (below the ceiling
+    /// when it orders a task's prompts by their gap better than chance).
+    pub difficulty_inside_cpt50: f64,
+    /// The same with the rows inside each task ordered by prompt length.
+    pub length_inside_cpt50: f64,
 }
 
 /// Each value replaced by the mean of `values` over the entries of the same task.
@@ -135,6 +141,23 @@ fn task_means(values: &[f64], tasks: &[Option<&str>]) -> Vec<f64> {
         .collect()
 }
 
+/// A routing score that ranks tasks by `task_key` (higher first) and, inside a task, rows by `values`:
+/// the task's rank among the distinct keys plus a squash of the value into (0, 1), which keeps the order
+/// and the ties of `values` inside the task.
+fn inside_order(values: &[f64], task_key: &[f64]) -> Vec<f64> {
+    let mut keys: Vec<f64> = task_key.to_vec();
+    keys.sort_by(f64::total_cmp);
+    keys.dedup();
+    values
+        .iter()
+        .zip(task_key)
+        .map(|(v, k)| {
+            let rank = keys.partition_point(|x| x < k) as f64;
+            rank + 0.5 + v.atan() / std::f64::consts::PI
+        })
+        .collect()
+}
+
 /// The pair routed by task alone (see [`BetweenTasks`]); rows without a task form one task of their own.
 fn between_tasks(
     tasks: &[Option<&str>],
@@ -148,13 +171,15 @@ fn between_tasks(
         return None;
     }
     let gaps: Vec<f64> = strong.iter().zip(weak).map(|(s, w)| s - w).collect();
-    let cpt50 =
-        |values: &[f64]| metrics::pair_metrics(&task_means(values, tasks), strong, weak).cpt50;
+    let task_gaps = task_means(&gaps, tasks);
+    let cpt50 = |order: &[f64]| metrics::pair_metrics(order, strong, weak).cpt50;
     Some(BetweenTasks {
         tasks: distinct.len(),
-        gap_order_cpt50: cpt50(&gaps),
-        difficulty_cpt50: cpt50(scores),
-        length_cpt50: cpt50(lengths),
+        gap_order_cpt50: cpt50(&task_gaps),
+        difficulty_cpt50: cpt50(&task_means(scores, tasks)),
+        length_cpt50: cpt50(&task_means(lengths, tasks)),
+        difficulty_inside_cpt50: cpt50(&inside_order(scores, &task_gaps)),
+        length_inside_cpt50: cpt50(&inside_order(lengths, &task_gaps)),
     })
 }
 
@@ -349,7 +374,7 @@ pub(super) fn domain_transfer(corpus: &Corpus, train: &[usize]) -> Result<Vec<Do
 
 #[cfg(test)]
 mod tests {
-    use super::{between_tasks, domain_transfer, mean_interval, task_means};
+    use super::{between_tasks, domain_transfer, inside_order, mean_interval, task_means};
     use crate::labels::FEATURE_DIM;
     use crate::training::dataset::TrainingRecord;
     use crate::training::Corpus;
@@ -472,8 +497,45 @@ mod tests {
         assert!((b.gap_order_cpt50 - 0.25).abs() < 1e-9, "{b:?}");
         assert!((b.difficulty_cpt50 - 0.75).abs() < 1e-9, "{b:?}");
         assert!((b.length_cpt50 - 0.25).abs() < 1e-9, "{b:?}");
+        // Inside the gap's order, "fmt" (all gap 1) first; inside "hard" (all gap 0) any order: 25% both.
+        assert!((b.difficulty_inside_cpt50 - 0.25).abs() < 1e-9, "{b:?}");
+        assert!((b.length_inside_cpt50 - 0.25).abs() < 1e-9, "{b:?}");
         // One task (or none named): nothing to order between.
         assert!(between_tasks(&[Some("x"); 8], &scores, &lengths, &strong, &weak).is_none());
         assert!(between_tasks(&[None; 8], &scores, &lengths, &strong, &weak).is_none());
+    }
+
+    #[test]
+    fn inside_a_task_the_order_of_the_values_decides_and_the_tasks_key_comes_first() {
+        // Task keys 0.5 (rows 0, 1, 4) and 0.1 (rows 2, 3); values wide apart, one tie inside the first.
+        let order = inside_order(&[-300.0, 2.0, 1e6, 0.0, 2.0], &[0.5, 0.5, 0.1, 0.1, 0.5]);
+        let above = |a: usize, b: usize| order[a] > order[b];
+        // Every row of the higher-keyed task above every row of the other, whatever the values.
+        for hi in [0, 1, 4] {
+            for lo in [2, 3] {
+                assert!(above(hi, lo), "{order:?}");
+            }
+        }
+        // Inside a task the values' order, ties kept.
+        assert!(above(1, 0) && above(2, 3), "{order:?}");
+        assert_eq!(order[1], order[4]);
+    }
+
+    #[test]
+    fn inside_tasks_a_score_that_follows_the_gap_beats_one_that_does_not() {
+        // One task of 8 rows, the weak provider failing where the strong one passes on rows 0-3 only, and a
+        // second task where both pass: the score that puts rows 0-3 first reaches half the gap in 2 strong
+        // calls of 10 (20%), the reverse order inside the first task only after 4 + 2 (60%).
+        let tasks = [Some("a"); 8]
+            .into_iter()
+            .chain([Some("b"); 2])
+            .collect::<Vec<_>>();
+        let strong = [1.0; 10];
+        let weak = [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
+        let follows: Vec<f64> = (0..10).map(|i| -(i as f64)).collect();
+        let reverse: Vec<f64> = (0..8).map(f64::from).chain([0.0, 0.0]).collect();
+        let b = between_tasks(&tasks, &follows, &reverse, &strong, &weak).expect("two tasks");
+        assert!((b.difficulty_inside_cpt50 - 0.2).abs() < 1e-9, "{b:?}");
+        assert!((b.length_inside_cpt50 - 0.6).abs() < 1e-9, "{b:?}");
     }
 }
