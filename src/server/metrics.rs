@@ -23,8 +23,9 @@ const LATENCY_BUCKETS: [f64; 14] = [
 ];
 const BATCH_BUCKETS: [f64; 10] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
 
-/// The process-wide Prometheus recorder (installed on first use); `None` if another recorder was
-/// installed first, in which case `/metrics` serves an empty document.
+/// The process-wide Prometheus recorder (installed on first use, which [`super::AppState::new`] makes
+/// before the state can count anything); `None` if another recorder was installed first, in which case
+/// `/metrics` serves an empty document.
 pub fn handle() -> Option<PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     HANDLE

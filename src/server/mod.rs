@@ -106,7 +106,6 @@ async fn serve_main(embedder: EmbedderSettings, config: ServerConfig) -> Result<
         .local_addr()
         .map_err(|e| Error::io("listening on", &config.addr, e))?;
     eprintln!("triage: listening on http://{addr} (loading the model and artifacts)");
-    let _ = metrics::handle();
     let grace = config.request_timeout + Duration::from_secs(5);
     let reload_interval = config.reload_interval;
     let state = AppState::new(config);

@@ -42,6 +42,10 @@ impl AppState {
     /// State for `config`, not ready yet: install an embedder and a brain before it answers (until then
     /// `/health` and every prompt endpoint answer 503).
     pub fn new(config: ServerConfig) -> Self {
+        // The process-wide recorder goes in before anything this state does can count: a counter
+        // incremented with no recorder is dropped, and a reload that failed is not tried (nor counted)
+        // again, so waiting for the first scrape to install it loses such events for good.
+        let _ = super::metrics::handle();
         let cache = EmbedCache::new(config.embed_cache_entries);
         let sessions = Sessions::new(config.session_capacity, config.session_ttl);
         let reloader = Reloader::new(config.artifacts.clone());
