@@ -11,7 +11,9 @@ set, pooled) and the leave-one-source-out CPT(50%) advantage over prompt length.
     python3 docs/experiments/difficulty_emulation.py fit /tmp/embeddings.jsonl 0.2,0.3,0.5,1e-3 0,0,1,1e-4
 
 Each setting is `within-task share, levels share, pools share, L2`. BALANCE=1 draws the pools' random
-half source by source (every source alike) instead of row by row. Needs numpy and scipy.
+half source by source (every source alike) instead of row by row. TIES=1 adds the wrapping ties (shipped
+2026-12-05); HIDDEN=16 fits a tanh layer of 16 units beside the linear part (tried 2026-12-06, not
+shipped). Needs numpy and scipy.
 """
 
 import bisect
@@ -144,26 +146,78 @@ def build_pairs(rows, selected, balance):
     return task_pairs, level_pairs, pool_pairs
 
 
-def fit(features, kinds, shares, l2):
-    """The pairwise logistic loss, each kind weighing its share, plus l2·|w|², to convergence."""
-    diffs, weights = [], []
+def wrapping_ties(rows, selected):
+    """difficulty::wrapping_ties: an easy-pool prompt tied to a shorter easy-pool prompt it contains."""
+    easy = [i for i in selected if pool(rows[i]) == "easy"]
+    first = {}
+    for i in easy:
+        first.setdefault(rows[i]["prompt"], i)
+    shorter = sorted(first.items())
+    out = []
+    for i in easy:
+        p = rows[i]["prompt"]
+        for q, j in shorter:
+            if j != i and len(q) >= 12 and len(q) < len(p) and q in p:
+                out.append((i, j))
+                break
+    return out
+
+
+def fit(features, kinds, shares, l2, ties=(), hidden=0):
+    """The pairwise logistic loss, each kind weighing its share, plus the ties' squared differences (as much
+    weight as all pairs together), plus l2 times the squared parameters, to convergence. Returns the score
+    as a function of feature rows: linear, or with `hidden` > 0 the linear part plus a tanh layer of that
+    many units (a research variant, 2026-12-06; docs/labels.md)."""
+    harder, easier, weights = [], [], []
     for pairs, share in zip(kinds, shares):
         if share == 0 or not pairs:
             continue
-        h = np.array([a for a, _ in pairs])
-        e = np.array([b for _, b in pairs])
-        diffs.append(features[h] - features[e])
+        harder += [a for a, _ in pairs]
+        easier += [b for _, b in pairs]
         weights.append(np.full(len(pairs), share / len(pairs)))
-    d = np.vstack(diffs).astype(np.float64)
     w = np.concatenate(weights)
     w /= w.sum()
+    used = sorted(set(harder) | set(easier) | {i for t in ties for i in t})
+    local = {r: k for k, r in enumerate(used)}
+    x = features[used].astype(np.float64)
+    h = np.array([local[i] for i in harder])
+    e = np.array([local[i] for i in easier])
+    ta = np.array([local[a] for a, _ in ties], dtype=int)
+    tb = np.array([local[b] for _, b in ties], dtype=int)
+    d = x.shape[1]
+
+    def parts(t):
+        return t[:d], t[d : d + d * hidden].reshape(d, hidden), t[d + d * hidden : d + d * hidden + hidden], t[d + d * hidden + hidden :]
+
+    def score(t, rows_x):
+        v, w1, b1, w2 = parts(t)
+        z = np.tanh(rows_x @ w1 + b1)
+        return rows_x @ v + z @ w2, z
 
     def loss(t):
-        m = d @ t
-        g = -w / (1 + np.exp(m))
-        return (w * np.logaddexp(0, -m)).sum() + l2 * t @ t, d.T @ g + 2 * l2 * t
+        v, w1, b1, w2 = parts(t)
+        s, z = score(t, x)
+        m = s[h] - s[e]
+        total = (w * np.logaddexp(0, -m)).sum() + l2 * t @ t
+        gs = np.zeros(len(s))
+        np.add.at(gs, h, -w / (1 + np.exp(m)))
+        np.add.at(gs, e, w / (1 + np.exp(m)))
+        if len(ta):
+            dt = s[ta] - s[tb]
+            total += (dt**2).sum() / len(ta)
+            np.add.at(gs, ta, 2 * dt / len(ta))
+            np.add.at(gs, tb, -2 * dt / len(ta))
+        gz = np.outer(gs, w2) * (1 - z**2)
+        grad = np.concatenate([x.T @ gs, (x.T @ gz).ravel(), gz.sum(0), z.T @ gs])
+        return total, grad + 2 * l2 * t
 
-    return minimize(loss, np.zeros(d.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 2000}).x
+    start = np.zeros(d + d * hidden + 2 * hidden)
+    if hidden:
+        rng = np.random.RandomState(0)
+        start[d : d + d * hidden] = rng.randn(d * hidden) * 0.1
+        start[d + d * hidden + hidden :] = rng.randn(hidden) * 0.1
+    t = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 2000}).x
+    return lambda rows_x: score(t, rows_x.astype(np.float64))[0]
 
 
 def cpt50(scores, strong, weak):
@@ -209,15 +263,18 @@ def main():
     row_features = features[feature_of_row]
     train = [i for i, r in enumerate(rows) if not held_out(r["prompt"])]
     balance = os.environ.get("BALANCE") == "1"
+    hidden = int(os.environ.get("HIDDEN", "0"))
+    use_ties = os.environ.get("TIES") == "1"
     all_kinds = build_pairs(rows, train, balance)
+    all_ties = wrapping_ties(rows, train) if use_ties else []
     probes = probe_pairs()
     for spec in sys.argv[3:]:
         a, b, c, l2 = (float(x) for x in spec.split(","))
-        w = fit(row_features, all_kinds, (a, b, c), l2)
+        score = fit(row_features, all_kinds, (a, b, c), l2, all_ties, hidden)
         ordered = []
         for pairs in probes:
-            easier = features[[index[p["easier"]] for p in pairs]] @ w
-            harder = features[[index[p["harder"]] for p in pairs]] @ w
+            easier = score(features[[index[p["easier"]] for p in pairs]])
+            harder = score(features[[index[p["harder"]] for p in pairs]])
             ordered.append(int((harder > easier).sum()))
         advantages = {}
         for source in LOSO_SOURCES:
@@ -227,9 +284,10 @@ def main():
             rs = [i for i in rs if all(p in rows[i]["outcomes"] for p in providers)]
             by_mean = sorted((np.mean([rows[i]["outcomes"][p] for i in rs]), p) for p in providers)
             weak, strong = by_mean[(len(by_mean) - 1) // 4][1], by_mean[-1][1]
-            kinds = build_pairs(rows, [i for i in train if rows[i]["source"] != source], balance)
-            wl = fit(row_features, kinds, (a, b, c), l2)
-            scores = list(row_features[rs] @ wl)
+            rest = [i for i in train if rows[i]["source"] != source]
+            kinds = build_pairs(rows, rest, balance)
+            score_without = fit(row_features, kinds, (a, b, c), l2, wrapping_ties(rows, rest) if use_ties else [], hidden)
+            scores = list(score_without(row_features[rs]))
             lengths = [float(tokens[feature_of_row[i]]) for i in rs]
             so = [rows[i]["outcomes"][strong] for i in rs]
             wo = [rows[i]["outcomes"][weak] for i in rs]
