@@ -2,8 +2,9 @@
 //! probabilities and the provider's prices.
 //!
 //! Expected quality of provider `p` at the prompt's level `l` is the category-probability mixture of the
-//! table's cells, `Σ_c P(c)·quality[c][l][p]`, renormalised over the cells that have a value (the provider's
-//! mean quality when none has). Expected cost is
+//! table's cells, `Σ_c P(c)·quality[c][l][p]`, renormalised over the cells with outcomes at that level; over
+//! the cells that have a (smoothed) value when none has outcomes there; the provider's mean quality when
+//! none has a value. Expected cost is
 //! `input_tokens·in_price/1e6 + E[output tokens]·out_price/1e6` with
 //! `E[output tokens] = Σ_c P(c)·output_tokens[c][p]`; prices come from the registry, else the table; with no
 //! price anywhere, the mixture of observed per-query costs is used; with none of those, the provider cannot
@@ -12,28 +13,32 @@
 use super::table::{PromptLabels, RoutingTable};
 
 /// Expected quality of table provider `provider`: the category mixture of its cells at the prompt's level,
-/// renormalised over the cells that have a value; its mean quality when no cell with positive weight has one.
+/// renormalised over the cells with outcomes at that level. A cell with none there holds its category's
+/// other levels' quality (CRUXEval's rows all sit in the hardest band, so its easy cell is its hard rows'
+/// mean), which is no evidence at this level; it counts only when no cell with positive weight has
+/// outcomes at the level. The provider's mean quality when no such cell has a value at all.
 pub fn expected_quality(table: &RoutingTable, labels: &PromptLabels, provider: usize) -> f32 {
-    let mut weight = 0.0f64;
-    let mut sum = 0.0f64;
-    for (pc, levels) in labels.category_probs.iter().zip(&table.quality) {
-        let w = f64::from(*pc);
-        if let Some(Some(q)) = levels.get(labels.level).and_then(|cell| cell.get(provider)) {
-            if w > 0.0 {
-                weight += w;
-                sum += w * f64::from(*q);
+    let mixture = |observed_only: bool| {
+        let mut weight = 0.0f64;
+        let mut sum = 0.0f64;
+        for (c, (pc, levels)) in labels.category_probs.iter().zip(&table.quality).enumerate() {
+            let w = f64::from(*pc);
+            if let Some(Some(q)) = levels.get(labels.level).and_then(|cell| cell.get(provider)) {
+                if w > 0.0 && (!observed_only || table.observed(c, labels.level, provider)) {
+                    weight += w;
+                    sum += w * f64::from(*q);
+                }
             }
         }
-    }
-    if weight > 0.0 {
-        (sum / weight) as f32
-    } else {
+        (weight > 0.0).then(|| (sum / weight) as f32)
+    };
+    mixture(true).or_else(|| mixture(false)).unwrap_or_else(|| {
         table
             .providers
             .get(provider)
             .map(|p| p.mean_quality)
             .unwrap_or(f32::NAN)
-    }
+    })
 }
 
 /// Expected output tokens of table provider `provider`: `Σ_c P(c)·output_tokens[c][provider]`.

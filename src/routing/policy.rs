@@ -347,9 +347,10 @@ impl Policy {
     }
 
     /// `measured`, or which categories a table provider's estimate for this prompt is drawn from when it has
-    /// no outcome in the prompt's most likely category at the prompt's level.
+    /// no outcome in the prompt's most likely category at the prompt's level (the categories with outcomes
+    /// at that level, as the mixture of `expected_quality` takes them; else those with a value there).
     fn measured_source(&self, labels: &PromptLabels, p: usize) -> String {
-        let cell = |c: usize| {
+        let valued = |c: usize| {
             self.table
                 .quality
                 .get(c)
@@ -357,6 +358,7 @@ impl Policy {
                 .and_then(|cell| cell.get(p))
                 .is_some_and(Option::is_some)
         };
+        let cell = |c: usize| valued(c) && self.table.observed(c, labels.level, p);
         let top = labels
             .category_probs
             .iter()
@@ -366,14 +368,19 @@ impl Policy {
         match top {
             Some(c) if !cell(c) => {
                 // The finest categories it was measured in: its tasks, else its domains.
-                let measured: Vec<&str> = self
-                    .table
-                    .categories
-                    .iter()
-                    .enumerate()
-                    .filter(|&(c, _)| cell(c))
-                    .map(|(_, name)| name.as_str())
-                    .collect();
+                let named = |has: &dyn Fn(usize) -> bool| -> Vec<&str> {
+                    self.table
+                        .categories
+                        .iter()
+                        .enumerate()
+                        .filter(|&(c, _)| has(c))
+                        .map(|(_, name)| name.as_str())
+                        .collect()
+                };
+                let mut measured = named(&cell);
+                if measured.is_empty() {
+                    measured = named(&valued);
+                }
                 let tasks: Vec<&str> = measured
                     .iter()
                     .filter_map(|n| n.strip_prefix("task:"))

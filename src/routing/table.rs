@@ -142,6 +142,17 @@ impl RoutingTable {
         Ok(())
     }
 
+    /// Whether provider `p` has an outcome in category `c` at `level`, so that the cell's quality was
+    /// measured there and not only smoothed from the category's other levels. A table without counts
+    /// (hand-written) says yes.
+    pub fn observed(&self, c: usize, level: usize, p: usize) -> bool {
+        self.counts
+            .get(c)
+            .and_then(|levels| levels.get(level))
+            .and_then(|cell| cell.get(p))
+            .is_none_or(|&n| n > 0)
+    }
+
     /// Index of a provider by name.
     pub fn provider_index(&self, name: &str) -> Option<usize> {
         self.providers.iter().position(|p| p.name == name)

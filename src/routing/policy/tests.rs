@@ -155,6 +155,39 @@ fn none_cells_are_renormalised() {
 }
 
 #[test]
+fn cells_without_outcomes_at_the_level_count_only_when_no_cell_has_some() {
+    // alpha has no outcome in code at easy: its 0.6 there is smoothed from code's other levels.
+    let mut t = table();
+    t.counts[0][0][0] = 0;
+    let p = Policy::new(t.clone(), registry(), RouteOptions::default()).unwrap();
+    let mostly_code = PromptLabels {
+        category_probs: vec![0.9, 0.1],
+        level: 0,
+        input_tokens: 10,
+    };
+    let est = p.estimate(&mostly_code);
+    // Only math at easy (0.7) is evidence for alpha, whatever the code share...
+    assert!((est[0].expected_quality - 0.7).abs() < 1e-6, "{est:?}");
+    // ...while beta, measured in both, mixes both: 0.9*0.7 + 0.1*0.75.
+    assert!((est[1].expected_quality - 0.705).abs() < 1e-6, "{est:?}");
+    let d = p.decide(&mostly_code, &opts()).unwrap();
+    assert_eq!(
+        candidate(&d, "alpha").quality_source,
+        "estimated from what it was measured on (math)"
+    );
+    assert_eq!(candidate(&d, "beta").quality_source, "measured");
+    // With no outcome at easy in any category, the smoothed values are mixed as before: 0.9*0.6 + 0.1*0.7.
+    t.counts[1][0][0] = 0;
+    let p = Policy::new(t, registry(), RouteOptions::default()).unwrap();
+    let d = p.decide(&mostly_code, &opts()).unwrap();
+    assert!((candidate(&d, "alpha").expected_quality - 0.61).abs() < 1e-6);
+    assert_eq!(
+        candidate(&d, "alpha").quality_source,
+        "estimated from what it was measured on (code, math)"
+    );
+}
+
+#[test]
 fn default_mode_is_a_small_quality_drop() {
     let p = policy();
     assert_eq!(
