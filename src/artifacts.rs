@@ -328,7 +328,7 @@ pub fn check_consistent(heads: &Heads, table: &RoutingTable) -> Result<()> {
     };
     if heads.feature_dim != crate::labels::FEATURE_DIM
         || !head_ok(&heads.domain.head, heads.domain.input.width())
-        || !head_ok(&heads.category, heads.feature_dim)
+        || !head_ok(&heads.category, heads.category_input.width())
         || heads.difficulty.weights.len() != heads.feature_dim
         || heads.domain.head.classes.len() != heads.domain.class_domain.len()
         || heads

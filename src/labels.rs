@@ -241,6 +241,9 @@ pub struct Heads {
     pub domain: DomainHead,
     /// Over the routing table's categories (same order as `RoutingTable::categories`).
     pub category: SoftmaxHead,
+    /// The features `category` reads.
+    #[serde(default)]
+    pub category_input: DomainInput,
     pub difficulty: DifficultyHead,
 }
 
@@ -274,7 +277,8 @@ impl Heads {
             self.domain
                 .head
                 .probs(&domain_features(e, self.domain.input)),
-            self.category.probs(&x),
+            self.category
+                .probs(&domain_features(e, self.category_input)),
             self.difficulty.score(&x),
             e,
         )
@@ -291,7 +295,10 @@ impl Heads {
             })
             .view(),
         );
-        let category = self.category.probs_batch(x.view());
+        let ci = self.category_input;
+        let category = self
+            .category
+            .probs_batch(matrix(embeddings.iter(), ci.width(), |e| domain_features(e, ci)).view());
         let difficulty = self.difficulty.score_batch(x.view());
         embeddings
             .iter()

@@ -435,7 +435,7 @@ pub fn fit_with_base(
     let y: Vec<usize> = keys.iter().map(|k| cindex[k.as_str()]).collect();
     let x: Vec<Vec<f32>> = with_outcomes
         .iter()
-        .map(|&i| corpus.features[i].clone())
+        .map(|&i| corpus.domain_features[i].clone())
         .collect();
     let (weights, bias) = fit::fit_softmax(&x, &y, categories.len(), None, opts(CATEGORY_L2))?;
     let category = SoftmaxHead {
@@ -467,6 +467,7 @@ pub fn fit_with_base(
             feature_dim: FEATURE_DIM,
             domain: base.domain.clone(),
             category,
+            category_input: corpus.domain_input,
             difficulty: base.difficulty.clone(),
         },
         table,
