@@ -21,12 +21,12 @@ pub fn expected_quality(table: &RoutingTable, labels: &PromptLabels, provider: u
     let mixture = |observed_only: bool| {
         let mut weight = 0.0f64;
         let mut sum = 0.0f64;
-        for (c, (pc, levels)) in labels.category_probs.iter().zip(&table.quality).enumerate() {
+        for (c, pc) in labels.category_probs.iter().enumerate() {
             let w = f64::from(*pc);
-            if let Some(Some(q)) = levels.get(labels.level).and_then(|cell| cell.get(provider)) {
+            if let Some(q) = table.quality_at(c, labels.level, provider) {
                 if w > 0.0 && (!observed_only || table.observed(c, labels.level, provider)) {
                     weight += w;
-                    sum += w * f64::from(*q);
+                    sum += w * f64::from(q);
                 }
             }
         }

@@ -350,14 +350,7 @@ impl Policy {
     /// no outcome in the prompt's most likely category at the prompt's level (the categories with outcomes
     /// at that level, as the mixture of `expected_quality` takes them; else those with a value there).
     fn measured_source(&self, labels: &PromptLabels, p: usize) -> String {
-        let valued = |c: usize| {
-            self.table
-                .quality
-                .get(c)
-                .and_then(|levels| levels.get(labels.level))
-                .and_then(|cell| cell.get(p))
-                .is_some_and(Option::is_some)
-        };
+        let valued = |c: usize| self.table.quality_at(c, labels.level, p).is_some();
         let cell = |c: usize| valued(c) && self.table.observed(c, labels.level, p);
         let top = labels
             .category_probs

@@ -142,6 +142,17 @@ impl RoutingTable {
         Ok(())
     }
 
+    /// The quality of provider `p` in category `c` at `level`, where the table has one (measured there or
+    /// smoothed from the category's other levels).
+    pub fn quality_at(&self, c: usize, level: usize, p: usize) -> Option<f32> {
+        self.quality
+            .get(c)
+            .and_then(|levels| levels.get(level))
+            .and_then(|cell| cell.get(p))
+            .copied()
+            .flatten()
+    }
+
     /// Whether provider `p` has an outcome in category `c` at `level`, so that the cell's quality was
     /// measured there and not only smoothed from the category's other levels. A table without counts
     /// (hand-written) says yes.
