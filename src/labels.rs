@@ -273,12 +273,14 @@ impl Heads {
     /// Labels one embedded prompt.
     pub fn label(&self, e: &Embedding) -> Labels {
         let x = features(e);
+        let domain_x = domain_features(e, self.domain.input);
+        // The shipped heads read the same features: build them once.
+        let category_x = (self.category_input != self.domain.input)
+            .then(|| domain_features(e, self.category_input));
         self.assemble(
-            self.domain
-                .head
-                .probs(&domain_features(e, self.domain.input)),
+            self.domain.head.probs(&domain_x),
             self.category
-                .probs(&domain_features(e, self.category_input)),
+                .probs(category_x.as_deref().unwrap_or(&domain_x)),
             self.difficulty.score(&x),
             e,
         )
@@ -289,16 +291,18 @@ impl Heads {
     pub fn label_batch(&self, embeddings: &[Embedding]) -> Vec<Labels> {
         let x = feature_matrix(embeddings.iter());
         let input = self.domain.input;
-        let domain = self.domain.head.probs_batch(
-            matrix(embeddings.iter(), input.width(), |e| {
-                domain_features(e, input)
-            })
-            .view(),
-        );
+        let domain_x = matrix(embeddings.iter(), input.width(), |e| {
+            domain_features(e, input)
+        });
+        let domain = self.domain.head.probs_batch(domain_x.view());
         let ci = self.category_input;
-        let category = self
-            .category
-            .probs_batch(matrix(embeddings.iter(), ci.width(), |e| domain_features(e, ci)).view());
+        let category = if ci == input {
+            self.category.probs_batch(domain_x.view())
+        } else {
+            self.category.probs_batch(
+                matrix(embeddings.iter(), ci.width(), |e| domain_features(e, ci)).view(),
+            )
+        };
         let difficulty = self.difficulty.score_batch(x.view());
         embeddings
             .iter()
