@@ -172,10 +172,10 @@ impl ArtifactSource {
     }
 
     /// This source's own `providers.toml` (with its price file); `None` when a folder has none.
-    pub fn own_registry(&self) -> Result<Option<crate::routing::PriceRegistry>> {
+    pub fn own_registry(&self) -> Result<Option<crate::routing::ProviderRegistry>> {
         self.registry_text()?
             .map(|(text, origin)| {
-                crate::routing::PriceRegistry::from_toml_with_prices(&text, &origin, |name| {
+                crate::routing::ProviderRegistry::from_toml_with_prices(&text, &origin, |name| {
                     self.registry_companion(name)
                 })
             })
@@ -184,14 +184,14 @@ impl ArtifactSource {
 
     /// The price registry serving uses with `table`: this source's `providers.toml` (with its price
     /// file), else the table's own prices with every provider enabled.
-    pub fn registry(&self, table: &RoutingTable) -> Result<crate::routing::PriceRegistry> {
+    pub fn registry(&self, table: &RoutingTable) -> Result<crate::routing::ProviderRegistry> {
         match self.own_registry()? {
             Some(registry) => Ok(registry),
             None => {
                 tracing::info!(
                     "no provider registry; using the routing table's prices with every provider enabled"
                 );
-                Ok(crate::routing::PriceRegistry::from_table_defaults(table))
+                Ok(crate::routing::ProviderRegistry::from_table_defaults(table))
             }
         }
     }

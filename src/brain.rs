@@ -19,6 +19,9 @@ pub struct Brain {
     pub heads: Heads,
     pub policy: Policy,
     pub manifest: Manifest,
+    /// The known providers with no `upstream` in the registry, found once at load: the proxy cannot
+    /// forward to them, so its routing leaves them out.
+    pub without_upstream: Vec<String>,
 }
 
 impl Brain {
@@ -41,15 +44,32 @@ impl Brain {
                 "enabled providers were measured in different data groups; their qualities are not comparable"
             );
         }
+        let policy = Policy::new(
+            a.table,
+            registry,
+            with_recommended_drop(defaults, &a.manifest),
+        )?;
+        let without_upstream = policy
+            .known_providers()
+            .filter(|name| {
+                policy
+                    .registry()
+                    .get(name)
+                    .is_none_or(|p| p.upstream.is_none())
+            })
+            .map(str::to_string)
+            .collect();
         Ok(Self {
             heads: a.heads,
-            policy: Policy::new(
-                a.table,
-                registry,
-                with_recommended_drop(defaults, &a.manifest),
-            )?,
+            policy,
             manifest: a.manifest,
+            without_upstream,
         })
+    }
+
+    /// Whether at least one known provider has an upstream to forward to.
+    pub fn has_upstreams(&self) -> bool {
+        self.without_upstream.len() < self.policy.known_providers().count()
     }
 
     /// Labels one embedded prompt.

@@ -5,6 +5,7 @@
 )]
 
 use clap::{CommandFactory, FromArgMatches};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use triage::artifacts::ArtifactSource;
 use triage::cli::{inputs_or_stdin, Cli, Command, ModelAction, PricesAction, Settings};
@@ -40,6 +41,8 @@ fn init_tracing(filter: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal: a log file or journald gets plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 
@@ -151,7 +154,6 @@ fn run(cli: Cli) -> Result<i32> {
 }
 
 fn retrain(settings: &Settings, force: bool) -> Result<()> {
-    use std::io::IsTerminal;
     let models_dir = settings.retrain_dir.as_deref().ok_or_else(|| {
         Error::Usage(
             "--retrain needs --models-dir (there is no home folder for the per-user models folder)"

@@ -6,7 +6,7 @@ use crate::artifacts::{ArtifactSource, MANIFEST_FILE, REGISTRY_FILE};
 use crate::error::{Error, Result};
 use crate::files::write_atomic;
 use crate::routing::prices::{PriceMap, LITELLM_PRICES_FILE};
-use crate::routing::PriceRegistry;
+use crate::routing::ProviderRegistry;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -102,7 +102,7 @@ pub fn update(dir: &Path, source: &PriceSource, force: bool) -> Result<UpdateOut
         let registry_text = std::fs::read_to_string(&registry_path)
             .map_err(|e| Error::io("reading", &registry_path, e))?;
         // Read with the new map standing in for the price file, so every key is checked against it.
-        let registry = PriceRegistry::from_toml_with_prices(
+        let registry = ProviderRegistry::from_toml_with_prices(
             &registry_text,
             &registry_path.display().to_string(),
             |_| Ok(text.clone()),
@@ -189,7 +189,7 @@ mod tests {
         std::fs::write(&good, map_with(&["k1", "k3"])).unwrap();
         let out = update(&models, &PriceSource::File(good), false).unwrap();
         assert_eq!(out.models, 2);
-        let r = PriceRegistry::load(&models.join(REGISTRY_FILE)).unwrap();
+        let r = ProviderRegistry::load(&models.join(REGISTRY_FILE)).unwrap();
         let a = r.get("a").unwrap();
         assert_eq!(
             (a.input_usd_per_mtok, a.output_usd_per_mtok),
@@ -219,7 +219,7 @@ mod tests {
         ] {
             assert!(models.join(f).is_file(), "{f}");
         }
-        let r = PriceRegistry::load(&models.join(REGISTRY_FILE)).unwrap();
+        let r = ProviderRegistry::load(&models.join(REGISTRY_FILE)).unwrap();
         assert!(r
             .get("gpt-4o-2024-08-06")
             .unwrap()

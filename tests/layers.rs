@@ -319,3 +319,133 @@ fn no_module_uses_a_layer_it_must_not() {
         );
     }
 }
+
+/// The sibling modules of `server/` that `source` (one of its files) uses, by `super::<name>` or
+/// `crate::server::<name>`.
+fn server_siblings(source: &str, siblings: &BTreeSet<String>) -> BTreeSet<String> {
+    let code = code_of(source);
+    let mut found = BTreeSet::new();
+    for prefix in ["super::", "crate::server::"] {
+        for (at, _) in code.match_indices(prefix) {
+            if at > 0 && code[..at].ends_with(|c: char| is_ident(c) || c == ':') {
+                continue;
+            }
+            let rest = &code[at + prefix.len()..];
+            // `super::{a, b::C}` groups name several.
+            let names: Vec<&str> = if let Some(group) = rest.strip_prefix('{') {
+                group
+                    .split('}')
+                    .next()
+                    .unwrap_or("")
+                    .split(',')
+                    .map(|n| n.trim().split("::").next().unwrap_or("").trim())
+                    .collect()
+            } else {
+                vec![rest.split(|c: char| !is_ident(c)).next().unwrap_or("")]
+            };
+            for name in names {
+                if siblings.contains(name) {
+                    found.insert(name.to_string());
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The modules of `server/` (file stems and folders, without `mod`) and what each uses of its siblings.
+fn server_graph() -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/server");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    let module = |file: &Path| -> String {
+        let rel = file.strip_prefix(&dir).unwrap();
+        let first = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_str()
+            .unwrap();
+        first.trim_end_matches(".rs").to_string()
+    };
+    let siblings: BTreeSet<String> = files
+        .iter()
+        .map(|f| module(f))
+        .filter(|m| m != "mod")
+        .collect();
+    let mut graph = std::collections::BTreeMap::new();
+    for file in &files {
+        let m = module(file);
+        if m == "mod" {
+            continue;
+        }
+        let mut used = server_siblings(&std::fs::read_to_string(file).unwrap(), &siblings);
+        used.remove(&m);
+        graph.entry(m).or_insert_with(BTreeSet::new).extend(used);
+    }
+    graph
+}
+
+#[test]
+fn the_sibling_scanner_finds_what_it_must() {
+    let siblings: BTreeSet<String> = ["api", "handlers", "state", "metrics"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let code = "use super::api::RouteRequest;\nuse super::{handlers::decide, state::AppState};\n\
+                // super::metrics in prose\nlet x = crate::server::metrics::DECISIONS;\n\
+                mod tests { use super::*; }\n";
+    let found: Vec<String> = server_siblings(code, &siblings).into_iter().collect();
+    assert_eq!(found, ["api", "handlers", "metrics", "state"]);
+}
+
+#[test]
+fn server_modules_form_no_circle_and_the_proxy_never_uses_the_handlers() {
+    let graph = server_graph();
+    assert!(
+        graph.contains_key("proxy")
+            && graph.contains_key("handlers")
+            && graph.contains_key("service")
+    );
+    for (door, other) in [("proxy", "handlers"), ("handlers", "proxy")] {
+        assert!(
+            !graph[door].contains(other),
+            "server/{door} uses server/{other}: shared work belongs in server/service"
+        );
+    }
+    // Depth-first search for a cycle, reporting its path.
+    fn visit(
+        m: &str,
+        graph: &std::collections::BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == m) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(m.to_string());
+            return Some(cycle);
+        }
+        if done.contains(m) {
+            return None;
+        }
+        path.push(m.to_string());
+        for next in graph.get(m).into_iter().flatten() {
+            if let Some(c) = visit(next, graph, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.insert(m.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    for m in graph.keys() {
+        if let Some(cycle) = visit(m, &graph, &mut Vec::new(), &mut done) {
+            panic!(
+                "server modules import each other in a circle: {}",
+                cycle.join(" -> ")
+            );
+        }
+    }
+}

@@ -11,7 +11,7 @@ pub mod table;
 
 pub use options::RouteOptions;
 pub use policy::{Candidate, Decision, Policy};
-pub use registry::{PriceRegistry, ProviderPrice};
+pub use registry::{ProviderEntry, ProviderRegistry};
 pub use table::{PromptLabels, RoutingTable};
 
 /// The six domains, in the order used by every probability vector.

@@ -4,7 +4,7 @@
 
 use super::estimate::{expected_cost, expected_quality};
 use super::options::RouteOptions;
-use super::registry::PriceRegistry;
+use super::registry::ProviderRegistry;
 use super::rule::{self, Choice, Offer, Ruling, Verdict};
 use super::table::{PromptLabels, RoutingTable};
 use crate::error::{Error, Result};
@@ -80,7 +80,7 @@ struct Borrowed {
 #[derive(Debug, Clone)]
 pub struct Policy {
     table: Arc<RoutingTable>,
-    registry: PriceRegistry,
+    registry: ProviderRegistry,
     defaults: RouteOptions,
     /// Every known provider, sorted by name (so a provider's index is its rank by name: the rule's tie key).
     known: Vec<Known>,
@@ -117,7 +117,7 @@ impl Policy {
     /// Providers enabled in the registry but absent from the table are kept (and reported ineligible).
     pub fn new(
         table: impl Into<Arc<RoutingTable>>,
-        registry: PriceRegistry,
+        registry: ProviderRegistry,
         defaults: RouteOptions,
     ) -> Result<Policy> {
         let table: Arc<RoutingTable> = table.into();
@@ -256,7 +256,7 @@ impl Policy {
     }
 
     /// The price registry.
-    pub fn registry(&self) -> &PriceRegistry {
+    pub fn registry(&self) -> &ProviderRegistry {
         &self.registry
     }
 
@@ -618,7 +618,7 @@ impl Policy {
 
 /// The options with every provider name a request may give (allowed, denied, forced) replaced by the
 /// registry entry it is an alias of.
-fn resolve_aliases(registry: &PriceRegistry, mut o: RouteOptions) -> RouteOptions {
+fn resolve_aliases(registry: &ProviderRegistry, mut o: RouteOptions) -> RouteOptions {
     let canon = |n: &String| registry.canonical(n).to_string();
     if let Some(a) = &o.allowed {
         o.allowed = Some(a.iter().map(canon).collect());

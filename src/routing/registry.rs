@@ -31,10 +31,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-/// One provider's entry in the registry.
+/// One provider in the registry: its prices, names, quality borrowing and upstream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ProviderPrice {
+pub struct ProviderEntry {
     /// Provider (model) name, spelled as in the training data.
     pub name: String,
     /// $ per million input tokens; `None` falls back to the routing table's price.
@@ -90,10 +90,10 @@ impl Upstream {
     }
 }
 
-impl ProviderPrice {
+impl ProviderEntry {
     /// An enabled entry with only a name.
     pub fn named(name: impl Into<String>) -> Self {
-        ProviderPrice {
+        ProviderEntry {
             name: name.into(),
             input_usd_per_mtok: None,
             output_usd_per_mtok: None,
@@ -130,20 +130,20 @@ struct RegistryFile {
     #[serde(default)]
     price_file: Option<String>,
     #[serde(default)]
-    provider: Vec<ProviderPrice>,
+    provider: Vec<ProviderEntry>,
 }
 
-/// Provider prices and enablement, in file order.
+/// The providers the router knows (`providers.toml`): prices, enablement, aliases and upstreams, in file order.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct PriceRegistry {
-    providers: Vec<ProviderPrice>,
+pub struct ProviderRegistry {
+    providers: Vec<ProviderEntry>,
 }
 
-impl PriceRegistry {
+impl ProviderRegistry {
     /// Builds a registry from entries, checking names (non-empty, unique) and prices (finite, >= 0).
-    pub fn from_providers(providers: Vec<ProviderPrice>) -> Result<Self> {
+    pub fn from_providers(providers: Vec<ProviderEntry>) -> Result<Self> {
         validate(&providers).map_err(Error::Usage)?;
-        Ok(PriceRegistry { providers })
+        Ok(ProviderRegistry { providers })
     }
 
     /// Parses registry TOML text that names no price file. `origin` names the source in error messages (a
@@ -185,7 +185,7 @@ impl PriceRegistry {
             }
             (None, None) => {}
         }
-        Ok(PriceRegistry { providers })
+        Ok(ProviderRegistry { providers })
     }
 
     /// The `price_file` a registry text names, if it parses and names one (what a reloader must watch
@@ -222,17 +222,17 @@ impl PriceRegistry {
             .providers
             .iter()
             .filter(|p| seen.insert(p.name.as_str()))
-            .map(|p| ProviderPrice {
+            .map(|p| ProviderEntry {
                 input_usd_per_mtok: p.input_usd_per_mtok.filter(|v| valid_price(*v)),
                 output_usd_per_mtok: p.output_usd_per_mtok.filter(|v| valid_price(*v)),
-                ..ProviderPrice::named(p.name.clone())
+                ..ProviderEntry::named(p.name.clone())
             })
             .collect();
-        PriceRegistry { providers }
+        ProviderRegistry { providers }
     }
 
     /// The entry of a provider, if the registry has one.
-    pub fn get(&self, name: &str) -> Option<&ProviderPrice> {
+    pub fn get(&self, name: &str) -> Option<&ProviderEntry> {
         self.providers.iter().find(|p| p.name == name)
     }
 
@@ -248,7 +248,7 @@ impl PriceRegistry {
     }
 
     /// The entry a request's name (a name or an alias) means.
-    pub fn resolve(&self, name: &str) -> Option<&ProviderPrice> {
+    pub fn resolve(&self, name: &str) -> Option<&ProviderEntry> {
         self.get(self.canonical(name))
     }
 
@@ -258,7 +258,7 @@ impl PriceRegistry {
     }
 
     /// Adds an entry or replaces the one with the same name, after the same checks as loading.
-    pub fn upsert(&mut self, entry: ProviderPrice) -> Result<()> {
+    pub fn upsert(&mut self, entry: ProviderEntry) -> Result<()> {
         validate(std::slice::from_ref(&entry)).map_err(Error::Usage)?;
         match self.providers.iter_mut().find(|p| p.name == entry.name) {
             Some(slot) => *slot = entry,
@@ -268,12 +268,12 @@ impl PriceRegistry {
     }
 
     /// Entries in file order.
-    pub fn iter(&self) -> std::slice::Iter<'_, ProviderPrice> {
+    pub fn iter(&self) -> std::slice::Iter<'_, ProviderEntry> {
         self.providers.iter()
     }
 
     /// Entries in file order, as a slice.
-    pub fn providers(&self) -> &[ProviderPrice] {
+    pub fn providers(&self) -> &[ProviderEntry] {
         &self.providers
     }
 
@@ -296,9 +296,9 @@ impl PriceRegistry {
     }
 }
 
-impl<'a> IntoIterator for &'a PriceRegistry {
-    type Item = &'a ProviderPrice;
-    type IntoIter = std::slice::Iter<'a, ProviderPrice>;
+impl<'a> IntoIterator for &'a ProviderRegistry {
+    type Item = &'a ProviderEntry;
+    type IntoIter = std::slice::Iter<'a, ProviderEntry>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.providers.iter()
@@ -311,7 +311,7 @@ fn valid_price(v: f64) -> bool {
 
 /// Fills each entry's unset prices from its `price_key`; a key the map lacks is an error.
 fn fill_from_price_map(
-    providers: &mut [ProviderPrice],
+    providers: &mut [ProviderEntry],
     map: &PriceMap,
     file: &str,
 ) -> std::result::Result<(), String> {
@@ -331,7 +331,7 @@ fn fill_from_price_map(
     Ok(())
 }
 
-fn validate(providers: &[ProviderPrice]) -> std::result::Result<(), String> {
+fn validate(providers: &[ProviderEntry]) -> std::result::Result<(), String> {
     let mut seen = HashSet::new();
     for p in providers {
         if p.name.trim().is_empty() {
@@ -447,7 +447,7 @@ mod tests {
 
     const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/providers.toml");
 
-    fn usage_message(r: Result<PriceRegistry>) -> String {
+    fn usage_message(r: Result<ProviderRegistry>) -> String {
         match r {
             Err(Error::Usage(m)) => m,
             other => panic!("expected a usage error, got {other:?}"),
@@ -456,7 +456,7 @@ mod tests {
 
     #[test]
     fn parses_entries_with_defaults() {
-        let r = PriceRegistry::from_toml_str(
+        let r = ProviderRegistry::from_toml_str(
             "# c\n[[provider]]\nname = \"a\"\ninput_usd_per_mtok = 0.1\noutput_usd_per_mtok = 0.4\n\
              [[provider]]\nname = \"b\"\nenabled = false\n",
             "<test>",
@@ -488,11 +488,11 @@ mod tests {
             "[[provider]]\nname = \"a\"\ninput_usd_per_mtok = 0.1\nprice = 3\n",
         )
         .unwrap();
-        let m = usage_message(PriceRegistry::load(&path));
+        let m = usage_message(ProviderRegistry::load(&path));
         assert!(m.contains(&path.display().to_string()), "{m}");
         assert!(m.contains("price"), "{m}");
         // A misspelt top-level table is rejected too.
-        let m = usage_message(PriceRegistry::from_toml_str(
+        let m = usage_message(ProviderRegistry::from_toml_str(
             "[[providers]]\nname = \"a\"\n",
             "<t>",
         ));
@@ -501,7 +501,7 @@ mod tests {
 
     #[test]
     fn negative_nan_and_duplicate_entries_are_rejected() {
-        let m = usage_message(PriceRegistry::from_toml_str(
+        let m = usage_message(ProviderRegistry::from_toml_str(
             "[[provider]]\nname = \"a\"\ninput_usd_per_mtok = -0.1\n",
             "reg.toml",
         ));
@@ -509,29 +509,29 @@ mod tests {
             m.starts_with("reg.toml: ") && m.contains("input_usd_per_mtok"),
             "{m}"
         );
-        let m = usage_message(PriceRegistry::from_toml_str(
+        let m = usage_message(ProviderRegistry::from_toml_str(
             "[[provider]]\nname = \"a\"\noutput_usd_per_mtok = nan\n",
             "reg.toml",
         ));
         assert!(m.contains("output_usd_per_mtok"), "{m}");
-        let m = usage_message(PriceRegistry::from_toml_str(
+        let m = usage_message(ProviderRegistry::from_toml_str(
             "[[provider]]\nname = \"a\"\n[[provider]]\nname = \"a\"\n",
             "reg.toml",
         ));
         assert!(m.contains("listed twice"), "{m}");
-        let m = usage_message(PriceRegistry::from_toml_str(
+        let m = usage_message(ProviderRegistry::from_toml_str(
             "[[provider]]\nname = \"a\"\ninput_usd_per_mtok = \"cheap\"\n",
             "reg.toml",
         ));
         assert!(m.starts_with("reg.toml: invalid provider registry"), "{m}");
-        let mut r = PriceRegistry::default();
+        let mut r = ProviderRegistry::default();
         assert!(r
-            .upsert(ProviderPrice {
+            .upsert(ProviderEntry {
                 name: "x".into(),
                 input_usd_per_mtok: Some(-1.0),
                 output_usd_per_mtok: None,
                 enabled: true,
-                ..ProviderPrice::named("")
+                ..ProviderEntry::named("")
             })
             .is_err());
         assert!(r.is_empty());
@@ -541,7 +541,10 @@ mod tests {
     fn missing_file_is_an_error_and_table_defaults_enable_every_provider() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("absent.toml");
-        assert!(matches!(PriceRegistry::load(&path), Err(Error::Io { .. })));
+        assert!(matches!(
+            ProviderRegistry::load(&path),
+            Err(Error::Io { .. })
+        ));
         let table = RoutingTable {
             providers: vec![
                 ProviderStats {
@@ -570,23 +573,23 @@ mod tests {
             input_tokens: vec![],
             pseudo_count: 1.0,
         };
-        let r = PriceRegistry::from_table_defaults(&table);
+        let r = ProviderRegistry::from_table_defaults(&table);
         assert_eq!(
             r.providers(),
             &[
-                ProviderPrice {
+                ProviderEntry {
                     name: "p".into(),
                     input_usd_per_mtok: Some(0.3),
                     output_usd_per_mtok: Some(0.6),
                     enabled: true,
-                    ..ProviderPrice::named("")
+                    ..ProviderEntry::named("")
                 },
-                ProviderPrice {
+                ProviderEntry {
                     name: "q".into(),
                     input_usd_per_mtok: None,
                     output_usd_per_mtok: None,
                     enabled: true,
-                    ..ProviderPrice::named("")
+                    ..ProviderEntry::named("")
                 },
             ]
         );
@@ -594,7 +597,7 @@ mod tests {
 
     #[test]
     fn upstreams_are_checked() {
-        let r = PriceRegistry::from_toml_str(
+        let r = ProviderRegistry::from_toml_str(
             "[[provider]]\nname = \"a\"\naliases = [\"x\"]\nupstream = { base_url = \"https://api.example.com/v1/\", api_key_env = \"A_KEY\", model = \"vendor/a\" }\n",
             "reg.toml",
         )
@@ -623,7 +626,7 @@ mod tests {
             ("{ base_url = \"http://h\", key = \"k\" }", "unknown field"),
         ] {
             let text = format!("[[provider]]\nname = \"a\"\nupstream = {upstream}\n");
-            let m = usage_message(PriceRegistry::from_toml_str(&text, "reg.toml"));
+            let m = usage_message(ProviderRegistry::from_toml_str(&text, "reg.toml"));
             assert!(m.contains(says), "{upstream}: {m}");
             assert!(!m.contains("sk-live-123"), "{m}");
         }
@@ -631,30 +634,30 @@ mod tests {
 
     #[test]
     fn upsert_adds_and_replaces() {
-        let mut r = PriceRegistry::from_providers(vec![ProviderPrice {
+        let mut r = ProviderRegistry::from_providers(vec![ProviderEntry {
             name: "a".into(),
             input_usd_per_mtok: Some(0.25),
             output_usd_per_mtok: Some(1.25),
             enabled: false,
-            ..ProviderPrice::named("")
+            ..ProviderEntry::named("")
         }])
         .unwrap();
-        r.upsert(ProviderPrice {
+        r.upsert(ProviderEntry {
             name: "b/c".into(),
             input_usd_per_mtok: None,
             output_usd_per_mtok: Some(2.0),
             enabled: true,
-            ..ProviderPrice::named("")
+            ..ProviderEntry::named("")
         })
         .unwrap();
         assert_eq!(r.len(), 2);
         // Replacing an entry keeps the count.
-        r.upsert(ProviderPrice {
+        r.upsert(ProviderEntry {
             name: "a".into(),
             input_usd_per_mtok: Some(9.0),
             output_usd_per_mtok: Some(9.0),
             enabled: true,
-            ..ProviderPrice::named("")
+            ..ProviderEntry::named("")
         })
         .unwrap();
         assert_eq!(r.len(), 2);
@@ -663,7 +666,7 @@ mod tests {
 
     #[test]
     fn shipped_registry_loads() {
-        let r = PriceRegistry::load(Path::new(SHIPPED)).unwrap();
+        let r = ProviderRegistry::load(Path::new(SHIPPED)).unwrap();
         assert_eq!(r.len(), 39);
         let enabled: Vec<&str> = r.enabled_names().collect();
         assert_eq!(
@@ -714,7 +717,7 @@ mod tests {
              [[provider]]\nname = \"a\"\nprice_key = \"k\"\n\
              [[provider]]\nname = \"b\"\nprice_key = \"k\"\ninput_usd_per_mtok = 9.0\n";
         let map = r#"{"k": {"input_cost_per_token": 2.5e-06, "output_cost_per_token": 1e-05}}"#;
-        let r = PriceRegistry::from_toml_with_prices(text, "reg.toml", |name| {
+        let r = ProviderRegistry::from_toml_with_prices(text, "reg.toml", |name| {
             assert_eq!(name, "p.json");
             Ok(map.to_string())
         })
@@ -730,13 +733,13 @@ mod tests {
             (Some(9.0), Some(10.0))
         );
         // A key the map lacks, and a key without a price file, are errors naming the provider.
-        let m = usage_message(PriceRegistry::from_toml_with_prices(
+        let m = usage_message(ProviderRegistry::from_toml_with_prices(
             "price_file = \"p.json\"\n[[provider]]\nname = \"a\"\nprice_key = \"zz\"\n",
             "reg.toml",
             |_| Ok(map.to_string()),
         ));
         assert!(m.contains("`a`") && m.contains("zz"), "{m}");
-        let m = usage_message(PriceRegistry::from_toml_str(
+        let m = usage_message(ProviderRegistry::from_toml_str(
             "[[provider]]\nname = \"a\"\nprice_key = \"k\"\n",
             "reg.toml",
         ));
@@ -745,22 +748,22 @@ mod tests {
 
     #[test]
     fn like_offsets_are_checked_and_summed_per_domain() {
-        let m = usage_message(PriceRegistry::from_toml_str(
+        let m = usage_message(ProviderRegistry::from_toml_str(
             "[[provider]]\nname = \"a\"\nlike = \"b\"\nlike_domain_offsets = { cooking = 0.1 }\n",
             "reg.toml",
         ));
         assert!(m.contains("cooking"), "{m}");
-        let m = usage_message(PriceRegistry::from_toml_str(
+        let m = usage_message(ProviderRegistry::from_toml_str(
             "[[provider]]\nname = \"a\"\nlike_offset = 0.1\n",
             "reg.toml",
         ));
         assert!(m.contains("need `like`"), "{m}");
-        let m = usage_message(PriceRegistry::from_toml_str(
+        let m = usage_message(ProviderRegistry::from_toml_str(
             "[[provider]]\nname = \"a\"\nlike = \"b\"\nlike_offset = 2.0\n",
             "reg.toml",
         ));
         assert!(m.contains("like_offset"), "{m}");
-        let r = PriceRegistry::from_toml_str(
+        let r = ProviderRegistry::from_toml_str(
             "[[provider]]\nname = \"a\"\nlike = \"b\"\nlike_offset = 0.1\nlike_domain_offsets = { code = -0.2 }\n",
             "reg.toml",
         )
@@ -775,7 +778,7 @@ mod tests {
     #[test]
     fn the_shipped_registry_prices_every_zeroeval_model_it_lists() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
-        let r = PriceRegistry::load(&dir.join("providers.toml")).unwrap();
+        let r = ProviderRegistry::load(&dir.join("providers.toml")).unwrap();
         for name in [
             "gpt-4o-2024-08-06",
             "claude-3-5-sonnet-20241022",
@@ -792,7 +795,7 @@ mod tests {
 
     #[test]
     fn aliases_resolve_to_the_entry_and_must_be_unique() {
-        let r = PriceRegistry::from_toml_str(
+        let r = ProviderRegistry::from_toml_str(
             "[[provider]]\nname = \"gpt-4o-2024-08-06\"\naliases = [\"gpt-4o\"]\n[[provider]]\nname = \"b\"\n",
             "reg.toml",
         )
@@ -805,7 +808,7 @@ mod tests {
             "[[provider]]\nname = \"a\"\naliases = [\"x\"]\n[[provider]]\nname = \"b\"\naliases = [\"x\"]\n",
             "[[provider]]\nname = \"a\"\naliases = [\" \"]\n",
         ] {
-            let m = usage_message(PriceRegistry::from_toml_str(bad, "reg.toml"));
+            let m = usage_message(ProviderRegistry::from_toml_str(bad, "reg.toml"));
             assert!(m.contains("alias"), "{m}");
         }
     }

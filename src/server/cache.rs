@@ -2,15 +2,12 @@
 //!
 //! Keyed by the sha256 of the prompt, so a long prompt costs 32 bytes of key, not its own size.
 
+use super::metrics::{CACHE_HITS, CACHE_MISSES};
 use crate::embedding::Embedding;
 use lru::LruCache;
 use sha2::{Digest, Sha256};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
-
-/// Metric names of the cache.
-pub const CACHE_HITS: &str = "triage_embed_cache_hits_total";
-pub const CACHE_MISSES: &str = "triage_embed_cache_misses_total";
 
 type Key = [u8; 32];
 

@@ -1,16 +1,14 @@
-//! The endpoints.
+//! The sidecar's endpoints: parse and check a request, hand it to [`super::service`], answer.
 
 use super::api::{
     BatchItem, BatchRequest, BatchResponse, ClassifyRequest, ClassifyResponse, ErrorResponse,
     FeedbackRequest, FeedbackResponse, HealthResponse, RouteRequest, RouteResponse,
-    SessionResponse,
 };
 use super::error::ApiError;
 use super::feedback::{FeedbackRecord, RecordEmbedding, RecordLabels, RememberedDecision};
-use super::metrics::DECISIONS;
+use super::metrics::FEEDBACK;
+use super::service;
 use super::state::AppState;
-use crate::brain::Brain;
-use crate::embedding::Embedding;
 use crate::error::Error;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -19,8 +17,6 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
-use std::sync::Arc;
-use tokio::time::Instant;
 
 type Body = Result<Bytes, BytesRejection>;
 
@@ -72,20 +68,6 @@ fn wrong_field<T: DeserializeOwned>(value: &serde_json::Value) -> Option<String>
     })
 }
 
-/// When a request that starts now must have been labelled.
-pub(super) fn request_deadline(state: &AppState) -> Instant {
-    Instant::now() + state.config().request_timeout
-}
-
-/// Fails fast with 503 until the model and table are loaded (and while shutting down).
-pub(super) fn ready(state: &AppState) -> Result<(), ApiError> {
-    if state.has_embedder() && state.has_brain() {
-        Ok(())
-    } else {
-        Err(Error::Unavailable.into())
-    }
-}
-
 /// Label a prompt: domain, domain probabilities, difficulty and level.
 #[utoipa::path(
     post,
@@ -106,27 +88,11 @@ pub async fn classify(
     State(state): State<AppState>,
     body: Body,
 ) -> Result<Json<ClassifyResponse>, ApiError> {
-    let deadline = request_deadline(&state);
+    let deadline = service::deadline(&state);
     let req: ClassifyRequest = parse(&state, body)?;
     let prompt = req.prompt_text()?;
-    ready(&state)?;
-    let embedding = one(state.embed(vec![prompt], deadline).await?)?;
-    let brain = state.brain()?;
-    Ok(Json((&brain.label(&embedding)).into()))
-}
-
-/// Embeds one prompt (cache first) before `deadline`.
-pub(super) async fn embed_one(
-    state: &AppState,
-    prompt: String,
-    deadline: Instant,
-) -> Result<Arc<Embedding>, ApiError> {
-    Ok(one(state.embed(vec![prompt], deadline).await?)?)
-}
-
-fn one(mut v: Vec<std::sync::Arc<Embedding>>) -> Result<std::sync::Arc<Embedding>, Error> {
-    v.pop()
-        .ok_or_else(|| Error::inference("no embedding returned"))
+    let labels = service::label(&state, prompt, deadline).await?;
+    Ok(Json((&labels).into()))
 }
 
 /// Choose the provider that should answer a prompt.
@@ -149,60 +115,11 @@ pub async fn route(
     State(state): State<AppState>,
     body: Body,
 ) -> Result<Json<RouteResponse>, ApiError> {
-    let deadline = request_deadline(&state);
+    let deadline = service::deadline(&state);
     let req: RouteRequest = parse(&state, body)?;
     req.check()?;
     let prompt = req.prompt_text()?;
-    ready(&state)?;
-    let embedding = one(state.embed(vec![prompt.clone()], deadline).await?)?;
-    let brain = state.brain()?;
-    Ok(Json(decide(&state, &brain, &req, &embedding, &prompt)?))
-}
-
-/// Labels and routes one embedded prompt, applying its session.
-pub(super) fn decide(
-    state: &AppState,
-    brain: &Brain,
-    req: &RouteRequest,
-    embedding: &Arc<Embedding>,
-    prompt: &str,
-) -> Result<RouteResponse, Error> {
-    let labels = brain.label(embedding);
-    let mut decision = brain.route(&labels, &req.options)?;
-    let session = req.session_id.as_ref().map(|id| {
-        let merged = req.options.merged_over(brain.policy.defaults());
-        let outcome =
-            state
-                .sessions()
-                .apply(id, &mut decision, &merged, req.options.force.is_some());
-        SessionResponse {
-            id: id.clone(),
-            outcome,
-        }
-    });
-    metrics::counter!(
-        DECISIONS,
-        "provider" => decision.provider.clone(),
-        "domain" => labels.domain
-    )
-    .increment(1);
-    // Only a server that takes feedback keeps the decision (and its embedding) for it.
-    let decision_id = if state.feedback_log().is_some() {
-        state.decisions().remember(RememberedDecision {
-            provider: decision.provider.clone(),
-            embedding: Arc::clone(embedding),
-            prompt: state
-                .config()
-                .feedback_keep_text
-                .then(|| prompt.to_string()),
-            domain: labels.domain,
-            level: labels.level,
-            difficulty: labels.difficulty,
-        })
-    } else {
-        state.decisions().new_id()
-    };
-    Ok(RouteResponse::new(&labels, &decision, session, decision_id))
+    Ok(Json(service::route(&state, &req, prompt, deadline).await?))
 }
 
 /// Route many prompts at once; answers come in request order, a bad item gets an error in its place.
@@ -225,7 +142,7 @@ pub async fn route_batch(
     State(state): State<AppState>,
     body: Body,
 ) -> Result<Json<BatchResponse>, ApiError> {
-    let deadline = request_deadline(&state);
+    let deadline = service::deadline(&state);
     let batch: BatchRequest = parse(&state, body)?;
     let max = state.config().max_batch_items;
     if batch.requests.len() > max {
@@ -249,7 +166,7 @@ pub async fn route_batch(
             Ok((req, prompt))
         })
         .collect();
-    ready(&state)?;
+    service::ready(&state)?;
     let prompts: Vec<String> = items
         .iter()
         .filter_map(|i| i.as_ref().ok().map(|(_, p)| p.clone()))
@@ -263,7 +180,7 @@ pub async fn route_batch(
                 let embedding = embeddings
                     .next()
                     .ok_or_else(|| Error::inference("batch embedding count mismatch"))?;
-                decide(&state, &brain, &req, &embedding, &prompt).map_err(ApiError::from)
+                service::decide(&state, &brain, &req, &embedding, &prompt).map_err(ApiError::from)
             });
             match answer {
                 Ok(r) => BatchItem::Ok(Box::new(r)),
@@ -294,7 +211,7 @@ pub async fn feedback(
     State(state): State<AppState>,
     body: Body,
 ) -> Result<Json<FeedbackResponse>, ApiError> {
-    let deadline = request_deadline(&state);
+    let deadline = service::deadline(&state);
     let bytes = body.map_err(|e| ApiError::from_body(&e, state.config().max_body_bytes))?;
     let req: FeedbackRequest = match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(value) => from_value(value)?,
@@ -336,12 +253,12 @@ pub async fn feedback(
         }
         (None, Some(provider)) => {
             let prompt = req.prompt_text()?;
-            ready(&state)?;
+            service::ready(&state)?;
             let brain = state.brain()?;
             if !brain.policy.known_providers().any(|k| k == provider) {
                 return Err(Error::InvalidInput(format!("unknown provider `{provider}`")).into());
             }
-            let embedding = one(state.embed(vec![prompt.clone()], deadline).await?)?;
+            let embedding = service::embed_one(&state, prompt.clone(), deadline).await?;
             let labels = brain.label(&embedding);
             RememberedDecision {
                 provider: provider.clone(),
@@ -401,8 +318,7 @@ pub async fn feedback(
     tokio::task::spawn_blocking(move || log.append(&line))
         .await
         .map_err(|_| Error::inference("the feedback writer stopped"))??;
-    metrics::counter!(super::metrics::FEEDBACK, "provider" => decision.provider.clone())
-        .increment(1);
+    metrics::counter!(FEEDBACK, "provider" => decision.provider.clone()).increment(1);
     Ok(Json(FeedbackResponse {
         recorded: true,
         id,
@@ -477,15 +393,6 @@ pub async fn metrics_text() -> Response {
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         text,
-    )
-        .into_response()
-}
-
-/// This API's OpenAPI 3 document.
-pub async fn openapi() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        super::openapi::document(),
     )
         .into_response()
 }

@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod proxy;
 pub mod queue;
 pub mod reload;
+pub mod service;
 pub mod sessions;
 pub mod state;
 pub mod upstream;
@@ -59,7 +60,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/feedback", post(handlers::feedback))
         .route("/health", get(handlers::health))
         .route("/metrics", get(handlers::metrics_text))
-        .route("/openapi.json", get(handlers::openapi))
+        .route("/openapi.json", get(openapi::serve_document))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
@@ -114,7 +115,7 @@ async fn serve_main(embedder: EmbedderSettings, config: ServerConfig) -> Result<
 
     tokio::spawn(wait_for_signals(state.clone(), Arc::clone(&stop_tx)));
     tokio::spawn(reload::watch(
-        state.clone(),
+        state.brain_slot(),
         reload_interval,
         stop_rx.clone(),
     ));

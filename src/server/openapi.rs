@@ -6,6 +6,8 @@ use super::api::{
     RouteResponse, SessionResponse,
 };
 use super::sessions::SessionOutcome;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use std::sync::OnceLock;
 use utoipa::OpenApi;
 
@@ -56,4 +58,9 @@ pub fn document() -> String {
             .unwrap_or_else(|_| "{}".to_string())
     })
     .clone()
+}
+
+/// `GET /openapi.json`: this API's OpenAPI 3 document.
+pub async fn serve_document() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], document()).into_response()
 }

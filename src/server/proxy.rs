@@ -17,7 +17,8 @@
 use super::api::RouteRequest;
 use super::error::ApiError;
 use super::feedback::FeedbackLog;
-use super::handlers::{decide, embed_one, ready, request_deadline};
+use super::metrics::ATTEMPTS;
+use super::service;
 use super::state::AppState;
 use super::upstream::{self, Failure, SseModelRewriter};
 use crate::brain::Brain;
@@ -35,8 +36,6 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Proxy attempts, by provider and outcome (`ok`, `status_5xx`, `timeout`, ...).
-pub const ATTEMPTS: &str = "triage_proxy_attempts_total";
 /// Header naming the provider that answered.
 pub const PROVIDER_HEADER: &str = "x-triage-provider";
 /// Header with the routing decision's id (routed requests only).
@@ -205,7 +204,7 @@ async fn plan(
         });
     }
 
-    let deadline = request_deadline(state);
+    let deadline = service::deadline(state);
     let messages = match request.get("messages") {
         Some(Value::Array(m)) => m.clone(),
         _ => return Err(invalid("missing `messages` (an array of chat messages)")),
@@ -216,15 +215,12 @@ async fn plan(
     } = options.unwrap_or_default();
     // Only providers the proxy can reach take part; the rest are denied (and listed so).
     let mut options = options.merged_over(brain.policy.defaults());
-    let mut any_reachable = false;
-    for name in brain.policy.known_providers() {
-        let reachable = registry.get(name).is_some_and(|p| p.upstream.is_some());
-        any_reachable |= reachable;
-        if !reachable && !options.denied.iter().any(|d| d == name) {
-            options.denied.push(name.to_string());
+    for name in &brain.without_upstream {
+        if !options.denied.contains(name) {
+            options.denied.push(name.clone());
         }
     }
-    if !any_reachable {
+    if !brain.has_upstreams() {
         return Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
             "no_upstream",
@@ -239,9 +235,9 @@ async fn plan(
     };
     route_request.check()?;
     let prompt = route_request.prompt_text()?;
-    ready(state)?;
-    let embedding = embed_one(state, prompt.clone(), deadline).await?;
-    let decision = decide(state, brain, &route_request, &embedding, &prompt)?;
+    service::ready(state)?;
+    let embedding = service::embed_one(state, prompt.clone(), deadline).await?;
+    let decision = service::decide(state, brain, &route_request, &embedding, &prompt)?;
     let eligible_rest = decision
         .candidates
         .iter()
@@ -385,7 +381,6 @@ async fn forward(
         let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
         if plan.stream {
             attempts.push(succeeded(target, started));
-            finish(state, &plan, &attempts, Some(&target.provider), status);
             let events = rewritten_events(response, target.provider.clone());
             let mut out = Response::new(ResponseBody::from_stream(events));
             out.headers_mut().insert(
@@ -394,15 +389,7 @@ async fn forward(
             );
             out.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            if let (Some(id), true) = (&plan.decision_id, attempts.len() > 1) {
-                state.decisions().set_provider(id, &target.provider);
-            }
-            return Ok(with_triage_headers(
-                out,
-                &target.provider,
-                &plan,
-                attempts.len(),
-            ));
+            return Ok(answered(state, &plan, &attempts, target, status, out));
         }
 
         // Not streaming: nothing has reached the client yet, so a broken body still falls over.
@@ -429,21 +416,12 @@ async fn forward(
             }
             _ => text,
         };
-        if let (Some(id), true) = (&plan.decision_id, attempts.len() > 1) {
-            state.decisions().set_provider(id, &target.provider);
-        }
-        finish(state, &plan, &attempts, Some(&target.provider), status);
         let mut out = Response::new(ResponseBody::from(body));
         out.headers_mut().insert(
             header::CONTENT_TYPE,
             content_type.unwrap_or(HeaderValue::from_static("application/json")),
         );
-        return Ok(with_triage_headers(
-            out,
-            &target.provider,
-            &plan,
-            attempts.len(),
-        ));
+        return Ok(answered(state, &plan, &attempts, target, status, out));
     }
 
     // Nobody answered.
@@ -475,6 +453,24 @@ async fn forward(
         }
     }
     Ok(response)
+}
+
+/// The finishing step of an answer forwarded from `target` (streamed or whole): a decision that fell
+/// over is re-pointed at the provider that answered (feedback scores that one), the attempts are counted
+/// and logged, and the triage headers are added.
+fn answered(
+    state: &AppState,
+    plan: &Plan,
+    attempts: &[Attempt],
+    target: &Target,
+    status: StatusCode,
+    response: Response,
+) -> Response {
+    if let (Some(id), true) = (&plan.decision_id, attempts.len() > 1) {
+        state.decisions().set_provider(id, &target.provider);
+    }
+    finish(state, plan, attempts, Some(&target.provider), status);
+    with_triage_headers(response, &target.provider, plan, attempts.len())
 }
 
 /// A provider's streamed answer, passed on event by event with `model` naming `provider`.

@@ -10,6 +10,7 @@
 //! progress share each forward pass round-robin, so a large batch request cannot starve small ones, and a
 //! job whose caller has gone (timed out, disconnected) is dropped before the next pass.
 
+use super::metrics::{BATCH_SIZE, INFERENCE_SECONDS, QUEUE_DEPTH};
 use crate::embedding::{Embedder, Embedding, Tokenized};
 use crate::error::{Error, Result};
 use std::panic::AssertUnwindSafe;
@@ -20,11 +21,6 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
-
-/// Metric names of the queue.
-pub const QUEUE_DEPTH: &str = "triage_queue_depth";
-pub const BATCH_SIZE: &str = "triage_batch_size";
-pub const INFERENCE_SECONDS: &str = "triage_inference_duration_seconds";
 
 /// How many tokens one forward pass may hold: about 16 prompts of 60 tokens, 4 of 256. On CPU the embedder's throughput stops growing at a few hundred tokens a pass, while
 /// a pass's latency keeps growing with its tokens, and every request in the pass waits for all of it.

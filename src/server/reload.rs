@@ -1,4 +1,4 @@
-//! Hot reload of the trained artifacts and the price registry.
+//! The brain in service and its hot reload: the trained artifacts and the price registry.
 //!
 //! A retrain writes `heads.json` and `table.json`, then `manifest.json` last (with their hashes), so the
 //! reloader watches the manifest's content, plus `providers.toml` and the price file it names, whose price
@@ -9,12 +9,12 @@
 //! change again.
 
 use super::metrics::RELOADS;
-use super::state::AppState;
 use crate::artifacts::{ArtifactSource, MANIFEST_FILE, REGISTRY_FILE};
 use crate::brain::Brain;
 use crate::error::{Error, Result};
-use crate::routing::PriceRegistry;
+use crate::routing::{ProviderRegistry, RouteOptions};
 use sha2::{Digest, Sha256};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 /// What identifies a version of the models folder: the hash of the manifest, registry and price file.
@@ -44,66 +44,88 @@ pub fn fingerprint(source: &ArtifactSource) -> Fingerprint {
     hash_file(MANIFEST_FILE);
     // The registry, and the price file it names: `triage prices update` changes only the latter.
     let price_file = hash_file(REGISTRY_FILE)
-        .and_then(|bytes| PriceRegistry::price_file_named_in(&String::from_utf8_lossy(&bytes)));
+        .and_then(|bytes| ProviderRegistry::price_file_named_in(&String::from_utf8_lossy(&bytes)));
     if let Some(name) = price_file {
         hash_file(&name);
     }
     h.finalize().into()
 }
 
-/// Remembers which version is loaded and which one failed.
-pub struct Reloader {
+/// The brain in service and what replaces it: the only place a brain is swapped in.
+pub struct BrainSlot {
     source: ArtifactSource,
+    defaults: RouteOptions,
+    current: RwLock<Option<Arc<Brain>>>,
+    versions: tokio::sync::Mutex<Versions>,
+}
+
+/// Which version of the folder is loaded and which one failed.
+#[derive(Default)]
+struct Versions {
     loaded: Option<Fingerprint>,
     failed: Option<Fingerprint>,
 }
 
-impl Reloader {
-    /// A reloader for `source` that has loaded nothing yet.
-    pub fn new(source: ArtifactSource) -> Self {
+impl BrainSlot {
+    /// An empty slot for the artifacts of `source`, whose brains get `defaults` as routing defaults.
+    pub fn new(source: ArtifactSource, defaults: RouteOptions) -> Self {
         Self {
             source,
-            loaded: None,
-            failed: None,
+            defaults,
+            current: RwLock::new(None),
+            versions: tokio::sync::Mutex::new(Versions::default()),
         }
     }
 
-    /// Whether the folder differs from what is loaded and from the last version that failed.
-    pub fn changed(&self) -> bool {
-        let now = fingerprint(&self.source);
-        self.loaded != Some(now) && self.failed != Some(now)
+    /// The brain in service (503 until one is loaded).
+    pub fn current(&self) -> Result<Arc<Brain>> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or(Error::Unavailable)
     }
 
-    /// Loads the folder's brain and installs it into `state`. With `force` a version that failed before is
-    /// tried again (SIGHUP); otherwise its failure is not logged twice.
-    pub async fn reload(&mut self, state: &AppState, force: bool) -> Result<()> {
+    /// Swaps in `brain`; requests already holding the old one finish with it.
+    pub fn install(&self, brain: Brain) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(brain));
+    }
+
+    /// Checks the folder and loads its brain when it changed (always, with `force`: SIGHUP tries a
+    /// version that failed before again, and the first load); a failed load keeps the current brain
+    /// and is returned. True when a new brain went in.
+    pub async fn reload(&self, force: bool) -> Result<bool> {
+        let mut versions = self.versions.lock().await;
         let before = fingerprint(&self.source);
+        if !force && (versions.loaded == Some(before) || versions.failed == Some(before)) {
+            return Ok(false);
+        }
         let source = self.source.clone();
-        let defaults = state.config().defaults.clone();
+        let defaults = self.defaults.clone();
         let loaded = tokio::task::spawn_blocking(move || Brain::load(&source, defaults))
             .await
             .map_err(|e| Error::Artifacts(format!("loading task failed: {e}")))?;
         match loaded {
             Ok(brain) => {
                 let created = brain.manifest.created_unix;
-                state.install_brain(brain);
+                self.install(brain);
                 // If the files changed while loading, the next check loads them again.
-                self.loaded = Some(before);
-                self.failed = None;
+                versions.loaded = Some(before);
+                versions.failed = None;
                 metrics::counter!(RELOADS, "result" => "ok").increment(1);
                 tracing::info!(artifacts = %self.source.describe(), created_unix = created, "artifacts loaded");
-                Ok(())
+                Ok(true)
             }
             Err(e) => {
                 metrics::counter!(RELOADS, "result" => "failed").increment(1);
-                if force || self.failed != Some(before) {
-                    if state.has_brain() {
+                if force || versions.failed != Some(before) {
+                    if self.current().is_ok() {
                         tracing::error!(error = %e, "new artifacts failed to load; still serving the previous ones");
                     } else {
                         tracing::error!(error = %e, "artifacts failed to load");
                     }
                 }
-                self.failed = Some(before);
+                versions.failed = Some(before);
                 Err(e)
             }
         }
@@ -111,7 +133,11 @@ impl Reloader {
 }
 
 /// Polls the models folder every `interval` (never when zero) and reloads on SIGHUP, until `stop` fires.
-pub async fn watch(state: AppState, interval: Duration, stop: tokio::sync::watch::Receiver<bool>) {
+pub async fn watch(
+    slot: Arc<BrainSlot>,
+    interval: Duration,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
     let mut stop = stop;
     let mut hangups = hangup_stream();
     let mut ticker = (!interval.is_zero()).then(|| {
@@ -141,8 +167,8 @@ pub async fn watch(state: AppState, interval: Duration, stop: tokio::sync::watch
         if *stop.borrow() {
             return;
         }
-        // Errors are logged by the reloader; the current brain stays.
-        let _ = state.reload(force).await;
+        // Errors are logged by the slot; the current brain stays.
+        let _ = slot.reload(force).await;
     }
 }
 

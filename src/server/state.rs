@@ -5,13 +5,13 @@ use super::cache::EmbedCache;
 use super::config::ServerConfig;
 use super::feedback::{Decisions, FeedbackLog};
 use super::queue::{BatchSettings, Inference};
-use super::reload::Reloader;
+use super::reload::BrainSlot;
 use super::sessions::Sessions;
 use crate::brain::Brain;
 use crate::embedding::{Embedder, Embedding};
 use crate::error::{Error, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use tokio::time::Instant;
 
@@ -23,14 +23,13 @@ pub struct AppState {
 
 struct Inner {
     config: ServerConfig,
-    brain: RwLock<Option<Arc<Brain>>>,
+    brains: Arc<BrainSlot>,
     inference: OnceLock<Inference>,
     /// The worker thread; it ends by itself once the state (the queue's sender) is dropped.
     _worker: std::sync::Mutex<Option<JoinHandle<()>>>,
     cache: EmbedCache,
     sessions: Sessions,
     shutting_down: AtomicBool,
-    reloader: tokio::sync::Mutex<Reloader>,
     decisions: Decisions,
     feedback: Option<Arc<FeedbackLog>>,
     /// The proxy's outbound client, built on the first proxied request.
@@ -48,7 +47,10 @@ impl AppState {
         let _ = super::metrics::handle();
         let cache = EmbedCache::new(config.embed_cache_entries);
         let sessions = Sessions::new(config.session_capacity, config.session_ttl);
-        let reloader = Reloader::new(config.artifacts.clone());
+        let brains = Arc::new(BrainSlot::new(
+            config.artifacts.clone(),
+            config.defaults.clone(),
+        ));
         let decisions = Decisions::new(config.feedback_decisions);
         let feedback = config
             .feedback_dir
@@ -62,13 +64,12 @@ impl AppState {
         Self {
             inner: Arc::new(Inner {
                 config,
-                brain: RwLock::new(None),
+                brains,
                 inference: OnceLock::new(),
                 _worker: std::sync::Mutex::new(None),
                 cache,
                 sessions,
                 shutting_down: AtomicBool::new(false),
-                reloader: tokio::sync::Mutex::new(reloader),
                 decisions,
                 feedback,
                 proxy_client: OnceLock::new(),
@@ -108,37 +109,29 @@ impl AppState {
 
     /// Swaps in a brain; requests already holding the old one finish with it.
     pub fn install_brain(&self, brain: Brain) {
-        *self
-            .inner
-            .brain
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(brain));
+        self.inner.brains.install(brain);
     }
 
-    /// Loads the brain of the models folder (blocking) and installs it, remembering what was loaded so
-    /// the reloader does not load it again.
+    /// Loads the brain of the models folder and installs it, remembering what was loaded so the
+    /// reloader does not load it again.
     pub async fn load_brain(&self) -> Result<()> {
-        self.inner.reloader.lock().await.reload(self, true).await
+        self.inner.brains.reload(true).await.map(|_| ())
     }
 
     /// Checks the models folder and reloads when its artifacts changed (or always, with `force`); a
     /// failed load keeps the current brain and is returned.
     pub async fn reload(&self, force: bool) -> Result<bool> {
-        let mut reloader = self.inner.reloader.lock().await;
-        if !force && !reloader.changed() {
-            return Ok(false);
-        }
-        reloader.reload(self, force).await.map(|()| true)
+        self.inner.brains.reload(force).await
+    }
+
+    /// The slot holding the brain, for the reload watcher.
+    pub fn brain_slot(&self) -> Arc<BrainSlot> {
+        Arc::clone(&self.inner.brains)
     }
 
     /// The current brain (503 until one is loaded).
     pub fn brain(&self) -> Result<Arc<Brain>> {
-        self.inner
-            .brain
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-            .ok_or(Error::Unavailable)
+        self.inner.brains.current()
     }
 
     /// Whether a brain is loaded.

@@ -10,7 +10,7 @@
 
 use super::Corpus;
 use crate::labels::Heads;
-use crate::routing::{Policy, PriceRegistry, RouteOptions, RoutingTable};
+use crate::routing::{Policy, ProviderRegistry, RouteOptions, RoutingTable};
 use serde::Serialize;
 
 /// Fewest matched records on which replay, not the public held-out split, decides a retrain.
@@ -34,7 +34,7 @@ pub fn replay(
     rows: &[usize],
     heads: &Heads,
     table: &RoutingTable,
-    registry: &PriceRegistry,
+    registry: &ProviderRegistry,
     defaults: RouteOptions,
 ) -> Option<Replay> {
     let policy = match Policy::new(table.clone(), registry.clone(), defaults) {

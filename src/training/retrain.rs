@@ -141,7 +141,7 @@ pub fn retrain(
             // As `ArtifactSource::registry`: the folder's registry, else the table's prices, all enabled.
             let registry = match &folder_registry {
                 Ok(Some(r)) => r.clone(),
-                Ok(None) => crate::routing::PriceRegistry::from_table_defaults(table),
+                Ok(None) => crate::routing::ProviderRegistry::from_table_defaults(table),
                 Err(_) => return None,
             };
             let defaults = crate::routing::RouteOptions {

@@ -63,7 +63,7 @@ pub fn start_unloaded(config: ServerConfig) -> TestServer {
     }));
     if !interval.is_zero() {
         rt.spawn(triage::server::reload::watch(
-            state.clone(),
+            state.brain_slot(),
             interval,
             stop_rx,
         ));

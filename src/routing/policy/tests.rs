@@ -1,6 +1,6 @@
 use super::*;
 use crate::routing::estimate::expected_output_tokens;
-use crate::routing::registry::ProviderPrice;
+use crate::routing::registry::ProviderEntry;
 use crate::routing::table::ProviderStats;
 
 fn stats(name: &str, mean: f32, price: Option<(f64, f64)>) -> ProviderStats {
@@ -49,19 +49,19 @@ fn table() -> RoutingTable {
     }
 }
 
-fn price(name: &str, pin: Option<f64>, pout: Option<f64>, enabled: bool) -> ProviderPrice {
-    ProviderPrice {
+fn price(name: &str, pin: Option<f64>, pout: Option<f64>, enabled: bool) -> ProviderEntry {
+    ProviderEntry {
         name: name.into(),
         input_usd_per_mtok: pin,
         output_usd_per_mtok: pout,
         enabled,
-        ..ProviderPrice::named("")
+        ..ProviderEntry::named("")
     }
 }
 
 /// alpha/beta/gamma take the table's prices; delta's comes from the registry only.
-fn registry() -> PriceRegistry {
-    PriceRegistry::from_providers(vec![
+fn registry() -> ProviderRegistry {
+    ProviderRegistry::from_providers(vec![
         price("alpha", None, None, true),
         price("beta", None, None, true),
         price("gamma", None, None, true),
@@ -670,13 +670,13 @@ fn route_options_deserialize_with_defaults_and_merge() {
 }
 
 /// A registry with `omega`, which has no outcome rows and borrows gamma's quality, 0.05 lower on code.
-fn borrowing_registry(like: &str) -> PriceRegistry {
+fn borrowing_registry(like: &str) -> ProviderRegistry {
     let mut entries = registry().providers().to_vec();
     let mut omega = price("omega", Some(0.3), Some(0.3), true);
     omega.like = Some(like.into());
     omega.like_domain_offsets.insert("code".into(), -0.05);
     entries.push(omega);
-    PriceRegistry::from_providers(entries).unwrap()
+    ProviderRegistry::from_providers(entries).unwrap()
 }
 
 #[test]
@@ -719,7 +719,7 @@ fn like_must_name_a_measured_provider_and_only_for_unmeasured_ones() {
     entries[0].like = Some("gamma".into());
     let err = Policy::new(
         table(),
-        PriceRegistry::from_providers(entries).unwrap(),
+        ProviderRegistry::from_providers(entries).unwrap(),
         opts(),
     )
     .unwrap_err();
@@ -731,7 +731,7 @@ fn like_must_name_a_measured_provider_and_only_for_unmeasured_ones() {
     entries.push(omega);
     let p = Policy::new(
         table(),
-        PriceRegistry::from_providers(entries).unwrap(),
+        ProviderRegistry::from_providers(entries).unwrap(),
         opts(),
     )
     .unwrap();
@@ -750,7 +750,7 @@ fn requests_may_name_providers_by_their_registry_aliases() {
     entries[1].aliases = vec!["b".into()];
     let p = Policy::new(
         table(),
-        PriceRegistry::from_providers(entries).unwrap(),
+        ProviderRegistry::from_providers(entries).unwrap(),
         opts(),
     )
     .unwrap();

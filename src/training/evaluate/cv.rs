@@ -3,7 +3,7 @@
 use super::routers::{estimates, evaluation_policy, head_labels, LabelFn};
 use super::{default_group, group_truth, groups, Group};
 use crate::error::Result;
-use crate::routing::PriceRegistry;
+use crate::routing::ProviderRegistry;
 use crate::routing::RoutingTable;
 use crate::training::{metrics, Corpus};
 use std::collections::BTreeSet;
@@ -39,7 +39,7 @@ pub fn cv_scores(
         for (s, total) in grid.iter().zip(totals.iter_mut()) {
             let fitted = crate::training::fit_with_base(corpus, &fit_rows, &base, *s)?;
             let policy = evaluation_policy(fitted.table.clone())?;
-            let registry = PriceRegistry::from_table_defaults(&fitted.table);
+            let registry = ProviderRegistry::from_table_defaults(&fitted.table);
             // Validation rows play the held-out role inside the fold.
             let gs = groups_on(corpus, &fitted.table, &registry, &val_set, &fit_rows);
             let Some(g) = gs.first() else { continue };
@@ -125,7 +125,7 @@ impl OutOfFold {
 fn groups_on(
     corpus: &Corpus,
     table: &RoutingTable,
-    registry: &PriceRegistry,
+    registry: &ProviderRegistry,
     eval: &BTreeSet<usize>,
     fit: &[usize],
 ) -> Vec<Group> {

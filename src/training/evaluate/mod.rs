@@ -4,7 +4,7 @@
 use super::table_fit::DEFAULT_OUTPUT_TOKENS;
 use super::{metrics, Corpus, Fitted};
 use crate::error::Result;
-use crate::routing::{PriceRegistry, RoutingTable, DOMAINS};
+use crate::routing::{ProviderRegistry, RoutingTable, DOMAINS};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -146,7 +146,7 @@ pub struct Group {
 
 /// Groups of `corpus`, largest first: per source, the providers measured on ≥ 90% of its rows that have a
 /// price, and the rows where all of them have outcomes.
-pub fn groups(corpus: &Corpus, table: &RoutingTable, registry: &PriceRegistry) -> Vec<Group> {
+pub fn groups(corpus: &Corpus, table: &RoutingTable, registry: &ProviderRegistry) -> Vec<Group> {
     let mut by_source: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, r) in corpus.records.iter().enumerate() {
         if !r.outcomes.is_empty() {
@@ -230,7 +230,7 @@ pub fn default_group(groups: &[Group], set: &[String]) -> Option<Group> {
     })
 }
 
-fn price_of(table: &RoutingTable, registry: &PriceRegistry, name: &str) -> Option<(f64, f64)> {
+fn price_of(table: &RoutingTable, registry: &ProviderRegistry, name: &str) -> Option<(f64, f64)> {
     let stats = table.provider_index(name).map(|k| &table.providers[k]);
     let reg = registry.get(name);
     let input = reg
@@ -316,7 +316,7 @@ pub fn evaluate(
             fitted.settings.pseudo_count,
         )?);
     }
-    let registry = PriceRegistry::from_table_defaults(&fitted.table);
+    let registry = ProviderRegistry::from_table_defaults(&fitted.table);
     let groups = groups(corpus, &fitted.table, &registry);
     let mut reports = Vec::new();
     for g in &groups {
@@ -402,7 +402,7 @@ fn group_truth(
     corpus: &Corpus,
     g: &Group,
     rows: &[usize],
-    registry: &PriceRegistry,
+    registry: &ProviderRegistry,
     table: &RoutingTable,
 ) -> GroupTruth {
     let prices: Vec<(f64, f64)> = g
@@ -465,7 +465,7 @@ fn evaluate_group(
     fitted: &Fitted,
     routers: &[Router],
     g: &Group,
-    registry: &PriceRegistry,
+    registry: &ProviderRegistry,
     knob: Option<f32>,
 ) -> Result<GroupReport> {
     let truth = group_truth(corpus, g, &g.rows, registry, &fitted.table);

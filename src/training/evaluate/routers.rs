@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::labels::Heads;
-use crate::routing::{Policy, PriceRegistry, PromptLabels, RouteOptions, RoutingTable, DOMAINS};
+use crate::routing::{Policy, PromptLabels, ProviderRegistry, RouteOptions, RoutingTable, DOMAINS};
 use crate::training::table_fit;
 use crate::training::Corpus;
 use std::collections::{BTreeMap, BTreeSet};
@@ -50,7 +50,7 @@ pub struct Router<'a> {
 
 /// Builds a policy over `table` with the data's own prices (all providers enabled).
 pub fn evaluation_policy(table: RoutingTable) -> Result<Policy> {
-    let registry = PriceRegistry::from_table_defaults(&table);
+    let registry = ProviderRegistry::from_table_defaults(&table);
     Policy::new(table, registry, RouteOptions::default())
 }
 

@@ -1,11 +1,19 @@
 use super::*;
-use crate::routing::registry::ProviderPrice;
+use crate::routing::registry::ProviderEntry;
 use crate::routing::table::ProviderStats;
 use crate::routing::{Policy, PromptLabels, RouteOptions};
 use proptest::prelude::*;
 
 /// A random table (providers × categories × levels with holes), registry and prompt labels.
-fn world() -> impl Strategy<Value = (RoutingTable, PriceRegistry, PromptLabels, Vec<usize>, f32)> {
+fn world() -> impl Strategy<
+    Value = (
+        RoutingTable,
+        ProviderRegistry,
+        PromptLabels,
+        Vec<usize>,
+        f32,
+    ),
+> {
     (2usize..6, 1usize..4).prop_flat_map(|(np, nc)| {
         // Qualities on a coarse grid so that exact ties (equal quality, equal cost) occur often.
         let cell = prop_oneof![3 => (0u8..=10).prop_map(|q| Some(f32::from(q) / 10.0)), 1 => Just(None)];
@@ -43,14 +51,14 @@ fn world() -> impl Strategy<Value = (RoutingTable, PriceRegistry, PromptLabels, 
                     pseudo_count: 1.0,
                     quality,
                 };
-                let registry = PriceRegistry::from_providers(
+                let registry = ProviderRegistry::from_providers(
                     (0..np)
-                        .map(|p| ProviderPrice {
+                        .map(|p| ProviderEntry {
                             name: names[p].clone(),
                             input_usd_per_mtok: registry_price[p],
                             output_usd_per_mtok: registry_price[p],
                             enabled: enabled[p],
-                            ..ProviderPrice::named("")
+                            ..ProviderEntry::named("")
                         })
                         .collect(),
                 )

@@ -5,7 +5,7 @@
 use super::{difficulty_scores, group_truth, prompt_lengths, Group, PairTruth, TransferReport};
 use crate::error::Result;
 use crate::labels::DifficultyHead;
-use crate::routing::{PriceRegistry, RoutingTable};
+use crate::routing::{ProviderRegistry, RoutingTable};
 use crate::training::{difficulty, fit_domain_head, metrics, Corpus};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,7 +28,7 @@ pub(super) fn task_transfer(
     corpus: &Corpus,
     train: &[usize],
     g: &Group,
-    registry: &PriceRegistry,
+    registry: &ProviderRegistry,
     table: &RoutingTable,
 ) -> Result<Option<TransferReport>> {
     let all_rows: Vec<usize> = g.train_rows.iter().chain(&g.rows).copied().collect();

@@ -1,0 +1,107 @@
+//! The work both doors share: embed, label and decide one request (the queue, the brain, sessions and
+//! the decision store behind it). The sidecar's handlers and the proxy call this; they never call each
+//! other.
+
+use super::api::{RouteRequest, RouteResponse, SessionResponse};
+use super::feedback::RememberedDecision;
+use super::metrics::DECISIONS;
+use super::state::AppState;
+use crate::brain::Brain;
+use crate::embedding::Embedding;
+use crate::error::{Error, Result};
+use crate::labels::Labels;
+use std::sync::Arc;
+use tokio::time::Instant;
+
+/// When a request that starts now must have been labelled.
+pub fn deadline(state: &AppState) -> Instant {
+    Instant::now() + state.config().request_timeout
+}
+
+/// Fails fast with 503 until the model and table are loaded (and while shutting down).
+pub fn ready(state: &AppState) -> Result<()> {
+    if state.has_embedder() && state.has_brain() {
+        Ok(())
+    } else {
+        Err(Error::Unavailable)
+    }
+}
+
+/// Embeds one prompt (cache first) before `deadline`.
+pub async fn embed_one(
+    state: &AppState,
+    prompt: String,
+    deadline: Instant,
+) -> Result<Arc<Embedding>> {
+    state
+        .embed(vec![prompt], deadline)
+        .await?
+        .pop()
+        .ok_or_else(|| Error::inference("no embedding returned"))
+}
+
+/// Labels one prompt with the brain in service.
+pub async fn label(state: &AppState, prompt: String, deadline: Instant) -> Result<Labels> {
+    ready(state)?;
+    let embedding = embed_one(state, prompt, deadline).await?;
+    Ok(state.brain()?.label(&embedding))
+}
+
+/// Embeds, labels and routes one checked request.
+pub async fn route(
+    state: &AppState,
+    req: &RouteRequest,
+    prompt: String,
+    deadline: Instant,
+) -> Result<RouteResponse> {
+    ready(state)?;
+    let embedding = embed_one(state, prompt.clone(), deadline).await?;
+    let brain = state.brain()?;
+    decide(state, &brain, req, &embedding, &prompt)
+}
+
+/// Labels and routes one embedded prompt, applying its session.
+pub fn decide(
+    state: &AppState,
+    brain: &Brain,
+    req: &RouteRequest,
+    embedding: &Arc<Embedding>,
+    prompt: &str,
+) -> Result<RouteResponse> {
+    let labels = brain.label(embedding);
+    let mut decision = brain.route(&labels, &req.options)?;
+    let session = req.session_id.as_ref().map(|id| {
+        let merged = req.options.merged_over(brain.policy.defaults());
+        let outcome =
+            state
+                .sessions()
+                .apply(id, &mut decision, &merged, req.options.force.is_some());
+        SessionResponse {
+            id: id.clone(),
+            outcome,
+        }
+    });
+    metrics::counter!(
+        DECISIONS,
+        "provider" => decision.provider.clone(),
+        "domain" => labels.domain
+    )
+    .increment(1);
+    // Only a server that takes feedback keeps the decision (and its embedding) for it.
+    let decision_id = if state.feedback_log().is_some() {
+        state.decisions().remember(RememberedDecision {
+            provider: decision.provider.clone(),
+            embedding: Arc::clone(embedding),
+            prompt: state
+                .config()
+                .feedback_keep_text
+                .then(|| prompt.to_string()),
+            domain: labels.domain,
+            level: labels.level,
+            difficulty: labels.difficulty,
+        })
+    } else {
+        state.decisions().new_id()
+    };
+    Ok(RouteResponse::new(&labels, &decision, session, decision_id))
+}
