@@ -45,3 +45,30 @@ pub fn settings() -> Settings {
         feedback_weight: triage::training::retrain::DEFAULT_FEEDBACK_WEIGHT,
     }
 }
+
+/// A small training set made for plumbing tests: every `every`-th row of each shipped training-data file
+/// (all sources, domains and providers stay represented) and the price list, written into `dir`.
+pub fn small_training_set(dir: &std::path::Path, every: usize) -> PathBuf {
+    let from = root().join("training-data");
+    std::fs::create_dir_all(dir).unwrap();
+    for entry in std::fs::read_dir(&from).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_owned();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("jsonl") => {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let kept: String = text
+                    .lines()
+                    .step_by(every)
+                    .flat_map(|l| [l, "\n"])
+                    .collect();
+                std::fs::write(dir.join(name), kept).unwrap();
+            }
+            Some("csv") => {
+                std::fs::copy(&path, dir.join(name)).unwrap();
+            }
+            _ => {}
+        }
+    }
+    dir.to_path_buf()
+}
