@@ -97,7 +97,7 @@ pub enum Command {
         #[command(subcommand)]
         action: PricesAction,
     },
-    /// Print a shell completion script (install: see the README).
+    /// Print a shell completion script (install: `triage completions bash > ~/.local/share/bash-completion/completions/triage`).
     Completions {
         /// The shell.
         #[arg(value_enum)]

@@ -28,7 +28,7 @@ pub enum DomainInput {
     Embedding,
     /// The embedding, the mid-layer vector, then the length feature ([`domain_features`]). The mid layer
     /// keeps the prompt's words, which is what a reader files a prompt by: on the probe sets a linear head
-    /// on both got 530 of 562 domains right against 490 on the embedding alone (docs/labels.md).
+    /// on both got 530 of 562 domains right against 490 on the embedding alone (docs/experiments.md).
     EmbeddingAndMidLayer,
 }
 

@@ -1,6 +1,6 @@
 //! The layers of the code, enforced: a module may not use a layer above it, and the pure layers may not use
 //! the runtime crates. Each rule lists what a module must NOT reference, by `crate::<module>` path or by an
-//! external crate's name. See "How the code is laid out" in the README.
+//! external crate's name. See docs/architecture.md.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

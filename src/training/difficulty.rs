@@ -47,7 +47,7 @@ const L2: f64 = 1e-3;
 /// Share of the loss of each kind of pair: within a task, within a human scale, across pools.
 const KIND_SHARE: [f32; 3] = [0.2, 0.3, 0.5];
 /// Weight of all wrapping ties together, against 1 for all ranking pairs (one setting, chosen before it
-/// was measured; docs/labels.md).
+/// was measured; docs/experiments.md).
 pub const TIE_SHARE: f32 = 1.0;
 /// Shortest prompt that counts as the plain wording inside a wrapped one (shorter strings, "Hi" or
 /// "Thanks", sit inside many unrelated prompts).

@@ -200,7 +200,7 @@ const CATEGORY_L2: f64 = 3e-5;
 /// L2 penalty of the domain head (3e-5: the probe's domain accuracy and the held-out one
 /// both rose from 1e-4; 1e-5 starts to trade the probe for the held-out split). Heavier penalties
 /// raise the leave-one-source-out domain accuracy (58.6% → 60.0% at 1e-4, 60.8% at 3e-4) at a larger
-/// cost on the held-out split (89.9% → 87.8%, 84.1%): docs/labels.md.
+/// cost on the held-out split (89.9% → 87.8%, 84.1%): docs/experiments.md.
 const DOMAIN_L2: f64 = 3e-5;
 /// How much more a generated source (`generated-easy`, `generated-hard`) weighs in its domain than its
 /// square-root share: they are written the way a person asks (which is what `/v1/classify` sees), where

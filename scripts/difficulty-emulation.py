@@ -1,14 +1,14 @@
 """A Python emulation of the difficulty fit (src/training/difficulty.rs, before the wrapping ties), for
 trying shares and penalties in seconds instead of a four-minute retrain. Research only: nothing ships
-from it, and its probe figures are measurements, never a fitting target (docs/labels.md).
+from it, and its probe figures are measurements, never a fitting target (docs/experiments.md).
 
 It builds the same three kinds of pair from training-data/ (the training split only: the same hash as
 the retrain), fits the linear score with L-BFGS to convergence, and prints the probe pairs ordered (each
 set, pooled) and the leave-one-source-out CPT(50%) advantage over prompt length.
 
-    python3 docs/experiments/difficulty_emulation.py prompts > /tmp/prompts.jsonl
+    python3 scripts/difficulty-emulation.py prompts > /tmp/prompts.jsonl
     triage embed -o /tmp/embeddings.jsonl /tmp/prompts.jsonl
-    python3 docs/experiments/difficulty_emulation.py fit /tmp/embeddings.jsonl 0.2,0.3,0.5,1e-3 0,0,1,1e-4
+    python3 scripts/difficulty-emulation.py fit /tmp/embeddings.jsonl 0.2,0.3,0.5,1e-3 0,0,1,1e-4
 
 Each setting is `within-task share, levels share, pools share, L2`. BALANCE=1 draws the pools' random
 half source by source (every source alike) instead of row by row. TIES=1 adds the wrapping ties (shipped
@@ -167,7 +167,7 @@ def fit(features, kinds, shares, l2, ties=(), hidden=0):
     """The pairwise logistic loss, each kind weighing its share, plus the ties' squared differences (as much
     weight as all pairs together), plus l2 times the squared parameters, to convergence. Returns the score
     as a function of feature rows: linear, or with `hidden` > 0 the linear part plus a tanh layer of that
-    many units (a research variant, 2026-12-06; docs/labels.md)."""
+    many units (a research variant, 2026-12-06; docs/experiments.md)."""
     harder, easier, weights = [], [], []
     for pairs, share in zip(kinds, shares):
         if share == 0 or not pairs:
