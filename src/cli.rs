@@ -5,7 +5,9 @@
 use crate::artifacts::ArtifactSource;
 use crate::batch::label::LabelJob;
 use crate::batch::output::OutputFormat;
-use crate::embedding::{DeviceChoice, EmbedderSettings, EngineChoice, KernelChoice};
+use crate::embedding::{
+    DeviceChoice, EmbedderSettings, EngineChoice, KernelChoice, PrecisionChoice,
+};
 use crate::error::{Error, Result};
 use crate::input::{FieldChoice, InputFormat};
 use crate::routing::RouteOptions;
@@ -60,6 +62,11 @@ pub struct GlobalArgs {
     /// GELU/softmax kernels of candle's tensor engine on the CPU (`candle`: candle's own ops).
     #[arg(long, global = true, env = "TRIAGE_KERNELS", value_enum, default_value_t = KernelChoice::Fused)]
     pub kernels: KernelChoice,
+    /// Arithmetic of the native engine's dense layers: `int8` (weights per column, activations per token,
+    /// on VNNI where the CPU has it), `fp32`, or `auto` (int8 where the CPU has VNNI, else fp32).
+    /// `--retrain` always embeds in fp32, what the heads are fitted on.
+    #[arg(long, global = true, env = "TRIAGE_PRECISION", value_enum, default_value_t = PrecisionChoice::Fp32)]
+    pub precision: PrecisionChoice,
     /// Folder of the outcome logs: `serve` appends `POST /v1/feedback` records there and --retrain reads
     /// them beside --training-data (default: `feedback/` in the models folder, --models-dir or the
     /// per-user one).
@@ -314,6 +321,7 @@ impl Settings {
                 threads,
                 engine: global.engine,
                 kernels: global.kernels,
+                precision: global.precision,
             },
             artifacts: ArtifactSource::resolve(global.models_dir.as_deref()),
             retrain_dir: retrain_dir.clone(),

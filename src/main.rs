@@ -9,7 +9,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use triage::artifacts::ArtifactSource;
 use triage::cli::{inputs_or_stdin, Cli, Command, ModelAction, PricesAction, Settings};
-use triage::embedding::acquire;
+use triage::embedding::{acquire, PrecisionChoice};
 use triage::error::{Error, Result, EXIT_BAD_RECORDS, EXIT_OK};
 use triage::input::FieldChoice;
 
@@ -160,7 +160,11 @@ fn retrain(settings: &Settings, force: bool) -> Result<()> {
                 .into(),
         )
     })?;
-    let embedder = triage::embedding::load(&settings.embedder)?;
+    // The heads are fitted on f32 embeddings, and the embedding cache keeps them by text: a retrain never
+    // embeds in int8.
+    let mut embedder_settings = settings.embedder.clone();
+    embedder_settings.precision = PrecisionChoice::Fp32;
+    let embedder = triage::embedding::load(&embedder_settings)?;
     let outcome = triage::training::retrain::retrain(
         &settings.training_data,
         models_dir,

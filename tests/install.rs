@@ -64,7 +64,24 @@ impl Install {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
+        retry_while_busy(|| self.command(args).output())
+    }
+}
+
+/// Runs `start` again while the copied binary is "text file busy": a process forked by another test thread
+/// while the copy's file was still open for writing holds it until that process execs, for a moment.
+fn retry_while_busy<T>(mut start: impl FnMut() -> std::io::Result<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match start() {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ExecutableFileBusy
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other.unwrap(),
+        }
     }
 }
 
@@ -136,12 +153,13 @@ fn the_binary_alone_embeds_labels_and_serves_from_any_directory() {
 
 /// Starts `triage serve` on 127.0.0.1:0, waits for "ready" (bounded), routes one prompt, stops it.
 fn serve_and_route(install: &Install) {
-    let mut child = install
-        .command(&["serve", "--addr", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = retry_while_busy(|| {
+        install
+            .command(&["serve", "--addr", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+    });
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

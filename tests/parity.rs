@@ -111,9 +111,16 @@ fn native_engine_matches_on_any_thread_count_and_batch_size() {
     let total: usize = refs.iter().map(|r| r.tokens).sum();
     assert!(total > 512, "{total} tokens");
     for threads in [1, 2, 3] {
-        let embedder = MiniLmEmbedder::load_engine(&files, &device, EngineKind::Native { threads })
-            .unwrap()
-            .with_batch_size(64);
+        let embedder = MiniLmEmbedder::load_engine(
+            &files,
+            &device,
+            EngineKind::Native {
+                threads,
+                int8: None,
+            },
+        )
+        .unwrap()
+        .with_batch_size(64);
         let got = embedder.embed_detailed(&texts).unwrap();
         check(&refs, &got, &format!("native engine, {threads} threads"));
     }
@@ -147,10 +154,17 @@ fn both_engines_agree_on_the_mid_layer_vector() {
     let files = model_files();
     let device = candle_core::Device::Cpu;
     let texts: Vec<String> = references().iter().map(|r| r.text.clone()).collect();
-    let native = MiniLmEmbedder::load_engine(&files, &device, EngineKind::Native { threads: 2 })
-        .unwrap()
-        .embed_detailed(&texts)
-        .unwrap();
+    let native = MiniLmEmbedder::load_engine(
+        &files,
+        &device,
+        EngineKind::Native {
+            threads: 2,
+            int8: None,
+        },
+    )
+    .unwrap()
+    .embed_detailed(&texts)
+    .unwrap();
     let candle = MiniLmEmbedder::load_engine(
         &files,
         &device,

@@ -469,6 +469,7 @@ fn load_embedder(args: &Args) -> BenchResult<triage::embedding::MiniLmEmbedder> 
         threads: args.threads.max(1),
         engine: triage::embedding::EngineChoice::Native,
         kernels: triage::embedding::KernelChoice::Fused,
+        precision: triage::embedding::PrecisionChoice::Fp32,
     };
     triage::configure_threads(settings.threads);
     let embedder = triage::embedding::load(&settings).map_err(|e| e.to_string())?;

@@ -11,6 +11,7 @@
 use super::bert::{Config, LayerNorm, Linear, Weights};
 use super::kernels;
 use super::packed::{self, Epilogue, Operands, PackedMatrix, PANEL};
+use super::quantized::{self, Int8Kernel, QuantizedMatrix, QuantizedRows};
 use super::team::{share, SharedBuf, SpinBarrier};
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor};
@@ -27,9 +28,12 @@ const FFN_BLOCK_ROWS: usize = 512;
 /// the `gemm` path.
 const HEAD_DIM_AVX512: usize = 32;
 
-/// A dense layer: the `(inputs, outputs)` weight in panels, and the bias.
+/// A dense layer: the `(inputs, outputs)` weight in panels (f32, or int8 when the engine runs int8), and
+/// the bias.
 struct Dense {
     weight: PackedMatrix,
+    /// The same weight quantized, when the engine runs its products in int8.
+    quantized: Option<QuantizedMatrix>,
     bias: Vec<f32>,
 }
 
@@ -88,6 +92,8 @@ pub struct CpuBert {
     /// idle VM); `None` for one thread, which runs on the caller.
     team: Option<rayon::ThreadPool>,
     workspace: Mutex<Workspace>,
+    /// The int8 kernel the dense layers run on; `None`: f32.
+    int8: Option<Int8Kernel>,
 }
 
 fn to_vec(t: &Tensor) -> Result<Vec<f32>> {
@@ -115,6 +121,7 @@ fn dense(l: &Linear, inputs: usize, outputs: usize, what: &str) -> Result<Dense>
     Ok(Dense {
         weight: PackedMatrix::pack(&weight, inputs, outputs)
             .ok_or_else(|| shape_error(what, inputs * outputs, weight.len()))?,
+        quantized: None,
         bias: checked(&l.bias, outputs, what)?,
     })
 }
@@ -143,11 +150,13 @@ struct Pass<'a> {
     barrier: SpinBarrier,
     /// Per layer, the next attention task (text × head) to claim.
     next_task: Vec<AtomicUsize>,
+    /// Per layer and product (`PRODUCTS` a layer), the largest magnitude each input took, when calibrating.
+    peaks: Option<&'a Mutex<Vec<Vec<f32>>>>,
 }
 
 impl CpuBert {
     /// Loads the weights from a safetensors file, checking every tensor against the config; forward passes
-    /// will run on `threads` threads.
+    /// will run on `threads` threads, in f32 (see [`Self::enable_int8`]).
     pub fn load(weights_path: &Path, cfg: &Config, threads: usize) -> Result<Self> {
         let w = Weights::load(weights_path, &Device::Cpu)?;
         let (hidden, inter) = (cfg.hidden_size, cfg.intermediate_size);
@@ -229,7 +238,53 @@ impl CpuBert {
                 None
             },
             workspace: Mutex::new(Workspace::default()),
+            int8: None,
         })
+    }
+
+    /// Switches the dense layers to int8 on `kernel`: an f32 pass over `calibration` (token ids) records
+    /// each product's largest input magnitudes, which set its smoothing factors; then every weight is
+    /// smoothed and quantized.
+    pub fn enable_int8(&mut self, kernel: Int8Kernel, calibration: &[&[u32]]) -> Result<()> {
+        let peaks = Mutex::new(vec![Vec::new(); self.layers.len() * PRODUCTS]);
+        self.run_checked(calibration, 0, Some(&peaks))?;
+        let peaks = peaks.into_inner().unwrap_or_else(|p| p.into_inner());
+        for (l, layer) in self.layers.iter_mut().enumerate() {
+            let products = [
+                &mut layer.qkv,
+                &mut layer.attention_out,
+                &mut layer.intermediate,
+                &mut layer.output,
+            ];
+            for (which, d) in products.into_iter().enumerate() {
+                let (k, n) = (d.weight.rows(), d.weight.columns());
+                let raw = d.weight.unpack();
+                let seen = &peaks[l * PRODUCTS + which];
+                let smooth = if seen.len() == k {
+                    quantized::smoothing(seen, &raw, n)
+                } else {
+                    vec![1.0; k]
+                };
+                // Two products get 16-bit activations (two u8 digits, twice the int8 work): the output
+                // product reads GELU's output, whose long positive tail leaves 8 bits per token too coarse,
+                // and qkv reads the hidden states every later layer builds on. Measured on the 1k set and
+                // held-out prompts (docs/benchmarks.md): 8 bits everywhere moved 0.5% of domains; these two
+                // at 16 bits bring every decision within the targets.
+                let digits = if which == 0 || which == 3 { 2 } else { 1 };
+                d.quantized = Some(
+                    QuantizedMatrix::quantize(&raw, k, n, &smooth, digits).ok_or_else(|| {
+                        Error::inference("cannot quantize a dense layer: its shape is off")
+                    })?,
+                );
+            }
+        }
+        self.int8 = Some(kernel);
+        Ok(())
+    }
+
+    /// The int8 kernel the dense layers run on (`None`: f32).
+    pub fn int8_kernel(&self) -> Option<Int8Kernel> {
+        self.int8
     }
 
     /// Last hidden states of `texts` (each a sequence of token ids, `[CLS]` … `[SEP]`), packed: the rows of
@@ -247,6 +302,16 @@ impl CpuBert {
     /// [`Self::forward`], also keeping a copy of the hidden states after the first `tap_after` layers
     /// (0: none; the copy is made while the next layer only reads them, so it costs no extra barrier).
     pub fn forward_tapped(&self, texts: &[&[u32]], tap_after: usize) -> Result<Hidden> {
+        self.run_checked(texts, tap_after, None)
+    }
+
+    /// [`Self::forward_tapped`], recording each product's largest input magnitudes into `peaks` when given.
+    fn run_checked(
+        &self,
+        texts: &[&[u32]],
+        tap_after: usize,
+        peaks: Option<&Mutex<Vec<Vec<f32>>>>,
+    ) -> Result<Hidden> {
         if tap_after > self.layers.len() {
             return Err(Error::inference(format!(
                 "cannot tap layer {tap_after} of a {}-layer model",
@@ -282,7 +347,7 @@ impl CpuBert {
             Some(ws) => (ws, self.team.as_ref()),
             None => (&mut own, None),
         };
-        if !self.run_team(ws, texts, &spans, tokens, tap_after, team) {
+        if !self.run_team(ws, texts, &spans, tap_after, team, peaks) {
             return Err(Error::inference("the forward pass failed"));
         }
         let rows = tokens * self.hidden;
@@ -302,10 +367,12 @@ impl CpuBert {
         ws: &mut Workspace,
         texts: &[&[u32]],
         spans: &[(usize, usize)],
-        tokens: usize,
         tap_after: usize,
         team: Option<&rayon::ThreadPool>,
+        peaks: Option<&Mutex<Vec<Vec<f32>>>>,
     ) -> bool {
+        // The spans are consecutive: the last one ends at the token count.
+        let tokens = spans.last().map_or(0, |&(start, len)| start + len);
         let threads = team.map_or(1, rayon::ThreadPool::current_num_threads);
         let h = self.hidden;
         grow(&mut ws.x, tokens * h);
@@ -330,6 +397,7 @@ impl CpuBert {
             tap_after,
             barrier: SpinBarrier::new(threads),
             next_task: self.layers.iter().map(|_| AtomicUsize::new(0)).collect(),
+            peaks,
         };
         let failed = AtomicBool::new(false);
         let run = |t: usize| {
@@ -392,6 +460,7 @@ impl CpuBert {
             to.copy_from_slice(from);
         };
         let mut scratch = AttentionScratch::default();
+        let quantized_rows = &mut QuantizedRows::default();
         for (done, (l, next_task)) in self.layers.iter().zip(&pass.next_task).enumerate() {
             if done > 0 && done == pass.tap_after {
                 // Between the barrier that ended the last layer and the one after the next product, every
@@ -404,20 +473,44 @@ impl CpuBert {
                 bias: None,
                 gelu: false,
             };
-            let dense =
-                |d: &Dense, out: *mut f32, out_w: usize, x: *const f32, x_w: usize, m, e| {
-                    let panels = share(d.weight.panel_count(), threads, t, 1);
-                    let ops = Operands {
-                        out,
-                        out_stride: out_w,
-                        x,
-                        x_stride: x_w,
-                        m,
-                    };
-                    // SAFETY: `out` and `x` point at m rows of out_w and x_w values inside the workspace, the
-                    // matrix is (x_w, out_w) by construction, and this thread alone writes its panels' columns.
-                    unsafe { d.weight.matmul(ops, panels, e) }
+            let mut dense = |d: &Dense,
+                             out: *mut f32,
+                             out_w: usize,
+                             x: *const f32,
+                             x_w: usize,
+                             m,
+                             e,
+                             which: usize| {
+                let panels = share(d.weight.panel_count(), threads, t, 1);
+                let ops = Operands {
+                    out,
+                    out_stride: out_w,
+                    x,
+                    x_stride: x_w,
+                    m,
                 };
+                if let (Some(peaks), 0) = (pass.peaks, t) {
+                    // SAFETY: as below: m rows of x_w values, only read during this step.
+                    let rows =
+                        unsafe { std::slice::from_raw_parts(x, m.saturating_sub(1) * x_w + x_w) };
+                    record_peaks(peaks, done * PRODUCTS + which, rows, x_w);
+                }
+                match (&d.quantized, self.int8) {
+                    (Some(q), Some(kernel)) => {
+                        // SAFETY: as below; every thread quantizes the whole input for itself (a
+                        // thousandth of the product's work) and reads it only; `kernel` was detected
+                        // on this CPU at load.
+                        unsafe {
+                            q.quantize_input(&ops, quantized_rows);
+                            q.matmul(quantized_rows, out, out_w, panels, e, kernel);
+                        }
+                    }
+                    // SAFETY: `out` and `x` point at m rows of out_w and x_w values inside the
+                    // workspace, the matrix is (x_w, out_w) by construction, and this thread alone
+                    // writes its panels' columns.
+                    _ => unsafe { d.weight.matmul(ops, panels, e) },
+                }
+            };
             dense(
                 &l.qkv,
                 pass.qkv.ptr,
@@ -429,6 +522,7 @@ impl CpuBert {
                     bias: Some(&l.qkv.bias),
                     ..plain
                 },
+                0,
             );
             pass.barrier.wait();
 
@@ -448,6 +542,7 @@ impl CpuBert {
                 h,
                 tokens,
                 residual,
+                1,
             );
             pass.barrier.wait();
             let n = &l.attention_norm;
@@ -479,9 +574,19 @@ impl CpuBert {
                         gelu: true,
                         ..plain
                     },
+                    2,
                 );
                 pass.barrier.wait();
-                dense(&l.output, x_block, h, pass.inner.ptr, inter, rows, residual);
+                dense(
+                    &l.output,
+                    x_block,
+                    h,
+                    pass.inner.ptr,
+                    inter,
+                    rows,
+                    residual,
+                    3,
+                );
                 pass.barrier.wait();
                 let mine = share(rows, threads, t, 1);
                 // SAFETY: this thread's share `mine` of the block's rows, after the barrier ending the
@@ -675,6 +780,25 @@ struct AttentionScratch {
     scores: Vec<f32>,
     /// V of the head, `len × head_dim`, contiguous.
     values: Vec<f32>,
+}
+
+/// Dense products per layer: qkv, attention output, intermediate, output.
+const PRODUCTS: usize = 4;
+
+/// Folds the largest magnitude of each of `width` inputs over `rows` into entry `at` of `peaks`.
+fn record_peaks(peaks: &Mutex<Vec<Vec<f32>>>, at: usize, rows: &[f32], width: usize) {
+    let mut all = peaks.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(entry) = all.get_mut(at) else {
+        return;
+    };
+    if entry.len() != width {
+        *entry = vec![0.0; width];
+    }
+    for row in rows.chunks(width) {
+        for (p, v) in entry.iter_mut().zip(row) {
+            *p = p.max(v.abs());
+        }
+    }
 }
 
 /// Grows `buf` to at least `len` values (never shrinks, so a long batch's buffers are reused afterwards).

@@ -5,6 +5,7 @@
 use super::acquire::ModelFiles;
 use super::bert::{BertEncoder, Config};
 use super::cpu_bert::CpuBert;
+use super::quantized::Int8Kernel;
 use super::tokenizer::load_tokenizer;
 use super::{
     Embedder, EmbedderSettings, Embedding, EngineChoice, KernelChoice, Tokenized, EMBEDDING_DIM,
@@ -20,8 +21,11 @@ pub const DEFAULT_BATCH_SIZE: usize = 32;
 /// Which engine to load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EngineKind {
-    /// `cpu_bert::CpuBert` on this many threads.
-    Native { threads: usize },
+    /// `cpu_bert::CpuBert` on this many threads, its dense layers in f32 or on this int8 kernel.
+    Native {
+        threads: usize,
+        int8: Option<Int8Kernel>,
+    },
     /// `bert::BertEncoder` on candle tensors, with the fused CPU kernels or candle's own ops.
     CandleTensors { fused_kernels: bool },
 }
@@ -33,6 +37,7 @@ impl EngineKind {
         if device.is_cpu() && settings.engine == EngineChoice::Native {
             EngineKind::Native {
                 threads: settings.threads,
+                int8: settings.precision.int8_kernel(),
             }
         } else {
             EngineKind::CandleTensors {
@@ -82,13 +87,40 @@ impl MiniLmEmbedder {
                     BertEncoder::load(&files.weights, &cfg, device)?
                         .with_fused_kernels(fused_kernels),
                 ),
-                EngineKind::Native { threads } => {
-                    Engine::Cpu(Box::new(CpuBert::load(&files.weights, &cfg, threads)?))
+                EngineKind::Native { threads, int8 } => {
+                    let mut encoder = CpuBert::load(&files.weights, &cfg, threads)?;
+                    if let Some(kernel) = int8 {
+                        let tokenizer = load_tokenizer(&files.tokenizer)?;
+                        let ids: Vec<Vec<u32>> = super::quantized::CALIBRATION_TEXTS
+                            .iter()
+                            .map(|t| {
+                                tokenizer
+                                    .encode(*t, true)
+                                    .map(|e| e.get_ids().to_vec())
+                                    .map_err(|e| Error::inference(format!("tokenizer: {e}")))
+                            })
+                            .collect::<Result<_>>()?;
+                        let ids: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
+                        encoder.enable_int8(kernel, &ids)?;
+                    }
+                    Engine::Cpu(Box::new(encoder))
                 }
             },
             batch_size: DEFAULT_BATCH_SIZE,
             model_id: super::MODEL_ID.to_string(),
         })
+    }
+
+    /// What runs the model, for logs and `/health`: the engine and its arithmetic (`native, int8
+    /// (avx512-vnni)`, `native, fp32`, `candle, fp32`).
+    pub fn describe(&self) -> String {
+        match &self.engine {
+            Engine::Cpu(e) => match e.int8_kernel() {
+                Some(k) => format!("native, int8 ({})", k.name()),
+                None => "native, fp32".to_string(),
+            },
+            Engine::Candle(_) => "candle, fp32".to_string(),
+        }
     }
 
     /// Sets how many texts go through the model at once.

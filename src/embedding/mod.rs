@@ -9,6 +9,7 @@ pub mod device;
 pub mod kernels;
 pub mod minilm;
 pub mod packed;
+pub mod quantized;
 mod team;
 pub mod tokenizer;
 
@@ -27,6 +28,38 @@ pub enum EngineChoice {
     Native,
     /// candle's tensor engine (`bert`), kept for comparison and as a fallback.
     Candle,
+}
+
+/// The arithmetic of the native engine's dense layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum PrecisionChoice {
+    /// f32 throughout: what the heads were fitted on.
+    #[default]
+    Fp32,
+    /// Int8 products (weights per column, activations per token) on VNNI, f32 elsewhere. A CPU without
+    /// VNNI runs f32, its fastest path (with a warning).
+    Int8,
+    /// Int8 where the CPU has VNNI (faster, same decisions: docs/benchmarks.md), else f32, silently.
+    Auto,
+}
+
+impl PrecisionChoice {
+    /// The int8 kernel this choice runs on this CPU, or `None` for f32. Without VNNI the int8 products
+    /// run only in a portable loop, slower than f32, so int8 is not chosen there.
+    pub fn int8_kernel(self) -> Option<quantized::Int8Kernel> {
+        let kernel = quantized::Int8Kernel::detect();
+        let fast = kernel != quantized::Int8Kernel::Portable;
+        match self {
+            PrecisionChoice::Fp32 => None,
+            PrecisionChoice::Int8 if !fast => {
+                tracing::warn!(
+                    "--precision int8: this CPU has no AVX-512 VNNI; running fp32, its fastest path"
+                );
+                None
+            }
+            PrecisionChoice::Int8 | PrecisionChoice::Auto => fast.then_some(kernel),
+        }
+    }
 }
 
 /// Which GELU/softmax kernels candle's tensor engine uses on the CPU.
@@ -49,6 +82,8 @@ pub struct EmbedderSettings {
     pub threads: usize,
     pub engine: EngineChoice,
     pub kernels: KernelChoice,
+    /// The native engine's arithmetic (other engines run f32).
+    pub precision: PrecisionChoice,
 }
 
 /// candle's errors become inference errors here, in the one layer that uses candle (the message is kept

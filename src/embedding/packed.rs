@@ -62,6 +62,28 @@ impl PackedMatrix {
         Some(Self { panels, k, n })
     }
 
+    /// The matrix back in `(k, n)` row-major order.
+    pub fn unpack(&self) -> Vec<f32> {
+        let mut weight = vec![0f32; self.k * self.n];
+        for (p, panel) in self.panels.chunks_exact(self.k * PANEL).enumerate() {
+            let cols = p * PANEL..((p + 1) * PANEL).min(self.n);
+            for (row, src) in panel.chunks_exact(PANEL).enumerate() {
+                weight[row * self.n..][cols.clone()].copy_from_slice(&src[..cols.len()]);
+            }
+        }
+        weight
+    }
+
+    /// Rows (inputs) of the matrix.
+    pub fn rows(&self) -> usize {
+        self.k
+    }
+
+    /// Columns (outputs) of the matrix.
+    pub fn columns(&self) -> usize {
+        self.n
+    }
+
     /// Number of panels (the unit of work division between threads).
     pub fn panel_count(&self) -> usize {
         self.n.div_ceil(PANEL)
@@ -219,8 +241,9 @@ impl PackedMatrix {
 }
 
 /// Writes `acc` (one row's products over one panel) to `dst` through the epilogue.
+/// Writes one row's `acc` for panel `panel` into `dst` through the epilogue.
 #[inline(always)]
-fn finish(dst: &mut [f32], acc: &[f32], panel: usize, e: Epilogue) {
+pub(crate) fn finish(dst: &mut [f32], acc: &[f32], panel: usize, e: Epilogue) {
     let width = dst.len();
     let bias = e.bias.map(|b| &b[panel * PANEL..][..width]);
     // A whole panel (all but a last, partial one) as fixed-size arrays, so that every copy is a few register

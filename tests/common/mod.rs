@@ -35,6 +35,7 @@ pub fn settings() -> Settings {
             threads: 2,
             engine: EngineChoice::Native,
             kernels: KernelChoice::Fused,
+            precision: triage::embedding::PrecisionChoice::Fp32,
         },
         artifacts: ArtifactSource::Dir(models_dir()),
         retrain_dir: Some(models_dir()),

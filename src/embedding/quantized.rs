@@ -1,0 +1,621 @@
+//! Int8 dense layers for the native engine: weights quantized once at load (symmetric, one scale per
+//! output column), activations quantized per row on the fly (asymmetric u8, one scale and zero point per
+//! token), the products summed exactly in i32 on VNNI's `vpdpbusd` (64 multiply-adds per instruction where
+//! fp32 FMA does 16), then scaled back to f32 for the same epilogue as the fp32 kernel (bias, residual,
+//! GELU). Softmax, layer norm, GELU and pooling stay in f32.
+//!
+//! The integer sums are exact, so the portable loop (any CPU) and the VNNI kernel give the same bits: the
+//! agreement with fp32 can be tested anywhere, and measured for speed where the CPU has VNNI.
+
+use super::packed::{finish, Epilogue, Operands, PANEL};
+use std::ops::Range;
+
+/// Bytes of one panel row group: 64 columns × 4 consecutive inputs, one AVX-512 register.
+const GROUP: usize = PANEL * 4;
+/// Output rows computed at once by the VNNI kernel over a 64-column panel (6 × 4 accumulators, 4 weight
+/// registers and a broadcast fit in its 32 registers).
+const ROWS: usize = 6;
+
+/// Which int8 kernel this CPU runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Int8Kernel {
+    /// AVX-512 VNNI (`vpdpbusd` on 512-bit registers).
+    Avx512Vnni,
+    /// Plain Rust: the same integer sums, much slower. Used where the CPU has no VNNI.
+    Portable,
+}
+
+impl Int8Kernel {
+    /// The fastest int8 kernel this CPU runs.
+    pub fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vnni")
+        {
+            return Int8Kernel::Avx512Vnni;
+        }
+        Int8Kernel::Portable
+    }
+
+    /// A short name for logs and `/health`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Int8Kernel::Avx512Vnni => "avx512-vnni",
+            Int8Kernel::Portable => "portable",
+        }
+    }
+}
+
+/// A `(k, n)` weight matrix quantized to i8 in 64-column panels: for each group of 4 inputs, the 64
+/// columns' 4 bytes side by side (`k` padded to a multiple of 4 with zeros).
+pub struct QuantizedMatrix {
+    panels: Vec<i8>,
+    /// Groups of 4 inputs (`⌈k / 4⌉`).
+    groups: usize,
+    k: usize,
+    n: usize,
+    /// Per column: the weight's scale (real = scale × i8), padded to whole panels.
+    scales: Vec<f32>,
+    /// Per column: Σ of its i8 weights, to take the activations' zero point back out.
+    column_sums: Vec<i32>,
+    /// Per input: what the activations are multiplied by before they are quantized (1 / the smoothing
+    /// factor the weight's row was multiplied by; see [`smoothing`]).
+    input_scales: Vec<f32>,
+    /// Bytes per quantized activation: 1 (u8), or 2 (a 16-bit value as two u8 digits, each multiplied
+    /// with the weights on its own, for inputs whose long tails leave 8 bits too coarse).
+    digits: usize,
+}
+
+impl QuantizedMatrix {
+    /// Quantizes `weight`, a `(k, n)` row-major matrix, with row `r` multiplied by `smooth[r]` (and the
+    /// activations' input `r` divided by it; all ones for none), for activations of `digits` bytes (1 or
+    /// 2); `None` if a length does not fit.
+    pub fn quantize(
+        weight: &[f32],
+        k: usize,
+        n: usize,
+        smooth: &[f32],
+        digits: usize,
+    ) -> Option<Self> {
+        if weight.len() != k * n
+            || k == 0
+            || n == 0
+            || smooth.len() != k
+            || !(1..=2).contains(&digits)
+        {
+            return None;
+        }
+        let weight: Vec<f32> = weight
+            .chunks_exact(n)
+            .zip(smooth)
+            .flat_map(|(row, &s)| row.iter().map(move |w| w * s))
+            .collect();
+        let count = n.div_ceil(PANEL);
+        let groups = k.div_ceil(4);
+        let mut scales = vec![1f32; count * PANEL];
+        let mut column_sums = vec![0i32; count * PANEL];
+        let mut panels = vec![0i8; count * groups * GROUP];
+        for c in 0..n {
+            let peak = (0..k).map(|r| weight[r * n + c].abs()).fold(0f32, f32::max);
+            let scale = if peak > 0.0 { peak / 127.0 } else { 1.0 };
+            scales[c] = scale;
+            let (p, col) = (c / PANEL, c % PANEL);
+            let mut sum = 0i32;
+            for r in 0..k {
+                let q = (weight[r * n + c] / scale).round().clamp(-127.0, 127.0) as i8;
+                sum += i32::from(q);
+                panels[(p * groups + r / 4) * GROUP + col * 4 + r % 4] = q;
+            }
+            column_sums[c] = sum;
+        }
+        Some(Self {
+            panels,
+            groups,
+            k,
+            n,
+            scales,
+            column_sums,
+            input_scales: smooth.iter().map(|s| 1.0 / s).collect(),
+            digits,
+        })
+    }
+
+    /// Number of panels (the unit of work division between threads).
+    pub fn panel_count(&self) -> usize {
+        self.n.div_ceil(PANEL)
+    }
+
+    /// Quantizes the `ops.m` rows of `ops.x` as this matrix's products read them, into `rows`.
+    ///
+    /// # Safety
+    /// `ops.x` must hold `ops.m` rows of `k` values at stride `ops.x_stride`, not written meanwhile.
+    pub unsafe fn quantize_input(&self, ops: &Operands, rows: &mut QuantizedRows) {
+        // SAFETY: the caller's guarantee.
+        unsafe { rows.quantize(ops, &self.input_scales, self.digits) }
+    }
+
+    /// `out[r, c] = epilogue(x[r, ..] · W[.., c])` for the rows of `rows` (the quantized `x`, from
+    /// [`Self::quantize_input`]) and the columns of panels `panels`, on `kernel`.
+    ///
+    /// # Safety
+    /// `out` must hold `rows.m` rows of `n` values at stride `out_stride`, whose columns of `panels` no
+    /// other thread accesses during the call; `bias`, if any, must hold `n` values; `panels` must lie
+    /// within `0..panel_count()`; `kernel` must run on this CPU (as [`Int8Kernel::detect`] says).
+    pub unsafe fn matmul(
+        &self,
+        rows: &QuantizedRows,
+        out: *mut f32,
+        out_stride: usize,
+        panels: Range<usize>,
+        epilogue: Epilogue,
+        kernel: Int8Kernel,
+    ) {
+        assert!(
+            rows.groups == self.k.div_ceil(4)
+                && rows.digits == self.digits
+                && rows.data.len() >= rows.m * self.digits * self.groups * 4
+                && rows.scales.len() >= rows.m
+        );
+        match kernel {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller guarantees the CPU has AVX-512 VNNI, and the rest.
+            Int8Kernel::Avx512Vnni => unsafe {
+                self.matmul_vnni(rows, out, out_stride, panels, epilogue)
+            },
+            // SAFETY: the caller's guarantee.
+            _ => unsafe { self.matmul_portable(rows, out, out_stride, panels, epilogue) },
+        }
+    }
+
+    /// The panel, column scales and column sums of panel `p`.
+    fn panel(&self, p: usize) -> (&[i8], &[f32], &[i32]) {
+        (
+            &self.panels[p * self.groups * GROUP..][..self.groups * GROUP],
+            &self.scales[p * PANEL..][..PANEL],
+            &self.column_sums[p * PANEL..][..PANEL],
+        )
+    }
+
+    /// # Safety
+    /// As [`Self::matmul`].
+    unsafe fn matmul_portable(
+        &self,
+        rows: &QuantizedRows,
+        out: *mut f32,
+        out_stride: usize,
+        panels: Range<usize>,
+        epilogue: Epilogue,
+    ) {
+        let width = self.groups * 4;
+        let mut sums = [[0i32; PANEL]; 2];
+        let mut values = [0f32; PANEL];
+        for p in panels {
+            let (panel, scales, column_sums) = self.panel(p);
+            let used = PANEL.min(self.n - p * PANEL);
+            for r in 0..rows.m {
+                for (d, acc) in sums.iter_mut().take(self.digits).enumerate() {
+                    let row = rows.digit(r, d, width);
+                    *acc = [0; PANEL];
+                    for (g, group) in panel.chunks_exact(GROUP).enumerate() {
+                        let a = &row[g * 4..][..4];
+                        for (acc, w) in acc.iter_mut().zip(group.chunks_exact(4)) {
+                            *acc += (0..4)
+                                .map(|j| i32::from(a[j]) * i32::from(w[j]))
+                                .sum::<i32>();
+                        }
+                    }
+                }
+                dequantize(
+                    &sums,
+                    self.digits,
+                    rows,
+                    r,
+                    scales,
+                    column_sums,
+                    &mut values,
+                );
+                // SAFETY: row r of `out` holds n values from column 0; this panel's `used` columns are this
+                // call's alone (the caller's guarantee).
+                let dst = unsafe {
+                    std::slice::from_raw_parts_mut(out.add(r * out_stride + p * PANEL), used)
+                };
+                finish(dst, &values, p, epilogue);
+            }
+        }
+    }
+
+    /// # Safety
+    /// As [`Self::matmul`], and the CPU must support AVX-512F, BW and VNNI.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma")]
+    unsafe fn matmul_vnni(
+        &self,
+        rows: &QuantizedRows,
+        out: *mut f32,
+        out_stride: usize,
+        panels: Range<usize>,
+        epilogue: Epilogue,
+    ) {
+        let width = self.groups * 4;
+        let mut sums = [[[0i32; PANEL]; 2]; ROWS];
+        let mut values = [0f32; PANEL];
+        for p in panels {
+            let (panel, scales, column_sums) = self.panel(p);
+            let used = PANEL.min(self.n - p * PANEL);
+            for first in (0..rows.m).step_by(ROWS) {
+                let count = (rows.m - first).min(ROWS);
+                for d in 0..self.digits {
+                    let a = rows.digit(first, d, width).as_ptr();
+                    // Row i of this digit is `digits × width` bytes after row i - 1.
+                    let stride = self.digits * width;
+                    let o = sums.as_mut_ptr().cast::<i32>().wrapping_add(d * PANEL);
+                    // SAFETY: the panel holds `groups` groups of 256 bytes; rows first..first+count hold
+                    // `digits × width` bytes each (asserted in `matmul`); `sums` holds ROWS rows of two
+                    // digits' 64 sums, rows 128 i32 apart; the CPU has the features (the caller's
+                    // guarantee).
+                    unsafe {
+                        match count {
+                            6 => block_vnni::<6>(a, stride, panel.as_ptr(), self.groups, o),
+                            5 => block_vnni::<5>(a, stride, panel.as_ptr(), self.groups, o),
+                            4 => block_vnni::<4>(a, stride, panel.as_ptr(), self.groups, o),
+                            3 => block_vnni::<3>(a, stride, panel.as_ptr(), self.groups, o),
+                            2 => block_vnni::<2>(a, stride, panel.as_ptr(), self.groups, o),
+                            _ => block_vnni::<1>(a, stride, panel.as_ptr(), self.groups, o),
+                        }
+                    }
+                }
+                for (i, acc) in sums.iter().take(count).enumerate() {
+                    dequantize(
+                        acc,
+                        self.digits,
+                        rows,
+                        first + i,
+                        scales,
+                        column_sums,
+                        &mut values,
+                    );
+                    // SAFETY: as in the portable loop.
+                    let dst = unsafe {
+                        std::slice::from_raw_parts_mut(
+                            out.add((first + i) * out_stride + p * PANEL),
+                            used,
+                        )
+                    };
+                    finish(dst, &values, p, epilogue);
+                }
+            }
+        }
+    }
+}
+
+/// Row `r`'s sums back to f32: each digit's sum less the zero point's share, the high digit weighing 256,
+/// times the row's and the column's scales. One function for every kernel, so they give the same bits.
+#[inline(always)]
+fn dequantize(
+    sums: &[[i32; PANEL]; 2],
+    digits: usize,
+    rows: &QuantizedRows,
+    r: usize,
+    column_scales: &[f32],
+    column_sums: &[i32],
+    values: &mut [f32; PANEL],
+) {
+    let (scale, zero) = (rows.scales[r], rows.zeros[r]);
+    if digits == 1 {
+        for c in 0..PANEL {
+            values[c] = (sums[0][c] - zero * column_sums[c]) as f32 * (scale * column_scales[c]);
+        }
+    } else {
+        let (high, low) = (zero >> 8, zero & 255);
+        for c in 0..PANEL {
+            let h = (sums[0][c] - high * column_sums[c]) as f32;
+            let l = (sums[1][c] - low * column_sums[c]) as f32;
+            values[c] = (h * 256.0 + l) * (scale * column_scales[c]);
+        }
+    }
+}
+
+/// Rows of activations quantized to u8 digits, one scale and zero point per row, kept by a thread between
+/// products so that steady-state inference allocates nothing.
+#[derive(Default)]
+pub struct QuantizedRows {
+    /// One row times the input scales, before it is quantized.
+    smoothed: Vec<f32>,
+    /// Per row, `digits` runs of `groups × 4` bytes: the high digit first.
+    data: Vec<u8>,
+    scales: Vec<f32>,
+    zeros: Vec<i32>,
+    groups: usize,
+    digits: usize,
+    m: usize,
+}
+
+impl QuantizedRows {
+    /// Digit `d` of row `r` (rows of `width` bytes a digit).
+    fn digit(&self, r: usize, d: usize, width: usize) -> &[u8] {
+        &self.data[(r * self.digits + d) * width..][..width]
+    }
+
+    /// Quantizes the `m` rows of `k` values of `ops.x` (at stride `ops.x_stride`), each value first
+    /// multiplied by its input's `input_scales`: each row's range, 0 included, onto 0..=255 (one digit)
+    /// or 0..=65535 (two).
+    ///
+    /// # Safety
+    /// `ops.x` must hold `ops.m` rows of `k` values at stride `ops.x_stride`, not written meanwhile.
+    unsafe fn quantize(&mut self, ops: &Operands, input_scales: &[f32], digits: usize) {
+        let k = input_scales.len();
+        let groups = k.div_ceil(4);
+        let width = groups * 4;
+        let top = if digits == 2 { 65535.0 } else { 255.0 };
+        self.groups = groups;
+        self.digits = digits;
+        self.m = ops.m;
+        self.data.clear();
+        self.data.resize(ops.m * digits * width, 0);
+        self.scales.clear();
+        self.zeros.clear();
+        for r in 0..ops.m {
+            // SAFETY: the caller's guarantee.
+            let raw = unsafe { std::slice::from_raw_parts(ops.x.add(r * ops.x_stride), k) };
+            self.smoothed.clear();
+            self.smoothed
+                .extend(raw.iter().zip(input_scales).map(|(x, s)| x * s));
+            let row = &self.smoothed[..];
+            let (lo, hi) = row
+                .iter()
+                .fold((0f32, 0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+            let scale = if hi > lo { (hi - lo) / top } else { 1.0 };
+            let zero = (-lo / scale).round_ties_even().clamp(0.0, top);
+            let inverse = 1.0 / scale;
+            // The padding past k stays 0; it meets zero weights.
+            let out = &mut self.data[r * digits * width..][..digits * width];
+            let (high, low) = out.split_at_mut(if digits == 2 { width } else { 0 });
+            let mut done = 0;
+            #[cfg(target_arch = "x86_64")]
+            if super::kernels::has_avx512() {
+                // SAFETY: the CPU has AVX-512F; `row` holds k values, each digit's run `width ≥ k` bytes.
+                done = unsafe { quantize_row_avx512(row, high, low, inverse, zero, top) };
+            }
+            for (i, &v) in row.iter().enumerate().skip(done) {
+                // Fused and rounded to even, as the AVX-512 loop does.
+                let q = v.mul_add(inverse, zero).round_ties_even().clamp(0.0, top) as u32;
+                if digits == 2 {
+                    high[i] = (q >> 8) as u8;
+                }
+                low[i] = (q & 255) as u8;
+            }
+            self.scales.push(scale);
+            self.zeros.push(zero as i32);
+        }
+    }
+}
+
+/// `q = clamp(round_even(row[i] · inverse + zero), 0, top)` for the leading multiples of 16 of `row`: the
+/// low byte into `low`, the high one into `high` (when it is not empty, for two digits). Returns how many
+/// values it did.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `low` (and `high`, unless empty) must be at least as long as `row`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn quantize_row_avx512(
+    row: &[f32],
+    high: &mut [u8],
+    low: &mut [u8],
+    inverse: f32,
+    zero: f32,
+    top: f32,
+) -> usize {
+    use std::arch::x86_64::*;
+    assert!(low.len() >= row.len() && (high.is_empty() || high.len() >= row.len()));
+    let (inv, z) = (_mm512_set1_ps(inverse), _mm512_set1_ps(zero));
+    let (floor, ceiling) = (_mm512_setzero_si512(), _mm512_set1_epi32(top as i32));
+    let byte = _mm512_set1_epi32(255);
+    let mut i = 0;
+    while i + 16 <= row.len() {
+        // SAFETY: 16 values of `row` from i, 16 bytes of `low` (and `high`) from i (asserted above).
+        unsafe {
+            let v = _mm512_fmadd_ps(_mm512_loadu_ps(row.as_ptr().add(i)), inv, z);
+            // The default rounding mode: to nearest, ties to even.
+            let q = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(v), floor), ceiling);
+            let l = _mm512_and_si512(q, byte);
+            _mm_storeu_si128(low.as_mut_ptr().add(i).cast(), _mm512_cvtepi32_epi8(l));
+            if !high.is_empty() {
+                let h = _mm512_srli_epi32::<8>(q);
+                _mm_storeu_si128(high.as_mut_ptr().add(i).cast(), _mm512_cvtepi32_epi8(h));
+            }
+        }
+        i += 16;
+    }
+    i
+}
+
+/// `R` rows × 64 columns of i32 sums: per group of 4 inputs, 4 weight registers and one broadcast of each
+/// row's 4 bytes, 4R `vpdpbusd`.
+///
+/// # Safety
+/// The CPU must support AVX-512F, BW and VNNI; `panel` must hold `groups` groups of 256 bytes, `a` `R` rows
+/// of `groups × 4` bytes, `stride` bytes apart; `out` `R` rows of 64 i32, `2 × 64` i32 apart.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+unsafe fn block_vnni<const R: usize>(
+    a: *const u8,
+    stride: usize,
+    panel: *const i8,
+    groups: usize,
+    out: *mut i32,
+) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm512_setzero_si512(); 4]; R];
+    for g in 0..groups {
+        // SAFETY: group g of the panel and bytes 4g..4g+4 of each row are in bounds (the caller's
+        // guarantee); unaligned loads are used throughout.
+        unsafe {
+            let wp = panel.add(g * GROUP);
+            let w = [
+                _mm512_loadu_si512(wp.cast()),
+                _mm512_loadu_si512(wp.add(64).cast()),
+                _mm512_loadu_si512(wp.add(128).cast()),
+                _mm512_loadu_si512(wp.add(192).cast()),
+            ];
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let x = _mm512_set1_epi32(a.add(r * stride + 4 * g).cast::<i32>().read_unaligned());
+                for (s, &w) in acc.iter_mut().zip(&w) {
+                    *s = _mm512_dpbusd_epi32(*s, x, w);
+                }
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        for (c, v) in acc.iter().enumerate() {
+            // SAFETY: `out` holds R rows of 64 i32, 128 apart (the caller's guarantee).
+            unsafe { _mm512_storeu_si512(out.add(r * 2 * PANEL + 16 * c).cast(), *v) };
+        }
+    }
+}
+
+/// SmoothQuant's factors for one product: input `r` is divided by `s[r]` and the weight's row `r`
+/// multiplied by it, `s[r] = √(max |x_r| / max |W_r|)`, which moves the activations' outlier inputs (a few
+/// inputs of BERT's hidden states are ten times the rest, and set the whole row's quantization step) into
+/// weights that have room for them. `activation_peaks` are the inputs' largest magnitudes on calibration
+/// text; `weight` is `(k, n)` row-major.
+pub fn smoothing(activation_peaks: &[f32], weight: &[f32], n: usize) -> Vec<f32> {
+    activation_peaks
+        .iter()
+        .zip(weight.chunks_exact(n))
+        .map(|(&x, row)| {
+            let w = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+            if x > 0.0 && w > 0.0 {
+                {
+                    let alpha: f32 = std::env::var("TRIAGE_ALPHA")
+                        .ok()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0.5);
+                    (x.powf(alpha) / w.powf(1.0 - alpha)).clamp(1e-3, 1e3)
+                }
+            } else {
+                1.0
+            }
+        })
+        .collect()
+}
+
+/// Text the int8 engine is calibrated on at load: the inputs' largest magnitudes in an fp32 pass over these
+/// set the smoothing factors. Written for this purpose (no benchmark, probe or training prompt), in the
+/// kinds and lengths of requests a router sees.
+pub const CALIBRATION_TEXTS: [&str; 24] = [
+    "hi",
+    "Thanks, that's all for today!",
+    "What is the capital of Australia?",
+    "Can you suggest a name for my new golden retriever puppy?",
+    "Translate 'where is the train station' into Spanish and German.",
+    "Write a short poem about the first snow of the winter falling on a quiet village.",
+    "Explain how vaccines train the immune system to recognise a virus, in terms a teenager would follow.",
+    "Solve for x: 3x^2 - 12x + 9 = 0, and show each step of the factorisation.",
+    "Prove that the sum of the first n odd numbers is n squared.",
+    "Let f(x) = e^{2x} sin(x). Compute f''(x) and find every critical point of f on [0, 2π].",
+    "If all bloops are razzies and some razzies are lazzies, must some bloops be lazzies? Explain.",
+    "Five friends sit in a row. Ann is left of Ben, Cid is at an end, and Dee sits between Ann and Eve. Who sits in the middle?",
+    "Write a Python function that merges two sorted lists into one sorted list without using sort().",
+    "Why does this Rust code fail to compile? fn main() { let s = String::from(\"a\"); let t = s; println!(\"{}\", s); }",
+    "Implement a thread-safe bounded queue in C++ with condition variables, and explain how it avoids lost wake-ups.",
+    "SELECT customer_id, SUM(amount) FROM orders WHERE created_at > NOW() - INTERVAL '30 days' GROUP BY 1 HAVING SUM(amount) > 500; -- why is this slow on 40M rows?",
+    "Draft a polite email to my landlord asking to fix the heating, which has been broken for a week.",
+    "Summarise the causes of the French Revolution in five bullet points.",
+    "What are the side effects of ibuprofen, and when should someone not take it?",
+    "I feel stuck in my career as an accountant. How could I move into data analysis over the next year?",
+    "Plan a three-day itinerary for Kyoto in autumn for two people who like gardens, food and walking, on a mid-range budget, with one rainy-day alternative each day.",
+    "Here is my code:\n\nimport numpy as np\n\ndef normalise(rows):\n    total = rows.sum(axis=1)\n    return rows / total\n\nprint(normalise(np.array([[1, 2], [3, 4]])))\n\nIt prints the wrong shape when I pass a 3-D array. How do I make it work for any number of dimensions, and how would I test it?",
+    "A train leaves city A at 9:00 travelling at 80 km/h. Another leaves city B, 300 km away, at 10:00 travelling toward A at 100 km/h. At what time and where do they meet? Give the distance from A and check the answer by computing both trains' positions at that moment.",
+    "Write a detailed design document for a URL shortener that handles 10,000 writes and 1,000,000 reads per second: the API, the storage schema, how IDs are generated without collisions across regions, caching, rate limiting, analytics, and how the system degrades when a region fails. Include the trade-offs you considered.",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(len: usize, salt: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 7919 + salt * 31) % 211) as f32 / 105.0 - 1.0)
+            .collect()
+    }
+
+    fn run(kernel: Int8Kernel, x: &[f32], q: &QuantizedMatrix, m: usize, bias: &[f32]) -> Vec<f32> {
+        let n = q.n;
+        let k = q.k;
+        let mut rows = QuantizedRows::default();
+        let ops = Operands {
+            out: std::ptr::null_mut(),
+            out_stride: n,
+            x: x.as_ptr(),
+            x_stride: k,
+            m,
+        };
+        let mut out = vec![0f32; m * n];
+        let e = Epilogue {
+            accumulate: false,
+            bias: Some(bias),
+            gelu: false,
+        };
+        // SAFETY: x holds m × k values, out m × n, bias n; the kernel is checked by the caller.
+        unsafe {
+            q.quantize_input(&ops, &mut rows);
+            q.matmul(&rows, out.as_mut_ptr(), n, 0..q.panel_count(), e, kernel);
+        }
+        out
+    }
+
+    #[test]
+    fn int8_products_stay_close_to_f32_and_every_kernel_gives_the_same_bits() {
+        for (m, k, n) in [(1, 5, 3), (7, 384, 130), (13, 1536, 384), (6, 8, 64)] {
+            let x = values(m * k, 1);
+            let w = values(k * n, 2);
+            let bias = values(n, 3);
+            // No smoothing, and factors between 0.5 and 2 (which must not change the product).
+            let smoothed: Vec<f32> = values(k, 4).iter().map(|v| 2f32.powf(*v)).collect();
+            let mut worst = [0f32; 2];
+            for (spread, smooth) in [(1.0, vec![1.0; k]), (2.0, smoothed)] {
+                for digits in [1, 2] {
+                    let q = QuantizedMatrix::quantize(&w, k, n, &smooth, digits).unwrap();
+                    let got = run(Int8Kernel::Portable, &x, &q, m, &bias);
+                    for r in 0..m {
+                        for c in 0..n {
+                            let exact: f32 =
+                                (0..k).map(|i| x[r * k + i] * w[i * n + c]).sum::<f32>() + bias[c];
+                            let error = (got[r * n + c] - exact).abs();
+                            worst[digits - 1] = worst[digits - 1].max(error);
+                            // Rounding errors of half a step of each operand add up like a random
+                            // walk over k products (a wrong scale or zero point is off by far more).
+                            // Smoothing by factors up to 2 widens both operands' ranges up to twice.
+                            let tolerance = 0.02 * spread * (k as f32).sqrt() + 0.01;
+                            assert!(
+                                error <= tolerance,
+                                "({m},{k},{n}) digits {digits} [{r},{c}]: {} vs {exact}",
+                                got[r * n + c]
+                            );
+                        }
+                    }
+                    if Int8Kernel::detect() != Int8Kernel::Portable {
+                        assert_eq!(
+                            run(Int8Kernel::detect(), &x, &q, m, &bias),
+                            got,
+                            "({m},{k},{n}) digits {digits}"
+                        );
+                    }
+                }
+            }
+            if k >= 384 {
+                assert!(worst[1] < worst[0], "two digits no better: {worst:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_shapes_are_refused() {
+        assert!(QuantizedMatrix::quantize(&[1.0; 6], 2, 4, &[1.0; 2], 1).is_none());
+        assert!(QuantizedMatrix::quantize(&[1.0; 8], 2, 4, &[1.0; 3], 1).is_none());
+        assert!(QuantizedMatrix::quantize(&[1.0; 8], 2, 4, &[1.0; 2], 3).is_none());
+    }
+}
