@@ -63,6 +63,11 @@ struct Args {
     /// between its vectors and this variant's (checks that a variant computes the same thing).
     #[arg(long)]
     verify: bool,
+    /// Also embed every prompt with the fp32 engine, route both with the shipped artifacts, and add
+    /// `agreement` to the JSON: the cosine to fp32 (lowest, median) and the share of prompts with the same
+    /// provider, domain and level (for a reduced-precision row).
+    #[arg(long)]
+    agreement: bool,
     #[command(flatten)]
     global: GlobalArgs,
 }
@@ -164,8 +169,15 @@ fn run(args: Args) -> Result<()> {
         );
     }
 
+    let agreement = if args.agreement {
+        Some(agreement_with_fp32(&settings, &prompts, args.batch_size)?)
+    } else {
+        None
+    };
     let label = args.label.clone().unwrap_or_else(|| default_label(&args));
     let line = serde_json::json!({
+        "engine": triage::embedding::load(&settings)?.describe(),
+        "agreement": agreement,
         "backend": label,
         "threads": settings.threads,
         "batch_size": args.batch_size,
@@ -179,6 +191,55 @@ fn run(args: Args) -> Result<()> {
     });
     println!("{line}");
     Ok(())
+}
+
+/// This engine's embeddings and decisions against fp32's on `prompts` (the shipped artifacts, default
+/// routing options).
+fn agreement_with_fp32(
+    settings: &triage::embedding::EmbedderSettings,
+    prompts: &[String],
+    batch_size: usize,
+) -> Result<serde_json::Value> {
+    use triage::embedding::PrecisionChoice;
+    let mut fp32_settings = settings.clone();
+    fp32_settings.precision = PrecisionChoice::Fp32;
+    let this = triage::embedding::load(settings)?
+        .with_batch_size(batch_size)
+        .embed_detailed(prompts)?;
+    let fp32 = triage::embedding::load(&fp32_settings)?
+        .with_batch_size(batch_size)
+        .embed_detailed(prompts)?;
+    let brain = triage::brain::Brain::load(
+        &triage::artifacts::ArtifactSource::Embedded,
+        triage::routing::RouteOptions::default(),
+    )?;
+    let options = triage::routing::RouteOptions::default();
+    let cosine = |a: &[f32], b: &[f32]| -> f64 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| f64::from(*x) * f64::from(*y))
+            .sum()
+    };
+    let (mut provider, mut domain, mut level) = (0usize, 0usize, 0usize);
+    let mut cosines = Vec::with_capacity(prompts.len());
+    for (a, b) in this.iter().zip(&fp32) {
+        cosines.push(cosine(&a.vector, &b.vector).min(cosine(&a.mid_layer, &b.mid_layer)));
+        let (la, lb) = (brain.label(a), brain.label(b));
+        provider += usize::from(
+            brain.route(&la, &options)?.provider == brain.route(&lb, &options)?.provider,
+        );
+        domain += usize::from(la.domain == lb.domain);
+        level += usize::from(la.level == lb.level);
+    }
+    let n = prompts.len().max(1) as f64;
+    Ok(serde_json::json!({
+        "prompts": prompts.len(),
+        "cosine_min": percentile(&mut cosines, 0.0).map(|v| round(v, 5)),
+        "cosine_median": percentile(&mut cosines, 50.0).map(|v| round(v, 5)),
+        "same_provider": round(provider as f64 / n, 4),
+        "same_domain": round(domain as f64 / n, 4),
+        "same_level": round(level as f64 / n, 4),
+    }))
 }
 
 fn default_label(args: &Args) -> String {

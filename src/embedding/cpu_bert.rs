@@ -260,17 +260,18 @@ impl CpuBert {
                 let (k, n) = (d.weight.rows(), d.weight.columns());
                 let raw = d.weight.unpack();
                 let seen = &peaks[l * PRODUCTS + which];
-                let smooth = if seen.len() == k {
+                // Two products get 16-bit activations (two u8 digits, twice the int8 work): the output
+                // product reads GELU's output, whose long positive tail leaves 8 bits per token too coarse,
+                // and qkv reads the hidden states every later layer builds on. Their inputs need no
+                // smoothing, which would only widen their weights' ranges; the other two are smoothed.
+                // Measured on the 1k set and held-out prompts (docs/benchmarks.md): 8 bits everywhere moved
+                // 0.5-0.8% of domains; this split keeps every decision within the targets.
+                let digits = if which == 0 || which == 3 { 2 } else { 1 };
+                let smooth = if seen.len() == k && digits == 1 {
                     quantized::smoothing(seen, &raw, n)
                 } else {
                     vec![1.0; k]
                 };
-                // Two products get 16-bit activations (two u8 digits, twice the int8 work): the output
-                // product reads GELU's output, whose long positive tail leaves 8 bits per token too coarse,
-                // and qkv reads the hidden states every later layer builds on. Measured on the 1k set and
-                // held-out prompts (docs/benchmarks.md): 8 bits everywhere moved 0.5% of domains; these two
-                // at 16 bits bring every decision within the targets.
-                let digits = if which == 0 || which == 3 { 2 } else { 1 };
                 d.quantized = Some(
                     QuantizedMatrix::quantize(&raw, k, n, &smooth, digits).ok_or_else(|| {
                         Error::inference("cannot quantize a dense layer: its shape is off")

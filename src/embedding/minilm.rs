@@ -261,6 +261,10 @@ impl Embedder for MiniLmEmbedder {
     fn model_id(&self) -> &str {
         &self.model_id
     }
+
+    fn engine(&self) -> String {
+        self.describe()
+    }
 }
 
 #[cfg(test)]

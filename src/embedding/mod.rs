@@ -174,6 +174,11 @@ pub trait Embedder: Send + Sync {
 
     /// A stable identifier of the model weights (used to key caches of embeddings).
     fn model_id(&self) -> &str;
+
+    /// What runs the model and in which arithmetic (`native, int8 (avx512-vnni)`), for logs and `/health`.
+    fn engine(&self) -> String {
+        "unknown".to_string()
+    }
 }
 
 #[cfg(test)]

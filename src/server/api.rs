@@ -295,6 +295,8 @@ pub struct HealthResponse {
     /// `created_unix` of the loaded artifacts' manifest.
     pub artifacts_created_unix: Option<u64>,
     pub queue_depth: usize,
+    /// What runs the embedding model (`native, fp32`, `native, int8 (avx512-vnni)`); null until loaded.
+    pub engine: Option<String>,
 }
 
 fn finite32(v: f32) -> Option<f32> {

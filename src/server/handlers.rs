@@ -367,6 +367,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
         table_loaded: brain.is_some(),
         artifacts_created_unix: brain.map(|b| b.manifest.created_unix),
         queue_depth: state.queue_depth(),
+        engine: state.engine(),
     };
     let code = if status == "ok" {
         StatusCode::OK

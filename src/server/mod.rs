@@ -141,7 +141,10 @@ async fn serve_main(embedder: EmbedderSettings, config: ServerConfig) -> Result<
             loaded = &mut loader, if loading => {
                 loading = false;
                 match loaded {
-                    Ok(Ok(())) => eprintln!("triage: ready on http://{addr}"),
+                    Ok(Ok(())) => {
+                        eprintln!("triage: embedding on {}", state.engine().unwrap_or_default());
+                        eprintln!("triage: ready on http://{addr}");
+                    }
                     Ok(Err(e)) => {
                         load_error = Some(e);
                         state.begin_shutdown();

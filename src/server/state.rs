@@ -25,6 +25,8 @@ struct Inner {
     config: ServerConfig,
     brains: Arc<BrainSlot>,
     inference: OnceLock<Inference>,
+    /// The loaded embedder's `engine()`.
+    engine: OnceLock<String>,
     /// The worker thread; it ends by itself once the state (the queue's sender) is dropped.
     _worker: std::sync::Mutex<Option<JoinHandle<()>>>,
     cache: EmbedCache,
@@ -66,6 +68,7 @@ impl AppState {
                 config,
                 brains,
                 inference: OnceLock::new(),
+                engine: OnceLock::new(),
                 _worker: std::sync::Mutex::new(None),
                 cache,
                 sessions,
@@ -88,6 +91,7 @@ impl AppState {
         if self.inner.inference.get().is_some() {
             return Ok(());
         }
+        let _ = self.inner.engine.set(embedder.engine());
         let c = &self.inner.config;
         let (inference, handle) = Inference::start(
             embedder,
@@ -137,6 +141,11 @@ impl AppState {
     /// Whether a brain is loaded.
     pub fn has_brain(&self) -> bool {
         self.brain().is_ok()
+    }
+
+    /// What runs the embedding model, once it is loaded.
+    pub fn engine(&self) -> Option<String> {
+        self.inner.engine.get().cloned()
     }
 
     /// Whether the inference worker runs.
