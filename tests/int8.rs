@@ -5,7 +5,7 @@
 //!
 //! The int8 sums are exact, so the portable kernel (a CPU without VNNI) computes the same bits as the VNNI
 //! one (the unit tests of `embedding::quantized` check it). Such a CPU serves int8 requests in fp32, its
-//! fastest path; there the test runs the portable kernel on every eighth prompt to stay quick, checks the
+//! fastest path; there the test runs the portable kernel (about 20 times slower) on every sixteenth prompt, checks the
 //! cosines, and prints the decisions' agreement without judging a sample that small.
 
 mod common;
@@ -65,7 +65,7 @@ fn int8_keeps_the_decisions_of_fp32() {
     let mut prompts = prompt_set();
     let vnni = kernel != Int8Kernel::Portable;
     if !vnni {
-        prompts = prompts.into_iter().step_by(8).collect();
+        prompts = prompts.into_iter().step_by(16).collect();
     }
     let (files, _) = acquire::acquire(&common::model_cache()).unwrap();
     let device = candle_core::Device::Cpu;
@@ -113,7 +113,7 @@ fn int8_keeps_the_decisions_of_fp32() {
         cosines[0],
         cosines[cosines.len() / 2]
     );
-    assert!(prompts.len() >= 200, "too few prompts: {}", prompts.len());
+    assert!(prompts.len() >= 100, "too few prompts: {}", prompts.len());
     assert!(
         lowest.0 >= 0.99,
         "cosine {:.5} on prompt {:?}",
