@@ -5,8 +5,8 @@
 //!
 //! The int8 sums are exact, so the portable kernel (a CPU without VNNI) computes the same bits as the VNNI
 //! one (the unit tests of `embedding::quantized` check it). Such a CPU serves int8 requests in fp32, its
-//! fastest path; there the test runs the portable kernel (about 20 times slower) on every sixteenth prompt, checks the
-//! cosines, and prints the decisions' agreement without judging a sample that small.
+//! fastest path; there the test runs the portable kernel (about 20 times slower) on every sixteenth
+//! prompt, checks the cosines, and prints the decisions' agreement without judging a sample that small.
 
 mod common;
 
