@@ -126,22 +126,38 @@ fn run(args: Args) -> Result<()> {
         .map(|e| e.get_ids().len())
         .sum();
 
-    let embedder: Box<dyn Vectors> = if args.stock {
-        Box::new(StockEmbedder::load(
+    if args.stock && args.agreement {
+        return Err(Error::Usage(
+            "--agreement measures the production embedder; it does not go with --stock".into(),
+        ));
+    }
+    // The production embedder (once: timed, named and compared), or the stock model.
+    let production = if args.stock {
+        None
+    } else {
+        Some(triage::embedding::load(&settings)?.with_batch_size(args.batch_size))
+    };
+    let stock = if args.stock {
+        Some(StockEmbedder::load(
             &files,
             tokenizer,
             &device,
             args.batch_size,
         )?)
     } else {
-        Box::new(triage::embedding::load(&settings)?.with_batch_size(args.batch_size))
+        None
+    };
+    let embedder: &dyn Vectors = match (&production, &stock) {
+        (Some(p), _) => p,
+        (None, Some(s)) => s,
+        (None, None) => return Err(Error::inference("no embedder was loaded")),
     };
 
     // Warm-up batch, then one timed pass over everything.
     let first = &prompts[..args.batch_size.min(prompts.len())];
-    embed_pass(embedder.as_ref(), first, args.order, args.batch_size)?;
+    embed_pass(embedder, first, args.order, args.batch_size)?;
     let start = Instant::now();
-    let vectors = embed_pass(embedder.as_ref(), &prompts, args.order, args.batch_size)?;
+    let vectors = embed_pass(embedder, &prompts, args.order, args.batch_size)?;
     let seconds = start.elapsed().as_secs_f64();
     black_box(&vectors);
 
@@ -169,14 +185,18 @@ fn run(args: Args) -> Result<()> {
         );
     }
 
-    let agreement = if args.agreement {
-        Some(agreement_with_fp32(&settings, &prompts, args.batch_size)?)
-    } else {
-        None
+    let agreement = match (&production, args.agreement) {
+        (Some(p), true) => Some(agreement_with_fp32(
+            p,
+            &settings,
+            &prompts,
+            args.batch_size,
+        )?),
+        _ => None,
     };
     let label = args.label.clone().unwrap_or_else(|| default_label(&args));
     let line = serde_json::json!({
-        "engine": triage::embedding::load(&settings)?.describe(),
+        "engine": production.as_ref().map(|p| p.engine()),
         "agreement": agreement,
         "backend": label,
         "threads": settings.threads,
@@ -193,9 +213,10 @@ fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// This engine's embeddings and decisions against fp32's on `prompts` (the shipped artifacts, default
-/// routing options).
+/// `embedder`'s embeddings and decisions against an fp32 embedder's (loaded with `settings` otherwise) on
+/// `prompts` (the shipped artifacts, default routing options).
 fn agreement_with_fp32(
+    embedder: &MiniLmEmbedder,
     settings: &triage::embedding::EmbedderSettings,
     prompts: &[String],
     batch_size: usize,
@@ -203,9 +224,7 @@ fn agreement_with_fp32(
     use triage::embedding::PrecisionChoice;
     let mut fp32_settings = settings.clone();
     fp32_settings.precision = PrecisionChoice::Fp32;
-    let this = triage::embedding::load(settings)?
-        .with_batch_size(batch_size)
-        .embed_detailed(prompts)?;
+    let this = embedder.embed_detailed(prompts)?;
     let fp32 = triage::embedding::load(&fp32_settings)?
         .with_batch_size(batch_size)
         .embed_detailed(prompts)?;

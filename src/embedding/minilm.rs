@@ -80,47 +80,37 @@ impl MiniLmEmbedder {
                 cfg.hidden_size
             )));
         }
-        Ok(Self {
+        let int8 = match kind {
+            EngineKind::Native { int8, .. } => int8,
+            EngineKind::CandleTensors { .. } => None,
+        };
+        let mut embedder = Self {
             tokenizer: load_tokenizer(&files.tokenizer)?,
             engine: match kind {
                 EngineKind::CandleTensors { fused_kernels } => Engine::Candle(
                     BertEncoder::load(&files.weights, &cfg, device)?
                         .with_fused_kernels(fused_kernels),
                 ),
-                EngineKind::Native { threads, int8 } => {
-                    let mut encoder = CpuBert::load(&files.weights, &cfg, threads)?;
-                    if let Some(kernel) = int8 {
-                        let tokenizer = load_tokenizer(&files.tokenizer)?;
-                        let ids: Vec<Vec<u32>> = super::quantized::CALIBRATION_TEXTS
-                            .iter()
-                            .map(|t| {
-                                tokenizer
-                                    .encode(*t, true)
-                                    .map(|e| e.get_ids().to_vec())
-                                    .map_err(|e| Error::inference(format!("tokenizer: {e}")))
-                            })
-                            .collect::<Result<_>>()?;
-                        let ids: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
-                        encoder.enable_int8(kernel, &ids)?;
-                    }
-                    Engine::Cpu(Box::new(encoder))
+                EngineKind::Native { threads, .. } => {
+                    Engine::Cpu(Box::new(CpuBert::load(&files.weights, &cfg, threads)?))
                 }
             },
             batch_size: DEFAULT_BATCH_SIZE,
             model_id: super::MODEL_ID.to_string(),
-        })
-    }
-
-    /// What runs the model, for logs and `/health`: the engine and its arithmetic (`native, int8
-    /// (avx512-vnni)`, `native, fp32`, `candle, fp32`).
-    pub fn describe(&self) -> String {
-        match &self.engine {
-            Engine::Cpu(e) => match e.int8_kernel() {
-                Some(k) => format!("native, int8 ({})", k.name()),
-                None => "native, fp32".to_string(),
-            },
-            Engine::Candle(_) => "candle, fp32".to_string(),
+        };
+        if let Some(kernel) = int8 {
+            // Calibrated on the built-in texts, tokenized as every prompt is.
+            let texts: Vec<String> = super::quantized::CALIBRATION_TEXTS
+                .iter()
+                .map(|t| t.to_string())
+                .collect();
+            let items = embedder.tokenize(&texts)?;
+            let ids: Vec<&[u32]> = items.iter().map(|t| t.ids.as_slice()).collect();
+            if let Engine::Cpu(encoder) = &mut embedder.engine {
+                encoder.enable_int8(kernel, &ids)?;
+            }
         }
+        Ok(embedder)
     }
 
     /// Sets how many texts go through the model at once.
@@ -263,7 +253,13 @@ impl Embedder for MiniLmEmbedder {
     }
 
     fn engine(&self) -> String {
-        self.describe()
+        match &self.engine {
+            Engine::Cpu(e) => match e.int8_kernel() {
+                Some(k) => format!("native, int8 ({})", k.name()),
+                None => "native, fp32".to_string(),
+            },
+            Engine::Candle(_) => "candle, fp32".to_string(),
+        }
     }
 }
 
