@@ -48,17 +48,6 @@ fn prompt_set() -> Vec<String> {
     prompts
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| f64::from(*x) * f64::from(*y))
-        .sum();
-    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-    let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-    dot / (na * nb)
-}
-
 #[test]
 fn int8_keeps_the_decisions_of_fp32() {
     let kernel = Int8Kernel::detect();
@@ -85,7 +74,8 @@ fn int8_keeps_the_decisions_of_fp32() {
     let mut lowest = (f64::INFINITY, 0usize);
     let mut cosines = Vec::with_capacity(prompts.len());
     for (k, (a, b)) in fp32.iter().zip(&int8).enumerate() {
-        let c = cosine(&a.vector, &b.vector).min(cosine(&a.mid_layer, &b.mid_layer));
+        let c =
+            common::cosine(&a.vector, &b.vector).min(common::cosine(&a.mid_layer, &b.mid_layer));
         cosines.push(c);
         if c < lowest.0 {
             lowest = (c, k);

@@ -33,13 +33,6 @@ fn reference(v: &serde_json::Value) -> Reference {
     }
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
-    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    dot / (na * nb)
-}
-
 fn check(refs: &[Reference], got: &[Embedding], how: &str) {
     assert_eq!(refs.len(), got.len());
     let mut worst = 1.0f64;
@@ -57,7 +50,7 @@ fn check(refs: &[Reference], got: &[Embedding], how: &str) {
             "{how}: norm {norm} for {:?}",
             r.text
         );
-        let c = cosine(&g.vector, &r.embedding);
+        let c = common::cosine(&g.vector, &r.embedding);
         worst = worst.min(c);
         assert!(c >= 0.9999, "{how}: cosine {c} for {:?}", r.text);
     }
@@ -183,8 +176,11 @@ fn both_engines_agree_on_the_mid_layer_vector() {
         );
         let norm = n.mid_layer.iter().map(|v| v * v).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-4, "{text:?}: norm {norm}");
-        assert!(cosine(&n.mid_layer, &c.mid_layer) > 0.99999, "{text:?}");
-        assert!(cosine(&n.mid_layer, &n.vector) < 0.95, "{text:?}");
+        assert!(
+            common::cosine(&n.mid_layer, &c.mid_layer) > 0.99999,
+            "{text:?}"
+        );
+        assert!(common::cosine(&n.mid_layer, &n.vector) < 0.95, "{text:?}");
     }
 }
 

@@ -119,7 +119,10 @@ pub async fn route(
     let req: RouteRequest = parse(&state, body)?;
     req.check()?;
     let prompt = req.prompt_text()?;
-    Ok(Json(service::route(&state, &req, prompt, deadline).await?))
+    let brain = state.brain()?;
+    Ok(Json(
+        service::route(&state, &brain, &req, prompt, deadline).await?,
+    ))
 }
 
 /// Route many prompts at once; answers come in request order, a bad item gets an error in its place.

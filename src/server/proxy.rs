@@ -235,9 +235,7 @@ async fn plan(
     };
     route_request.check()?;
     let prompt = route_request.prompt_text()?;
-    service::ready(state)?;
-    let embedding = service::embed_one(state, prompt.clone(), deadline).await?;
-    let decision = service::decide(state, brain, &route_request, &embedding, &prompt)?;
+    let decision = service::route(state, brain, &route_request, prompt, deadline).await?;
     let eligible_rest = decision
         .candidates
         .iter()

@@ -47,17 +47,18 @@ pub async fn label(state: &AppState, prompt: String, deadline: Instant) -> Resul
     Ok(state.brain()?.label(&embedding))
 }
 
-/// Embeds, labels and routes one checked request.
+/// Embeds, labels and routes one checked request with `brain` (the caller's, so a request sees one brain
+/// even across a reload).
 pub async fn route(
     state: &AppState,
+    brain: &Brain,
     req: &RouteRequest,
     prompt: String,
     deadline: Instant,
 ) -> Result<RouteResponse> {
     ready(state)?;
     let embedding = embed_one(state, prompt.clone(), deadline).await?;
-    let brain = state.brain()?;
-    decide(state, &brain, req, &embedding, &prompt)
+    decide(state, brain, req, &embedding, &prompt)
 }
 
 /// Labels and routes one embedded prompt, applying its session.
