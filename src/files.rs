@@ -1,9 +1,11 @@
-//! Small file helpers shared by every door: atomic writes and content hashes.
+//! Small file helpers shared by every door: atomic writes, append-only logs repaired after a crash, and
+//! content hashes.
 
 use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
 use std::fs;
-use std::io::{Read, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
@@ -52,6 +54,63 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Lower-case hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Opens an append-only JSON Lines log (creating it and its folder), first cutting a torn last line (a crash mid-write) back to the end
+/// of the last complete record.
+pub fn open_log_repaired(dir: &Path, path: &Path) -> Result<File> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| Error::io("opening", path, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io("reading", path, e))?
+        .len();
+    if len > 0 {
+        let keep =
+            complete_prefix_len(&mut file, len).map_err(|e| Error::io("reading", path, e))?;
+        if keep < len {
+            tracing::warn!(
+                path = %path.display(),
+                dropped_bytes = len - keep,
+                "log ended in a torn line (a crash mid-write); cut back to the last complete record"
+            );
+            file.set_len(keep)
+                .and_then(|()| file.sync_data())
+                .map_err(|e| Error::io("repairing", path, e))?;
+        }
+    }
+    sync_dir(dir);
+    Ok(file)
+}
+
+/// Length of the longest prefix that ends with a newline (0 when there is none).
+fn complete_prefix_len(file: &mut File, len: u64) -> std::io::Result<u64> {
+    const CHUNK: u64 = 64 * 1024;
+    let mut end = len;
+    let mut buf = vec![0u8; CHUNK as usize];
+    while end > 0 {
+        let start = end.saturating_sub(CHUNK);
+        let n = (end - start) as usize;
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut buf[..n])?;
+        if let Some(pos) = buf[..n].iter().rposition(|&b| b == b'\n') {
+            return Ok(start + pos as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
+/// Makes a rename or creation in `dir` durable (best effort: not every filesystem supports it).
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
 }
 
 #[cfg(test)]

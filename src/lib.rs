@@ -24,6 +24,7 @@ pub mod price_update;
 pub mod routing;
 pub mod server;
 pub mod training;
+pub mod upstream;
 
 /// Caps the CPU thread pools (rayon, which candle and gemm use) at `threads`. Call before any inference.
 pub fn configure_threads(threads: usize) {

@@ -153,11 +153,14 @@ impl Policy {
                     .filter(|v| v.is_finite() && *v >= 0.0),
                 borrowed: None,
             });
+            // A `like` stands in until the provider is measured: once outcome rows name it (collected
+            // outcomes, feedback), its own data decide and the borrowed estimate is dropped.
             if let Some(like) = entry.and_then(|e| e.like.as_deref()) {
-                return Err(Error::Usage(format!(
-                    "provider registry: `{}` has outcome data of its own; `like = \"{like}\"` is only for providers without",
-                    stats.name
-                )));
+                tracing::info!(
+                    provider = %stats.name,
+                    like,
+                    "provider has outcome data of its own now; its `like` is ignored"
+                );
             }
         }
         let mut without_data = Vec::new();

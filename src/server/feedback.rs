@@ -13,8 +13,8 @@ use crate::embedding::Embedding;
 use crate::error::{Error, Result};
 use lru::LruCache;
 use serde::Serialize;
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::Write;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -186,7 +186,7 @@ impl FeedbackLog {
         let mut guard = self.file.lock().unwrap_or_else(PoisonError::into_inner);
         let path = self.dir.join(format!("{}.jsonl", self.stem));
         if guard.is_none() {
-            *guard = Some(open_repaired(&self.dir, &path)?);
+            *guard = Some(crate::files::open_log_repaired(&self.dir, &path)?);
         }
         let Some(file) = guard.as_mut() else {
             return Err(Error::inference("feedback log not open"));
@@ -216,66 +216,9 @@ impl FeedbackLog {
                 k += 1;
             }
             std::fs::rename(&path, &rotated).map_err(|e| Error::io("rotating", &path, e))?;
-            sync_dir(&self.dir);
+            crate::files::sync_dir(&self.dir);
         }
         Ok(())
-    }
-}
-
-/// Opens the live log for appending, first cutting a torn last line (a crash mid-write) back to the end
-/// of the last complete record.
-fn open_repaired(dir: &Path, path: &Path) -> Result<File> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
-    let mut file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(|e| Error::io("opening", path, e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| Error::io("reading", path, e))?
-        .len();
-    if len > 0 {
-        let keep =
-            complete_prefix_len(&mut file, len).map_err(|e| Error::io("reading", path, e))?;
-        if keep < len {
-            tracing::warn!(
-                path = %path.display(),
-                dropped_bytes = len - keep,
-                "log ended in a torn line (a crash mid-write); cut back to the last complete record"
-            );
-            file.set_len(keep)
-                .and_then(|()| file.sync_data())
-                .map_err(|e| Error::io("repairing", path, e))?;
-        }
-    }
-    sync_dir(dir);
-    Ok(file)
-}
-
-/// Length of the longest prefix that ends with a newline (0 when there is none).
-fn complete_prefix_len(file: &mut File, len: u64) -> std::io::Result<u64> {
-    const CHUNK: u64 = 64 * 1024;
-    let mut end = len;
-    let mut buf = vec![0u8; CHUNK as usize];
-    while end > 0 {
-        let start = end.saturating_sub(CHUNK);
-        let n = (end - start) as usize;
-        file.seek(SeekFrom::Start(start))?;
-        file.read_exact(&mut buf[..n])?;
-        if let Some(pos) = buf[..n].iter().rposition(|&b| b == b'\n') {
-            return Ok(start + pos as u64 + 1);
-        }
-        end = start;
-    }
-    Ok(0)
-}
-
-/// Makes a rename or creation in `dir` durable (best effort: not every filesystem supports it).
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
     }
 }
 

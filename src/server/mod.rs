@@ -26,7 +26,6 @@ pub mod reload;
 pub mod service;
 pub mod sessions;
 pub mod state;
-pub mod upstream;
 
 pub use config::ServerConfig;
 pub use state::AppState;

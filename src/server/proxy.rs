@@ -20,7 +20,7 @@ use super::feedback::FeedbackLog;
 use super::metrics::ATTEMPTS;
 use super::service;
 use super::state::AppState;
-use super::upstream::{self, Failure, SseModelRewriter};
+use crate::upstream::{self, Failure, SseModelRewriter};
 use crate::brain::Brain;
 use crate::routing::registry::Upstream;
 use crate::routing::RouteOptions;
@@ -307,15 +307,12 @@ async fn forward(
     let mut attempts: Vec<Attempt> = Vec::new();
     for target in &plan.targets {
         let started = Instant::now();
-        let key = match &target.upstream.api_key_env {
-            Some(var) => match std::env::var(var) {
-                Ok(k) if !k.is_empty() => Some(k),
-                _ => {
-                    attempts.push(failed(target, Failure::MissingKey(var.clone()), started));
-                    continue;
-                }
-            },
-            None => None,
+        let key = match upstream::api_key(&target.upstream) {
+            Ok(key) => key,
+            Err(f) => {
+                attempts.push(failed(target, f, started));
+                continue;
+            }
         };
         let upstream_model = target
             .upstream

@@ -195,7 +195,7 @@ impl AppState {
             return Ok(c.clone());
         }
         let proxy = self.inner.config.proxy.as_ref().ok_or(Error::Unavailable)?;
-        let client = super::upstream::client(proxy)?;
+        let client = crate::upstream::client(proxy.connect_timeout, proxy.idle_timeout)?;
         Ok(self.inner.proxy_client.get_or_init(|| client).clone())
     }
 

@@ -1,8 +1,9 @@
-//! Talking to providers for the proxy: which attempts are worth another provider, the outbound HTTP
-//! client, the `model` rewrite of streamed answers, and keeping API keys out of everything a client sees.
+//! Talking to providers (the proxy's forwarding and `triage collect`'s calls): the outbound HTTP client,
+//! API keys from the environment, which failures are worth another try, the `model` rewrite of streamed
+//! answers, and keeping API keys out of everything a client, a log or a journal sees.
 
-use super::config::ProxyConfig;
 use crate::error::{Error, Result};
+use crate::routing::registry::Upstream;
 use bytes::Bytes;
 use reqwest::StatusCode;
 use std::time::Duration;
@@ -77,10 +78,10 @@ pub fn worth_another_provider(status: StatusCode) -> bool {
 
 /// The outbound client: pooled keep-alive connections, connect and idle timeouts (the header timeout is
 /// per attempt, since a streamed answer may run far longer than its first byte takes).
-pub fn client(config: &ProxyConfig) -> Result<reqwest::Client> {
+pub fn client(connect_timeout: Duration, idle_timeout: Duration) -> Result<reqwest::Client> {
     reqwest::Client::builder()
-        .connect_timeout(config.connect_timeout)
-        .read_timeout(config.idle_timeout)
+        .connect_timeout(connect_timeout)
+        .read_timeout(idle_timeout)
         .pool_idle_timeout(Duration::from_secs(90))
         .tcp_nodelay(true)
         // A provider's redirect is not followed with the key attached.
@@ -88,6 +89,18 @@ pub fn client(config: &ProxyConfig) -> Result<reqwest::Client> {
         .user_agent(concat!("triage/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| Error::inference_from("building the proxy's HTTP client", e))
+}
+
+/// The API key of `upstream` from the environment: `None` for an endpoint without keys, the
+/// [`Failure::MissingKey`] of its variable when that is unset or empty.
+pub fn api_key(upstream: &Upstream) -> std::result::Result<Option<String>, Failure> {
+    match &upstream.api_key_env {
+        Some(var) => match std::env::var(var) {
+            Ok(k) if !k.is_empty() => Ok(Some(k)),
+            _ => Err(Failure::MissingKey(var.clone())),
+        },
+        None => Ok(None),
+    }
 }
 
 /// Replaces every occurrence of `secret` in `text` (a provider's error body may quote the key it got).
