@@ -75,6 +75,10 @@ pub struct GlobalArgs {
     /// With --retrain: how many public training rows one feedback record weighs in the routing table.
     #[arg(long, global = true, env = "TRIAGE_FEEDBACK_WEIGHT", default_value_t = crate::training::retrain::DEFAULT_FEEDBACK_WEIGHT)]
     pub feedback_weight: f64,
+    /// With --retrain: a `triage collect` output folder whose `outcomes.jsonl` is learned from (repeatable;
+    /// every `outcomes.jsonl` under the models folder's `collected/` is read too). Weighs as feedback.
+    #[arg(long, global = true, env = "TRIAGE_COLLECTED", value_delimiter = ',')]
+    pub collected: Vec<PathBuf>,
     /// Rebuild the heads and routing table from --training-data before running the subcommand (if any).
     #[arg(long, global = true)]
     pub retrain: bool,
@@ -94,6 +98,9 @@ pub enum Command {
     Label(LabelArgs),
     /// Run the HTTP sidecar: classify and route prompts for a gateway.
     Serve(ServeArgs),
+    /// Measure your providers on a sample of your logs (answers judged by a model or your scorer, under a
+    /// hard budget) and write outcomes for `--retrain --collected DIR`.
+    Collect(CollectArgs),
     /// Manage the embedding model files.
     Model {
         #[command(subcommand)]
@@ -160,6 +167,133 @@ pub struct LabelArgs {
     /// Routing knobs: the defaults of every record.
     #[command(flatten)]
     pub policy: RouteOptions,
+}
+
+/// How a judge model judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JudgeMode {
+    /// Rates each answer 1-10 for the request.
+    Single,
+    /// Compares each answer with the --reference provider's, asked in both orders.
+    Pairwise,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Prompt logs (JSONL with `prompt`/`messages`, and optionally `response` + `model`, `expected`; CSV;
+    /// plain lines; `.gz` ok); `-` or nothing for stdin.
+    pub inputs: Vec<String>,
+    /// Providers to measure (registry names or aliases; each needs an `upstream` and prices).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub providers: Vec<String>,
+    /// The judge model (a registry provider with an `upstream`); its calls count in the budget.
+    #[arg(long, required_unless_present = "scorer", conflicts_with = "scorer")]
+    pub judge: Option<String>,
+    /// Your own scorer instead of a judge: run with `sh -c`, one JSON object (`prompt`, `answer`,
+    /// `provider`, `expected` when the log has one) on stdin, one number in [0, 1] on stdout.
+    #[arg(long)]
+    pub scorer: Option<String>,
+    /// How the judge judges.
+    #[arg(long, value_enum, default_value_t = JudgeMode::Single, requires = "judge")]
+    pub judge_mode: JudgeMode,
+    /// With `--judge-mode pairwise`: the provider every answer is compared with (one of --providers).
+    #[arg(long, required_if_eq("judge_mode", "pairwise"))]
+    pub reference: Option<String>,
+    /// Prompts to measure (distinct, stratified by triage's domain x level labels).
+    #[arg(long)]
+    pub sample: usize,
+    /// Hard cap on what the run folder's calls may spend, in USD (answers and judge together, over every
+    /// rerun). A call starts only if its worst case fits.
+    #[arg(long)]
+    pub budget_usd: f64,
+    /// Output folder: journal, outcomes.jsonl, sample.jsonl, report.json. Rerunning with the same folder
+    /// and arguments continues the run.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Seed of the sample.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Calls in flight per provider (and to the judge).
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Most tokens of each provider's answer (`max_tokens` of the request; bounds the worst case).
+    #[arg(long, default_value_t = 1024)]
+    pub max_tokens: u32,
+    /// Keep prompt, answer and judge texts in the outputs (default: hashes, labels and embeddings only).
+    #[arg(long)]
+    pub keep_text: bool,
+    /// Print the sample's label mix, the calls and the worst-case cost, and call nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Discard a different run found in --out and start over.
+    #[arg(long)]
+    pub restart: bool,
+    /// Time for one call's answer, in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub timeout_secs: u64,
+    /// Retries of a call after a 429, a 5xx, a timeout or a broken connection.
+    #[arg(long, default_value_t = 4)]
+    pub retries: usize,
+    /// First backoff before a retry, in milliseconds (doubling, with jitter, up to 30 s).
+    #[arg(long, default_value_t = 500)]
+    pub retry_base_ms: u64,
+    /// Input layout.
+    #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
+    pub input_format: InputFormat,
+    /// JSONL key or CSV column holding the prompt.
+    #[arg(long)]
+    pub field: Option<String>,
+}
+
+impl CollectArgs {
+    /// The collect job these flags describe.
+    pub fn job(&self, settings: &Settings) -> Result<crate::collect::CollectJob> {
+        use crate::collect::Judging;
+        let judging = match (&self.scorer, &self.judge, self.judge_mode) {
+            (Some(command), _, _) => Judging::Scorer {
+                command: command.clone(),
+            },
+            (None, Some(judge), JudgeMode::Single) => Judging::Single {
+                judge: judge.clone(),
+            },
+            (None, Some(judge), JudgeMode::Pairwise) => Judging::Pairwise {
+                judge: judge.clone(),
+                reference: self.reference.clone().ok_or_else(|| {
+                    Error::Usage("--judge-mode pairwise needs --reference".into())
+                })?,
+            },
+            (None, None, _) => return Err(Error::Usage("give --judge or --scorer".into())),
+        };
+        Ok(crate::collect::CollectJob {
+            inputs: inputs_or_stdin(&self.inputs),
+            input_format: self.input_format,
+            fields: FieldChoice {
+                field: self.field.clone(),
+            },
+            providers: self
+                .providers
+                .iter()
+                .map(|p| p.trim().to_string())
+                .collect(),
+            judging,
+            sample: self.sample,
+            budget_usd: self.budget_usd,
+            out: self.out.clone(),
+            seed: self.seed,
+            concurrency: self.concurrency,
+            max_tokens: self.max_tokens,
+            keep_text: self.keep_text,
+            dry_run: self.dry_run,
+            restart: self.restart,
+            retry: crate::collect::ask::RetryPolicy {
+                retries: self.retries,
+                base: Duration::from_millis(self.retry_base_ms),
+                timeout: Duration::from_secs(self.timeout_secs.max(1)),
+            },
+            artifacts: settings.artifacts.clone(),
+            embedder: settings.embedder.clone(),
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -290,6 +424,9 @@ pub struct Settings {
     pub feedback_dir: Option<PathBuf>,
     /// Weight of a feedback record in the routing table (--feedback-weight).
     pub feedback_weight: f64,
+    /// Collected outcome files --retrain reads: each --collected folder's, and every one under the
+    /// retrain folder's `collected/`.
+    pub collected: Vec<PathBuf>,
     pub embedder: EmbedderSettings,
 }
 
@@ -328,12 +465,37 @@ impl Settings {
             feedback_dir: global
                 .feedback_dir
                 .clone()
-                .or_else(|| retrain_dir.map(|d| d.join("feedback"))),
+                .or_else(|| retrain_dir.as_ref().map(|d| d.join("feedback"))),
             feedback_weight: global.feedback_weight,
+            collected: collected_files(&global.collected, retrain_dir.as_deref()),
             training_data: global.training_data.clone(),
             probe: global.probe.clone(),
         })
     }
+}
+
+/// The `outcomes.jsonl` files of the --collected folders (a file may be named itself) and of the models
+/// folder's `collected/` (the folder itself and its subfolders), without repeats.
+fn collected_files(dirs: &[PathBuf], models_dir: Option<&std::path::Path>) -> Vec<PathBuf> {
+    let name = crate::collect::report::OUTCOMES_FILE;
+    let mut out: Vec<PathBuf> = dirs
+        .iter()
+        .map(|d| if d.is_dir() { d.join(name) } else { d.clone() })
+        .collect();
+    if let Some(root) = models_dir.map(|m| m.join("collected")) {
+        let mut found = vec![root.join(name)];
+        if let Ok(entries) = std::fs::read_dir(&root) {
+            let mut subs: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path().join(name)))
+                .collect();
+            subs.sort();
+            found.extend(subs);
+        }
+        out.extend(found.into_iter().filter(|f| f.is_file()));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|f| seen.insert(f.canonicalize().unwrap_or_else(|_| f.clone())));
+    out
 }
 
 /// `triage --version`: the package version and the artifacts in use (the --models-dir of `args` or

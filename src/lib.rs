@@ -15,6 +15,7 @@ pub mod artifacts;
 pub mod batch;
 pub mod brain;
 pub mod cli;
+pub mod collect;
 pub mod embedding;
 pub mod error;
 pub mod files;

@@ -85,6 +85,7 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Command::Label(args) => triage::batch::label::run(&args.job(&settings)?),
         Command::Serve(args) => triage::server::run(args.config(&settings)?, settings.embedder),
+        Command::Collect(args) => triage::collect::run(&args.job(&settings)?),
         Command::Model { action } => {
             let cache = &settings.embedder.model_cache;
             match action {
@@ -170,14 +171,11 @@ fn retrain(settings: &Settings, force: bool) -> Result<()> {
         models_dir,
         &embedder,
         Some(&settings.probe),
-        settings
-            .feedback_dir
-            .as_ref()
-            .map(|dir| triage::training::retrain::FeedbackInput {
-                dir: dir.clone(),
-                weight: settings.feedback_weight,
-            })
-            .as_ref(),
+        Some(&triage::training::retrain::FeedbackInput {
+            dir: settings.feedback_dir.clone(),
+            collected: settings.collected.clone(),
+            weight: settings.feedback_weight,
+        }),
         force,
         std::io::stderr().is_terminal(),
     )?;

@@ -478,7 +478,8 @@ fn feedback_moves_decisions_after_retrain_and_reload() {
         &embedder,
         None,
         Some(&triage::training::retrain::FeedbackInput {
-            dir: feedback_dir.clone(),
+            dir: Some(feedback_dir.clone()),
+            collected: Vec::new(),
             weight: triage::training::retrain::DEFAULT_FEEDBACK_WEIGHT,
         }),
         false,

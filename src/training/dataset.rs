@@ -236,6 +236,26 @@ impl Dataset {
         Ok(self.records.len() - before)
     }
 
+    /// Adds the outcomes of a `triage collect` run (`outcomes.jsonl`), each record weighing `weight` in
+    /// the routing table and split by id, as feedback is (its held-out part is replayed by the retrain
+    /// guard). A missing file is an error: the operator named it.
+    pub fn add_collected(&mut self, file: &Path, weight: f64) -> Result<usize> {
+        if !file.is_file() {
+            return Err(Error::Usage(format!(
+                "--collected: {} is not a collect output (no such file)",
+                file.display()
+            )));
+        }
+        let before = self.records.len();
+        self.read_jsonl(file)?;
+        for r in &mut self.records[before..] {
+            r.weight = weight;
+            r.feedback = true;
+        }
+        self.files.push(file.to_path_buf());
+        Ok(self.records.len() - before)
+    }
+
     /// Every provider that has at least one outcome, with the sources it was measured in.
     pub fn providers(&self) -> BTreeMap<String, std::collections::BTreeSet<String>> {
         let mut out: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();

@@ -43,10 +43,14 @@ pub fn settings_grid() -> Vec<FitSettings> {
 /// operator's own traffic is what the router will see, public benchmarks only resemble it.
 pub const DEFAULT_FEEDBACK_WEIGHT: f64 = 5.0;
 
-/// The operator's outcome logs a retrain reads beside the training data.
+/// The operator's own outcomes a retrain reads beside the training data: the feedback logs and the
+/// `outcomes.jsonl` files of `triage collect`, each record weighing `weight` public rows.
 #[derive(Debug, Clone)]
 pub struct FeedbackInput {
-    pub dir: PathBuf,
+    /// The feedback folder (`POST /v1/feedback`'s log); `None` reads none.
+    pub dir: Option<PathBuf>,
+    /// Collected outcome files.
+    pub collected: Vec<PathBuf>,
     pub weight: f64,
 }
 
@@ -63,11 +67,21 @@ pub fn retrain(
     let started = Instant::now();
     let mut data = Dataset::load(training_data)?;
     if let Some(f) = feedback {
-        let n = data.add_feedback(&f.dir, f.weight)?;
-        if n > 0 {
+        if let Some(dir) = &f.dir {
+            let n = data.add_feedback(dir, f.weight)?;
+            if n > 0 {
+                eprintln!(
+                    "triage: read {n} feedback records from {} (each weighs {} training rows)",
+                    dir.display(),
+                    f.weight
+                );
+            }
+        }
+        for file in &f.collected {
+            let n = data.add_collected(file, f.weight)?;
             eprintln!(
-                "triage: read {n} feedback records from {} (each weighs {} training rows)",
-                f.dir.display(),
+                "triage: read {n} collected records from {} (each weighs {} training rows)",
+                file.display(),
                 f.weight
             );
         }

@@ -44,6 +44,7 @@ pub fn settings() -> Settings {
         // Tests that post feedback give their own folder; nothing writes into the repository.
         feedback_dir: None,
         feedback_weight: triage::training::retrain::DEFAULT_FEEDBACK_WEIGHT,
+        collected: Vec::new(),
     }
 }
 
