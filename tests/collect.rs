@@ -1,0 +1,618 @@
+//! `triage collect` end to end, as real processes on loopback: stub providers (an axum server on
+//! 127.0.0.1:0) whose answer quality is planted per domain, a stub judge that scores what is planted,
+//! counters of every call and its usage; then `--retrain --collected` and `triage label` on new prompts.
+
+mod common;
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::io::BufRead;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const KEY_ENV: &str = "TRIAGE_COLLECT_TEST_KEY";
+const KEY: &str = "sk-collect-test-secret-do-not-leak";
+
+/// How a stub tag behaves.
+#[derive(Clone)]
+enum Role {
+    /// Answers well in the listed domains and badly in the others.
+    Provider { good_in: Vec<&'static str> },
+    /// Reads the planted marker of the answer(s) it is shown and scores it.
+    Judge,
+    /// Replies with prose that has no verdict.
+    GarbageJudge,
+}
+
+#[derive(Default)]
+struct Counters {
+    /// Every request received, by tag.
+    requests: HashMap<String, u64>,
+    /// Answered calls by (tag, what was asked): a repeat means a finished call was paid twice.
+    answered: HashMap<(String, String), u64>,
+    /// Usage of answered calls, by tag: (input, output) tokens.
+    usage: HashMap<String, (u64, u64)>,
+    /// Each answered call, by the serial number its reply carries: (tag, what it asked, usage in, out).
+    by_serial: HashMap<u64, (String, String, u64, u64)>,
+}
+
+struct Stub {
+    roles: HashMap<String, Role>,
+    /// The true domain of every prompt the test wrote.
+    domains: HashMap<String, &'static str>,
+    counters: Mutex<Counters>,
+    /// 429s still to give, per tag.
+    storm: Mutex<HashMap<String, u64>>,
+    /// Time each answer is held.
+    delay: Duration,
+    in_flight: AtomicI64,
+    max_in_flight: AtomicI64,
+    serial: AtomicU64,
+}
+
+fn words(s: &str) -> u64 {
+    s.split_whitespace().count() as u64
+}
+
+fn content(m: &Value) -> String {
+    m["content"].as_str().unwrap_or("").to_string()
+}
+
+impl Stub {
+    fn reply(&self, tag: &str, body: &Value, n: u64) -> Result<(String, u64), StatusCode> {
+        let messages = body["messages"].as_array().cloned().unwrap_or_default();
+        let last = messages.last().map(content).unwrap_or_default();
+        let text = match self.roles.get(tag).ok_or(StatusCode::NOT_FOUND)? {
+            Role::Provider { good_in } => {
+                let domain = self.domains.get(&last).copied().unwrap_or("general");
+                let grade = if good_in.contains(&domain) { "GOOD" } else { "BAD" };
+                format!("ANSWER-{grade} to the request (call {n}).")
+            }
+            Role::Judge => {
+                let grade = |section: &str| {
+                    if section.contains("ANSWER-GOOD") {
+                        9
+                    } else {
+                        2
+                    }
+                };
+                if last.contains("[Answer of assistant A]") {
+                    let a = last.split("[Answer of assistant B]").next().unwrap_or("");
+                    let b = last.split("[Answer of assistant B]").nth(1).unwrap_or("");
+                    let v = match grade(a).cmp(&grade(b)) {
+                        std::cmp::Ordering::Greater => "[[A]]",
+                        std::cmp::Ordering::Less => "[[B]]",
+                        std::cmp::Ordering::Equal => "[[C]]",
+                    };
+                    format!("Compared (call {n}).\nVerdict: {v}")
+                } else {
+                    format!("Judged (call {n}).\nRating: {}", grade(&last))
+                }
+            }
+            Role::GarbageJudge => format!("Both answers have merit (call {n})."),
+        };
+        let input: u64 = messages.iter().map(|m| words(&content(m))).sum();
+        let max = body["max_tokens"].as_u64().unwrap_or(u64::MAX);
+        Ok((text.clone(), input.min(max * 100).max(1)))
+    }
+}
+
+async fn chat(
+    State(stub): State<Arc<Stub>>,
+    UrlPath(tag): UrlPath<String>,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    *stub
+        .counters
+        .lock()
+        .unwrap()
+        .requests
+        .entry(tag.clone())
+        .or_default() += 1;
+    assert_eq!(
+        headers.get("authorization").and_then(|v| v.to_str().ok()),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+    {
+        let mut storm = stub.storm.lock().unwrap();
+        if let Some(left) = storm.get_mut(&tag).filter(|l| **l > 0) {
+            *left -= 1;
+            return (StatusCode::TOO_MANY_REQUESTS, "slow down").into_response();
+        }
+    }
+    let now = stub.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    stub.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    tokio::time::sleep(stub.delay).await;
+    stub.in_flight.fetch_sub(1, Ordering::SeqCst);
+    let n = stub.serial.fetch_add(1, Ordering::Relaxed);
+    let (text, input) = match stub.reply(&tag, &body, n) {
+        Ok(r) => r,
+        Err(s) => return s.into_response(),
+    };
+    let output = words(&text);
+    {
+        let asked = serde_json::to_string(&body["messages"]).unwrap();
+        let mut c = stub.counters.lock().unwrap();
+        *c.answered.entry((tag.clone(), asked.clone())).or_default() += 1;
+        c.by_serial.insert(n, (tag.clone(), asked, input, output));
+        let u = c.usage.entry(tag.clone()).or_default();
+        u.0 += input;
+        u.1 += output;
+    }
+    Json(json!({
+        "id": "chatcmpl-stub",
+        "object": "chat.completion",
+        "model": body["model"],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output},
+    }))
+    .into_response()
+}
+
+/// The stub server, running until the test ends.
+struct Server {
+    stub: Arc<Stub>,
+    port: u16,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Server {
+    fn start(roles: &[(&str, Role)], domains: HashMap<String, &'static str>, delay: Duration) -> Self {
+        let stub = Arc::new(Stub {
+            roles: roles.iter().map(|(t, r)| (t.to_string(), r.clone())).collect(),
+            domains,
+            counters: Mutex::default(),
+            storm: Mutex::default(),
+            delay,
+            in_flight: AtomicI64::new(0),
+            max_in_flight: AtomicI64::new(0),
+            serial: AtomicU64::new(0),
+        });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let app = Router::new()
+            .route("/{tag}/v1/chat/completions", post(chat))
+            .with_state(Arc::clone(&stub));
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        Self {
+            stub,
+            port,
+            _runtime: runtime,
+        }
+    }
+
+    fn url(&self, tag: &str) -> String {
+        format!("http://127.0.0.1:{}/{tag}/v1", self.port)
+    }
+
+    fn usage(&self, tag: &str) -> (u64, u64) {
+        self.stub.counters.lock().unwrap().usage.get(tag).copied().unwrap_or_default()
+    }
+
+    /// How many times what the call with serial `n` asked was answered in all.
+    fn times_answered(&self, n: u64) -> u64 {
+        let c = self.stub.counters.lock().unwrap();
+        let (tag, asked, _, _) = c.by_serial.get(&n).unwrap_or_else(|| panic!("no call {n}"));
+        c.answered[&(tag.clone(), asked.clone())]
+    }
+
+    fn requests(&self, tag: &str) -> u64 {
+        self.stub.counters.lock().unwrap().requests.get(tag).copied().unwrap_or(0)
+    }
+}
+
+/// A registry entry of the test's stub providers: name, tag, USD per million tokens in and out.
+struct StubProvider {
+    name: &'static str,
+    tag: &'static str,
+    prices: (f64, f64),
+}
+
+const CHEAP: StubProvider = StubProvider {
+    name: "stub-cheap",
+    tag: "cheap",
+    prices: (0.1, 0.4),
+};
+const STRONG: StubProvider = StubProvider {
+    name: "stub-strong",
+    tag: "strong",
+    prices: (5.0, 15.0),
+};
+const JUDGE: StubProvider = StubProvider {
+    name: "stub-judge",
+    tag: "judge",
+    prices: (0.15, 0.6),
+};
+
+/// A copy of the shipped models folder whose enabled providers are only the stubs (both borrowing
+/// GPT-4o mini's quality, so the shipped artifacts cannot tell them apart), each at `url(tag)`.
+fn models_folder(dir: &Path, url: &dyn Fn(&str) -> String, extra: &[(&str, &str)]) -> PathBuf {
+    let models = dir.join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    for entry in std::fs::read_dir(common::models_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, models.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let text = std::fs::read_to_string(models.join("providers.toml")).unwrap();
+    let mut registry: toml::Table = toml::from_str(&text).unwrap();
+    let entries = registry.get_mut("provider").and_then(|p| p.as_array_mut()).unwrap();
+    for e in entries.iter_mut() {
+        e.as_table_mut().unwrap().insert("enabled".into(), false.into());
+    }
+    let mut add = |name: &str, base_url: String, prices: (f64, f64), enabled: bool| {
+        let entry: toml::Table = toml::from_str(&format!(
+            "name = \"{name}\"\ninput_usd_per_mtok = {}\noutput_usd_per_mtok = {}\nenabled = {enabled}\nlike = \"gpt-4o-mini-2024-07-18\"\nupstream = {{ base_url = \"{base_url}\", api_key_env = \"{KEY_ENV}\" }}\n",
+            prices.0, prices.1
+        ))
+        .unwrap();
+        entries.push(entry.into());
+    };
+    for p in [&CHEAP, &STRONG] {
+        add(p.name, url(p.tag), p.prices, true);
+    }
+    add(JUDGE.name, url(JUDGE.tag), JUDGE.prices, false);
+    for (name, base_url) in extra {
+        add(name, base_url.to_string(), (1.0, 2.0), false);
+    }
+    std::fs::write(models.join("providers.toml"), toml::to_string(&registry).unwrap()).unwrap();
+    models
+}
+
+fn math_prompt(k: usize) -> String {
+    let (a, b, c) = (k % 9 + 2, k % 13 + 3, k * 7 % 50 + 20);
+    match k % 6 {
+        0 => format!("Solve for x: {a}x + {b} = {c}. Show each step."),
+        1 => format!("What is the derivative of {a}x^3 + {b}x^2 - {c}x with respect to x?"),
+        2 => format!("Compute the integral of {a}x^2 from 0 to {b}."),
+        3 => format!("Find all real roots of x^2 - {}x + {} = 0.", a + b, a * b),
+        4 => format!("A triangle has sides {a}, {b} and {c} cm. Is it a valid triangle, and what is its perimeter?"),
+        _ => format!("Prove that the sum of the first {c} odd numbers equals {c} squared."),
+    }
+}
+
+fn code_prompt(k: usize) -> String {
+    const LANGS: [&str; 6] = ["Python", "Rust", "Go", "Java", "TypeScript", "C++"];
+    const TASKS: [&str; 10] = [
+        "parses a CSV line into fields",
+        "merges two sorted lists",
+        "checks whether a string is a palindrome",
+        "counts word frequencies in a text file",
+        "implements an LRU cache with get and put",
+        "computes a running median of a stream",
+        "flattens a nested list",
+        "retries an HTTP request with exponential backoff",
+        "finds duplicate files by content hash",
+        "formats a duration in seconds as h:mm:ss",
+    ];
+    format!(
+        "Write a {} function that {} (case {k}).",
+        LANGS[k % LANGS.len()],
+        TASKS[(k / LANGS.len()) % TASKS.len()]
+    )
+}
+
+/// A log of `n` math and `n` code prompts (JSONL), and their true domains.
+fn write_log(path: &Path, n: usize, offset: usize) -> HashMap<String, &'static str> {
+    let mut domains = HashMap::new();
+    let mut text = String::new();
+    for k in offset..offset + n {
+        for (p, d) in [(math_prompt(k), "math"), (code_prompt(k), "code")] {
+            text.push_str(&json!({"prompt": p}).to_string());
+            text.push('\n');
+            domains.insert(p, d);
+        }
+    }
+    std::fs::write(path, text).unwrap();
+    domains
+}
+
+fn triage(models: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_triage"));
+    cmd.arg("--models-dir")
+        .arg(models)
+        .arg("--model-cache")
+        .arg(common::model_cache())
+        .env("HF_HUB_OFFLINE", "1")
+        .env("TRIAGE_THREADS", "2")
+        .env("TRIAGE_LOG", "warn")
+        .env(KEY_ENV, KEY);
+    cmd
+}
+
+fn collect_cmd(models: &Path, log: &Path, out: &Path, sample: usize, budget: f64) -> Command {
+    let mut cmd = triage(models);
+    cmd.arg("collect")
+        .arg(log)
+        .args(["--providers", &format!("{},{}", CHEAP.name, STRONG.name)])
+        .args(["--judge", JUDGE.name])
+        .args(["--sample", &sample.to_string()])
+        .args(["--budget-usd", &budget.to_string()])
+        .args(["--max-tokens", "64", "--retry-base-ms", "5", "--timeout-secs", "20"])
+        .arg("--out")
+        .arg(out);
+    cmd
+}
+
+fn run(mut cmd: Command) -> Output {
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains(KEY), "the key leaked: {stderr}");
+    out
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn read_jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn report(out: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap()
+}
+
+/// Nothing the run wrote contains the key.
+fn assert_no_key(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            assert!(!text.contains(KEY), "the key is in {}", path.display());
+        }
+    }
+}
+
+/// Spend the stubs saw, in picodollars: their usage times the registry's prices.
+fn stub_spend(server: &Server) -> u64 {
+    [&CHEAP, &STRONG, &JUDGE]
+        .iter()
+        .map(|p| {
+            let (i, o) = server.usage(p.tag);
+            i * pico(p.prices.0) + o * pico(p.prices.1)
+        })
+        .sum()
+}
+
+/// Picodollars per token of a price in USD per million tokens.
+fn pico(usd_per_mtok: f64) -> u64 {
+    (usd_per_mtok * 1e6).round() as u64
+}
+
+/// Share of prompts `triage label` routes to `provider`.
+fn routed_share(models: &Path, dir: &Path, prompts: &[String], provider: &str) -> f64 {
+    let input = dir.join(format!("probe-{provider}.txt"));
+    std::fs::write(&input, prompts.join("\n") + "\n").unwrap();
+    let out = run({
+        let mut c = triage(models);
+        c.arg("label").arg(&input);
+        c
+    });
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), prompts.len());
+    lines.iter().filter(|l| l["provider"] == provider).count() as f64 / lines.len() as f64
+}
+
+#[test]
+fn a_planted_preference_is_learned_and_spend_equals_the_stubs_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("traffic.jsonl");
+    let domains = write_log(&log, 150, 0);
+    let server = Server::start(
+        &[
+            (CHEAP.tag, Role::Provider { good_in: vec!["math"] }),
+            (STRONG.tag, Role::Provider { good_in: vec!["math", "code"] }),
+            (JUDGE.tag, Role::Judge),
+        ],
+        domains,
+        Duration::ZERO,
+    );
+    let models = models_folder(dir.path(), &|t| server.url(t), &[]);
+    let fresh_math: Vec<String> = (1000..1060).map(math_prompt).collect();
+    let fresh_code: Vec<String> = (1000..1060).map(code_prompt).collect();
+    // The shipped artifacts cannot tell the two apart (both borrow one quality): the cheap one wins.
+    assert!(routed_share(&models, dir.path(), &fresh_code, STRONG.name) < 0.2);
+
+    let out_dir = dir.path().join("collected");
+    let started = Instant::now();
+    let o = run(collect_cmd(&models, &log, &out_dir, 300, 5.0));
+    eprintln!("{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let seconds = started.elapsed().as_secs_f64();
+    let r = report(&out_dir);
+    // A few templated prompts are the same text (deduplicated).
+    let n = r["run"]["sampled"].as_u64().unwrap();
+    assert!(n >= 290, "{r}");
+    assert_eq!(r["progress"]["prompts_complete"], n, "{r}");
+    // Spend accounting equals the stubs' usage exactly (in picodollars).
+    assert_eq!(r["spend"]["spent_pico_usd"].as_u64().unwrap(), stub_spend(&server));
+    // Every call made once: an answer per prompt and provider, a judgment per answer.
+    assert_eq!(server.requests(CHEAP.tag) + server.requests(STRONG.tag), 2 * n);
+    assert_eq!(server.requests(JUDGE.tag), 2 * n);
+    eprintln!(
+        "collect: {} calls in {seconds:.1} s with the model load; {} calls/s in the call phase",
+        4 * n,
+        r["progress"]["calls_per_second"]
+    );
+    let outcomes = read_jsonl(&out_dir.join("outcomes.jsonl"));
+    assert_eq!(outcomes.len() as u64, n);
+    for rec in &outcomes {
+        assert_eq!(rec["source"], "collected");
+        assert!(rec.get("prompt").is_none(), "no text without --keep-text");
+        assert_eq!(rec["embedding"]["vector"].as_array().unwrap().len(), 384);
+        assert!(rec["cost_usd"][STRONG.name].as_f64().unwrap() > 0.0);
+    }
+    // The report sees the planted preference.
+    let cheap = &r["providers"][CHEAP.name]["mean_outcome"];
+    let strong = &r["providers"][STRONG.name]["mean_outcome"];
+    assert!(strong.as_f64().unwrap() > cheap.as_f64().unwrap() + 0.2, "{r}");
+    assert_no_key(&out_dir);
+
+    // Retrain with the collected outcomes (a twentieth of the public data keeps the test short).
+    let data = common::small_training_set(&dir.path().join("training-data"), 20);
+    let o = run({
+        let mut c = triage(&models);
+        c.arg("--retrain")
+            .arg("--training-data")
+            .arg(&data)
+            .arg("--collected")
+            .arg(&out_dir)
+            .arg("--probe")
+            .arg(dir.path().join("no-probe"));
+        c
+    });
+    let text = format!("{}{}", stderr(&o), String::from_utf8_lossy(&o.stdout));
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains(&format!("read {n} collected records")), "{text}");
+    assert!(text.contains("feedback replay"), "{text}");
+    let code_to_strong = routed_share(&models, dir.path(), &fresh_code, STRONG.name);
+    let math_to_cheap = routed_share(&models, dir.path(), &fresh_math, CHEAP.name);
+    assert!(code_to_strong >= 0.8, "code to {}: {code_to_strong}\n{text}", STRONG.name);
+    assert!(math_to_cheap >= 0.8, "math to {}: {math_to_cheap}\n{text}", CHEAP.name);
+}
+
+/// The serial number a stub's reply carries (`(call N)`).
+fn serial_in(text: &str) -> Option<u64> {
+    let rest = &text[text.find("(call ")? + 6..];
+    rest[..rest.find(')')?].parse().ok()
+}
+
+/// Complete journal lines (a torn last line is skipped, as collect itself does).
+fn journal(out: &Path) -> Vec<Value> {
+    let Ok(file) = std::fs::File::open(out.join("journal.jsonl")) else {
+        return Vec::new();
+    };
+    std::io::BufReader::new(file)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str(&l).ok())
+        .collect()
+}
+
+fn planted_server(domains: HashMap<String, &'static str>, delay: Duration) -> Server {
+    Server::start(
+        &[
+            (CHEAP.tag, Role::Provider { good_in: vec!["math"] }),
+            (STRONG.tag, Role::Provider { good_in: vec!["math", "code"] }),
+            (JUDGE.tag, Role::Judge),
+            ("garbage", Role::GarbageJudge),
+        ],
+        domains,
+        delay,
+    )
+}
+
+#[test]
+fn kill_9_mid_run_then_rerun_gives_the_same_outcomes_and_pays_no_finished_call_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("traffic.jsonl");
+    let domains = write_log(&log, 50, 0);
+    let delay = Duration::from_millis(25);
+    // The uninterrupted run, against its own stubs.
+    let reference = planted_server(domains.clone(), delay);
+    let ref_models = models_folder(&dir.path().join("a"), &|t| reference.url(t), &[]);
+    let ref_out = dir.path().join("a/out");
+    let mut cmd = collect_cmd(&ref_models, &log, &ref_out, 100, 5.0);
+    cmd.args(["--keep-text", "--concurrency", "2", "--seed", "7"]);
+    let o = run(cmd);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let server = planted_server(domains, delay);
+    let models = models_folder(&dir.path().join("b"), &|t| server.url(t), &[]);
+    let out = dir.path().join("b/out");
+    let command = || {
+        let mut cmd = collect_cmd(&models, &log, &out, 100, 5.0);
+        cmd.args(["--keep-text", "--concurrency", "2", "--seed", "7"]);
+        cmd
+    };
+    let mut child = command().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let started = Instant::now();
+    while journal(&out).len() < 120 {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before the kill");
+        assert!(started.elapsed() < Duration::from_secs(120), "no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = Command::new("kill").args(["-9", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    child.wait().unwrap();
+    let before = journal(&out);
+    assert!(before.len() < 400, "killed mid-run: {} entries", before.len());
+
+    let o = run(command());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("continuing the run"), "{}", stderr(&o));
+    // Same outcomes as the uninterrupted run, byte for byte.
+    assert_eq!(
+        std::fs::read_to_string(out.join("outcomes.jsonl")).unwrap(),
+        std::fs::read_to_string(ref_out.join("outcomes.jsonl")).unwrap()
+    );
+    // Every call journaled before the kill was answered once in all: the rerun did not buy it again.
+    let mut checked = 0;
+    for e in &before {
+        let text = e["answer"].as_str().or(e["judge_text"].as_str()).unwrap_or("");
+        let n = serial_in(text).unwrap_or_else(|| panic!("no serial in {e}"));
+        assert_eq!(server.times_answered(n), 1, "{e}");
+        checked += 1;
+    }
+    assert_eq!(checked, before.len());
+    // The killed run plus its rerun asked no more than the uninterrupted run did, but for the calls in
+    // flight at the kill (at most 2 per provider and 2 at the judge).
+    let total = |s: &Server| [CHEAP.tag, STRONG.tag, JUDGE.tag].iter().map(|t| s.requests(t)).sum::<u64>();
+    assert!(total(&server) <= total(&reference) + 6, "{} vs {}", total(&server), total(&reference));
+    // Spend counts every journaled call exactly; the stubs also billed the calls cut off by the kill.
+    let journaled: BTreeSet<u64> = journal(&out)
+        .iter()
+        .filter_map(|e| serial_in(e["answer"].as_str().or(e["judge_text"].as_str()).unwrap_or("")))
+        .collect();
+    let cut_off: u64 = {
+        let c = server.stub.counters.lock().unwrap();
+        c.by_serial
+            .iter()
+            .filter(|(n, _)| !journaled.contains(n))
+            .map(|(_, (tag, _, i, o))| {
+                let p = [&CHEAP, &STRONG, &JUDGE].into_iter().find(|p| p.tag == tag).unwrap();
+                i * pico(p.prices.0) + o * pico(p.prices.1)
+            })
+            .sum()
+    };
+    assert!(cut_off <= stub_spend(&server));
+    assert_eq!(
+        report(&out)["spend"]["spent_pico_usd"].as_u64().unwrap(),
+        stub_spend(&server) - cut_off
+    );
+
+    // A rerun with other arguments is refused, and --restart starts over.
+    let mut other = collect_cmd(&models, &log, &out, 50, 5.0);
+    other.args(["--keep-text", "--concurrency", "2", "--seed", "7"]);
+    let o = run(other);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--restart") && stderr(&o).contains("different --sample"), "{}", stderr(&o));
+    assert_no_key(&out);
+}
