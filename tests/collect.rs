@@ -11,9 +11,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::io::BufRead;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -73,7 +73,11 @@ impl Stub {
         let text = match self.roles.get(tag).ok_or(StatusCode::NOT_FOUND)? {
             Role::Provider { good_in } => {
                 let domain = self.domains.get(&last).copied().unwrap_or("general");
-                let grade = if good_in.contains(&domain) { "GOOD" } else { "BAD" };
+                let grade = if good_in.contains(&domain) {
+                    "GOOD"
+                } else {
+                    "BAD"
+                };
                 format!("ANSWER-{grade} to the request (call {n}).")
             }
             Role::Judge => {
@@ -166,9 +170,16 @@ struct Server {
 }
 
 impl Server {
-    fn start(roles: &[(&str, Role)], domains: HashMap<String, &'static str>, delay: Duration) -> Self {
+    fn start(
+        roles: &[(&str, Role)],
+        domains: HashMap<String, &'static str>,
+        delay: Duration,
+    ) -> Self {
         let stub = Arc::new(Stub {
-            roles: roles.iter().map(|(t, r)| (t.to_string(), r.clone())).collect(),
+            roles: roles
+                .iter()
+                .map(|(t, r)| (t.to_string(), r.clone()))
+                .collect(),
             domains,
             counters: Mutex::default(),
             storm: Mutex::default(),
@@ -202,7 +213,14 @@ impl Server {
     }
 
     fn usage(&self, tag: &str) -> (u64, u64) {
-        self.stub.counters.lock().unwrap().usage.get(tag).copied().unwrap_or_default()
+        self.stub
+            .counters
+            .lock()
+            .unwrap()
+            .usage
+            .get(tag)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// How many times what the call with serial `n` asked was answered in all.
@@ -213,7 +231,14 @@ impl Server {
     }
 
     fn requests(&self, tag: &str) -> u64 {
-        self.stub.counters.lock().unwrap().requests.get(tag).copied().unwrap_or(0)
+        self.stub
+            .counters
+            .lock()
+            .unwrap()
+            .requests
+            .get(tag)
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -253,9 +278,14 @@ fn models_folder(dir: &Path, url: &dyn Fn(&str) -> String, extra: &[(&str, &str)
     }
     let text = std::fs::read_to_string(models.join("providers.toml")).unwrap();
     let mut registry: toml::Table = toml::from_str(&text).unwrap();
-    let entries = registry.get_mut("provider").and_then(|p| p.as_array_mut()).unwrap();
+    let entries = registry
+        .get_mut("provider")
+        .and_then(|p| p.as_array_mut())
+        .unwrap();
     for e in entries.iter_mut() {
-        e.as_table_mut().unwrap().insert("enabled".into(), false.into());
+        e.as_table_mut()
+            .unwrap()
+            .insert("enabled".into(), false.into());
     }
     let mut add = |name: &str, base_url: String, prices: (f64, f64), enabled: bool| {
         let entry: toml::Table = toml::from_str(&format!(
@@ -272,7 +302,11 @@ fn models_folder(dir: &Path, url: &dyn Fn(&str) -> String, extra: &[(&str, &str)
     for (name, base_url) in extra {
         add(name, base_url.to_string(), (1.0, 2.0), false);
     }
-    std::fs::write(models.join("providers.toml"), toml::to_string(&registry).unwrap()).unwrap();
+    std::fs::write(
+        models.join("providers.toml"),
+        toml::to_string(&registry).unwrap(),
+    )
+    .unwrap();
     models
 }
 
@@ -345,7 +379,14 @@ fn collect_cmd(models: &Path, log: &Path, out: &Path, sample: usize, budget: f64
         .args(["--judge", JUDGE.name])
         .args(["--sample", &sample.to_string()])
         .args(["--budget-usd", &budget.to_string()])
-        .args(["--max-tokens", "64", "--retry-base-ms", "5", "--timeout-secs", "20"])
+        .args([
+            "--max-tokens",
+            "64",
+            "--retry-base-ms",
+            "5",
+            "--timeout-secs",
+            "20",
+        ])
         .arg("--out")
         .arg(out);
     cmd
@@ -427,8 +468,18 @@ fn a_planted_preference_is_learned_and_spend_equals_the_stubs_usage() {
     let domains = write_log(&log, 150, 0);
     let server = Server::start(
         &[
-            (CHEAP.tag, Role::Provider { good_in: vec!["math"] }),
-            (STRONG.tag, Role::Provider { good_in: vec!["math", "code"] }),
+            (
+                CHEAP.tag,
+                Role::Provider {
+                    good_in: vec!["math"],
+                },
+            ),
+            (
+                STRONG.tag,
+                Role::Provider {
+                    good_in: vec!["math", "code"],
+                },
+            ),
             (JUDGE.tag, Role::Judge),
         ],
         domains,
@@ -452,9 +503,15 @@ fn a_planted_preference_is_learned_and_spend_equals_the_stubs_usage() {
     assert!(n >= 290, "{r}");
     assert_eq!(r["progress"]["prompts_complete"], n, "{r}");
     // Spend accounting equals the stubs' usage exactly (in picodollars).
-    assert_eq!(r["spend"]["spent_pico_usd"].as_u64().unwrap(), stub_spend(&server));
+    assert_eq!(
+        r["spend"]["spent_pico_usd"].as_u64().unwrap(),
+        stub_spend(&server)
+    );
     // Every call made once: an answer per prompt and provider, a judgment per answer.
-    assert_eq!(server.requests(CHEAP.tag) + server.requests(STRONG.tag), 2 * n);
+    assert_eq!(
+        server.requests(CHEAP.tag) + server.requests(STRONG.tag),
+        2 * n
+    );
     assert_eq!(server.requests(JUDGE.tag), 2 * n);
     eprintln!(
         "collect: {} calls in {seconds:.1} s with the model load; {} calls/s in the call phase",
@@ -472,7 +529,10 @@ fn a_planted_preference_is_learned_and_spend_equals_the_stubs_usage() {
     // The report sees the planted preference.
     let cheap = &r["providers"][CHEAP.name]["mean_outcome"];
     let strong = &r["providers"][STRONG.name]["mean_outcome"];
-    assert!(strong.as_f64().unwrap() > cheap.as_f64().unwrap() + 0.2, "{r}");
+    assert!(
+        strong.as_f64().unwrap() > cheap.as_f64().unwrap() + 0.2,
+        "{r}"
+    );
     assert_no_key(&out_dir);
 
     // Retrain with the collected outcomes (a twentieth of the public data keeps the test short).
@@ -490,12 +550,23 @@ fn a_planted_preference_is_learned_and_spend_equals_the_stubs_usage() {
     });
     let text = format!("{}{}", stderr(&o), String::from_utf8_lossy(&o.stdout));
     assert!(o.status.success(), "{text}");
-    assert!(text.contains(&format!("read {n} collected records")), "{text}");
+    assert!(
+        text.contains(&format!("read {n} collected records")),
+        "{text}"
+    );
     assert!(text.contains("feedback replay"), "{text}");
     let code_to_strong = routed_share(&models, dir.path(), &fresh_code, STRONG.name);
     let math_to_cheap = routed_share(&models, dir.path(), &fresh_math, CHEAP.name);
-    assert!(code_to_strong >= 0.8, "code to {}: {code_to_strong}\n{text}", STRONG.name);
-    assert!(math_to_cheap >= 0.8, "math to {}: {math_to_cheap}\n{text}", CHEAP.name);
+    assert!(
+        code_to_strong >= 0.8,
+        "code to {}: {code_to_strong}\n{text}",
+        STRONG.name
+    );
+    assert!(
+        math_to_cheap >= 0.8,
+        "math to {}: {math_to_cheap}\n{text}",
+        CHEAP.name
+    );
 }
 
 /// The serial number a stub's reply carries (`(call N)`).
@@ -519,8 +590,18 @@ fn journal(out: &Path) -> Vec<Value> {
 fn planted_server(domains: HashMap<String, &'static str>, delay: Duration) -> Server {
     Server::start(
         &[
-            (CHEAP.tag, Role::Provider { good_in: vec!["math"] }),
-            (STRONG.tag, Role::Provider { good_in: vec!["math", "code"] }),
+            (
+                CHEAP.tag,
+                Role::Provider {
+                    good_in: vec!["math"],
+                },
+            ),
+            (
+                STRONG.tag,
+                Role::Provider {
+                    good_in: vec!["math", "code"],
+                },
+            ),
             (JUDGE.tag, Role::Judge),
             ("garbage", Role::GarbageJudge),
         ],
@@ -552,18 +633,32 @@ fn kill_9_mid_run_then_rerun_gives_the_same_outcomes_and_pays_no_finished_call_t
         cmd.args(["--keep-text", "--concurrency", "2", "--seed", "7"]);
         cmd
     };
-    let mut child = command().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = command()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let started = Instant::now();
     while journal(&out).len() < 120 {
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before the kill");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before the kill"
+        );
         assert!(started.elapsed() < Duration::from_secs(120), "no progress");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let status = Command::new("kill").args(["-9", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-9", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     child.wait().unwrap();
     let before = journal(&out);
-    assert!(before.len() < 400, "killed mid-run: {} entries", before.len());
+    assert!(
+        before.len() < 400,
+        "killed mid-run: {} entries",
+        before.len()
+    );
 
     let o = run(command());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -576,7 +671,10 @@ fn kill_9_mid_run_then_rerun_gives_the_same_outcomes_and_pays_no_finished_call_t
     // Every call journaled before the kill was answered once in all: the rerun did not buy it again.
     let mut checked = 0;
     for e in &before {
-        let text = e["answer"].as_str().or(e["judge_text"].as_str()).unwrap_or("");
+        let text = e["answer"]
+            .as_str()
+            .or(e["judge_text"].as_str())
+            .unwrap_or("");
         let n = serial_in(text).unwrap_or_else(|| panic!("no serial in {e}"));
         assert_eq!(server.times_answered(n), 1, "{e}");
         checked += 1;
@@ -584,12 +682,29 @@ fn kill_9_mid_run_then_rerun_gives_the_same_outcomes_and_pays_no_finished_call_t
     assert_eq!(checked, before.len());
     // The killed run plus its rerun asked no more than the uninterrupted run did, but for the calls in
     // flight at the kill (at most 2 per provider and 2 at the judge).
-    let total = |s: &Server| [CHEAP.tag, STRONG.tag, JUDGE.tag].iter().map(|t| s.requests(t)).sum::<u64>();
-    assert!(total(&server) <= total(&reference) + 6, "{} vs {}", total(&server), total(&reference));
+    let total = |s: &Server| {
+        [CHEAP.tag, STRONG.tag, JUDGE.tag]
+            .iter()
+            .map(|t| s.requests(t))
+            .sum::<u64>()
+    };
+    assert!(
+        total(&server) <= total(&reference) + 6,
+        "{} vs {}",
+        total(&server),
+        total(&reference)
+    );
     // Spend counts every journaled call exactly; the stubs also billed the calls cut off by the kill.
     let journaled: BTreeSet<u64> = journal(&out)
         .iter()
-        .filter_map(|e| serial_in(e["answer"].as_str().or(e["judge_text"].as_str()).unwrap_or("")))
+        .filter_map(|e| {
+            serial_in(
+                e["answer"]
+                    .as_str()
+                    .or(e["judge_text"].as_str())
+                    .unwrap_or(""),
+            )
+        })
         .collect();
     let cut_off: u64 = {
         let c = server.stub.counters.lock().unwrap();
@@ -597,7 +712,10 @@ fn kill_9_mid_run_then_rerun_gives_the_same_outcomes_and_pays_no_finished_call_t
             .iter()
             .filter(|(n, _)| !journaled.contains(n))
             .map(|(_, (tag, _, i, o))| {
-                let p = [&CHEAP, &STRONG, &JUDGE].into_iter().find(|p| p.tag == tag).unwrap();
+                let p = [&CHEAP, &STRONG, &JUDGE]
+                    .into_iter()
+                    .find(|p| p.tag == tag)
+                    .unwrap();
                 i * pico(p.prices.0) + o * pico(p.prices.1)
             })
             .sum()
@@ -613,6 +731,235 @@ fn kill_9_mid_run_then_rerun_gives_the_same_outcomes_and_pays_no_finished_call_t
     other.args(["--keep-text", "--concurrency", "2", "--seed", "7"]);
     let o = run(other);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("--restart") && stderr(&o).contains("different --sample"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--restart") && stderr(&o).contains("different --sample"),
+        "{}",
+        stderr(&o)
+    );
     assert_no_key(&out);
+}
+
+#[test]
+fn a_budget_of_40_percent_of_the_plan_is_never_exceeded_and_a_larger_one_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("traffic.jsonl");
+    let domains = write_log(&log, 40, 0);
+    // What the whole plan costs, measured on its own stubs.
+    let reference = planted_server(domains.clone(), Duration::ZERO);
+    let ref_models = models_folder(&dir.path().join("a"), &|t| reference.url(t), &[]);
+    let o = run(collect_cmd(
+        &ref_models,
+        &log,
+        &dir.path().join("a/out"),
+        80,
+        5.0,
+    ));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let plan = stub_spend(&reference);
+    assert!(plan > 0);
+
+    let server = planted_server(domains, Duration::ZERO);
+    let models = models_folder(&dir.path().join("b"), &|t| server.url(t), &[]);
+    let out = dir.path().join("b/out");
+    let cap_pico = plan * 2 / 5;
+    let cap_usd = cap_pico as f64 / 1e12;
+    let o = run(collect_cmd(&models, &log, &out, 80, cap_usd));
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("stopped at the budget"),
+        "{}",
+        stderr(&o)
+    );
+    let spent = stub_spend(&server);
+    assert!(spent as f64 <= cap_usd * 1e12, "{spent} > {cap_usd}");
+    let r = report(&out);
+    assert_eq!(r["progress"]["stopped"], "budget");
+    assert_eq!(r["spend"]["spent_pico_usd"].as_u64().unwrap(), spent);
+    let measured = r["progress"]["prompts_measured"].as_u64().unwrap();
+    assert!(measured > 0 && measured < 80, "{r}");
+    // Most of the cap is used: a call's worst case is the only slack.
+    assert!(
+        spent as f64 > 0.5 * cap_pico as f64,
+        "{spent} of {cap_pico}"
+    );
+
+    // The same command with a larger budget continues; nothing already bought is bought again.
+    let o = run(collect_cmd(&models, &log, &out, 80, 5.0));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stub_spend(&server), plan);
+    for t in [CHEAP.tag, STRONG.tag, JUDGE.tag] {
+        assert_eq!(server.requests(t), reference.requests(t), "{t}");
+    }
+    assert_eq!(
+        report(&out)["spend"]["spent_pico_usd"].as_u64().unwrap(),
+        plan
+    );
+}
+
+#[test]
+fn bad_lines_an_unreachable_provider_a_429_storm_and_a_garbage_judge_are_reported_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("traffic.jsonl");
+    let domains = write_log(&log, 15, 0);
+    let mut text = std::fs::read(&log).unwrap();
+    text.extend_from_slice(b"not json\n{\"other\": 1}\n\n\xff\xfe\n{\"prompt\": \"   \"}\n");
+    std::fs::write(&log, text).unwrap();
+    let server = planted_server(domains, Duration::ZERO);
+    server
+        .stub
+        .storm
+        .lock()
+        .unwrap()
+        .insert(CHEAP.tag.into(), 25);
+    // Port 1 on loopback: nothing listens there.
+    let models = models_folder(
+        dir.path(),
+        &|t| server.url(t),
+        &[
+            ("stub-gone", "http://127.0.0.1:1/v1"),
+            ("stub-garbage", &server.url("garbage")),
+        ],
+    );
+    let out = dir.path().join("out");
+    let mut cmd = triage(&models);
+    cmd.arg("collect")
+        .arg(&log)
+        .args(["--providers", "stub-cheap,stub-gone", "--judge", JUDGE.name])
+        .args(["--sample", "30", "--budget-usd", "1", "--max-tokens", "64"])
+        .args([
+            "--retries",
+            "8",
+            "--retry-base-ms",
+            "2",
+            "--timeout-secs",
+            "10",
+        ])
+        .arg("--out")
+        .arg(&out);
+    let o = run(cmd);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    for line in [
+        ":31: invalid JSON",
+        ":32: missing field",
+        ":34: line is not valid UTF-8",
+        ":35: blank prompt",
+    ] {
+        assert!(err.contains(line), "{line}: {err}");
+    }
+    assert!(
+        err.contains("calls to stub-gone: connection failed"),
+        "{err}"
+    );
+    let r = report(&out);
+    assert_eq!(r["progress"]["bad_records"], 4, "{r}");
+    let n = r["run"]["sampled"].as_u64().unwrap();
+    // The storm was ridden out: every prompt has the cheap stub's outcome, none the unreachable one's.
+    let outcomes = read_jsonl(&out.join("outcomes.jsonl"));
+    assert_eq!(outcomes.len() as u64, n);
+    assert!(outcomes
+        .iter()
+        .all(|o| o["outcomes"].get("stub-cheap").is_some()
+            && o["outcomes"].get("stub-gone").is_none()));
+    assert_eq!(server.requests(CHEAP.tag), n + 25);
+    assert_eq!(
+        r["spend"]["spent_pico_usd"].as_u64().unwrap(),
+        stub_spend(&server)
+    );
+
+    // A judge that never answers in the asked format: each judgment is tried twice, then recorded as
+    // an error, never as a score; a rerun does not pay for them again.
+    let out = dir.path().join("out-garbage");
+    let garbage = || {
+        let mut cmd = triage(&models);
+        cmd.arg("collect")
+            .arg(&log)
+            .args(["--providers", "stub-cheap", "--judge", "stub-garbage"])
+            .args(["--sample", "30", "--budget-usd", "1", "--max-tokens", "64"])
+            .arg("--out")
+            .arg(&out);
+        cmd
+    };
+    let o = run(garbage());
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unparseable judgment, twice"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(server.requests("garbage"), 2 * n);
+    assert!(read_jsonl(&out.join("outcomes.jsonl")).is_empty());
+    let errors = journal(&out)
+        .iter()
+        .filter(|e| e["kind"] == "judgment")
+        .inspect(|e| assert!(e.get("score").is_none(), "{e}"))
+        .count() as u64;
+    assert_eq!(errors, 2 * n);
+    let o = run(garbage());
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(server.requests("garbage"), 2 * n);
+    assert_no_key(&out);
+
+    // A provider without a key variable set is refused before anything is called.
+    let mut cmd = triage(&models);
+    cmd.env_remove(KEY_ENV)
+        .arg("collect")
+        .arg(&log)
+        .args(["--providers", "stub-cheap", "--judge", JUDGE.name])
+        .args(["--sample", "5", "--budget-usd", "1"])
+        .arg("--out")
+        .arg(dir.path().join("out-nokey"));
+    let o = run(cmd);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains(KEY_ENV), "{}", stderr(&o));
+}
+
+#[test]
+fn fifty_calls_stay_in_flight_and_a_dry_run_calls_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("traffic.jsonl");
+    let domains = write_log(&log, 64, 0);
+    let server = planted_server(domains, Duration::from_millis(300));
+    let models = models_folder(dir.path(), &|t| server.url(t), &[]);
+    let out = dir.path().join("out");
+    let cmd = |extra: &[&str]| {
+        let mut cmd = triage(&models);
+        cmd.arg("collect")
+            .arg(&log)
+            .args([
+                "--providers",
+                CHEAP.name,
+                "--scorer",
+                "cat > /dev/null; echo 1",
+            ])
+            .args([
+                "--sample",
+                "128",
+                "--budget-usd",
+                "1",
+                "--concurrency",
+                "64",
+            ])
+            .args(extra)
+            .arg("--out")
+            .arg(&out);
+        cmd
+    };
+    let o = run(cmd(&["--dry-run"]));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("worst-case cost"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("label mix"), "{}", stderr(&o));
+    assert_eq!(server.requests(CHEAP.tag), 0);
+    assert!(!out.join("journal.jsonl").exists());
+
+    let o = run(cmd(&[]));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let peak = server.stub.max_in_flight.load(Ordering::SeqCst);
+    eprintln!("peak calls in flight: {peak}");
+    assert!(peak >= 50, "only {peak} calls in flight");
+    let outcomes = read_jsonl(&out.join("outcomes.jsonl"));
+    assert!(outcomes.iter().all(|o| o["outcomes"]["stub-cheap"] == 1.0));
+    assert!(outcomes
+        .iter()
+        .all(|o| o["judge"].as_str().unwrap().starts_with("scorer")));
 }

@@ -109,7 +109,7 @@ pub async fn chat(
         .await
         .map_err(|_| CallError::Budget)?;
     let worst = worst_case(messages, max_tokens, &endpoint.prices);
-    let reservation = budget.reserve(worst).ok_or(CallError::Budget)?;
+    let reservation = budget.reserve(worst).await.ok_or(CallError::Budget)?;
     let mut body = json!({
         "model": endpoint.upstream.model.clone().unwrap_or_else(|| endpoint.provider.clone()),
         "messages": messages,

@@ -59,6 +59,8 @@ struct Ledger {
 pub struct Budget {
     cap: u64,
     ledger: Mutex<Ledger>,
+    /// Woken when a reservation is settled (a call waiting for room may now fit).
+    freed: tokio::sync::Notify,
 }
 
 /// Money set aside for one call in flight; give it back with [`Budget::settle`].
@@ -77,30 +79,55 @@ impl Budget {
                 spent: already_spent,
                 ..Ledger::default()
             }),
+            freed: tokio::sync::Notify::new(),
         }
     }
 
-    /// Reserves `worst_case` for a call, or refuses (and from then on refuses every call) when it does
-    /// not fit in what is left after the spend and the other calls in flight.
-    pub fn reserve(&self, worst_case: u64) -> Option<Reservation> {
+    /// Reserves `worst_case` for a call. When it does not fit beside the spend and the calls in flight,
+    /// it waits for those to settle; when it does not fit beside the spend alone, it refuses, and from
+    /// then on every call is refused (the run stops cleanly at the cap).
+    pub async fn reserve(&self, worst_case: u64) -> Option<Reservation> {
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            // Registered before the check, so a settle between the check and the wait is not missed.
+            freed.as_mut().enable();
+            match self.try_reserve(worst_case) {
+                Ok(r) => return r,
+                Err(()) => freed.await,
+            }
+        }
+    }
+
+    /// `Ok(Some)`: reserved; `Ok(None)`: refused for good; `Err`: wait for calls in flight.
+    fn try_reserve(&self, worst_case: u64) -> Result<Option<Reservation>, ()> {
         let mut l = self.ledger.lock().unwrap_or_else(PoisonError::into_inner);
         if l.exhausted {
-            return None;
+            return Ok(None);
         }
-        let committed = l.spent.saturating_add(l.reserved);
-        if committed.saturating_add(worst_case) > self.cap {
+        if l.spent.saturating_add(worst_case) > self.cap {
             l.exhausted = true;
-            return None;
+            return Ok(None);
+        }
+        if l.spent
+            .saturating_add(l.reserved)
+            .saturating_add(worst_case)
+            > self.cap
+        {
+            return Err(());
         }
         l.reserved += worst_case;
-        Some(Reservation { amount: worst_case })
+        Ok(Some(Reservation { amount: worst_case }))
     }
 
     /// Ends a reservation with the call's real cost (0 for a call that failed before it was billed).
     pub fn settle(&self, reservation: Reservation, real_cost: u64) {
-        let mut l = self.ledger.lock().unwrap_or_else(PoisonError::into_inner);
-        l.reserved = l.reserved.saturating_sub(reservation.amount);
-        l.spent = l.spent.saturating_add(real_cost);
+        {
+            let mut l = self.ledger.lock().unwrap_or_else(PoisonError::into_inner);
+            l.reserved = l.reserved.saturating_sub(reservation.amount);
+            l.spent = l.spent.saturating_add(real_cost);
+        }
+        self.freed.notify_waiters();
     }
 
     /// Stops new calls (Ctrl-C).
@@ -109,6 +136,7 @@ impl Budget {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .exhausted = true;
+        self.freed.notify_waiters();
     }
 
     /// Whether a call was refused for lack of budget (or the budget was closed).
@@ -137,14 +165,23 @@ impl Budget {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_call_starts_only_if_its_worst_case_fits() {
-        let b = Budget::new(1e-6, 0); // one microdollar = 10^6 pico
-        let r1 = b.reserve(600_000).unwrap();
-        assert!(b.reserve(500_000).is_none(), "600k + 500k > 1M");
-        // Refused once: the run stops, even if money comes back.
+    #[tokio::test]
+    async fn a_call_waits_for_calls_in_flight_and_stops_when_the_spend_leaves_no_room() {
+        let b = std::sync::Arc::new(Budget::new(1e-6, 0)); // one microdollar = 10^6 pico
+        let r1 = b.reserve(600_000).await.unwrap();
+        // 600k in flight + 500k > 1M: the second call waits until the first settles at 100k.
+        let waiting = tokio::spawn({
+            let b = std::sync::Arc::clone(&b);
+            async move { b.reserve(500_000).await.map(|r| r.amount) }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
         b.settle(r1, 100_000);
-        assert!(b.reserve(1).is_none());
+        assert_eq!(waiting.await.unwrap(), Some(500_000));
+        // 100k spent (+500k reserved): 950k can never fit beside the spend: refused, and every later call.
+        assert!(b.reserve(950_000).await.is_none());
+        assert!(b.reserve(1).await.is_none());
+        assert!(b.exhausted());
         assert_eq!(b.spent(), 100_000);
     }
 
