@@ -4,243 +4,17 @@
 
 mod common;
 
-use axum::extract::{Path as UrlPath, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+#[path = "common/stub_llm.rs"]
+mod stub_llm;
+
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-
-const KEY_ENV: &str = "TRIAGE_COLLECT_TEST_KEY";
-const KEY: &str = "sk-collect-test-secret-do-not-leak";
-
-/// How a stub tag behaves.
-#[derive(Clone)]
-enum Role {
-    /// Answers well in the listed domains and badly in the others.
-    Provider { good_in: Vec<&'static str> },
-    /// Reads the planted marker of the answer(s) it is shown and scores it.
-    Judge,
-    /// Replies with prose that has no verdict.
-    GarbageJudge,
-}
-
-#[derive(Default)]
-struct Counters {
-    /// Every request received, by tag.
-    requests: HashMap<String, u64>,
-    /// Answered calls by (tag, what was asked): a repeat means a finished call was paid twice.
-    answered: HashMap<(String, String), u64>,
-    /// Usage of answered calls, by tag: (input, output) tokens.
-    usage: HashMap<String, (u64, u64)>,
-    /// Each answered call, by the serial number its reply carries: (tag, what it asked, usage in, out).
-    by_serial: HashMap<u64, (String, String, u64, u64)>,
-}
-
-struct Stub {
-    roles: HashMap<String, Role>,
-    /// The true domain of every prompt the test wrote.
-    domains: HashMap<String, &'static str>,
-    counters: Mutex<Counters>,
-    /// 429s still to give, per tag.
-    storm: Mutex<HashMap<String, u64>>,
-    /// Time each answer is held.
-    delay: Duration,
-    in_flight: AtomicI64,
-    max_in_flight: AtomicI64,
-    serial: AtomicU64,
-}
-
-fn words(s: &str) -> u64 {
-    s.split_whitespace().count() as u64
-}
-
-fn content(m: &Value) -> String {
-    m["content"].as_str().unwrap_or("").to_string()
-}
-
-impl Stub {
-    fn reply(&self, tag: &str, body: &Value, n: u64) -> Result<(String, u64), StatusCode> {
-        let messages = body["messages"].as_array().cloned().unwrap_or_default();
-        let last = messages.last().map(content).unwrap_or_default();
-        let text = match self.roles.get(tag).ok_or(StatusCode::NOT_FOUND)? {
-            Role::Provider { good_in } => {
-                let domain = self.domains.get(&last).copied().unwrap_or("general");
-                let grade = if good_in.contains(&domain) {
-                    "GOOD"
-                } else {
-                    "BAD"
-                };
-                format!("ANSWER-{grade} to the request (call {n}).")
-            }
-            Role::Judge => {
-                let grade = |section: &str| {
-                    if section.contains("ANSWER-GOOD") {
-                        9
-                    } else {
-                        2
-                    }
-                };
-                if last.contains("[Answer of assistant A]") {
-                    let a = last.split("[Answer of assistant B]").next().unwrap_or("");
-                    let b = last.split("[Answer of assistant B]").nth(1).unwrap_or("");
-                    let v = match grade(a).cmp(&grade(b)) {
-                        std::cmp::Ordering::Greater => "[[A]]",
-                        std::cmp::Ordering::Less => "[[B]]",
-                        std::cmp::Ordering::Equal => "[[C]]",
-                    };
-                    format!("Compared (call {n}).\nVerdict: {v}")
-                } else {
-                    format!("Judged (call {n}).\nRating: {}", grade(&last))
-                }
-            }
-            Role::GarbageJudge => format!("Both answers have merit (call {n})."),
-        };
-        let input: u64 = messages.iter().map(|m| words(&content(m))).sum();
-        let max = body["max_tokens"].as_u64().unwrap_or(u64::MAX);
-        Ok((text.clone(), input.min(max * 100).max(1)))
-    }
-}
-
-async fn chat(
-    State(stub): State<Arc<Stub>>,
-    UrlPath(tag): UrlPath<String>,
-    headers: axum::http::HeaderMap,
-    Json(body): Json<Value>,
-) -> Response {
-    *stub
-        .counters
-        .lock()
-        .unwrap()
-        .requests
-        .entry(tag.clone())
-        .or_default() += 1;
-    assert_eq!(
-        headers.get("authorization").and_then(|v| v.to_str().ok()),
-        Some(format!("Bearer {KEY}").as_str())
-    );
-    {
-        let mut storm = stub.storm.lock().unwrap();
-        if let Some(left) = storm.get_mut(&tag).filter(|l| **l > 0) {
-            *left -= 1;
-            return (StatusCode::TOO_MANY_REQUESTS, "slow down").into_response();
-        }
-    }
-    let now = stub.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    stub.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    tokio::time::sleep(stub.delay).await;
-    stub.in_flight.fetch_sub(1, Ordering::SeqCst);
-    let n = stub.serial.fetch_add(1, Ordering::Relaxed);
-    let (text, input) = match stub.reply(&tag, &body, n) {
-        Ok(r) => r,
-        Err(s) => return s.into_response(),
-    };
-    let output = words(&text);
-    {
-        let asked = serde_json::to_string(&body["messages"]).unwrap();
-        let mut c = stub.counters.lock().unwrap();
-        *c.answered.entry((tag.clone(), asked.clone())).or_default() += 1;
-        c.by_serial.insert(n, (tag.clone(), asked, input, output));
-        let u = c.usage.entry(tag.clone()).or_default();
-        u.0 += input;
-        u.1 += output;
-    }
-    Json(json!({
-        "id": "chatcmpl-stub",
-        "object": "chat.completion",
-        "model": body["model"],
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output},
-    }))
-    .into_response()
-}
-
-/// The stub server, running until the test ends.
-struct Server {
-    stub: Arc<Stub>,
-    port: u16,
-    _runtime: tokio::runtime::Runtime,
-}
-
-impl Server {
-    fn start(
-        roles: &[(&str, Role)],
-        domains: HashMap<String, &'static str>,
-        delay: Duration,
-    ) -> Self {
-        let stub = Arc::new(Stub {
-            roles: roles
-                .iter()
-                .map(|(t, r)| (t.to_string(), r.clone()))
-                .collect(),
-            domains,
-            counters: Mutex::default(),
-            storm: Mutex::default(),
-            delay,
-            in_flight: AtomicI64::new(0),
-            max_in_flight: AtomicI64::new(0),
-            serial: AtomicU64::new(0),
-        });
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let app = Router::new()
-            .route("/{tag}/v1/chat/completions", post(chat))
-            .with_state(Arc::clone(&stub));
-        runtime.spawn(async move { axum::serve(listener, app).await });
-        Self {
-            stub,
-            port,
-            _runtime: runtime,
-        }
-    }
-
-    fn url(&self, tag: &str) -> String {
-        format!("http://127.0.0.1:{}/{tag}/v1", self.port)
-    }
-
-    fn usage(&self, tag: &str) -> (u64, u64) {
-        self.stub
-            .counters
-            .lock()
-            .unwrap()
-            .usage
-            .get(tag)
-            .copied()
-            .unwrap_or_default()
-    }
-
-    /// How many times what the call with serial `n` asked was answered in all.
-    fn times_answered(&self, n: u64) -> u64 {
-        let c = self.stub.counters.lock().unwrap();
-        let (tag, asked, _, _) = c.by_serial.get(&n).unwrap_or_else(|| panic!("no call {n}"));
-        c.answered[&(tag.clone(), asked.clone())]
-    }
-
-    fn requests(&self, tag: &str) -> u64 {
-        self.stub
-            .counters
-            .lock()
-            .unwrap()
-            .requests
-            .get(tag)
-            .copied()
-            .unwrap_or(0)
-    }
-}
+use stub_llm::{Role, Server, KEY, KEY_ENV};
 
 /// A registry entry of the test's stub providers: name, tag, USD per million tokens in and out.
 struct StubProvider {
@@ -962,4 +736,65 @@ fn fifty_calls_stay_in_flight_and_a_dry_run_calls_nothing() {
     assert!(outcomes
         .iter()
         .all(|o| o["judge"].as_str().unwrap().starts_with("scorer")));
+}
+
+#[test]
+fn pairwise_judging_asks_both_orders_and_logged_answers_are_not_bought_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("traffic.jsonl");
+    let domains = write_log(&log, 20, 0);
+    // Ten code records already hold the strong provider's answer (under an alias-free name).
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    for k in 100..110 {
+        let p = code_prompt(k);
+        text.push_str(
+            &json!({"prompt": p, "response": format!("ANSWER-GOOD logged earlier (call {})", 900_000 + k), "model": STRONG.name})
+                .to_string(),
+        );
+        text.push('\n');
+    }
+    std::fs::write(&log, text).unwrap();
+    let mut domains = domains;
+    for k in 100..110 {
+        domains.insert(code_prompt(k), "code");
+    }
+    let server = planted_server(domains.clone(), Duration::ZERO);
+    let models = models_folder(dir.path(), &|t| server.url(t), &[]);
+    let out = dir.path().join("out");
+    let mut cmd = collect_cmd(&models, &log, &out, 50, 5.0);
+    cmd.args(["--judge-mode", "pairwise", "--reference", STRONG.name]);
+    let o = run(cmd);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = report(&out);
+    let n = r["run"]["sampled"].as_u64().unwrap();
+    assert_eq!(n, 50, "{r}");
+    assert_eq!(
+        server.requests(STRONG.tag),
+        n - 10,
+        "logged answers are judged, not bought"
+    );
+    assert_eq!(server.requests(CHEAP.tag), n);
+    assert_eq!(
+        server.requests(JUDGE.tag),
+        2 * n,
+        "each pair in both orders"
+    );
+    assert_eq!(r["providers"][STRONG.name]["answers_reused"], 10);
+    assert_eq!(r["judge"]["self_agreement"]["agreement"], 1.0, "{r}");
+    for rec in read_jsonl(&out.join("outcomes.jsonl")) {
+        assert_eq!(
+            rec["outcomes"][STRONG.name], 0.5,
+            "the reference is the midpoint"
+        );
+        let cheap = rec["outcomes"][CHEAP.name].as_f64().unwrap();
+        assert!(cheap == 0.0 || cheap == 0.5, "{rec}");
+    }
+    let cheap_code = r["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["provider"] == CHEAP.name && c["domain"] == "code")
+        .map(|c| c["mean_outcome"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(cheap_code < 0.2, "{r}");
 }

@@ -15,7 +15,14 @@ const CANDLE: [&str; 4] = [
 
 /// (module, forbidden crate modules, forbidden external crates).
 fn rules() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
-    let doors = ["cli", "server", "batch", "training", "price_update"];
+    let doors = [
+        "cli",
+        "server",
+        "batch",
+        "training",
+        "price_update",
+        "collect",
+    ];
     let with = |a: &[&'static str], b: &[&'static str]| -> Vec<&'static str> {
         a.iter().chain(b).copied().collect()
     };
@@ -49,23 +56,43 @@ fn rules() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
         ("brain", doors.to_vec(), with(&RUNTIME, &CANDLE)),
         (
             "server",
-            vec!["cli", "batch", "training", "price_update"],
+            vec!["cli", "batch", "training", "price_update", "collect"],
             CANDLE.to_vec(),
         ),
         (
             "batch",
-            vec!["cli", "server", "training", "price_update"],
+            vec!["cli", "server", "training", "price_update", "collect"],
             RUNTIME.to_vec(),
         ),
         (
             "training",
-            vec!["cli", "server", "batch", "price_update"],
+            vec!["cli", "server", "batch", "price_update", "collect"],
             RUNTIME.to_vec(),
         ),
         (
             "price_update",
-            vec!["cli", "server", "batch", "training"],
+            vec!["cli", "server", "batch", "training", "collect"],
             with(&RUNTIME, &CANDLE),
+        ),
+        // Collect calls providers on its own runtime; it shares the proxy's upstream talk, not the server.
+        (
+            "collect",
+            vec!["cli", "server", "batch", "training", "price_update"],
+            vec![
+                "axum",
+                "hyper",
+                "candle_core",
+                "candle_nn",
+                "candle_transformers",
+            ],
+        ),
+        (
+            "upstream",
+            with(
+                &doors,
+                &["embedding", "labels", "brain", "artifacts", "input"],
+            ),
+            with(&["tokio", "axum", "hyper"], &CANDLE),
         ),
         (
             "input",

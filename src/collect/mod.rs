@@ -830,9 +830,9 @@ impl Run {
                     .flat_map(|(p, a)| {
                         PAIR_ORDERS.iter().map(move |o| {
                             let messages = if *o == "ab" {
-                                judge::pair_messages(&request, a, reference_answer)
+                                judge::pair_messages(request, a, reference_answer)
                             } else {
-                                judge::pair_messages(&request, reference_answer, a)
+                                judge::pair_messages(request, reference_answer, a)
                             };
                             (*p, *o, messages)
                         })

@@ -583,12 +583,12 @@ fn render(report: &Value, inp: &Inputs) -> String {
                 t,
                 "{:<34} {:>8} {:>7} {:>16} {:>11.5} {:>9} {:>9}",
                 p,
-                v["measured_prompts"],
+                v["measured_prompts"].to_string(),
                 f(&v["mean_outcome"]),
                 ci(&v["ci95"]),
                 v["cost_usd"].as_f64().unwrap_or(0.0),
-                v["latency_ms_p50"],
-                v["latency_ms_p95"]
+                v["latency_ms_p50"].to_string(),
+                v["latency_ms_p95"].to_string()
             );
         }
     }
@@ -597,12 +597,12 @@ fn render(report: &Value, inp: &Inputs) -> String {
         for r in rows {
             let _ = writeln!(
                 t,
-                "  {:<34} {:<10} {:<7} {:>6} {:>4} {}",
+                "  {:<32} {:<10} {:<7} {:>6} {:>5}  {}",
                 r["provider"].as_str().unwrap_or(""),
                 r["domain"].as_str().unwrap_or(""),
                 r["level"].as_str().unwrap_or(""),
                 f(&r["mean_outcome"]),
-                r["prompts"],
+                r["prompts"].to_string(),
                 ci(&r["ci95"])
             );
         }
