@@ -712,18 +712,26 @@ fn a_provider_without_outcome_rows_borrows_a_measured_ones_quality() {
 }
 
 #[test]
-fn like_must_name_a_measured_provider_and_only_for_unmeasured_ones() {
+fn like_must_name_a_measured_provider_and_stands_aside_once_the_provider_is_measured() {
     let err = Policy::new(table(), borrowing_registry("nobody"), opts()).unwrap_err();
     assert!(err.to_string().contains("nobody"), "{err}");
+    // A `like` on a provider that has outcome data of its own (collected since the entry was written):
+    // its own data decide.
     let mut entries = registry().providers().to_vec();
     entries[0].like = Some("gamma".into());
-    let err = Policy::new(
+    let name = entries[0].name.clone();
+    let p = Policy::new(
         table(),
         ProviderRegistry::from_providers(entries).unwrap(),
         opts(),
     )
-    .unwrap_err();
-    assert!(err.to_string().contains("outcome data of its own"), "{err}");
+    .unwrap();
+    let d = p.decide(&hard(), &opts()).unwrap();
+    let own = candidate(&d, &name);
+    assert!(!own.quality_source.starts_with("borrowed"), "{own:?}");
+    let plain = Policy::new(table(), registry(), opts()).unwrap();
+    let d0 = plain.decide(&hard(), &opts()).unwrap();
+    assert_eq!(own.expected_quality, candidate(&d0, &name).expected_quality);
     // A borrowed provider without prices of its own cannot be chosen (never the measured one's costs).
     let mut entries = registry().providers().to_vec();
     let mut omega = price("omega", None, None, true);
