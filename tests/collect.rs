@@ -798,3 +798,61 @@ fn pairwise_judging_asks_both_orders_and_logged_answers_are_not_bought_again() {
         .fold(0.0, f64::max);
     assert!(cheap_code < 0.2, "{r}");
 }
+
+#[test]
+fn ctrl_c_journals_the_calls_in_flight_and_a_rerun_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("traffic.jsonl");
+    let domains = write_log(&log, 30, 0);
+    let server = planted_server(domains, Duration::from_millis(30));
+    let models = models_folder(dir.path(), &|t| server.url(t), &[]);
+    let out = dir.path().join("out");
+    let command = || {
+        let mut cmd = collect_cmd(&models, &log, &out, 60, 5.0);
+        cmd.args(["--keep-text", "--concurrency", "2"]);
+        cmd
+    };
+    let mut child = command()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while journal(&out).len() < 30 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before the interrupt"
+        );
+        assert!(started.elapsed() < Duration::from_secs(120), "no progress");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted") && err.contains("rerun the same command"),
+        "{err}"
+    );
+    assert_eq!(report(&out)["progress"]["stopped"], "interrupted");
+    // Every call the stubs answered was journaled before the exit: nothing was left in flight.
+    let journaled = journal(&out);
+    let answered: u64 = [CHEAP.tag, STRONG.tag, JUDGE.tag]
+        .iter()
+        .map(|t| server.requests(t))
+        .sum();
+    assert_eq!(journaled.len() as u64, answered);
+    let o = run(command());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for e in &journaled {
+        let text = e["answer"]
+            .as_str()
+            .or(e["judge_text"].as_str())
+            .unwrap_or("");
+        assert_eq!(server.times_answered(serial_in(text).unwrap()), 1, "{e}");
+    }
+}
