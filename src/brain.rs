@@ -3,7 +3,8 @@
 use crate::artifacts::{self, ArtifactSource, Manifest};
 use crate::embedding::Embedding;
 use crate::error::Result;
-use crate::labels::{Heads, Labels};
+use crate::input::Context;
+use crate::labels::{ConversationEmbeddings, Heads, Labels};
 use crate::routing::{Decision, Policy, RouteOptions};
 
 /// When the operator set no routing target, the drop recommended by the artifacts' cross-validation.
@@ -75,6 +76,34 @@ impl Brain {
     /// Labels one embedded prompt.
     pub fn label(&self, embedding: &Embedding) -> Labels {
         self.heads.label(embedding)
+    }
+
+    /// Labels a request's last user turn in its conversation: `last` is its embedding, `around` the
+    /// embeddings of [`Context::texts`] (earlier user turns, then last + earlier; empty for a one-turn
+    /// request). The cost counts the whole input either way.
+    pub fn label_request(
+        &self,
+        last_text: &str,
+        context: &Context,
+        last: &Embedding,
+        around: &[&Embedding],
+    ) -> Labels {
+        match around {
+            [earlier, joined] => self.heads.label_conversation(
+                &ConversationEmbeddings {
+                    last,
+                    earlier,
+                    joined,
+                    input_tokens: context.input_tokens(joined.full_tokens),
+                },
+                last_text,
+            ),
+            _ => {
+                let mut labels = self.heads.label(last);
+                labels.input_tokens = context.input_tokens(last.full_tokens);
+                labels
+            }
+        }
     }
 
     /// Labels a batch of embedded prompts (one matrix product per head; the same labels row for row).

@@ -32,8 +32,44 @@ pub struct Record {
     pub line: u64,
     /// The record's `id` field, copied as a string.
     pub id: Option<String>,
-    /// The prompt text, or a message saying why the record is unusable.
+    /// The prompt text (for a `messages` record, its last user turn), or why the record is unusable.
     pub prompt: std::result::Result<String, String>,
+    /// For a `messages` record: the rest of the conversation as the labels read it.
+    pub context: Context,
+}
+
+/// What a chat request holds besides its last user turn.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Context {
+    /// The earlier user turns, most recent first (at most [`MAX_EARLIER_TURNS`]).
+    pub earlier: Vec<String>,
+    /// Bytes of every other message's text (system, assistant, tool, older user turns): counted in the
+    /// cost, not in the labels.
+    pub other_bytes: usize,
+}
+
+/// Earlier user turns kept as a turn's context (the embedding reads 256 tokens anyway).
+pub const MAX_EARLIER_TURNS: usize = 4;
+
+/// Bytes per token assumed for the parts of a conversation that are not embedded (for the cost).
+pub const BYTES_PER_TOKEN: usize = 4;
+
+impl Context {
+    /// The texts a request is embedded as, after its last turn: the earlier user turns joined, and the
+    /// last turn followed by them (a truncation cuts the oldest). Empty for a one-turn request.
+    pub fn texts(&self, last: &str) -> Vec<String> {
+        if self.earlier.is_empty() {
+            return Vec::new();
+        }
+        let earlier = self.earlier.join("\n\n");
+        vec![earlier.clone(), format!("{last}\n\n{earlier}")]
+    }
+
+    /// Tokens of the whole input, given the tokens of what was embedded (`embedded_tokens`: the joined
+    /// text's, or the last turn's for a one-turn request).
+    pub fn input_tokens(&self, embedded_tokens: usize) -> usize {
+        embedded_tokens + self.other_bytes.div_ceil(BYTES_PER_TOKEN)
+    }
 }
 
 /// Which fields hold the prompt.
@@ -136,6 +172,7 @@ impl Iterator for LineRecords {
                     line: self.line,
                     id: None,
                     prompt: Err(format!("read error: {e}")),
+                    context: Context::default(),
                 });
             }
         }
@@ -150,6 +187,7 @@ impl Iterator for LineRecords {
                     line: self.line,
                     id: None,
                     prompt: Err("line is not valid UTF-8".into()),
+                    context: Context::default(),
                 })
             }
         };
@@ -162,6 +200,7 @@ impl Iterator for LineRecords {
                 // Empty and whitespace-only prompts are prompts too: embedded as sentence-transformers embeds
                 // them (`[CLS][SEP]`) and routed as blank (general, easy, the cheapest provider).
                 prompt: Ok(text),
+                context: Context::default(),
             }
         })
     }
@@ -181,6 +220,7 @@ pub fn parse_json_record(line: u64, text: &str, fields: &FieldChoice) -> Record 
                 line,
                 id: None,
                 prompt,
+                context: Context::default(),
             };
         }
     };
@@ -189,6 +229,7 @@ pub fn parse_json_record(line: u64, text: &str, fields: &FieldChoice) -> Record 
             line,
             id: None,
             prompt: Err("expected a JSON object".into()),
+            context: Context::default(),
         };
     };
     let id = obj.get("id").and_then(|v| match v {
@@ -196,7 +237,7 @@ pub fn parse_json_record(line: u64, text: &str, fields: &FieldChoice) -> Record 
         serde_json::Value::Number(n) => Some(n.to_string()),
         _ => None,
     });
-    let prompt = match &fields.field {
+    let parsed = match &fields.field {
         Some(name) => match obj.get(name) {
             Some(v) => prompt_from_value(name, v),
             None => Err(format!("missing field `{name}`")),
@@ -206,41 +247,81 @@ pub fn parse_json_record(line: u64, text: &str, fields: &FieldChoice) -> Record 
             .find_map(|name| obj.get(*name).map(|v| prompt_from_value(name, v)))
             .unwrap_or_else(|| Err("missing field `prompt` (or `messages`, `text`)".into())),
     };
-    Record { line, id, prompt }
+    let (prompt, context) = match parsed {
+        Ok((p, c)) => (Ok(p), c),
+        Err(e) => (Err(e), Context::default()),
+    };
+    Record {
+        line,
+        id,
+        prompt,
+        context,
+    }
 }
 
-/// A prompt from a JSON value: a string, or an OpenAI-style `messages` array (the last user turn).
+/// A prompt from a JSON value: a string, or an OpenAI-style `messages` array (the last user turn, with
+/// the rest of the conversation as its context).
 pub fn prompt_from_value(
     name: &str,
     value: &serde_json::Value,
-) -> std::result::Result<String, String> {
+) -> std::result::Result<(String, Context), String> {
     match value {
-        serde_json::Value::String(s) => Ok(s.clone()),
-        serde_json::Value::Array(messages) => last_user_turn(messages),
+        serde_json::Value::String(s) => Ok((s.clone(), Context::default())),
+        serde_json::Value::Array(messages) => conversation(messages),
         _ => Err(format!(
             "field `{name}` must be a string or a messages array"
         )),
     }
 }
 
+/// The text of a message's content: a string, or the text parts of an array.
+fn content_text(content: Option<&serde_json::Value>) -> Option<String> {
+    match content {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Array(parts)) => Some(
+            parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(|t| t.as_str()))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        _ => None,
+    }
+}
+
+/// The last user turn of `messages` and its context: the earlier user turns (most recent first) and the
+/// size of everything else.
+pub fn conversation(
+    messages: &[serde_json::Value],
+) -> std::result::Result<(String, Context), String> {
+    let is_user = |m: &serde_json::Value| m.get("role").and_then(|r| r.as_str()) == Some("user");
+    let last_index = messages
+        .iter()
+        .rposition(is_user)
+        .ok_or_else(|| "messages has no user turn".to_string())?;
+    let last = content_text(messages[last_index].get("content"))
+        .ok_or_else(|| "user turn has no text content".to_string())?;
+    let mut context = Context::default();
+    for (k, m) in messages.iter().enumerate().rev() {
+        if k == last_index {
+            continue;
+        }
+        let text = content_text(m.get("content")).unwrap_or_default();
+        if k < last_index && is_user(m) && context.earlier.len() < MAX_EARLIER_TURNS {
+            if !text.trim().is_empty() {
+                context.earlier.push(text);
+            }
+        } else {
+            context.other_bytes += text.len();
+        }
+    }
+    Ok((last, context))
+}
+
 /// The content of the last message whose role is `user` (content as a string, or as an array of
 /// `{"type": "text", "text": ...}` parts).
 pub fn last_user_turn(messages: &[serde_json::Value]) -> std::result::Result<String, String> {
-    let user = messages
-        .iter()
-        .rev()
-        .find(|m| m.get("role").and_then(|r| r.as_str()) == Some("user"))
-        .ok_or_else(|| "messages has no user turn".to_string())?;
-    let text = match user.get("content") {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(serde_json::Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(|t| t.as_str()))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => return Err("user turn has no text content".into()),
-    };
-    Ok(text)
+    conversation(messages).map(|(last, _)| last)
 }
 
 struct CsvRecords {
@@ -300,7 +381,12 @@ impl Iterator for CsvRecords {
                         Some(Ok(text)) => Ok(text),
                     },
                 };
-                Some(Record { line, id, prompt })
+                Some(Record {
+                    line,
+                    id,
+                    prompt,
+                    context: Context::default(),
+                })
             }
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
@@ -313,6 +399,7 @@ impl Iterator for CsvRecords {
                     line,
                     id: None,
                     prompt: Err(format!("invalid CSV row: {e}")),
+                    context: Context::default(),
                 };
                 if fatal {
                     self.column = Err("input ended after an error".into());

@@ -267,6 +267,73 @@ pub struct Labels {
     /// No content tokens (an empty or whitespace-only prompt).
     #[serde(skip)]
     pub blank: bool,
+    /// What the last user turn is in its conversation (`single` for a one-turn request).
+    pub turn: Turn,
+}
+
+/// How a request's last user turn relates to the earlier user turns of its conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Turn {
+    /// The only user turn: labelled by itself.
+    #[default]
+    Single,
+    /// It continues the conversation's task: labelled with the earlier user turns as context, and at
+    /// least as hard as the task.
+    Continuation,
+    /// It starts afresh (a new question, or a closing such as "thanks"): labelled by itself.
+    Afresh,
+}
+
+/// Cosine between the last user turn and the earlier ones at or above which the turn continues the
+/// conversation's task. Chosen on the hand-written tuning conversations in `tuning/conversations.jsonl`
+/// (continuations 0.10 to 0.52, closings and new questions at most 0.10), never on the probe.
+pub const CONTINUATION_SIMILARITY: f32 = 0.15;
+
+/// Most words of a turn that may continue a task by referring back ("Now make it faster.") without
+/// sharing its words.
+const REFERRING_TURN_WORDS: usize = 25;
+
+/// Words by which a short turn refers to what came before.
+const REFERRING_WORDS: [&str; 24] = [
+    "it", "its", "that", "this", "these", "those", "them", "they", "same", "above", "previous",
+    "earlier", "again", "instead", "too", "also", "now", "more", "another", "else", "then", "shorter",
+    "longer", "rewrite",
+];
+
+/// Whether `text` is a short turn that refers back to the conversation.
+pub fn refers_back(text: &str) -> bool {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    words.len() <= REFERRING_TURN_WORDS && words.iter().any(|w| REFERRING_WORDS.contains(&w.as_str()))
+}
+
+/// The embeddings of a request with earlier user turns.
+pub struct ConversationEmbeddings<'a> {
+    /// The last user turn.
+    pub last: &'a Embedding,
+    /// The earlier user turns, joined (most recent first).
+    pub earlier: &'a Embedding,
+    /// The last user turn followed by the earlier ones (most recent first), which a truncation cuts
+    /// from the oldest end.
+    pub joined: &'a Embedding,
+    /// Tokens of the whole input (every turn, every role): what the provider will be billed for.
+    pub input_tokens: usize,
+}
+
+/// The cosine of two embeddings' pooled vectors.
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na * nb)
+    }
 }
 
 impl Heads {
@@ -353,7 +420,37 @@ impl Heads {
             input_tokens: e.full_tokens,
             truncated: e.truncated,
             blank,
+            turn: Turn::Single,
         }
+    }
+
+    /// Labels the last user turn of a conversation. A turn that continues the task (its embedding is
+    /// close to the earlier user turns', or it is a short turn that refers back and is not small talk)
+    /// is labelled with the earlier turns as context and is at least as hard as itself alone; any other
+    /// turn (a new question, "thanks") is labelled by itself. Either way the cost counts the whole input.
+    pub fn label_conversation(&self, c: &ConversationEmbeddings, last_text: &str) -> Labels {
+        let own = self.label(c.last);
+        let similar = cosine(&c.last.vector, &c.earlier.vector) >= CONTINUATION_SIMILARITY;
+        let continues =
+            !own.blank && (similar || (refers_back(last_text) && own.domain != "general"));
+        let mut labels = if continues {
+            let mut joined = self.label(c.joined);
+            if own.difficulty > joined.difficulty {
+                joined.difficulty = own.difficulty;
+                joined.level_index = own.level_index;
+                joined.level = own.level;
+                joined.table_band = own.table_band;
+            }
+            joined.turn = Turn::Continuation;
+            joined
+        } else {
+            Labels {
+                turn: Turn::Afresh,
+                ..own
+            }
+        };
+        labels.input_tokens = c.input_tokens.max(labels.input_tokens);
+        labels
     }
 }
 

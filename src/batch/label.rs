@@ -186,10 +186,18 @@ fn label_window(
     summary: &mut Summary,
     progress: &mut Progress,
 ) -> Result<()> {
-    // The prompts move out of the records (an `Ok` record keeps an empty string); they are not needed again.
+    // Every good record's texts: its prompt (for a `messages` record, the last user turn), then, when it
+    // has earlier user turns, its context's texts.
     let texts: Vec<String> = window
-        .iter_mut()
-        .filter_map(|r| r.prompt.as_mut().ok().map(std::mem::take))
+        .iter()
+        .filter_map(|r| {
+            r.prompt.as_ref().ok().map(|p| {
+                let mut t = vec![p.clone()];
+                t.extend(r.context.texts(p));
+                t
+            })
+        })
+        .flatten()
         .collect();
     let embedded = embedder.embed_detailed(&texts)?;
     if embedded.len() != texts.len() {
@@ -197,9 +205,38 @@ fn label_window(
             "embedder returned the wrong number of vectors",
         ));
     }
-    // The window's labels in one product per head.
-    let labelled = brain.label_batch(&embedded);
-    let mut labelled = embedded.iter().zip(labelled);
+    // One-turn records are labelled in one product per head; a conversation's last turn with its context.
+    let mut starts = Vec::new();
+    let mut at = 0;
+    for r in window.iter() {
+        if let Ok(p) = &r.prompt {
+            starts.push(at);
+            at += 1 + r.context.texts(p).len();
+        }
+    }
+    let lasts: Vec<Embedding> = starts.iter().map(|&k| embedded[k].clone()).collect();
+    let mut batch_labels = brain.label_batch(&lasts).into_iter();
+    let mut labelled = Vec::with_capacity(starts.len());
+    let mut k = 0;
+    for r in window.iter() {
+        if let Ok(p) = &r.prompt {
+            let start = starts[k];
+            let own = batch_labels
+                .next()
+                .ok_or_else(|| Error::inference("embedder returned too few vectors"))?;
+            let around: Vec<&Embedding> = embedded[start + 1..start + 1 + r.context.texts(p).len()]
+                .iter()
+                .collect();
+            let labels = if around.is_empty() && r.context.other_bytes == 0 {
+                own
+            } else {
+                brain.label_request(p, &r.context, &embedded[start], &around)
+            };
+            labelled.push((&embedded[start], labels));
+            k += 1;
+        }
+    }
+    let mut labelled = labelled.into_iter();
     let defaults = RouteOptions::default();
     for record in window.iter() {
         let id = record.id.as_deref();
@@ -272,6 +309,7 @@ impl LabelWriter {
                 quality: quality_map(&by_name),
                 cost_usd: cost_map(&by_name),
                 truncated: labels.truncated,
+                turn: labels.turn,
             })?,
             OutputFormat::Csv => {
                 let mut cells: Vec<String> = Vec::with_capacity(CSV_COLUMNS.len());
@@ -351,6 +389,13 @@ struct LabelLine<'a> {
     quality: Column<'a, f32>,
     cost_usd: Column<'a, f64>,
     truncated: bool,
+    /// Only for a conversation (`messages` with earlier user turns): `continuation` or `afresh`.
+    #[serde(skip_serializing_if = "is_single")]
+    turn: crate::labels::Turn,
+}
+
+fn is_single(t: &crate::labels::Turn) -> bool {
+    *t == crate::labels::Turn::Single
 }
 
 /// `{domain: p}` in the domain order.

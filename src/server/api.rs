@@ -3,7 +3,7 @@
 use super::config::MAX_SESSION_ID_BYTES;
 use super::sessions::SessionOutcome;
 use crate::error::{Error, Result};
-use crate::labels::Labels;
+use crate::labels::{Labels, Turn};
 use crate::routing::{Candidate, Decision, RouteOptions};
 use serde::{Deserialize, Serialize, Serializer};
 use utoipa::ToSchema;
@@ -25,6 +25,11 @@ impl ClassifyRequest {
     pub fn prompt_text(&self) -> Result<String> {
         prompt_text(self.prompt.as_deref(), self.messages.as_deref())
     }
+
+    /// The last user turn and its conversation.
+    pub fn turns(&self) -> Result<Turns> {
+        turns(self.prompt.as_deref(), self.messages.as_deref())
+    }
 }
 
 /// A prompt plus routing options; every option is optional and overrides the server's defaults.
@@ -45,9 +50,9 @@ pub struct RouteRequest {
 }
 
 impl RouteRequest {
-    /// The text to embed.
-    pub fn prompt_text(&self) -> Result<String> {
-        prompt_text(self.prompt.as_deref(), self.messages.as_deref())
+    /// The last user turn and its conversation.
+    pub fn turns(&self) -> Result<Turns> {
+        turns(self.prompt.as_deref(), self.messages.as_deref())
     }
 
     /// Checks what the policy does not: the session id.
@@ -60,6 +65,35 @@ impl RouteRequest {
             }
         }
         Ok(())
+    }
+}
+
+/// A request's prompt as the labels read it: the last user turn, and the conversation around it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Turns {
+    pub last: String,
+    pub context: crate::input::Context,
+}
+
+impl Turns {
+    /// Every text the request is embedded as: the last turn first, then its context's texts.
+    pub fn texts(&self) -> Vec<String> {
+        let mut texts = vec![self.last.clone()];
+        texts.extend(self.context.texts(&self.last));
+        texts
+    }
+}
+
+fn turns(prompt: Option<&str>, messages: Option<&[serde_json::Value]>) -> Result<Turns> {
+    match (prompt, messages) {
+        (None, Some(m)) => {
+            let (last, context) = crate::input::conversation(m).map_err(Error::InvalidInput)?;
+            Ok(Turns { last, context })
+        }
+        _ => Ok(Turns {
+            last: prompt_text(prompt, messages)?,
+            context: crate::input::Context::default(),
+        }),
     }
 }
 
@@ -151,8 +185,14 @@ pub struct ClassifyResponse {
     pub level: String,
     /// Whether the prompt was longer than the model window (256 tokens) and was cut for labelling.
     pub truncated: bool,
-    /// Tokens of the whole prompt (used for the input-cost estimate).
+    /// Tokens of the whole input, every message of a conversation included (used for the input-cost
+    /// estimate).
     pub input_tokens: usize,
+    /// What the last user turn is in its conversation: `single` (the only user turn), `continuation`
+    /// (it continues the task: labelled with the earlier user turns as context, at least as hard as the
+    /// task), or `afresh` (a new question, or small talk such as "thanks": labelled by itself).
+    #[schema(example = "single")]
+    pub turn: Turn,
 }
 
 fn as_map<S: Serializer>(pairs: &[(String, f32)], s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -172,6 +212,7 @@ impl From<&Labels> for ClassifyResponse {
             level: l.level.to_string(),
             truncated: l.truncated,
             input_tokens: l.input_tokens,
+            turn: l.turn,
         }
     }
 }
@@ -315,7 +356,7 @@ mod tests {
     #[test]
     fn prompt_forms() {
         let r: ClassifyRequest = serde_json::from_value(json!({"prompt": "hi"})).unwrap();
-        assert_eq!(r.prompt_text().unwrap(), "hi");
+        assert_eq!(r.turns().unwrap().last, "hi");
         let r: ClassifyRequest = serde_json::from_value(json!({"messages": [
             {"role": "system", "content": "be nice"},
             {"role": "user", "content": "first"},
@@ -323,14 +364,14 @@ mod tests {
             {"role": "user", "content": [{"type": "text", "text": "second"}]}
         ]}))
         .unwrap();
-        assert_eq!(r.prompt_text().unwrap(), "second");
+        assert_eq!(r.turns().unwrap().last, "second");
         // Blank prompts are prompts (routed as blank), not errors.
         for body in [
             json!({"prompt": "  "}),
             json!({"messages": [{"role": "user", "content": ""}]}),
         ] {
             let r: ClassifyRequest = serde_json::from_value(body).unwrap();
-            assert_eq!(r.prompt_text().unwrap().trim(), "");
+            assert_eq!(r.turns().unwrap().last.trim(), "");
         }
         for (body, msg) in [
             (json!({}), "missing `prompt`"),
@@ -338,7 +379,7 @@ mod tests {
             (json!({"messages": []}), "no user turn"),
         ] {
             let r: ClassifyRequest = serde_json::from_value(body).unwrap();
-            let e = r.prompt_text().unwrap_err();
+            let e = r.turns().unwrap_err();
             assert!(e.public_message().contains(msg), "{e}");
             assert_eq!(e.http_status(), 422);
         }

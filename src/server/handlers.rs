@@ -1,6 +1,7 @@
 //! The sidecar's endpoints: parse and check a request, hand it to [`super::service`], answer.
 
 use super::api::{
+    Turns,
     BatchItem, BatchRequest, BatchResponse, ClassifyRequest, ClassifyResponse, ErrorResponse,
     FeedbackRequest, FeedbackResponse, HealthResponse, RouteRequest, RouteResponse,
 };
@@ -90,8 +91,8 @@ pub async fn classify(
 ) -> Result<Json<ClassifyResponse>, ApiError> {
     let deadline = service::deadline(&state);
     let req: ClassifyRequest = parse(&state, body)?;
-    let prompt = req.prompt_text()?;
-    let labels = service::label(&state, prompt, deadline).await?;
+    let turns = req.turns()?;
+    let labels = service::label(&state, &turns, deadline).await?;
     Ok(Json((&labels).into()))
 }
 
@@ -118,10 +119,10 @@ pub async fn route(
     let deadline = service::deadline(&state);
     let req: RouteRequest = parse(&state, body)?;
     req.check()?;
-    let prompt = req.prompt_text()?;
+    let turns = req.turns()?;
     let brain = state.brain()?;
     Ok(Json(
-        service::route(&state, &brain, &req, prompt, deadline).await?,
+        service::route(&state, &brain, &req, &turns, deadline).await?,
     ))
 }
 
@@ -159,31 +160,33 @@ pub async fn route_batch(
         ));
     }
     // Parse and check every item first; only the good ones are embedded (together, in one job).
-    let items: Vec<Result<(RouteRequest, String), ApiError>> = batch
+    let items: Vec<Result<(RouteRequest, Turns), ApiError>> = batch
         .requests
         .into_iter()
         .map(|value| {
             let req: RouteRequest = from_value(value)?;
             req.check()?;
-            let prompt = req.prompt_text()?;
-            Ok((req, prompt))
+            let turns = req.turns()?;
+            Ok((req, turns))
         })
         .collect();
     service::ready(&state)?;
-    let prompts: Vec<String> = items
+    let texts: Vec<String> = items
         .iter()
-        .filter_map(|i| i.as_ref().ok().map(|(_, p)| p.clone()))
+        .filter_map(|i| i.as_ref().ok().map(|(_, t)| t.texts()))
+        .flatten()
         .collect();
-    let mut embeddings = state.embed(prompts, deadline).await?.into_iter();
+    let mut embeddings = state.embed(texts, deadline).await?.into_iter();
     let brain = state.brain()?;
     let results = items
         .into_iter()
         .map(|item| {
-            let answer = item.and_then(|(req, prompt)| {
-                let embedding = embeddings
-                    .next()
-                    .ok_or_else(|| Error::inference("batch embedding count mismatch"))?;
-                service::decide(&state, &brain, &req, &embedding, &prompt).map_err(ApiError::from)
+            let answer = item.and_then(|(req, turns)| {
+                let embedded: Vec<_> = embeddings.by_ref().take(turns.texts().len()).collect();
+                if embedded.len() != turns.texts().len() {
+                    return Err(Error::inference("batch embedding count mismatch").into());
+                }
+                service::decide(&state, &brain, &req, &embedded, &turns).map_err(ApiError::from)
             });
             match answer {
                 Ok(r) => BatchItem::Ok(Box::new(r)),

@@ -234,8 +234,8 @@ async fn plan(
         session_id,
     };
     route_request.check()?;
-    let prompt = route_request.prompt_text()?;
-    let decision = service::route(state, brain, &route_request, prompt, deadline).await?;
+    let turns = route_request.turns()?;
+    let decision = service::route(state, brain, &route_request, &turns, deadline).await?;
     let eligible_rest = decision
         .candidates
         .iter()

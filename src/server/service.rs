@@ -2,7 +2,7 @@
 //! the decision store behind it). The sidecar's handlers and the proxy call this; they never call each
 //! other.
 
-use super::api::{RouteRequest, RouteResponse, SessionResponse};
+use super::api::{RouteRequest, RouteResponse, SessionResponse, Turns};
 use super::feedback::RememberedDecision;
 use super::metrics::DECISIONS;
 use super::state::AppState;
@@ -40,11 +40,33 @@ pub async fn embed_one(
         .ok_or_else(|| Error::inference("no embedding returned"))
 }
 
-/// Labels one prompt with the brain in service.
-pub async fn label(state: &AppState, prompt: String, deadline: Instant) -> Result<Labels> {
+/// Embeds a request's texts ([`Turns::texts`]: the last turn, then its context) in one job.
+pub async fn embed_turns(
+    state: &AppState,
+    turns: &Turns,
+    deadline: Instant,
+) -> Result<Vec<Arc<Embedding>>> {
+    let embedded = state.embed(turns.texts(), deadline).await?;
+    if embedded.is_empty() {
+        return Err(Error::inference("no embedding returned"));
+    }
+    Ok(embedded)
+}
+
+/// The labels of an embedded request (`embedded` as [`embed_turns`] returns it).
+pub fn labels_of(brain: &Brain, turns: &Turns, embedded: &[Arc<Embedding>]) -> Result<Labels> {
+    let (last, around) = embedded
+        .split_first()
+        .ok_or_else(|| Error::inference("no embedding returned"))?;
+    let around: Vec<&Embedding> = around.iter().map(|e| e.as_ref()).collect();
+    Ok(brain.label_request(&turns.last, &turns.context, last, &around))
+}
+
+/// Labels one request with the brain in service.
+pub async fn label(state: &AppState, turns: &Turns, deadline: Instant) -> Result<Labels> {
     ready(state)?;
-    let embedding = embed_one(state, prompt, deadline).await?;
-    Ok(state.brain()?.label(&embedding))
+    let embedded = embed_turns(state, turns, deadline).await?;
+    labels_of(&*state.brain()?, turns, &embedded)
 }
 
 /// Embeds, labels and routes one checked request with `brain` (the caller's, so a request sees one brain
@@ -53,23 +75,26 @@ pub async fn route(
     state: &AppState,
     brain: &Brain,
     req: &RouteRequest,
-    prompt: String,
+    turns: &Turns,
     deadline: Instant,
 ) -> Result<RouteResponse> {
     ready(state)?;
-    let embedding = embed_one(state, prompt.clone(), deadline).await?;
-    decide(state, brain, req, &embedding, &prompt)
+    let embedded = embed_turns(state, turns, deadline).await?;
+    decide(state, brain, req, &embedded, turns)
 }
 
-/// Labels and routes one embedded prompt, applying its session.
+/// Labels and routes one embedded request (`embedded` as [`embed_turns`] returns it), applying its
+/// session.
 pub fn decide(
     state: &AppState,
     brain: &Brain,
     req: &RouteRequest,
-    embedding: &Arc<Embedding>,
-    prompt: &str,
+    embedded: &[Arc<Embedding>],
+    turns: &Turns,
 ) -> Result<RouteResponse> {
-    let labels = brain.label(embedding);
+    let labels = labels_of(brain, turns, embedded)?;
+    let embedding = &embedded[0];
+    let prompt = turns.last.as_str();
     let mut decision = brain.route(&labels, &req.options)?;
     let session = req.session_id.as_ref().map(|id| {
         let merged = req.options.merged_over(brain.policy.defaults());
