@@ -79,8 +79,8 @@ impl Brain {
     }
 
     /// Labels a request's last user turn in its conversation: `last` is its embedding, `around` the
-    /// embeddings of [`Context::texts`] (earlier user turns, then last + earlier; empty for a one-turn
-    /// request). The cost counts the whole input either way.
+    /// embeddings of [`Context::texts`] (the earlier user turns; empty for a one-turn request). The cost
+    /// counts the whole input either way.
     pub fn label_request(
         &self,
         last_text: &str,
@@ -88,22 +88,7 @@ impl Brain {
         last: &Embedding,
         around: &[&Embedding],
     ) -> Labels {
-        match around {
-            [earlier, joined] => self.heads.label_conversation(
-                &ConversationEmbeddings {
-                    last,
-                    earlier,
-                    joined,
-                    input_tokens: context.input_tokens(joined.full_tokens),
-                },
-                last_text,
-            ),
-            _ => {
-                let mut labels = self.heads.label(last);
-                labels.input_tokens = context.input_tokens(last.full_tokens);
-                labels
-            }
-        }
+        label_request(&self.heads, last_text, context, last, around)
     }
 
     /// Labels a batch of embedded prompts (one matrix product per head; the same labels row for row).
@@ -115,6 +100,32 @@ impl Brain {
     /// its quality drop is lifted (the request's other rules still hold).
     pub fn route(&self, labels: &Labels, options: &RouteOptions) -> Result<Decision> {
         route(&self.policy, labels, options)
+    }
+}
+
+/// Labels a request in its conversation with `heads`: what [`Brain::label_request`] does, for callers
+/// (the retrain's multi-turn probe) that hold heads without a loaded brain.
+pub fn label_request(
+    heads: &Heads,
+    last_text: &str,
+    context: &Context,
+    last: &Embedding,
+    around: &[&Embedding],
+) -> Labels {
+    match around {
+        [earlier] => heads.label_conversation(
+            &ConversationEmbeddings {
+                last,
+                earlier,
+                input_tokens: context.input_tokens(last.full_tokens + earlier.full_tokens),
+            },
+            last_text,
+        ),
+        _ => {
+            let mut labels = heads.label(last);
+            labels.input_tokens = context.input_tokens(last.full_tokens);
+            labels
+        }
     }
 }
 

@@ -55,18 +55,17 @@ pub const MAX_EARLIER_TURNS: usize = 4;
 pub const BYTES_PER_TOKEN: usize = 4;
 
 impl Context {
-    /// The texts a request is embedded as, after its last turn: the earlier user turns joined, and the
-    /// last turn followed by them (a truncation cuts the oldest). Empty for a one-turn request.
-    pub fn texts(&self, last: &str) -> Vec<String> {
+    /// The texts a request is embedded as, after its last turn: the earlier user turns joined, most
+    /// recent first (a truncation cuts the oldest). Empty for a one-turn request.
+    pub fn texts(&self) -> Vec<String> {
         if self.earlier.is_empty() {
             return Vec::new();
         }
-        let earlier = self.earlier.join("\n\n");
-        vec![earlier.clone(), format!("{last}\n\n{earlier}")]
+        vec![self.earlier.join("\n\n")]
     }
 
-    /// Tokens of the whole input, given the tokens of what was embedded (`embedded_tokens`: the joined
-    /// text's, or the last turn's for a one-turn request).
+    /// Tokens of the whole input, given the tokens of what was embedded (`embedded_tokens`: the last
+    /// turn's and the earlier turns').
     pub fn input_tokens(&self, embedded_tokens: usize) -> usize {
         embedded_tokens + self.other_bytes.div_ceil(BYTES_PER_TOKEN)
     }
@@ -452,6 +451,27 @@ not json
             r.iter().map(|r| r.line).collect::<Vec<_>>(),
             (1..=8).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn a_conversation_gives_its_last_turn_earlier_user_turns_and_the_rest_as_bytes() {
+        let m: Vec<serde_json::Value> = serde_json::from_str(
+            r#"[{"role": "system", "content": "sys"},
+                {"role": "user", "content": "one"},
+                {"role": "assistant", "content": "reply"},
+                {"role": "user", "content": [{"type": "text", "text": "two"}]},
+                {"role": "user", "content": "last"},
+                {"role": "assistant", "content": "after"}]"#,
+        )
+        .unwrap();
+        let (last, c) = conversation(&m).unwrap();
+        assert_eq!(last, "last");
+        assert_eq!(c.earlier, vec!["two".to_string(), "one".to_string()]);
+        assert_eq!(c.other_bytes, "sys".len() + "reply".len() + "after".len());
+        assert_eq!(c.texts(), vec!["two\n\none".to_string()]);
+        assert_eq!(c.input_tokens(10), 10 + 13usize.div_ceil(4));
+        let (_, single) = conversation(&m[1..2]).unwrap();
+        assert!(single.texts().is_empty());
     }
 
     #[test]

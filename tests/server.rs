@@ -69,7 +69,14 @@ fn classify_accepts_prompt_and_messages_and_flags_truncation() {
         ]}),
     );
     assert_eq!(b.status, 200, "{:?}", b.body);
-    assert_eq!(a.body, b.body, "the last user turn is what is labelled");
+    // "hi" then an unrelated request: the request is labelled afresh, as the prompt alone is; the cost
+    // counts the whole input.
+    assert_eq!(b.body["turn"], "afresh");
+    assert_eq!(a.body["turn"], "single");
+    assert!(b.body["input_tokens"].as_u64() > a.body["input_tokens"].as_u64());
+    for field in ["domain", "domain_probs", "difficulty", "level", "truncated"] {
+        assert_eq!(a.body[field], b.body[field], "{field}");
+    }
     let labels = &a.body;
     let probs = labels["domain_probs"].as_object().unwrap();
     let domains: Vec<&str> = probs.keys().map(String::as_str).collect();
@@ -104,6 +111,55 @@ fn classify_accepts_prompt_and_messages_and_flags_truncation() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["truncated"], true);
     assert!(r.body["input_tokens"].as_u64().unwrap() > 1000);
+}
+
+#[test]
+fn a_follow_up_is_routed_with_its_task_and_thanks_stays_cheap() {
+    let server = start(config());
+    let task = "Implement a thread-safe LRU cache in Rust with O(1) get and put.";
+    let conversation = |last: &str| {
+        json!({"messages": [
+            {"role": "user", "content": task},
+            {"role": "assistant", "content": "Here is an implementation with a Mutex around a HashMap and a linked list."},
+            {"role": "user", "content": last}
+        ]})
+    };
+    let alone = |text: &str| server.post("/v1/route", &json!({ "prompt": text }));
+    let task_route = alone(task);
+    let follow_up = "Now make it support a per-entry time-to-live as well.";
+    let routed = server.post("/v1/route", &conversation(follow_up));
+    assert_eq!(routed.status, 200, "{:?}", routed.body);
+    assert_eq!(
+        routed.body["labels"]["turn"], "continuation",
+        "{:?}",
+        routed.body
+    );
+    assert_eq!(
+        routed.body["labels"]["level"],
+        task_route.body["labels"]["level"]
+    );
+    assert_eq!(routed.body["provider"], task_route.body["provider"]);
+    let thanks = server.post("/v1/route", &conversation("Thanks, that works!"));
+    assert_eq!(thanks.body["labels"]["turn"], "afresh");
+    assert_eq!(
+        thanks.body["provider"],
+        alone("Thanks, that works!").body["provider"]
+    );
+    // The batch endpoint reads conversations the same way.
+    let batch = server.post(
+        "/v1/route/batch",
+        &json!({"requests": [conversation(follow_up), {"prompt": task}]}),
+    );
+    assert_eq!(batch.status, 200, "{:?}", batch.body);
+    assert_eq!(
+        batch.body["results"][0]["provider"],
+        routed.body["provider"]
+    );
+    assert_eq!(batch.body["results"][0]["labels"]["turn"], "continuation");
+    assert_eq!(
+        batch.body["results"][1]["provider"],
+        task_route.body["provider"]
+    );
 }
 
 #[test]

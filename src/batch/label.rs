@@ -193,7 +193,7 @@ fn label_window(
         .filter_map(|r| {
             r.prompt.as_ref().ok().map(|p| {
                 let mut t = vec![p.clone()];
-                t.extend(r.context.texts(p));
+                t.extend(r.context.texts());
                 t
             })
         })
@@ -209,9 +209,9 @@ fn label_window(
     let mut starts = Vec::new();
     let mut at = 0;
     for r in window.iter() {
-        if let Ok(p) = &r.prompt {
+        if r.prompt.is_ok() {
             starts.push(at);
-            at += 1 + r.context.texts(p).len();
+            at += 1 + r.context.texts().len();
         }
     }
     let lasts: Vec<Embedding> = starts.iter().map(|&k| embedded[k].clone()).collect();
@@ -224,7 +224,7 @@ fn label_window(
             let own = batch_labels
                 .next()
                 .ok_or_else(|| Error::inference("embedder returned too few vectors"))?;
-            let around: Vec<&Embedding> = embedded[start + 1..start + 1 + r.context.texts(p).len()]
+            let around: Vec<&Embedding> = embedded[start + 1..start + 1 + r.context.texts().len()]
                 .iter()
                 .collect();
             let labels = if around.is_empty() && r.context.other_bytes == 0 {

@@ -385,6 +385,7 @@ mod tests {
             category_probs: vec![],
             input_tokens: 10,
             truncated: false,
+            turn: crate::labels::Turn::Single,
         }
     }
 

@@ -79,7 +79,7 @@ impl Turns {
     /// Every text the request is embedded as: the last turn first, then its context's texts.
     pub fn texts(&self) -> Vec<String> {
         let mut texts = vec![self.last.clone()];
-        texts.extend(self.context.texts(&self.last));
+        texts.extend(self.context.texts());
         texts
     }
 }
@@ -411,6 +411,7 @@ mod tests {
             level: "medium".into(),
             truncated: false,
             input_tokens: 3,
+            turn: Turn::Single,
         };
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!(v["domain_probs"], json!({"code": 0.75, "math": 0.25}));

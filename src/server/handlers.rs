@@ -1,9 +1,8 @@
 //! The sidecar's endpoints: parse and check a request, hand it to [`super::service`], answer.
 
 use super::api::{
-    Turns,
     BatchItem, BatchRequest, BatchResponse, ClassifyRequest, ClassifyResponse, ErrorResponse,
-    FeedbackRequest, FeedbackResponse, HealthResponse, RouteRequest, RouteResponse,
+    FeedbackRequest, FeedbackResponse, HealthResponse, RouteRequest, RouteResponse, Turns,
 };
 use super::error::ApiError;
 use super::feedback::{FeedbackRecord, RecordEmbedding, RecordLabels, RememberedDecision};

@@ -1,6 +1,7 @@
 //! Training: reads the data, embeds it (cached), fits the heads and the routing table, evaluates on a
 //! held-out split, and writes the artifacts.
 
+pub mod conversation_probe;
 pub mod dataset;
 pub mod difficulty;
 pub mod embed_cache;

@@ -220,6 +220,35 @@ pub fn retrain(
     if let Some(pooled) = super::probe::render_pooled(&report.probes) {
         text.push_str(&pooled);
     }
+    // The multi-turn probe, routed with the new artifacts, the registry serving will use and the
+    // recommended target.
+    if let Some(dir) = probe_dir.filter(|d| d.is_dir()) {
+        let registry = match &folder_registry {
+            Ok(Some(r)) => Some(r.clone()),
+            Ok(None) => Some(crate::routing::ProviderRegistry::from_table_defaults(
+                &fitted.table,
+            )),
+            Err(_) => None,
+        };
+        let defaults = crate::routing::RouteOptions {
+            max_quality_drop: recommended_drop,
+            ..Default::default()
+        };
+        let policy = registry
+            .and_then(|r| crate::routing::Policy::new(fitted.table.clone(), r, defaults).ok());
+        if let Some(policy) = policy {
+            for (set, conversations) in super::conversation_probe::load_sets(dir)? {
+                let r = super::conversation_probe::evaluate(
+                    &set,
+                    &conversations,
+                    embedder,
+                    &fitted.heads,
+                    &policy,
+                )?;
+                text.push_str(&super::conversation_probe::render(&r));
+            }
+        }
+    }
     match recommended_drop {
         Some(d) => {
             let _ = writeln!(
