@@ -85,6 +85,15 @@ fn retrains_on_a_foreign_log_and_refuses_a_worse_one() {
         stdout.contains("held-out split") && stdout.contains("AIQ"),
         "{stdout}"
     );
+    // The noise report (every kind) and the multi-turn probe, routed with the new artifacts.
+    for kind in triage::training::noise::KINDS {
+        assert!(stdout.contains(&format!("   {kind} ")), "{kind}: {stdout}");
+    }
+    assert!(
+        stdout.contains("== multi-turn set")
+            && stdout.contains("continuations routed like their task"),
+        "{stdout}"
+    );
     let artifacts = triage::artifacts::load(&models, triage::embedding::MODEL_ID).unwrap();
     let mut names: Vec<&str> = artifacts
         .table

@@ -8,6 +8,7 @@ pub mod embed_cache;
 pub mod evaluate;
 pub mod fit;
 pub mod metrics;
+pub mod noise;
 pub mod probe;
 pub mod replay;
 pub mod retrain;

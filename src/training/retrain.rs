@@ -220,30 +220,42 @@ pub fn retrain(
     if let Some(pooled) = super::probe::render_pooled(&report.probes) {
         text.push_str(&pooled);
     }
-    // The multi-turn probe, routed with the new artifacts, the registry serving will use and the
-    // recommended target.
-    if let Some(dir) = probe_dir.filter(|d| d.is_dir()) {
-        let registry = match &folder_registry {
-            Ok(Some(r)) => Some(r.clone()),
-            Ok(None) => Some(crate::routing::ProviderRegistry::from_table_defaults(
-                &fitted.table,
-            )),
-            Err(_) => None,
-        };
-        let defaults = crate::routing::RouteOptions {
-            max_quality_drop: recommended_drop,
-            ..Default::default()
-        };
-        let policy = registry
-            .and_then(|r| crate::routing::Policy::new(fitted.table.clone(), r, defaults).ok());
-        if let Some(policy) = policy {
+    // The noise report and the multi-turn probe, routed with the new artifacts, the registry serving
+    // will use and the recommended target.
+    let registry = match &folder_registry {
+        Ok(Some(r)) => Some(r.clone()),
+        Ok(None) => Some(crate::routing::ProviderRegistry::from_table_defaults(
+            &fitted.table,
+        )),
+        Err(_) => None,
+    };
+    let defaults = crate::routing::RouteOptions {
+        max_quality_drop: recommended_drop,
+        ..Default::default()
+    };
+    let policy =
+        registry.and_then(|r| crate::routing::Policy::new(fitted.table.clone(), r, defaults).ok());
+    if let Some(policy) = &policy {
+        let held: Vec<&str> = corpus
+            .held_out_indices()
+            .into_iter()
+            .map(|i| corpus.records[i].prompt.as_str())
+            .collect();
+        let scores = super::noise::evaluate(
+            &super::noise::sample(&held),
+            embedder,
+            &fitted.heads,
+            policy,
+        )?;
+        text.push_str(&super::noise::render(&scores));
+        if let Some(dir) = probe_dir.filter(|d| d.is_dir()) {
             for (set, conversations) in super::conversation_probe::load_sets(dir)? {
                 let r = super::conversation_probe::evaluate(
                     &set,
                     &conversations,
                     embedder,
                     &fitted.heads,
-                    &policy,
+                    policy,
                 )?;
                 text.push_str(&super::conversation_probe::render(&r));
             }

@@ -1,0 +1,203 @@
+//! How steady the labels and decisions are under the noise a user makes: each held-out prompt is
+//! rewritten with one kind of noise at a time (a typo, lower case, extra whitespace, a polite prefix, a
+//! chatty suffix, different punctuation), and the report counts how often the provider, the domain and
+//! the level stay what they were for the clean prompt. Deterministic: the same prompts get the same noise.
+
+use crate::embedding::{Embedder, Embedding};
+use crate::error::{Error, Result};
+use crate::labels::{Heads, Labels};
+use crate::routing::{Policy, RouteOptions};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// Most held-out prompts the noise set is made from (each becomes one variant per kind).
+pub const MAX_PROMPTS: usize = 300;
+
+/// The kinds of noise, in report order.
+pub const KINDS: [&str; 6] = [
+    "typo",
+    "lower_case",
+    "whitespace",
+    "polite_prefix",
+    "chatty_suffix",
+    "punctuation",
+];
+
+/// A stable number from `text` and `salt` (FNV-1a), to pick where the noise goes.
+fn pick(text: &str, salt: u64) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ salt;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Swaps two neighbouring letters inside two words of at least four letters (one word when the prompt
+/// has only one such word; unchanged when it has none).
+fn typo(text: &str) -> String {
+    let mut words: Vec<String> = text.split(' ').map(str::to_string).collect();
+    let long: Vec<usize> = (0..words.len())
+        .filter(|&k| words[k].chars().filter(|c| c.is_alphabetic()).count() >= 4)
+        .collect();
+    if long.is_empty() {
+        return text.to_string();
+    }
+    let mut chosen = vec![long[(pick(text, 1) % long.len() as u64) as usize]];
+    let second = long[(pick(text, 2) % long.len() as u64) as usize];
+    if second != chosen[0] {
+        chosen.push(second);
+    }
+    for k in chosen {
+        let mut chars: Vec<char> = words[k].chars().collect();
+        let letters: Vec<usize> = (0..chars.len().saturating_sub(1))
+            .filter(|&i| {
+                chars[i].is_alphabetic() && chars[i + 1].is_alphabetic() && chars[i] != chars[i + 1]
+            })
+            .collect();
+        if letters.is_empty() {
+            continue;
+        }
+        let i = letters[(pick(&words[k], 3) % letters.len() as u64) as usize];
+        chars.swap(i, i + 1);
+        words[k] = chars.into_iter().collect();
+    }
+    words.join(" ")
+}
+
+/// `text` with one kind of noise.
+pub fn noisy(text: &str, kind: &str) -> String {
+    match kind {
+        "typo" => typo(text),
+        "lower_case" => text.to_lowercase(),
+        "whitespace" => format!("  {}\n", text.split(' ').collect::<Vec<_>>().join("  ")),
+        "polite_prefix" => format!("Please help me with this. {text}"),
+        "chatty_suffix" => format!("{text} ?? thanks"),
+        "punctuation" => {
+            let bare = text.trim_end_matches(['.', '?', '!', ' ']);
+            if bare.len() == text.len() {
+                format!("{text}?")
+            } else {
+                bare.to_string()
+            }
+        }
+        _ => text.to_string(),
+    }
+}
+
+/// How one kind of noise fared.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoiseScore {
+    pub kind: &'static str,
+    pub prompts: usize,
+    pub provider_unchanged: f64,
+    pub domain_unchanged: f64,
+    pub level_unchanged: f64,
+}
+
+/// Labels and routes `prompts` clean and with each kind of noise.
+pub fn evaluate(
+    prompts: &[String],
+    embedder: &dyn Embedder,
+    heads: &Heads,
+    policy: &Policy,
+) -> Result<Vec<NoiseScore>> {
+    let decide = |labels: &[Labels]| -> Result<Vec<String>> {
+        labels
+            .iter()
+            .map(|l| Ok(crate::brain::route(policy, l, &RouteOptions::default())?.provider))
+            .collect()
+    };
+    let label = |texts: &[String]| -> Result<Vec<Labels>> {
+        let e: Vec<Embedding> = embedder.embed_detailed(texts)?;
+        if e.len() != texts.len() {
+            return Err(Error::inference("the noise set was embedded incompletely"));
+        }
+        Ok(heads.label_batch(&e))
+    };
+    let clean = label(prompts)?;
+    let clean_routes = decide(&clean)?;
+    let mut out = Vec::new();
+    for kind in KINDS {
+        let texts: Vec<String> = prompts.iter().map(|p| noisy(p, kind)).collect();
+        let labels = label(&texts)?;
+        let routes = decide(&labels)?;
+        let n = prompts.len().max(1) as f64;
+        let share = |same: &dyn Fn(usize) -> bool| {
+            (0..prompts.len()).filter(|&k| same(k)).count() as f64 / n
+        };
+        out.push(NoiseScore {
+            kind,
+            prompts: prompts.len(),
+            provider_unchanged: share(&|k| routes[k] == clean_routes[k]),
+            domain_unchanged: share(&|k| labels[k].domain == clean[k].domain),
+            level_unchanged: share(&|k| labels[k].level == clean[k].level),
+        });
+    }
+    Ok(out)
+}
+
+/// The report as text.
+pub fn render(scores: &[NoiseScore]) -> String {
+    let mut t = String::new();
+    let n = scores.first().map_or(0, |s| s.prompts);
+    let _ = writeln!(
+        t,
+        "== noise: {n} held-out prompts, each rewritten with one kind of noise (unchanged vs the clean prompt) =="
+    );
+    let _ = writeln!(
+        t,
+        "   {:<14} {:>9} {:>7} {:>7}",
+        "noise", "provider", "domain", "level"
+    );
+    for s in scores {
+        let _ = writeln!(
+            t,
+            "   {:<14} {:>8.1}% {:>6.1}% {:>6.1}%",
+            s.kind,
+            100.0 * s.provider_unchanged,
+            100.0 * s.domain_unchanged,
+            100.0 * s.level_unchanged
+        );
+    }
+    t
+}
+
+/// Up to [`MAX_PROMPTS`] prompts spread evenly over `held_out` (texts; empty ones skipped).
+pub fn sample(held_out: &[&str]) -> Vec<String> {
+    let texts: Vec<&str> = held_out
+        .iter()
+        .copied()
+        .filter(|t| !t.trim().is_empty())
+        .collect();
+    let step = texts.len().div_ceil(MAX_PROMPTS).max(1);
+    texts.iter().step_by(step).map(|t| t.to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn noise_is_deterministic_and_of_its_kind() {
+        let p = "Write a Python function that merges two sorted lists.";
+        let t = noisy(p, "typo");
+        assert_ne!(t, p);
+        assert_eq!(t, noisy(p, "typo"));
+        assert_eq!(t.len(), p.len());
+        let mut a: Vec<char> = t.chars().collect();
+        let mut b: Vec<char> = p.chars().collect();
+        a.sort_unstable();
+        b.sort_unstable();
+        assert_eq!(a, b, "a typo swaps letters");
+        assert_eq!(noisy(p, "lower_case"), p.to_lowercase());
+        assert_eq!(
+            noisy(p, "punctuation"),
+            "Write a Python function that merges two sorted lists"
+        );
+        assert_eq!(noisy("hi", "punctuation"), "hi?");
+        assert!(noisy(p, "polite_prefix").ends_with(p));
+        assert_eq!(noisy("a b", "whitespace"), "  a  b\n");
+        assert_eq!(sample(&["a", "", "b", "c"]), vec!["a", "b", "c"]);
+    }
+}
