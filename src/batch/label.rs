@@ -307,6 +307,12 @@ impl LabelWriter {
                 expected_quality: decision.expected_quality,
                 expected_cost_usd: decision.expected_cost_usd,
                 quality: quality_map(&by_name),
+                quality_interval: ByProvider(&by_name, |c| {
+                    c.quality_interval
+                        .iter()
+                        .all(|v| v.is_finite())
+                        .then_some(c.quality_interval)
+                }),
                 cost_usd: cost_map(&by_name),
                 truncated: labels.truncated,
                 turn: labels.turn,
@@ -387,6 +393,8 @@ struct LabelLine<'a> {
     expected_quality: f32,
     expected_cost_usd: f64,
     quality: Column<'a, f32>,
+    /// Each candidate's 95% interval around its expected quality.
+    quality_interval: Column<'a, Option<[f32; 2]>>,
     cost_usd: Column<'a, f64>,
     truncated: bool,
     /// Only for a conversation (`messages` with earlier user turns): `continuation` or `afresh`.

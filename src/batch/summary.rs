@@ -393,6 +393,7 @@ mod tests {
         Candidate {
             provider: provider.into(),
             expected_quality: q,
+            quality_interval: [q, q],
             expected_cost_usd: c,
             eligible: true,
             reason: String::new(),

@@ -41,6 +41,71 @@ pub fn expected_quality(table: &RoutingTable, labels: &PromptLabels, provider: u
     })
 }
 
+/// Added to the standard error of a quality estimated from other categories or levels than the prompt's
+/// (the provider has no outcome there). An assumption, not a measurement: how far a provider's quality on
+/// one kind of prompt may stray from its quality on the kinds it was measured on.
+pub const ESTIMATED_EXTRA_SD: f64 = 0.05;
+
+/// Added to the standard error of a quality borrowed from another provider (a registry `like`). An
+/// assumption, wider than an estimate from the provider's own data.
+pub const BORROWED_EXTRA_SD: f64 = 0.10;
+
+/// The standard error of table provider `provider`'s expected quality `quality` for a prompt: a binomial
+/// error over its outcome rows at the prompt's level, each category's count weighted by the prompt's
+/// probability of that category, plus the table's pseudo-count (the shrinkage's prior weight); and
+/// [`ESTIMATED_EXTRA_SD`] times the share of the prompt's category probability where it has no outcome
+/// row at this level (that part of the estimate is carried over from other kinds of prompts).
+pub fn quality_sd(
+    table: &RoutingTable,
+    labels: &PromptLabels,
+    provider: usize,
+    quality: f32,
+) -> f64 {
+    let q = f64::from(quality).clamp(0.02, 0.98);
+    let k = f64::from(table.pseudo_count).max(1.0);
+    let (mut weight, mut rows) = (0.0f64, 0.0f64);
+    for (c, pc) in labels.category_probs.iter().enumerate() {
+        let w = f64::from(*pc);
+        if w > 0.0
+            && table.quality_at(c, labels.level, provider).is_some()
+            && table.observed(c, labels.level, provider)
+        {
+            let n = table
+                .counts
+                .get(c)
+                .and_then(|l| l.get(labels.level))
+                .and_then(|cell| cell.get(provider))
+                .copied()
+                .unwrap_or(0);
+            weight += w;
+            rows += w * f64::from(n);
+        }
+    }
+    let total: f64 = labels
+        .category_probs
+        .iter()
+        .map(|p| f64::from(*p).max(0.0))
+        .sum();
+    let uncovered = if total > 0.0 {
+        (1.0 - weight / total).clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
+    (q * (1.0 - q) / (rows + k)).sqrt() + ESTIMATED_EXTRA_SD * uncovered
+}
+
+/// A 95% interval around `quality` with standard error `sd`, clamped to [0, 1] (NaN for no quality).
+pub fn interval(quality: f32, sd: f64) -> [f32; 2] {
+    if quality.is_nan() {
+        return [f32::NAN, f32::NAN];
+    }
+    let q = f64::from(quality);
+    [
+        (q - 1.96 * sd).clamp(0.0, 1.0) as f32,
+        (q + 1.96 * sd).clamp(0.0, 1.0) as f32,
+    ]
+}
+
 /// Expected output tokens of table provider `provider`: `Σ_c P(c)·output_tokens[c][provider]`.
 pub fn expected_output_tokens(table: &RoutingTable, labels: &PromptLabels, provider: usize) -> f64 {
     labels

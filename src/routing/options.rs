@@ -26,6 +26,11 @@ pub struct RouteOptions {
     /// Only providers whose expected cost per query is at most this many dollars.
     #[arg(long, env = "TRIAGE_MAX_COST_USD")]
     pub max_cost_usd: Option<f64>,
+    /// With the quality drop: only providers within the drop of the best with at least this probability
+    /// (0.5 to 1, e.g. 0.8), given each estimate's uncertainty (its `quality_interval`). Default: none,
+    /// the plain drop.
+    #[arg(long, env = "TRIAGE_MIN_CONFIDENCE")]
+    pub min_confidence: Option<f32>,
     /// Only these providers (may name providers disabled in the registry).
     #[arg(long = "allow", value_delimiter = ',', num_args = 1.., env = "TRIAGE_ALLOW")]
     #[serde(rename = "allowed_providers")]
@@ -58,6 +63,7 @@ impl RouteOptions {
             min_quality: self.min_quality.or(defaults.min_quality),
             max_quality_drop: self.max_quality_drop.or(defaults.max_quality_drop),
             max_cost_usd: self.max_cost_usd.or(defaults.max_cost_usd),
+            min_confidence: self.min_confidence.or(defaults.min_confidence),
             allowed: self.allowed.clone().or_else(|| defaults.allowed.clone()),
             denied,
             force: self.force.clone().or_else(|| defaults.force.clone()),
@@ -81,6 +87,13 @@ impl RouteOptions {
                 return Err(format!("max_cost_usd must be a number >= 0, got {c}"));
             }
         }
+        if let Some(c) = self.min_confidence {
+            if !(c.is_finite() && (0.5..1.0).contains(&c)) {
+                return Err(format!(
+                    "min_confidence must be at least 0.5 and below 1, got {c}"
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -100,6 +113,7 @@ impl RouteOptions {
             min_quality: self.min_quality.map(f64::from),
             max_quality_drop: self.max_quality_drop.map(f64::from),
             max_cost_usd: self.max_cost_usd,
+            min_confidence: self.min_confidence.map(f64::from),
         }
     }
 

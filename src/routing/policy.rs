@@ -27,6 +27,9 @@ pub struct Candidate {
     pub eligible: bool,
     /// Why it is (in)eligible, in words.
     pub reason: String,
+    /// A 95% interval around `expected_quality`: narrow where it was measured on many prompts like this
+    /// one, wide where it is estimated from other kinds of prompts or borrowed (`null`s without a quality).
+    pub quality_interval: [f32; 2],
     /// Where its expected quality comes from: `measured` (its own outcome rows in the prompt's category),
     /// `estimated from what it was measured on (...)` (it has outcome rows, but none in this prompt's category
     /// at this level), `borrowed from X` (a registry `like`, with the offset when there is one) or `none`.
@@ -93,6 +96,8 @@ struct Entrant {
     /// Index in `Policy::known`.
     known: usize,
     quality: f32,
+    /// Standard error of `quality`.
+    quality_sd: f64,
     cost: Option<f64>,
     /// Why it cannot take part (not allowed, denied, no data, no price); `None` when admitted.
     excluded: Option<String>,
@@ -104,6 +109,7 @@ impl Entrant {
     fn offer(&self) -> Offer {
         Offer {
             quality: f64::from(self.quality),
+            quality_sd: self.quality_sd,
             cost: self.cost.unwrap_or(f64::NAN),
             admitted: self.excluded.is_none(),
             tie_key: self.known,
@@ -318,6 +324,17 @@ impl Policy {
         (quality as f32, cost)
     }
 
+    /// The standard error of a known provider's expected quality `quality` for this prompt: from its own
+    /// table column, or its `like`'s plus [`super::estimate::BORROWED_EXTRA_SD`].
+    fn quality_sd_known(&self, labels: &PromptLabels, known: &Known, quality: f32) -> f64 {
+        use super::estimate::{quality_sd, BORROWED_EXTRA_SD};
+        match (known.table_index, &known.borrowed) {
+            (Some(p), _) => quality_sd(&self.table, labels, p, quality),
+            (None, Some(b)) => quality_sd(&self.table, labels, b.from, quality) + BORROWED_EXTRA_SD,
+            (None, None) => f64::NAN,
+        }
+    }
+
     /// How a known provider's quality is estimated for this prompt, in words (the candidate's
     /// `quality_source`): `measured` when the provider has outcomes in the prompt's most likely category at
     /// its level; `estimated from what it was measured on (cruxeval, math-level5)` when it has none there
@@ -429,6 +446,7 @@ impl Policy {
                 let (quality, cost) = self.estimate_of(labels, p);
                 Offer {
                     quality: f64::from(quality),
+                    quality_sd: super::estimate::quality_sd(&self.table, labels, p, quality),
                     cost: cost.unwrap_or(f64::NAN),
                     admitted: cost.is_some() && !quality.is_nan(),
                     tie_key: self.known_of_table.get(p).copied().unwrap_or(usize::MAX),
@@ -497,6 +515,7 @@ impl Policy {
             entrants.push(Entrant {
                 known: k,
                 quality,
+                quality_sd: self.quality_sd_known(labels, known, quality),
                 cost,
                 excluded,
                 quality_source: self.quality_source(labels, known),
@@ -570,6 +589,7 @@ impl Policy {
             let candidate = Candidate {
                 provider: name_of(e),
                 expected_quality: e.quality,
+                quality_interval: super::estimate::interval(e.quality, e.quality_sd),
                 expected_cost_usd: e.cost.unwrap_or(f64::NAN),
                 eligible: *verdict == Verdict::Eligible,
                 reason: candidate_reason(e, *verdict, o, ruling.best_quality, met && i == chosen),
@@ -654,11 +674,18 @@ fn candidate_reason(
             e.quality,
             o.min_quality.unwrap_or(f32::NAN)
         ),
-        Verdict::BeyondDrop => format!(
-            "expected quality {:.4} is more than max_quality_drop {} below the best {best:.4}",
-            e.quality,
-            o.max_quality_drop.unwrap_or(f32::NAN)
-        ),
+        Verdict::BeyondDrop => match o.min_confidence {
+            Some(c) => format!(
+                "expected quality {:.4} is not within max_quality_drop {} of the best {best:.4} with probability {c}",
+                e.quality,
+                o.max_quality_drop.unwrap_or(f32::NAN)
+            ),
+            None => format!(
+                "expected quality {:.4} is more than max_quality_drop {} below the best {best:.4}",
+                e.quality,
+                o.max_quality_drop.unwrap_or(f32::NAN)
+            ),
+        },
         Verdict::Eligible if chosen_by_rule => "eligible; chosen as the cheapest".to_string(),
         Verdict::Eligible => "eligible".to_string(),
     }
@@ -676,8 +703,12 @@ fn quality_key(q: f32) -> f32 {
 fn describe_target(o: &RouteOptions, best: f64) -> String {
     let mut parts = Vec::new();
     if let Some(drop) = o.max_quality_drop {
+        let confidence = o
+            .min_confidence
+            .map(|c| format!(" with probability {c}"))
+            .unwrap_or_default();
         parts.push(format!(
-            "expected quality within {drop} of the best eligible ({best:.4})"
+            "expected quality within {drop} of the best eligible ({best:.4}){confidence}"
         ));
     }
     if let Some(min) = o.min_quality {

@@ -7,7 +7,9 @@
 //! 2. `max_cost_usd`: an admitted candidate whose cost exceeds it is out;
 //! 3. `min_quality`: one whose quality is below it (by more than [`QUALITY_EPS`]) is out;
 //! 4. `max_quality_drop`: one more than the drop (plus [`QUALITY_EPS`]) below the best quality still in
-//!    is out;
+//!    is out; with `min_confidence` c, one is out unless it is within the drop of the best with
+//!    probability at least c, its quality and the best's taken as normal with their standard errors
+//!    (c = ½, or no errors, is the plain rule; the best itself always stays);
 //! 5. the cheapest candidate still in is chosen; equal costs go to the higher quality, then the smaller
 //!    `tie_key` (so the outcome never depends on the order the candidates are listed in);
 //! 6. when none is still in, the admitted candidate of best quality is chosen as a fallback (ties: the
@@ -27,6 +29,8 @@ pub struct Target {
     pub min_quality: Option<f64>,
     pub max_quality_drop: Option<f64>,
     pub max_cost_usd: Option<f64>,
+    /// With `max_quality_drop`: the probability a candidate must have of being within the drop.
+    pub min_confidence: Option<f64>,
 }
 
 impl Target {
@@ -44,6 +48,8 @@ impl Target {
 pub struct Offer {
     /// Estimated quality (NaN makes the candidate unusable, as if not admitted).
     pub quality: f64,
+    /// Standard error of `quality` (0 when unknown: the plain rule).
+    pub quality_sd: f64,
     /// Estimated cost per query in USD (NaN or infinite makes it unusable).
     pub cost: f64,
     /// Whether membership, data and price rules let it take part.
@@ -131,8 +137,30 @@ pub fn apply(offers: &[Offer], target: &Target) -> Ruling {
         .fold(f64::NEG_INFINITY, f64::max);
     if let Some(drop) = target.max_quality_drop {
         let floor = best_quality - drop.max(0.0) - QUALITY_EPS;
+        // The best's own error: the smallest among the offers at the best quality.
+        let best_sd = offers
+            .iter()
+            .zip(&verdicts)
+            .filter(|(o, v)| **v == Verdict::Eligible && o.quality == best_quality)
+            .map(|(o, _)| o.quality_sd)
+            .fold(f64::INFINITY, f64::min);
         for (o, v) in offers.iter().zip(verdicts.iter_mut()) {
-            if *v == Verdict::Eligible && o.quality < floor {
+            if *v != Verdict::Eligible || o.quality == best_quality {
+                continue;
+            }
+            let within = match target.min_confidence {
+                Some(c) => {
+                    let sd = (o.quality_sd.powi(2) + best_sd.powi(2)).sqrt();
+                    if sd.is_finite() && sd > 0.0 {
+                        normal_cdf((o.quality - (best_quality - drop.max(0.0))) / sd)
+                            >= c - QUALITY_EPS
+                    } else {
+                        o.quality >= floor
+                    }
+                }
+                None => o.quality >= floor,
+            };
+            if !within {
                 *v = Verdict::BeyondDrop;
             }
         }
@@ -159,6 +187,23 @@ pub fn apply(offers: &[Offer], target: &Target) -> Ruling {
     }
 }
 
+/// The standard normal distribution function, from the error function of Abramowitz and Stegun 7.1.26
+/// (absolute error below 1.5e-7, far below what a confidence target resolves).
+pub fn normal_cdf(z: f64) -> f64 {
+    let x = z.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.327_591_1 * x);
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let erf = 1.0 - poly * (-x * x).exp();
+    if z >= 0.0 {
+        0.5 * (1.0 + erf)
+    } else {
+        0.5 * (1.0 - erf)
+    }
+}
+
 /// Lower cost, then higher quality, then smaller tie key.
 fn cheaper_first(a: &Offer, b: &Offer) -> Ordering {
     a.cost
@@ -179,12 +224,45 @@ fn better_first(a: &Offer, b: &Offer) -> Ordering {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_confidence_target_keeps_only_candidates_surely_within_the_drop() {
+        // b is cheapest and 0.05 below a (drop 0.07): in by the plain rule.
+        let mut o = offers(&[0.80, 0.75], &[2.0, 1.0]);
+        let plain = Target::within_drop(0.07);
+        assert_eq!(apply(&o, &plain).choice, Choice::Met(1));
+        let sure = Target {
+            min_confidence: Some(0.8),
+            ..plain
+        };
+        // Without errors the confidence target is the plain rule.
+        assert_eq!(apply(&o, &sure).choice, Choice::Met(1));
+        // Precise a, uncertain b (sd 0.1): P(b >= 0.73) = Φ(0.2) = 0.58 < 0.8: out; a stays.
+        o[0].quality_sd = 0.01;
+        o[1].quality_sd = 0.1;
+        let r = apply(&o, &sure);
+        assert_eq!(r.choice, Choice::Met(0));
+        assert_eq!(r.verdicts[1], Verdict::BeyondDrop);
+        // At one half the plain rule again.
+        let half = Target {
+            min_confidence: Some(0.5),
+            ..plain
+        };
+        assert_eq!(apply(&o, &half).choice, Choice::Met(1));
+        // Measured precisely, b is in again.
+        o[1].quality_sd = 0.005;
+        assert_eq!(apply(&o, &sure).choice, Choice::Met(1));
+        assert!((normal_cdf(0.0) - 0.5).abs() < 1e-7);
+        assert!((normal_cdf(1.96) - 0.975).abs() < 1e-4);
+        assert!((normal_cdf(-1.0) - 0.158_655).abs() < 1e-5);
+    }
+
     fn offers(q: &[f64], c: &[f64]) -> Vec<Offer> {
         q.iter()
             .zip(c)
             .enumerate()
             .map(|(i, (&quality, &cost))| Offer {
                 quality,
+                quality_sd: 0.0,
                 cost,
                 admitted: true,
                 tie_key: i,
@@ -231,6 +309,7 @@ mod tests {
     fn cost_then_min_quality_then_drop_and_the_fallback() {
         let o = offers(&[0.5, 0.7, 0.9], &[1.0, 2.0, 3.0]);
         let t = Target {
+            min_confidence: None,
             max_cost_usd: Some(2.5),
             max_quality_drop: Some(0.0),
             ..Target::default()
@@ -244,6 +323,7 @@ mod tests {
             vec![Verdict::BeyondDrop, Verdict::Eligible, Verdict::OverCost]
         );
         let t = Target {
+            min_confidence: None,
             min_quality: Some(0.95),
             ..Target::default()
         };
@@ -251,6 +331,7 @@ mod tests {
         assert_eq!(r.choice, Choice::Fallback(2));
         assert!(r.verdicts.iter().all(|v| *v == Verdict::BelowMinQuality));
         let t = Target {
+            min_confidence: None,
             max_cost_usd: Some(0.5),
             ..Target::default()
         };

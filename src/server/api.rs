@@ -223,6 +223,9 @@ pub struct CandidateResponse {
     pub provider: String,
     /// Expected quality for this prompt; null when the provider has no outcome data.
     pub expected_quality: Option<f32>,
+    /// A 95% interval around `expected_quality` (low, high): narrow where measured on many prompts like
+    /// this one, wide where estimated from other kinds of prompts or borrowed; null without a quality.
+    pub quality_interval: Option<[f32; 2]>,
     /// Expected cost per query in USD; null when it cannot be estimated.
     pub expected_cost_usd: Option<f64>,
     /// Whether it met every rule.
@@ -240,6 +243,11 @@ impl From<&Candidate> for CandidateResponse {
         Self {
             provider: c.provider.clone(),
             expected_quality: finite32(c.expected_quality),
+            quality_interval: c
+                .quality_interval
+                .iter()
+                .all(|v| v.is_finite())
+                .then_some(c.quality_interval),
             expected_cost_usd: finite64(c.expected_cost_usd),
             eligible: c.eligible,
             reason: c.reason.clone(),

@@ -47,8 +47,9 @@ pub const OPTIONS_HEADER: &str = "x-triage-options";
 
 /// The fields of a `triage` options object (those of [`RouteOptions`] plus `session_id`): a misspelt
 /// option is an error, not silently ignored.
-const OPTION_FIELDS: [&str; 7] = [
+const OPTION_FIELDS: [&str; 8] = [
     "min_quality",
+    "min_confidence",
     "max_quality_drop",
     "max_cost_usd",
     "allowed_providers",
@@ -661,6 +662,7 @@ mod tests {
             min_quality: Some(0.5),
             max_quality_drop: Some(0.1),
             max_cost_usd: Some(0.01),
+            min_confidence: Some(0.8),
             allowed: Some(vec!["a".into()]),
             denied: vec!["b".into()],
             force: Some("c".into()),

@@ -162,6 +162,7 @@ mod tests {
         Candidate {
             provider: p.into(),
             expected_quality: q,
+            quality_interval: [q, q],
             expected_cost_usd: c,
             eligible: true,
             reason: "eligible".into(),

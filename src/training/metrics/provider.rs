@@ -65,6 +65,7 @@ pub fn choose_within_drop(est_q_row: &[f64], est_c_row: &[f64], drop: f64) -> us
         .enumerate()
         .map(|(i, (&quality, &cost))| rule::Offer {
             quality,
+            quality_sd: 0.0,
             cost,
             admitted: true,
             tie_key: i,
