@@ -96,11 +96,27 @@ fn check_labelled(r: &Value) {
         "expected_quality",
         "expected_cost_usd",
         "quality",
+        "quality_interval",
         "cost_usd",
         "truncated",
     ];
-    let without_file: Vec<&str> = keys.iter().copied().filter(|k| *k != "file").collect();
+    // `file` with several inputs; `turn` for a conversation with earlier user turns.
+    let without_file: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|k| *k != "file" && *k != "turn")
+        .collect();
+    if let Some(turn) = o.get("turn") {
+        assert!(turn == "continuation" || turn == "afresh", "{r}");
+    }
     assert_eq!(without_file, expected, "{r}");
+    // Each candidate's interval holds its expected quality.
+    for (p, q) in r["quality"].as_object().unwrap() {
+        if let (Some(q), Some(i)) = (q.as_f64(), r["quality_interval"][p].as_array()) {
+            let (lo, hi) = (i[0].as_f64().unwrap(), i[1].as_f64().unwrap());
+            assert!(lo <= q + 1e-6 && q <= hi + 1e-6 && lo < hi, "{p}: {r}");
+        }
+    }
     let probs = r["domain_probs"].as_object().unwrap();
     assert_eq!(
         probs.keys().map(String::as_str).collect::<Vec<_>>(),

@@ -209,6 +209,20 @@ fn a_follow_up_is_routed_with_its_task_and_thanks_stays_cheap() {
         thanks.body["provider"],
         alone("Thanks, that works!").body["provider"]
     );
+    // With a session, the follow-up is judged by its task: the session keeps its provider and never
+    // moves on the follow-up's own few words.
+    let first = json!({"prompt": task, "session_id": "lru-chat"});
+    let started = server.post("/v1/route", &first);
+    assert_eq!(
+        started.body["session"]["outcome"], "new",
+        "{:?}",
+        started.body
+    );
+    let mut next = conversation(follow_up);
+    next["session_id"] = json!("lru-chat");
+    let kept = server.post("/v1/route", &next);
+    assert_eq!(kept.body["session"]["outcome"], "kept", "{:?}", kept.body);
+    assert_eq!(kept.body["provider"], started.body["provider"]);
     // The batch endpoint reads conversations the same way.
     let batch = server.post(
         "/v1/route/batch",
