@@ -273,8 +273,8 @@ pub fn prompt_from_value(
     }
 }
 
-/// The text of a message's content: a string, or the text parts of an array.
-fn content_text(content: Option<&serde_json::Value>) -> Option<String> {
+/// The text of a message's content: a string, or the text parts of an array (`None` for anything else).
+pub fn content_text(content: Option<&serde_json::Value>) -> Option<String> {
     match content {
         Some(serde_json::Value::String(s)) => Some(s.clone()),
         Some(serde_json::Value::Array(parts)) => Some(

@@ -84,17 +84,9 @@ fn answer_text(v: &Value) -> Option<String> {
     }
 }
 
-/// Text of a message's content (a string, or the text parts of an array).
+/// Text of a message's content (a string, or the text parts of an array; empty for anything else).
 pub fn content_text(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
+    crate::input::content_text(Some(content)).unwrap_or_default()
 }
 
 /// The id of a conversation: whitespace collapsed, case folded, roles kept.
