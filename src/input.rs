@@ -64,6 +64,11 @@ impl Context {
         vec![self.earlier.join("\n\n")]
     }
 
+    /// How many texts [`Self::texts`] gives, without building them.
+    pub fn text_count(&self) -> usize {
+        usize::from(!self.earlier.is_empty())
+    }
+
     /// Tokens of the whole input, given the tokens of what was embedded (`embedded_tokens`: the last
     /// turn's and the earlier turns').
     pub fn input_tokens(&self, embedded_tokens: usize) -> usize {
@@ -472,6 +477,7 @@ not json
         assert_eq!(c.input_tokens(10), 10 + 13usize.div_ceil(4));
         let (_, single) = conversation(&m[1..2]).unwrap();
         assert!(single.texts().is_empty());
+        assert_eq!((c.text_count(), single.text_count()), (1, 0));
     }
 
     #[test]

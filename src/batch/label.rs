@@ -187,54 +187,46 @@ fn label_window(
     progress: &mut Progress,
 ) -> Result<()> {
     // Every good record's texts: its prompt (for a `messages` record, the last user turn), then, when it
-    // has earlier user turns, its context's texts.
-    let texts: Vec<String> = window
-        .iter()
-        .filter_map(|r| {
-            r.prompt.as_ref().ok().map(|p| {
-                let mut t = vec![p.clone()];
-                t.extend(r.context.texts());
-                t
-            })
-        })
-        .flatten()
-        .collect();
+    // has earlier user turns, its context's texts; `starts` holds where each good record's texts begin.
+    let mut texts: Vec<String> = Vec::new();
+    let mut starts = Vec::new();
+    for r in window.iter() {
+        if let Ok(p) = &r.prompt {
+            starts.push(texts.len());
+            texts.push(p.clone());
+            texts.extend(r.context.texts());
+        }
+    }
     let embedded = embedder.embed_detailed(&texts)?;
     if embedded.len() != texts.len() {
         return Err(Error::inference(
             "embedder returned the wrong number of vectors",
         ));
     }
-    // One-turn records are labelled in one product per head; a conversation's last turn with its context.
-    let mut starts = Vec::new();
-    let mut at = 0;
-    for r in window.iter() {
-        if r.prompt.is_ok() {
-            starts.push(at);
-            at += 1 + r.context.texts().len();
-        }
-    }
+    // The last turns are labelled in one product per head; a conversation's last turn then with its
+    // context, and every record's cost counts its whole input.
     let lasts: Vec<Embedding> = starts.iter().map(|&k| embedded[k].clone()).collect();
     let mut batch_labels = brain.label_batch(&lasts).into_iter();
     let mut labelled = Vec::with_capacity(starts.len());
-    let mut k = 0;
-    for r in window.iter() {
-        if let Ok(p) = &r.prompt {
-            let start = starts[k];
-            let own = batch_labels
-                .next()
-                .ok_or_else(|| Error::inference("embedder returned too few vectors"))?;
-            let around: Vec<&Embedding> = embedded[start + 1..start + 1 + r.context.texts().len()]
-                .iter()
-                .collect();
-            let labels = if around.is_empty() && r.context.other_bytes == 0 {
-                own
-            } else {
-                brain.label_request(p, &r.context, &embedded[start], &around)
-            };
-            labelled.push((&embedded[start], labels));
-            k += 1;
-        }
+    let good = window
+        .iter()
+        .filter_map(|r| r.prompt.as_ref().ok().map(|p| (r, p)));
+    for ((r, p), &start) in good.zip(&starts) {
+        let own = batch_labels
+            .next()
+            .ok_or_else(|| Error::inference("embedder returned too few vectors"))?;
+        let around: Vec<&Embedding> = embedded[start + 1..start + 1 + r.context.text_count()]
+            .iter()
+            .collect();
+        let labels = if around.is_empty() {
+            Labels {
+                input_tokens: r.context.input_tokens(own.input_tokens),
+                ..own
+            }
+        } else {
+            brain.label_request(p, &r.context, &embedded[start], &around)
+        };
+        labelled.push((&embedded[start], labels));
     }
     let mut labelled = labelled.into_iter();
     let defaults = RouteOptions::default();

@@ -558,13 +558,15 @@ impl Run {
             None,
         )
         .await;
-        self.after_call(s, provider, provider, &key, Kind::Answer, reply)
+        let entry = self.finished(s, provider, provider, &key, Kind::Answer, reply)?;
+        self.record(entry.clone())
             .await
-            .map(|e| e.answer.unwrap_or_default())
+            .then(|| entry.answer.unwrap_or_default())
     }
 
-    /// Journals a finished call (ok) and counts a failed one; returns the entry of a finished call.
-    async fn after_call(
+    /// The entry of a finished call, not yet journaled (`None` for a call that did not finish: out of
+    /// budget, or failed after its retries, which is counted). Every call passes here once.
+    fn finished(
         &self,
         s: &SampledItem,
         provider: &str,
@@ -577,7 +579,8 @@ impl Run {
         match reply {
             Ok(r) => {
                 self.calls.fetch_add(1, Ordering::Relaxed);
-                let entry = Entry {
+                self.show_spend();
+                Some(Entry {
                     usage: r.usage,
                     usage_estimated: r.usage.is_none(),
                     cost_pico: r.cost_pico,
@@ -585,9 +588,7 @@ impl Run {
                     latency_ms: r.latency_ms,
                     attempts: r.attempts,
                     ..self.entry(key, kind, s, provider, by, Some(r.text))
-                };
-                self.show_spend();
-                self.record(entry.clone()).await.then_some(entry)
+                })
             }
             Err(CallError::Budget) => None,
             Err(CallError::Failed { why, attempts }) => {
@@ -665,9 +666,7 @@ impl Run {
             )
             .await;
             let text = reply.as_ref().ok().map(|r| r.text.clone());
-            let mut entry = self
-                .after_call_entry(s, provider, judge, &key, reply)
-                .await?;
+            let mut entry = self.finished(s, provider, judge, &key, Kind::Judgment, reply)?;
             let text = text.unwrap_or_default();
             let parsed = match order {
                 None => {
@@ -702,40 +701,6 @@ impl Run {
             }
         }
         None
-    }
-
-    /// The unrecorded entry of a finished judge call (the caller fills the verdict and records it).
-    async fn after_call_entry(
-        &self,
-        s: &SampledItem,
-        provider: &str,
-        by: &str,
-        key: &str,
-        reply: std::result::Result<ask::Reply, CallError>,
-    ) -> Option<Entry> {
-        self.bar.inc(1);
-        match reply {
-            Ok(r) => {
-                self.calls.fetch_add(1, Ordering::Relaxed);
-                self.show_spend();
-                Some(Entry {
-                    usage: r.usage,
-                    usage_estimated: r.usage.is_none(),
-                    cost_pico: r.cost_pico,
-                    cost_usd: usd(r.cost_pico),
-                    latency_ms: r.latency_ms,
-                    attempts: r.attempts,
-                    ..self.entry(key, Kind::Judgment, s, provider, by, None)
-                })
-            }
-            Err(CallError::Budget) => None,
-            Err(CallError::Failed { why, attempts }) => {
-                self.calls
-                    .fetch_add(u64::from(attempts > 0), Ordering::Relaxed);
-                self.failed(by, why);
-                None
-            }
-        }
     }
 
     /// The team's scorer on one answer, tried at most twice.

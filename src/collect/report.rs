@@ -63,7 +63,7 @@ impl Plan {
             ..Plan::default()
         };
         let judge = judging.judge_model().and_then(|j| endpoints.get(j));
-        let answer_bytes = max_tokens as usize * PLAN_BYTES_PER_TOKEN;
+        let filler = "x".repeat(max_tokens as usize * PLAN_BYTES_PER_TOKEN);
         for s in sampled {
             *plan
                 .label_mix
@@ -80,7 +80,6 @@ impl Plan {
                     (false, None) => {}
                 }
             }
-            let filler = "x".repeat(answer_bytes);
             let (calls, messages) = match judging {
                 Judging::Single { .. } => (
                     providers.len(),

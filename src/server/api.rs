@@ -21,12 +21,7 @@ pub struct ClassifyRequest {
 }
 
 impl ClassifyRequest {
-    /// The text to embed; `Error::InvalidInput` when missing, ambiguous or blank.
-    pub fn prompt_text(&self) -> Result<String> {
-        prompt_text(self.prompt.as_deref(), self.messages.as_deref())
-    }
-
-    /// The last user turn and its conversation.
+    /// The last user turn and its conversation; `Error::InvalidInput` when missing or ambiguous.
     pub fn turns(&self) -> Result<Turns> {
         turns(self.prompt.as_deref(), self.messages.as_deref())
     }
@@ -76,6 +71,11 @@ pub struct Turns {
 }
 
 impl Turns {
+    /// How many texts [`Self::texts`] gives.
+    pub fn text_count(&self) -> usize {
+        1 + self.context.text_count()
+    }
+
     /// Every text the request is embedded as: the last turn first, then its context's texts.
     pub fn texts(&self) -> Vec<String> {
         let mut texts = vec![self.last.clone()];

@@ -181,8 +181,8 @@ pub async fn route_batch(
         .into_iter()
         .map(|item| {
             let answer = item.and_then(|(req, turns)| {
-                let embedded: Vec<_> = embeddings.by_ref().take(turns.texts().len()).collect();
-                if embedded.len() != turns.texts().len() {
+                let embedded: Vec<_> = embeddings.by_ref().take(turns.text_count()).collect();
+                if embedded.len() != turns.text_count() {
                     return Err(Error::inference("batch embedding count mismatch").into());
                 }
                 service::decide(&state, &brain, &req, &embedded, &turns).map_err(ApiError::from)
