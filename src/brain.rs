@@ -20,9 +20,9 @@ pub struct Brain {
     pub heads: Heads,
     pub policy: Policy,
     pub manifest: Manifest,
-    /// The known providers with no `upstream` in the registry, found once at load: the proxy cannot
-    /// forward to them, so its routing leaves them out.
-    pub without_upstream: Vec<String>,
+    /// The known providers the proxy cannot reach, with why (no `upstream` in the registry, or its API key
+    /// variable unset), found once at load: its routing excludes them with that reason.
+    pub unreachable: std::collections::BTreeMap<String, String>,
 }
 
 impl Brain {
@@ -50,27 +50,56 @@ impl Brain {
             registry,
             with_recommended_drop(defaults, &a.manifest),
         )?;
-        let without_upstream = policy
+        // Whether an environment variable is set is read once here (a running process's environment
+        // does not change); a reload reads it again.
+        let unreachable = policy
             .known_providers()
-            .filter(|name| {
-                policy
+            .filter_map(|name| {
+                let why = match policy
                     .registry()
                     .get(name)
-                    .is_none_or(|p| p.upstream.is_none())
+                    .and_then(|p| p.upstream.as_ref())
+                {
+                    None => "no upstream in providers.toml (the proxy cannot reach it)".to_string(),
+                    Some(u) => match &u.api_key_env {
+                        Some(var) if std::env::var_os(var).is_none_or(|v| v.is_empty()) => {
+                            format!("API key variable {var} is unset")
+                        }
+                        _ => return None,
+                    },
+                };
+                Some((name.to_string(), why))
             })
-            .map(str::to_string)
             .collect();
         Ok(Self {
             heads: a.heads,
             policy,
             manifest: a.manifest,
-            without_upstream,
+            unreachable,
         })
     }
 
     /// Whether at least one known provider has an upstream to forward to.
     pub fn has_upstreams(&self) -> bool {
-        self.without_upstream.len() < self.policy.known_providers().count()
+        self.policy.known_providers().any(|name| {
+            self.policy
+                .registry()
+                .get(name)
+                .is_some_and(|p| p.upstream.is_some())
+        })
+    }
+
+    /// The providers with an upstream whose API key variable is unset (`name (VAR)`), for the start-up log.
+    pub fn unset_keys(&self) -> Vec<String> {
+        self.policy
+            .registry()
+            .iter()
+            .filter(|p| self.unreachable.contains_key(&p.name))
+            .filter_map(|p| {
+                let var = p.upstream.as_ref()?.api_key_env.as_ref()?;
+                Some(format!("{} ({var})", p.name))
+            })
+            .collect()
     }
 
     /// Labels one embedded prompt.

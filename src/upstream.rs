@@ -129,6 +129,8 @@ pub fn redact(text: &[u8], secret: Option<&str>) -> Bytes {
 pub struct SseModelRewriter {
     model: String,
     pending: Vec<u8>,
+    /// Ids of the tool calls seen in the events passed on so far (taken by [`Self::take_tool_call_ids`]).
+    tool_call_ids: Vec<String>,
 }
 
 /// Bytes held while waiting for an event's end before they are passed on as they are: a stream that
@@ -141,7 +143,13 @@ impl SseModelRewriter {
         Self {
             model: model.into(),
             pending: Vec::new(),
+            tool_call_ids: Vec::new(),
         }
+    }
+
+    /// The ids of the tool calls the stream has started since the last call (`choices[].delta.tool_calls[].id`).
+    pub fn take_tool_call_ids(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.tool_call_ids)
     }
 
     /// Takes the next bytes of the stream; returns the complete events among what has arrived,
@@ -169,7 +177,7 @@ impl SseModelRewriter {
         }
     }
 
-    fn rewrite(&self, events: &[u8]) -> Vec<u8> {
+    fn rewrite(&mut self, events: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(events.len() + 32);
         for line in events.split_inclusive(|&b| b == b'\n') {
             out.extend_from_slice(&self.rewrite_line(line));
@@ -177,7 +185,7 @@ impl SseModelRewriter {
         out
     }
 
-    fn rewrite_line(&self, line: &[u8]) -> Vec<u8> {
+    fn rewrite_line(&mut self, line: &[u8]) -> Vec<u8> {
         let body_end = line
             .iter()
             .rposition(|&b| b != b'\n' && b != b'\r')
@@ -190,6 +198,15 @@ impl SseModelRewriter {
         let Ok(serde_json::Value::Object(mut event)) = serde_json::from_slice(payload) else {
             return line.to_vec();
         };
+        let ids = event
+            .get("choices")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.get("delta")?.get("tool_calls")?.as_array())
+            .flatten()
+            .filter_map(|call| call.get("id").and_then(serde_json::Value::as_str));
+        self.tool_call_ids.extend(ids.map(str::to_string));
         if !event.contains_key("model") {
             return line.to_vec();
         }

@@ -175,6 +175,16 @@ fn models_for(stub: &Stub, dir: &Path) -> (PathBuf, Vec<Provider>) {
 
 /// `triage serve` on a free port with `args`, ready.
 fn start_triage(models: &Path, providers: &[Provider], args: &[&str]) -> (Proc, String) {
+    start_triage_with_keys(models, providers, args, |_| true)
+}
+
+/// As [`start_triage`], setting only the API keys of the providers `has_key` accepts.
+fn start_triage_with_keys(
+    models: &Path,
+    providers: &[Provider],
+    args: &[&str],
+    has_key: impl Fn(&Provider) -> bool,
+) -> (Proc, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_triage"));
     cmd.args([
         "serve",
@@ -191,7 +201,7 @@ fn start_triage(models: &Path, providers: &[Provider], args: &[&str]) -> (Proc, 
     .env("HF_HUB_OFFLINE", "1")
     .env("TRIAGE_THREADS", "2")
     .env("TRIAGE_LOG", "warn");
-    for p in providers {
+    for p in providers.iter().filter(|p| has_key(p)) {
         cmd.env(&p.key_env, &p.key);
     }
     let (proc, rx) = Proc::spawn(cmd);
@@ -630,6 +640,30 @@ fn a_litellm_proxy_with_the_triage_plugin() {
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(calls[0]["tag"], by_name(&providers, &chosen).tag.as_str());
 
+    // A tools request lands on a tool-capable provider: the plugin passes the request's needs to triage.
+    let message = "What's the weather like in Paris today?";
+    let out = openai_tools_with_key(&v1, MASTER_KEY, message, false);
+    assert!(out["error"].is_null(), "{out}\n{}", litellm.log_text());
+    let calls = new_requests(&stub, &mut seen);
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    for call in &calls {
+        let tag = call["tag"].as_str().unwrap();
+        let provider = providers.iter().find(|p| p.tag == tag).unwrap();
+        assert!(
+            TOOL_CAPABLE.contains(&provider.name.as_str()),
+            "{} cannot call tools: {out}",
+            provider.name
+        );
+        assert!(call["tools"].is_array(), "{call}");
+    }
+    assert!(
+        out["final"]["content"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("with sunny, 21 C"),
+        "{out}"
+    );
+
     // Streaming through LiteLLM arrives in several chunks, as they are produced. LiteLLM sets up its
     // stream handling on the first streamed request; on a loaded machine that one-off work has taken
     // longer than the stub's whole stream (every chunk then reached the client at once), so a first
@@ -691,4 +725,311 @@ fn a_litellm_proxy_with_the_triage_plugin() {
         std::thread::sleep(Duration::from_millis(100));
     }
     litellm.stop();
+}
+
+/// The openai client's whole tool flow (tool call, tool result, final answer) through `base_url`.
+fn openai_tools(base_url: &str, message: &str, stream: bool) -> Value {
+    openai_tools_with_key(base_url, "sk-client-side-unused", message, stream)
+}
+
+fn openai_tools_with_key(base_url: &str, api_key: &str, message: &str, stream: bool) -> Value {
+    let out = Command::new(python())
+        .arg(e2e("openai_tools.py"))
+        .args(["--base-url", base_url, "--api-key", api_key])
+        .args(["--model", "triage", "--message", message])
+        .args(stream.then_some("--stream"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openai tool client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A `/v1/route` answer (or error body) and its status.
+fn route_body(base: &str, body: Value) -> (u16, Value) {
+    match ureq::post(&format!("{base}/v1/route")).send_json(body) {
+        Ok(r) => (r.status(), r.into_json().unwrap()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// A raw chat completion through the proxy: status and body.
+fn proxy_post(v1: &str, body: Value) -> (u16, Value) {
+    match ureq::post(&format!("{v1}/chat/completions")).send_json(body) {
+        Ok(r) => (r.status(), r.into_json().unwrap()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Why `provider` was excluded from a decision (`/v1/route` candidates), if it was.
+fn excluded_why<'a>(decision: &'a Value, provider: &str) -> Option<&'a str> {
+    decision["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["provider"] == provider)
+        .and_then(|c| c["excluded"].as_str())
+}
+
+/// The default set's providers that the vendored price map (or the registry) says can call tools.
+const TOOL_CAPABLE: [&str; 6] = [
+    "gpt-4o-2024-08-06",
+    "gpt-4o-mini-2024-07-18",
+    "claude-3-5-sonnet-20241022",
+    "claude-3-5-haiku-20241022",
+    "gemini-1.5-pro",
+    "gemini-1.5-flash",
+];
+
+#[test]
+fn agent_requests_go_only_where_they_can_be_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = Stub::start(dir.path());
+    let (models, providers) = models_for(&stub, dir.path());
+    // gpt-4o mini gets a tiny window (to see a long input exclude it); Qwen's key variable is unset.
+    let registry_path = models.join("providers.toml");
+    let text = std::fs::read_to_string(&registry_path).unwrap();
+    let mut registry: toml::Table = toml::from_str(&text).unwrap();
+    for entry in registry["provider"].as_array_mut().unwrap() {
+        let t = entry.as_table_mut().unwrap();
+        if t["name"].as_str() == Some("gpt-4o-mini-2024-07-18") {
+            t.insert("context_tokens".into(), 64.into());
+        }
+    }
+    std::fs::write(&registry_path, toml::to_string(&registry).unwrap()).unwrap();
+    let keyless = by_name(&providers, "Qwen2.5-72B-Instruct").clone();
+    let log_dir = dir.path().join("decision-log");
+    let (mut triage, base) = start_triage_with_keys(
+        &models,
+        &providers,
+        &[
+            "--proxy",
+            "--no-feedback",
+            "--decision-log-dir",
+            log_dir.to_str().unwrap(),
+        ],
+        |p| p.name != keyless.name,
+    );
+    let v1 = format!("{base}/v1");
+    let mut seen = 0;
+    // At start-up, the provider without its key is named.
+    assert!(
+        triage.log_text().contains("API key variables unset")
+            && triage.log_text().contains(&keyless.name),
+        "{}",
+        triage.log_text()
+    );
+
+    // Without tools this everyday question goes to a cheap model that cannot call tools.
+    let message = "What's the weather like in Paris today?";
+    let plain = route(&base, message);
+    let cheap = plain["provider"].as_str().unwrap().to_string();
+    assert!(!TOOL_CAPABLE.contains(&cheap.as_str()), "{plain}");
+
+    for stream in [false, true] {
+        let out = openai_tools(&v1, message, stream);
+        assert!(out["error"].is_null(), "{out}");
+        let first = &out["first"];
+        let provider = first["model"].as_str().unwrap().to_string();
+        assert!(TOOL_CAPABLE.contains(&provider.as_str()), "{out}");
+        let p = by_name(&providers, &provider);
+        let calls = first["tool_calls"].as_array().unwrap();
+        assert_eq!(calls.len(), 1, "{out}");
+        assert!(
+            calls[0]["id"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("call_{}_", p.tag)),
+            "{out}"
+        );
+        assert_eq!(calls[0]["name"], "get_weather");
+        assert_eq!(calls[0]["arguments"], r#"{"city": "Paris"}"#, "{out}");
+        if stream {
+            // The call's deltas came event by event.
+            assert!(first["chunks"].as_u64().unwrap() >= 4, "{out}");
+        } else {
+            // The answer explains itself: labels, reason, who was left out and why.
+            let t = &first["triage"];
+            assert!(t["labels"]["domain"].is_string(), "{t}");
+            assert!(t["reason"].as_str().unwrap().contains("cheapest"), "{t}");
+            let excluded = t["excluded"].as_array().unwrap();
+            let why = |name: &str| {
+                excluded
+                    .iter()
+                    .find(|e| e["provider"] == name)
+                    .map(|e| e["why"].as_str().unwrap().to_string())
+            };
+            assert_eq!(why(&cheap).as_deref(), Some("no tool calling"), "{t}");
+            assert!(
+                why(&keyless.name).unwrap().contains(&keyless.key_env),
+                "{t}"
+            );
+        }
+        // The tool's result went back to the provider that made the call, and it answered.
+        let final_ = &out["final"];
+        assert_eq!(final_["status"], 200, "{out}");
+        assert_eq!(final_["model"], provider.as_str(), "{out}");
+        assert_eq!(
+            final_["content"],
+            format!("answer from {provider} with sunny, 21 C"),
+            "{out}"
+        );
+        let stub_calls = new_requests(&stub, &mut seen);
+        let tags: Vec<&str> = stub_calls
+            .iter()
+            .map(|c| c["tag"].as_str().unwrap())
+            .collect();
+        assert_eq!(tags, [p.tag.as_str(), p.tag.as_str()], "{stub_calls:?}");
+        assert!(stub_calls.iter().all(|c| c["tools"].is_array()));
+        let id = final_["headers"]["x-triage-decision-id"].as_str().unwrap();
+        let line = decision_log_line(&log_dir, id);
+        assert!(
+            line["reason"]
+                .as_str()
+                .unwrap()
+                .contains("continues the tool calls"),
+            "{line}"
+        );
+        assert!(line["excluded"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["provider"] == cheap.as_str() && e["why"] == "no tool calling"));
+    }
+
+    // An image part goes to a provider that sees images; one that does not is excluded, saying so.
+    let image = json!({"messages": [{"role": "user", "content": [
+        {"type": "text", "text": "What is in this picture?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    ]}]});
+    let (status, d) = route_body(&base, image.clone());
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(
+        excluded_why(&d, "claude-3-5-haiku-20241022"),
+        Some("no image input")
+    );
+    assert_eq!(
+        excluded_why(&d, "Meta-Llama-3.1-8B-Instruct"),
+        Some("no image input")
+    );
+    let provider = d["provider"].as_str().unwrap();
+    assert!(excluded_why(&d, provider).is_none());
+    assert!(
+        [
+            "gpt-4o-2024-08-06",
+            "gpt-4o-mini-2024-07-18",
+            "claude-3-5-sonnet-20241022",
+            "gemini-1.5-pro",
+            "gemini-1.5-flash"
+        ]
+        .contains(&provider),
+        "{d}"
+    );
+    // The same through the proxy.
+    let mut body = image.clone();
+    body["model"] = json!("triage");
+    let (status, answer) = proxy_post(&v1, body);
+    assert_eq!(status, 200, "{answer}");
+    let answered = answer["model"].as_str().unwrap();
+    assert!(excluded_why(&d, answered).is_none(), "{answer}");
+    assert_ne!(answered, "claude-3-5-haiku-20241022");
+    new_requests(&stub, &mut seen);
+
+    // A JSON schema goes only to providers that keep one.
+    let (status, d) = route_body(
+        &base,
+        json!({"prompt": "List three fruits.", "response_format": {"type": "json_schema",
+            "json_schema": {"name": "fruits", "schema": {"type": "object"}}}}),
+    );
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(
+        excluded_why(&d, "Meta-Llama-3.1-8B-Instruct"),
+        Some("no JSON schema output")
+    );
+    // An input longer than a provider's window, and max_tokens above its output limit, exclude it.
+    let long =
+        "Please summarise the following notes about the quarterly planning meeting. ".repeat(12);
+    let (_, d) = route_body(&base, json!({"prompt": long}));
+    assert!(
+        excluded_why(&d, "gpt-4o-mini-2024-07-18")
+            .unwrap()
+            .contains("64-token window"),
+        "{d}"
+    );
+    let (_, d) = route_body(
+        &base,
+        json!({"prompt": "Write a long story.", "max_tokens": 20000}),
+    );
+    assert!(
+        excluded_why(&d, "gpt-4o-2024-08-06")
+            .unwrap()
+            .contains("output limit of 16384"),
+        "{d}"
+    );
+
+    // Nobody can serve it: 422 naming each provider's reason.
+    let (status, e) = route_body(
+        &base,
+        json!({"prompt": "Weather in Rome?", "tools": [{"type": "function", "function": {"name": "get_weather"}}],
+               "allowed_providers": ["Meta-Llama-3.1-8B-Instruct", "Meta-Llama-3.1-70B-Instruct"]}),
+    );
+    assert_eq!(status, 422, "{e}");
+    let m = e["error"]["message"].as_str().unwrap();
+    assert!(
+        m.contains("Meta-Llama-3.1-8B-Instruct: no tool calling")
+            && m.contains("Meta-Llama-3.1-70B-Instruct: no tool calling"),
+        "{m}"
+    );
+
+    // Malformed agent fields: 422 in the usual shape, for /v1/route and the proxy alike.
+    for bad in [
+        json!({"tools": "get_weather"}),
+        json!({"tools": [{"type": "function", "function": {}}]}),
+        json!({"response_format": {"type": "xml"}}),
+        json!({"tool_choice": "required"}),
+        json!({"max_tokens": -5}),
+    ] {
+        let mut body = bad.clone();
+        body["messages"] = json!([{"role": "user", "content": "hi"}]);
+        let (status, e) = route_body(&base, body.clone());
+        assert_eq!(status, 422, "{bad}: {e}");
+        assert_eq!(e["error"]["type"], "invalid_request", "{e}");
+        body["model"] = json!("triage");
+        let (status, e) = proxy_post(&v1, body);
+        assert_eq!(status, 422, "{bad}: {e}");
+        assert!(e["error"]["message"].is_string(), "{e}");
+    }
+
+    // A forced provider the proxy cannot reach is an error, never a substitute.
+    for (forced, why) in [
+        ("gpt-4o-2024-05-13", "no upstream"),
+        (keyless.name.as_str(), keyless.key_env.as_str()),
+    ] {
+        let (status, e) = proxy_post(
+            &v1,
+            json!({"model": "triage", "messages": [{"role": "user", "content": "hi"}],
+                   "triage": {"force_provider": forced}}),
+        );
+        assert_eq!(status, 422, "{e}");
+        let m = e["error"]["message"].as_str().unwrap();
+        assert!(
+            m.contains("cannot force provider") && m.contains(why),
+            "{m}"
+        );
+    }
+    assert!(
+        new_requests(&stub, &mut seen).is_empty(),
+        "nothing was forwarded"
+    );
+    triage.stop();
+    assert!(
+        !triage.log_text().contains("fell over"),
+        "no fallover happened: {}",
+        triage.log_text()
+    );
 }

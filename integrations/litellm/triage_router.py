@@ -37,6 +37,7 @@ log = logging.getLogger("triage_router")
 # The request fields triage may read: only what it needs to label the prompt and apply the options.
 _OPTION_FIELDS = {
     "min_quality",
+    "min_confidence",
     "max_quality_drop",
     "max_cost_usd",
     "allowed_providers",
@@ -44,6 +45,18 @@ _OPTION_FIELDS = {
     "force_provider",
     "session_id",
 }
+
+# The chat fields that say what the request needs from a provider (tools, images are in the messages,
+# a JSON schema, its output limit): triage routes only to providers that can serve them.
+_NEED_FIELDS = (
+    "tools",
+    "functions",
+    "tool_choice",
+    "parallel_tool_calls",
+    "response_format",
+    "max_tokens",
+    "max_completion_tokens",
+)
 
 
 class TriageRouter(CustomLogger):
@@ -93,17 +106,21 @@ class TriageRouter(CustomLogger):
         if self.allowed and "allowed_providers" not in body:
             body["allowed_providers"] = self.allowed
         body["messages"] = data.get("messages") or []
+        for field in _NEED_FIELDS:
+            if data.get(field) is not None:
+                body[field] = data[field]
         requested = data["model"]
         try:
             reply = await self._http().post(f"{self.url}/v1/route", json=body, timeout=self.timeout)
-            reply.raise_for_status()
+            if reply.is_error:
+                raise _Refused(reply)
             decision = reply.json()
             provider = decision["provider"]
         except Exception as e:  # any failure of the router: the gateway carries on with its default
             provider = self.default_model
             log.warning(
                 "triage gave no decision (%s); sending model %r to the default %r",
-                type(e).__name__,
+                e if isinstance(e, _Refused) else type(e).__name__,
                 requested,
                 provider,
             )
@@ -129,6 +146,17 @@ class TriageRouter(CustomLogger):
                 metadata["triage_decision_id"] = decision.get("decision_id")
                 metadata["triage_labels"] = decision.get("labels")
         return data
+
+
+class _Refused(Exception):
+    """triage answered an error: its status and message (never secrets: triage's errors carry none)."""
+
+    def __init__(self, reply: httpx.Response) -> None:
+        try:
+            message = reply.json()["error"]["message"]
+        except Exception:
+            message = reply.text[:300]
+        super().__init__(f"triage answered {reply.status_code}: {message}")
 
 
 def _split(text: str) -> list[str]:

@@ -237,10 +237,28 @@ fn label_window(
                 let (e, labels): (&Embedding, Labels) = labelled
                     .next()
                     .ok_or_else(|| Error::inference("embedder returned too few vectors"))?;
-                let decision = brain.route(&labels, &defaults).map_err(|err| match err {
-                    Error::InvalidInput(m) => Error::Usage(format!("routing: {m}")),
-                    other => other,
-                })?;
+                let needs = record.context.needs;
+                let options = RouteOptions {
+                    needs: crate::routing::Needs {
+                        input_tokens: Some(labels.input_tokens as u64 + needs.definition_tokens),
+                        ..needs
+                    },
+                    ..defaults.clone()
+                };
+                let decision = match brain.route(&labels, &options) {
+                    Ok(d) => d,
+                    // A record that needs what no provider offers (tools, images, ...) is this record's
+                    // problem: reported in its place, and the run goes on.
+                    Err(Error::InvalidInput(m)) if needs.any_capability() => {
+                        summary.add_bad();
+                        writer.error(record.line, id, file, &format!("routing: {m}"))?;
+                        continue;
+                    }
+                    Err(Error::InvalidInput(m)) => {
+                        return Err(Error::Usage(format!("routing: {m}")))
+                    }
+                    Err(other) => return Err(other),
+                };
                 writer.label(record.line, id, file, &labels, &decision)?;
                 summary.add(&labels, &decision, e.tokens);
             }
@@ -306,6 +324,7 @@ impl LabelWriter {
                         .then_some(c.quality_interval)
                 }),
                 cost_usd: cost_map(&by_name),
+                excluded: Excluded(&by_name),
                 truncated: labels.truncated,
                 turn: labels.turn,
             })?,
@@ -388,6 +407,9 @@ struct LabelLine<'a> {
     /// Each candidate's 95% interval around its expected quality.
     quality_interval: Column<'a, Option<[f32; 2]>>,
     cost_usd: Column<'a, f64>,
+    /// `{provider: why}` for the candidates that could not take part (`no tool calling`, ...).
+    #[serde(skip_serializing_if = "Excluded::is_empty")]
+    excluded: Excluded<'a>,
     truncated: bool,
     /// Only for a conversation (`messages` with earlier user turns): `continuation` or `afresh`.
     #[serde(skip_serializing_if = "is_single")]
@@ -419,6 +441,27 @@ impl<V: Serialize, F: Fn(&Candidate) -> V> Serialize for ByProvider<'_, V, F> {
         let mut m = s.serialize_map(Some(self.0.len()))?;
         for c in self.0 {
             m.serialize_entry(&c.provider, &(self.1)(c))?;
+        }
+        m.end()
+    }
+}
+
+/// The excluded candidates and why, by name.
+struct Excluded<'a>(&'a [&'a Candidate]);
+
+impl Excluded<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(|c| c.excluded.is_none())
+    }
+}
+
+impl Serialize for Excluded<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        for c in self.0 {
+            if let Some(why) = &c.excluded {
+                m.serialize_entry(&c.provider, why)?;
+            }
         }
         m.end()
     }

@@ -398,6 +398,7 @@ mod tests {
             eligible: true,
             reason: String::new(),
             quality_source: "measured".into(),
+            excluded: None,
         }
     }
 

@@ -154,19 +154,21 @@ pub fn mixed_observed_cost(
     }
 }
 
-/// Expected cost per query from prices ($/Mtok); with a price missing, the mixed observed cost.
+/// Expected cost per query from prices ($/Mtok); with a price missing, the mixed observed cost. The
+/// expected output is at most `output_cap` tokens (the request's `max_tokens`).
 pub fn expected_cost(
     table: &RoutingTable,
     labels: &PromptLabels,
     provider: usize,
-    input_usd_per_mtok: Option<f64>,
-    output_usd_per_mtok: Option<f64>,
+    prices: (Option<f64>, Option<f64>),
+    output_cap: Option<u64>,
 ) -> Option<f64> {
-    match (input_usd_per_mtok, output_usd_per_mtok) {
-        (Some(pin), Some(pout)) => Some(
-            labels.input_tokens as f64 * pin / 1e6
-                + expected_output_tokens(table, labels, provider) * pout / 1e6,
-        ),
+    match prices {
+        (Some(pin), Some(pout)) => {
+            let output = expected_output_tokens(table, labels, provider);
+            let output = output_cap.map_or(output, |cap| output.min(cap as f64));
+            Some(labels.input_tokens as f64 * pin / 1e6 + output * pout / 1e6)
+        }
         _ => mixed_observed_cost(table, labels, provider),
     }
 }

@@ -2,6 +2,7 @@
 //! policy that applies it. Pure Rust: no candle, no tokio, no axum (the layer test enforces it).
 
 pub mod estimate;
+pub mod needs;
 pub mod options;
 pub mod policy;
 pub mod prices;
@@ -9,6 +10,7 @@ pub mod registry;
 pub mod rule;
 pub mod table;
 
+pub use needs::Needs;
 pub use options::RouteOptions;
 pub use policy::{Candidate, Decision, Policy};
 pub use registry::{ProviderEntry, ProviderRegistry};

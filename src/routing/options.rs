@@ -2,8 +2,10 @@
 //! options merge over the configured ones. The one definition of the routing knobs: the command line
 //! (`clap::Args`), the HTTP bodies (serde, OpenAPI schema) and the label report all use this struct.
 
+use super::needs::Needs;
 use super::rule::Target;
 use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
 
 /// What a caller (or the configuration, as defaults) asks of a routing decision.
 ///
@@ -43,6 +45,16 @@ pub struct RouteOptions {
     #[arg(skip)]
     #[serde(rename = "force_provider")]
     pub force: Option<String>,
+    /// What the request needs from a provider (tools, images, a JSON schema, room for its tokens): read
+    /// from the request's body by the door, never configured.
+    #[arg(skip)]
+    #[serde(skip)]
+    pub needs: Needs,
+    /// Providers the door cannot reach, with why (the proxy's providers without an upstream or whose key
+    /// variable is unset): excluded with that reason, and an error when forced.
+    #[arg(skip)]
+    #[serde(skip)]
+    pub unavailable: BTreeMap<String, String>,
 }
 
 /// `null` reads as an empty list (a client may send `"denied_providers": null`).
@@ -67,6 +79,13 @@ impl RouteOptions {
             allowed: self.allowed.clone().or_else(|| defaults.allowed.clone()),
             denied,
             force: self.force.clone().or_else(|| defaults.force.clone()),
+            needs: self.needs,
+            unavailable: defaults
+                .unavailable
+                .iter()
+                .chain(&self.unavailable)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         }
     }
 

@@ -34,6 +34,9 @@ pub struct Candidate {
     /// `estimated from what it was measured on (...)` (it has outcome rows, but none in this prompt's category
     /// at this level), `borrowed from X` (a registry `like`, with the offset when there is one) or `none`.
     pub quality_source: String,
+    /// Why it cannot take part in this decision at all (not enabled, denied, no data or price, cannot be
+    /// reached, or lacks what the request needs: `no tool calling`); `None` when it took part.
+    pub excluded: Option<String>,
 }
 
 /// The provider chosen for a prompt, and every candidate considered (sorted by expected cost ascending).
@@ -276,21 +279,39 @@ impl Policy {
 
     /// Expected quality and cost (`None`: no price or observed cost, so it cannot be chosen) of the table's
     /// provider `p` for a prompt.
-    fn estimate_of(&self, labels: &PromptLabels, p: usize) -> (f32, Option<f64>) {
+    /// `output_cap` bounds the expected output tokens (the request's `max_tokens`).
+    fn estimate_of(
+        &self,
+        labels: &PromptLabels,
+        p: usize,
+        output_cap: Option<u64>,
+    ) -> (f32, Option<f64>) {
         let known = self.known_of_table.get(p).and_then(|&k| self.known.get(k));
         (
             expected_quality(&self.table, labels, p),
-            known
-                .and_then(|k| expected_cost(&self.table, labels, p, k.input_price, k.output_price)),
+            known.and_then(|k| {
+                expected_cost(
+                    &self.table,
+                    labels,
+                    p,
+                    (k.input_price, k.output_price),
+                    output_cap,
+                )
+            }),
         )
     }
 
     /// Expected quality and cost of a known provider: measured from its table column, borrowed from its
     /// `like` (that provider's quality plus the label mixture of the per-domain offsets, clamped to [0, 1];
     /// its own prices on that provider's expected output tokens), or none.
-    fn estimate_known(&self, labels: &PromptLabels, known: &Known) -> (f32, Option<f64>) {
+    fn estimate_known(
+        &self,
+        labels: &PromptLabels,
+        known: &Known,
+        output_cap: Option<u64>,
+    ) -> (f32, Option<f64>) {
         if let Some(p) = known.table_index {
-            return self.estimate_of(labels, p);
+            return self.estimate_of(labels, p, output_cap);
         }
         let Some(b) = &known.borrowed else {
             return (f32::NAN, None);
@@ -315,8 +336,8 @@ impl Policy {
                 &self.table,
                 labels,
                 b.from,
-                known.input_price,
-                known.output_price,
+                (known.input_price, known.output_price),
+                output_cap,
             ),
             // Never the measured provider's observed cost: it is priced differently.
             _ => None,
@@ -425,7 +446,7 @@ impl Policy {
         (0..self.table.providers.len())
             .zip(&self.table.providers)
             .map(|(p, stats)| {
-                let (expected_quality, expected_cost_usd) = self.estimate_of(labels, p);
+                let (expected_quality, expected_cost_usd) = self.estimate_of(labels, p, None);
                 Estimate {
                     provider: stats.name.clone(),
                     expected_quality,
@@ -443,7 +464,7 @@ impl Policy {
         providers
             .iter()
             .map(|&p| {
-                let (quality, cost) = self.estimate_of(labels, p);
+                let (quality, cost) = self.estimate_of(labels, p, None);
                 Offer {
                     quality: f64::from(quality),
                     quality_sd: super::estimate::quality_sd(&self.table, labels, p, quality),
@@ -463,6 +484,17 @@ impl Policy {
         self.table
             .check_labels(labels)
             .map_err(Error::InvalidInput)?;
+        // Tool definitions and a JSON schema are input the provider reads (and bills) too.
+        let with_definitions;
+        let labels = if o.needs.definition_tokens > 0 {
+            with_definitions = PromptLabels {
+                input_tokens: labels.input_tokens + o.needs.definition_tokens as usize,
+                ..labels.clone()
+            };
+            &with_definitions
+        } else {
+            labels
+        };
         let entrants = self.eligibility(labels, &o);
         let offers: Vec<Offer> = entrants.iter().map(Entrant::offer).collect();
         let ruling = rule::apply(&offers, &o.target());
@@ -493,7 +525,7 @@ impl Policy {
             if !(known.enabled || in_allowed == Some(true) || forced == Some(name)) {
                 continue;
             }
-            let (quality, cost) = self.estimate_known(labels, known);
+            let (quality, cost) = self.estimate_known(labels, known, o.needs.max_output_tokens);
             let excluded = match in_allowed {
                 Some(true) => None,
                 _ if !known.enabled => Some("not enabled in the registry"),
@@ -511,7 +543,8 @@ impl Policy {
                     "no price: cannot be chosen (no registry or table price, no observed cost)",
                 )
             })
-            .map(str::to_string);
+            .map(str::to_string)
+            .or_else(|| self.unservable(name, o));
             entrants.push(Entrant {
                 known: k,
                 quality,
@@ -522,6 +555,18 @@ impl Policy {
             });
         }
         entrants
+    }
+
+    /// Why provider `name` cannot serve this request at all, whatever the target: the door cannot reach it,
+    /// or it lacks what the request needs (tools, images, ...; unknown counts as lacking).
+    fn unservable(&self, name: &str, o: &RouteOptions) -> Option<String> {
+        if let Some(why) = o.unavailable.get(name) {
+            return Some(why.clone());
+        }
+        match self.registry.get(name) {
+            Some(entry) => o.needs.unmet(entry),
+            None => o.needs.unmet(&super::registry::ProviderEntry::named(name)),
+        }
     }
 
     /// Explanation step: the chosen provider (a forced one overrides the rule), the decision's reason and
@@ -539,6 +584,11 @@ impl Policy {
                 .unwrap_or_default()
         };
         let (chosen, reason) = if let Some(name) = o.force.as_deref() {
+            if let Some(why) = self.unservable(name, o) {
+                return Err(Error::InvalidInput(format!(
+                    "cannot force provider `{name}`: {why}"
+                )));
+            }
             match entrants
                 .iter()
                 .position(|e| name_of(e) == name && !e.quality.is_nan())
@@ -594,6 +644,7 @@ impl Policy {
                 eligible: *verdict == Verdict::Eligible,
                 reason: candidate_reason(e, *verdict, o, ruling.best_quality, met && i == chosen),
                 quality_source: e.quality_source.clone(),
+                excluded: e.excluded.clone(),
             };
             if i == chosen {
                 decision = Some((

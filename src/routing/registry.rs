@@ -65,6 +65,60 @@ pub struct ProviderEntry {
     /// Where `triage serve --proxy` forwards the prompts routed to this provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<Upstream>,
+    /// What it can serve (tools, images, JSON schemas); unset ones come from its `price_key`'s entry in the
+    /// price file, else are unknown.
+    #[serde(default, skip_serializing_if = "Capabilities::is_unknown")]
+    pub capabilities: Capabilities,
+    /// Its input window in tokens; else the price file's `max_input_tokens`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_tokens: Option<u64>,
+    /// The most tokens it answers with; else the price file's `max_output_tokens`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u64>,
+}
+
+/// What a provider can serve: `capabilities = { tools = true, vision = false, json_schema = true }`. `None`
+/// (not said here nor in the price file) is unknown, and a request that needs it is not sent there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capabilities {
+    /// Function / tool calling (`tools`, `functions`, and conversations holding tool calls).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<bool>,
+    /// Several tool calls in one answer (`parallel_tool_calls: true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel_tools: Option<bool>,
+    /// A `tool_choice` that forces a call (`"required"` or a named function).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<bool>,
+    /// Image parts in messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vision: Option<bool>,
+    /// Audio parts in messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<bool>,
+    /// `response_format: {"type": "json_schema", ...}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_schema: Option<bool>,
+}
+
+impl Capabilities {
+    /// Whether nothing is known.
+    pub fn is_unknown(&self) -> bool {
+        *self == Capabilities::default()
+    }
+
+    /// `self`'s known values, the rest from `other`.
+    pub fn or(self, other: Capabilities) -> Capabilities {
+        Capabilities {
+            tools: self.tools.or(other.tools),
+            parallel_tools: self.parallel_tools.or(other.parallel_tools),
+            tool_choice: self.tool_choice.or(other.tool_choice),
+            vision: self.vision.or(other.vision),
+            audio: self.audio.or(other.audio),
+            json_schema: self.json_schema.or(other.json_schema),
+        }
+    }
 }
 
 /// A provider's OpenAI-compatible endpoint (`upstream = { base_url = "...", api_key_env = "..." }`).
@@ -104,6 +158,9 @@ impl ProviderEntry {
             like_offset: None,
             like_domain_offsets: BTreeMap::new(),
             upstream: None,
+            capabilities: Capabilities::default(),
+            context_tokens: None,
+            max_output_tokens: None,
         }
     }
 
@@ -309,7 +366,8 @@ fn valid_price(v: f64) -> bool {
     v.is_finite() && v >= 0.0
 }
 
-/// Fills each entry's unset prices from its `price_key`; a key the map lacks is an error.
+/// Fills each entry's unset prices, capabilities and limits from its `price_key`; a key the map has no
+/// prices for is an error.
 fn fill_from_price_map(
     providers: &mut [ProviderEntry],
     map: &PriceMap,
@@ -317,6 +375,11 @@ fn fill_from_price_map(
 ) -> std::result::Result<(), String> {
     for p in providers.iter_mut() {
         let Some(key) = &p.price_key else { continue };
+        if let Some(facts) = map.facts(key) {
+            p.capabilities = p.capabilities.or(facts.capabilities);
+            p.context_tokens = p.context_tokens.or(facts.max_input_tokens);
+            p.max_output_tokens = p.max_output_tokens.or(facts.max_output_tokens);
+        }
         let prices = map.get(key).ok_or_else(|| {
             format!(
                 "provider `{}`: price_key `{key}` has no input and output token prices in {file}",

@@ -42,16 +42,64 @@ pub struct RouteRequest {
     pub options: RouteOptions,
     /// Conversation id: the conversation keeps its provider for the session TTL and only moves up.
     pub session_id: Option<String>,
+    /// OpenAI tool definitions: only providers that can call tools are eligible.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub tools: Option<serde_json::Value>,
+    /// OpenAI's older `functions`: as `tools`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub functions: Option<serde_json::Value>,
+    /// `"none"`, `"auto"`, `"required"` or a named function; the last two need a provider that honours a
+    /// forced tool choice.
+    #[schema(value_type = Option<Object>)]
+    pub tool_choice: Option<serde_json::Value>,
+    /// `true` needs a provider that makes parallel tool calls.
+    #[schema(value_type = Option<bool>)]
+    pub parallel_tool_calls: Option<serde_json::Value>,
+    /// `{"type": "json_schema", ...}` needs a provider that keeps a JSON schema.
+    #[schema(value_type = Option<Object>)]
+    pub response_format: Option<serde_json::Value>,
+    /// The answer's token limit: providers whose output limit is lower are excluded, and the expected
+    /// cost counts at most this many output tokens.
+    #[schema(value_type = Option<u64>)]
+    pub max_tokens: Option<serde_json::Value>,
+    /// As `max_tokens` (wins over it).
+    #[schema(value_type = Option<u64>)]
+    pub max_completion_tokens: Option<serde_json::Value>,
 }
 
 impl RouteRequest {
+    /// What the request needs from a provider, read as the proxy reads a chat body (the input's token
+    /// count is filled in once it is labelled).
+    pub fn needs(&self) -> Result<crate::routing::Needs> {
+        let mut body = serde_json::Map::new();
+        let fields = [
+            ("tools", &self.tools),
+            ("functions", &self.functions),
+            ("tool_choice", &self.tool_choice),
+            ("parallel_tool_calls", &self.parallel_tool_calls),
+            ("response_format", &self.response_format),
+            ("max_tokens", &self.max_tokens),
+            ("max_completion_tokens", &self.max_completion_tokens),
+        ];
+        for (key, value) in fields {
+            if let Some(v) = value {
+                body.insert(key.to_string(), v.clone());
+            }
+        }
+        if let Some(m) = &self.messages {
+            body.insert("messages".into(), serde_json::Value::Array(m.clone()));
+        }
+        crate::input::chat_needs(&body).map_err(Error::InvalidInput)
+    }
+
     /// The last user turn and its conversation.
     pub fn turns(&self) -> Result<Turns> {
         turns(self.prompt.as_deref(), self.messages.as_deref())
     }
 
-    /// Checks what the policy does not: the session id.
+    /// Checks what the policy does not: the session id and the chat fields.
     pub fn check(&self) -> Result<()> {
+        self.needs()?;
         if let Some(id) = &self.session_id {
             if id.is_empty() || id.len() > MAX_SESSION_ID_BYTES {
                 return Err(Error::InvalidInput(format!(
@@ -236,6 +284,11 @@ pub struct CandidateResponse {
     /// `estimated from what it was measured on (…)` (outcome rows in other categories only), `borrowed from X …`
     /// (a registry `like`) or `none`.
     pub quality_source: String,
+    /// Why it could not take part at all (`no tool calling`, `not enabled in the registry`, `API key
+    /// variable OPENAI_API_KEY is unset`, ...); absent when it took part.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "no tool calling")]
+    pub excluded: Option<String>,
 }
 
 impl From<&Candidate> for CandidateResponse {
@@ -252,6 +305,7 @@ impl From<&Candidate> for CandidateResponse {
             eligible: c.eligible,
             reason: c.reason.clone(),
             quality_source: c.quality_source.clone(),
+            excluded: c.excluded.clone(),
         }
     }
 }

@@ -14,7 +14,7 @@ use utoipa::OpenApi;
 #[derive(OpenApi)]
 #[openapi(
     info(
-        title = "triage sidecar",
+        title = "triage sidecar and proxy",
         description = "Labels a prompt's domain and difficulty and names the cheapest provider that meets a quality target. Errors are {\"error\": {\"type\", \"message\"}}."
     ),
     paths(
@@ -23,7 +23,9 @@ use utoipa::OpenApi;
         super::handlers::route_batch,
         super::handlers::feedback,
         super::handlers::health,
-        super::handlers::metrics_text
+        super::handlers::metrics_text,
+        super::proxy::chat_completions,
+        super::proxy::models
     ),
     components(schemas(
         ClassifyRequest,
@@ -40,11 +42,14 @@ use utoipa::OpenApi;
         FeedbackResponse,
         ErrorResponse,
         ErrorDetail,
-        HealthResponse
+        HealthResponse,
+        super::proxy::ProxyChatRequest,
+        super::proxy::ProxyTriage
     )),
     tags(
         (name = "triage", description = "Classify and route prompts"),
-        (name = "ops", description = "Health and metrics")
+        (name = "ops", description = "Health and metrics"),
+        (name = "proxy", description = "OpenAI-compatible proxy (`triage serve --proxy`)")
     )
 )]
 pub struct ApiDoc;

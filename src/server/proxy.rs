@@ -14,7 +14,7 @@
 //! - API keys are read from the environment at each attempt and never written anywhere else: not to
 //!   logs, errors (a provider's error body is redacted), metrics or the decision log.
 
-use super::api::RouteRequest;
+use super::api::{ErrorResponse, RouteRequest, SessionResponse};
 use super::error::ApiError;
 use super::feedback::FeedbackLog;
 use super::metrics::ATTEMPTS;
@@ -80,6 +80,7 @@ struct Plan {
     stream: bool,
     decision_id: Option<String>,
     labels: Option<LoggedLabels>,
+    explanation: Option<Explanation>,
     targets: Vec<Target>,
     routing_ms: f64,
 }
@@ -89,6 +90,23 @@ struct LoggedLabels {
     domain: String,
     level: String,
     difficulty: f32,
+    turn: crate::labels::Turn,
+}
+
+/// Why the decision went as it did: the answer's `triage` object and the decision log carry it.
+#[derive(Debug, Clone, Default, Serialize)]
+struct Explanation {
+    reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<SessionResponse>,
+    /// Every provider that could not take part, with why (`no tool calling`, an unset key, ...).
+    excluded: Vec<Excluded>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Excluded {
+    provider: String,
+    why: String,
 }
 
 /// One attempt, as the decision log and the error message tell it.
@@ -113,6 +131,8 @@ struct DecisionLogRecord<'a> {
     routed: bool,
     stream: bool,
     labels: Option<&'a LoggedLabels>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    explanation: Option<&'a Explanation>,
     /// The provider routing chose (the first tried).
     chosen: Option<&'a str>,
     /// The provider whose answer was forwarded; null when none answered.
@@ -125,7 +145,72 @@ struct DecisionLogRecord<'a> {
 
 type Body = Result<Bytes, BytesRejection>;
 
+/// An OpenAI chat completion request as the proxy reads it (every other field is forwarded unchanged).
+#[derive(utoipa::ToSchema)]
+pub struct ProxyChatRequest {
+    /// `triage` or `auto` to route; a provider's name (or alias) to pass through to it.
+    #[schema(example = "triage")]
+    pub model: String,
+    /// OpenAI chat messages (text, image and audio parts, assistant `tool_calls`, `tool` results).
+    #[schema(value_type = Vec<Object>)]
+    pub messages: Vec<Value>,
+    pub stream: Option<bool>,
+    /// Tool definitions: only providers that can call tools are routed to.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub tools: Option<Value>,
+    /// `"required"` or a named function needs a provider that honours a forced tool choice.
+    #[schema(value_type = Option<Object>)]
+    pub tool_choice: Option<Value>,
+    pub parallel_tool_calls: Option<bool>,
+    /// `{"type": "json_schema", ...}` needs a provider that keeps a JSON schema.
+    #[schema(value_type = Option<Object>)]
+    pub response_format: Option<Value>,
+    /// Excludes providers whose output limit is lower; caps the expected output in the cost.
+    pub max_tokens: Option<u64>,
+    pub max_completion_tokens: Option<u64>,
+    /// Routing options (`min_quality`, `max_quality_drop`, `max_cost_usd`, `min_confidence`,
+    /// `allowed_providers`, `denied_providers`, `force_provider`, `session_id`); removed before forwarding.
+    #[schema(value_type = Option<Object>)]
+    pub triage: Option<Value>,
+}
+
+/// What the proxy adds to a routed, non-streamed answer as its `triage` field (streamed answers carry
+/// the `x-triage-*` headers; the decision log has it all).
+#[derive(utoipa::ToSchema)]
+pub struct ProxyTriage {
+    /// The provider that answered.
+    pub provider: String,
+    pub decision_id: Option<String>,
+    /// Every provider tried, in order: `{provider, outcome}`.
+    #[schema(value_type = Vec<Object>)]
+    pub attempts: Vec<Value>,
+    /// The labels (`domain`, `level`, `difficulty`, `turn`).
+    #[schema(value_type = Object)]
+    pub labels: Value,
+    /// Why the decision went as it did.
+    pub reason: String,
+    pub session: Option<SessionResponse>,
+    /// Providers that could not take part, with why: `[{"provider", "why"}]`.
+    #[schema(value_type = Vec<Object>)]
+    pub excluded: Vec<Value>,
+}
+
 /// OpenAI-compatible chat completions: routed (`model: "triage"`) or passed through.
+#[utoipa::path(
+    post,
+    path = "/v1/chat/completions",
+    request_body = ProxyChatRequest,
+    responses(
+        (status = 200, description = "The provider's answer (`model` names it; routed answers add `triage`: ProxyTriage); `text/event-stream` when streaming", body = Object),
+        (status = 400, description = "Body is not valid JSON", body = ErrorResponse),
+        (status = 404, description = "Not a proxy, or `model` is neither routed nor a provider with an upstream", body = ErrorResponse),
+        (status = 422, description = "Malformed messages, tools, response_format or options; a forced provider that cannot serve it; no provider can serve the request (each one's reason)", body = ErrorResponse),
+        (status = 429, description = "Inference queue full; see Retry-After", body = ErrorResponse),
+        (status = 502, description = "No provider answered (each attempt's failure)", body = ErrorResponse),
+        (status = 503, description = "Model or table not loaded yet", body = ErrorResponse),
+    ),
+    tag = "proxy"
+)]
 pub async fn chat_completions(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -200,6 +285,7 @@ async fn plan(
             stream,
             decision_id: None,
             labels: None,
+            explanation: None,
             targets,
             routing_ms: ms(started),
         });
@@ -214,13 +300,10 @@ async fn plan(
         options,
         session_id,
     } = options.unwrap_or_default();
-    // Only providers the proxy can reach take part; the rest are denied (and listed so).
+    // Only providers the proxy can reach take part; the rest are excluded with why (and forcing one is
+    // an error, never a substitute).
     let mut options = options.merged_over(brain.policy.defaults());
-    for name in &brain.without_upstream {
-        if !options.denied.contains(name) {
-            options.denied.push(name.clone());
-        }
-    }
+    options.unavailable = brain.unreachable.clone();
     if !brain.has_upstreams() {
         return Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
@@ -228,20 +311,44 @@ async fn plan(
             "no provider has an `upstream` in providers.toml, so the proxy has nowhere to send requests",
         ));
     }
+    let field = |key: &str| request.get(key).filter(|v| !v.is_null()).cloned();
     let route_request = RouteRequest {
         prompt: None,
         messages: Some(messages),
         options,
         session_id,
+        tools: field("tools"),
+        functions: field("functions"),
+        tool_choice: field("tool_choice"),
+        parallel_tool_calls: field("parallel_tool_calls"),
+        response_format: field("response_format"),
+        max_tokens: field("max_tokens"),
+        max_completion_tokens: field("max_completion_tokens"),
     };
     route_request.check()?;
     let turns = route_request.turns()?;
-    let decision = service::route(state, brain, &route_request, &turns, deadline).await?;
+    // A conversation that carries tool calls goes back to the provider that made them (the ids are its
+    // own), unless the request chose providers itself.
+    let mut route_request = route_request;
+    let pinned = tool_call_provider(state, brain, request, &route_request.options);
+    if let Some(p) = &pinned {
+        route_request.options.force = Some(p.clone());
+    }
+    let forced = route_request.options.force.is_some();
+    let mut decision = service::route(state, brain, &route_request, &turns, deadline).await?;
+    if let Some(p) = &pinned {
+        decision.reason = format!(
+            "continues the tool calls {p} made (their ids are its own); {}",
+            decision.reason
+        );
+    }
     let eligible_rest = decision
         .candidates
         .iter()
         .filter(|c| c.eligible && c.provider != decision.provider)
         .map(|c| c.provider.as_str());
+    // A forced (or pinned) provider is the only one tried: another one answering would be a substitute.
+    let attempts = if forced { 1 } else { proxy.max_attempts };
     let targets = std::iter::once(decision.provider.as_str())
         .chain(eligible_rest)
         .filter_map(|name| {
@@ -251,7 +358,17 @@ async fn plan(
                 upstream: entry.upstream.clone()?,
             })
         })
-        .take(proxy.max_attempts)
+        .take(attempts)
+        .collect();
+    let excluded = decision
+        .candidates
+        .iter()
+        .filter_map(|c| {
+            Some(Excluded {
+                provider: c.provider.clone(),
+                why: c.excluded.clone()?,
+            })
+        })
         .collect();
     Ok(Plan {
         requested_model: model,
@@ -262,10 +379,75 @@ async fn plan(
             domain: decision.labels.domain.clone(),
             level: decision.labels.level.clone(),
             difficulty: decision.labels.difficulty,
+            turn: decision.labels.turn,
+        }),
+        explanation: Some(Explanation {
+            reason: decision.reason.clone(),
+            session: decision.session.clone(),
+            excluded,
         }),
         targets,
         routing_ms: ms(started),
     })
+}
+
+/// The provider that made the tool calls this conversation carries (an assistant message's
+/// `tool_calls` ids, or a `tool` message's `tool_call_id`), when the proxy answered them, it can still
+/// reach it, and the request's own lists allow it.
+fn tool_call_provider(
+    state: &AppState,
+    brain: &Brain,
+    request: &Map<String, Value>,
+    options: &RouteOptions,
+) -> Option<String> {
+    if options.force.is_some() {
+        return None;
+    }
+    let messages = request.get("messages")?.as_array()?;
+    let ids = messages.iter().rev().flat_map(|m| {
+        let own = m.get("tool_call_id").and_then(Value::as_str);
+        let made = m
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.get("id").and_then(Value::as_str));
+        own.into_iter().chain(made)
+    });
+    let provider = ids
+        .filter_map(|id| state.tool_calls().get(id))
+        .map(|s| s.provider)
+        .next()?;
+    let allowed = options
+        .allowed
+        .as_ref()
+        .is_none_or(|a| a.contains(&provider))
+        && !options.denied.contains(&provider)
+        && !brain.unreachable.contains_key(&provider);
+    allowed.then_some(provider)
+}
+
+/// Remembers which provider made the tool calls of an answer (non-streamed: `choices[].message.tool_calls`).
+fn remember_tool_calls(state: &AppState, provider: &str, answer: &Map<String, Value>) {
+    let ids = answer
+        .get("choices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("message")?.get("tool_calls")?.as_array())
+        .flatten()
+        .filter_map(|call| call.get("id").and_then(Value::as_str));
+    for id in ids {
+        state.tool_calls().set(id, pin(provider));
+    }
+}
+
+/// A tool-call id's record: the provider that made it.
+fn pin(provider: &str) -> super::sessions::Session {
+    super::sessions::Session {
+        provider: provider.to_string(),
+        task_allowed: Vec::new(),
+    }
 }
 
 /// The request's routing options: the body's `triage` object, else the `x-triage-options` header.
@@ -377,7 +559,7 @@ async fn forward(
         let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
         if plan.stream {
             attempts.push(succeeded(target, started));
-            let events = rewritten_events(response, target.provider.clone());
+            let events = rewritten_events(state.clone(), response, target.provider.clone());
             let mut out = Response::new(ResponseBody::from_stream(events));
             out.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -399,15 +581,22 @@ async fn forward(
         attempts.push(succeeded(target, started));
         let body = match serde_json::from_slice::<Value>(&text) {
             Ok(Value::Object(mut answer)) => {
+                remember_tool_calls(state, &target.provider, &answer);
                 answer.insert("model".into(), Value::String(target.provider.clone()));
-                answer.insert(
-                    "triage".into(),
-                    serde_json::json!({
-                        "provider": target.provider,
-                        "decision_id": plan.decision_id,
-                        "attempts": attempts.iter().map(|a| serde_json::json!({"provider": a.provider, "outcome": a.outcome})).collect::<Vec<_>>(),
-                    }),
-                );
+                let mut triage = serde_json::json!({
+                    "provider": target.provider,
+                    "decision_id": plan.decision_id,
+                    "attempts": attempts.iter().map(|a| serde_json::json!({"provider": a.provider, "outcome": a.outcome})).collect::<Vec<_>>(),
+                });
+                if let (Some(fields), Some(labels), Some(explanation)) =
+                    (triage.as_object_mut(), &plan.labels, &plan.explanation)
+                {
+                    fields.insert("labels".into(), serde_json::json!(labels));
+                    if let Ok(Value::Object(e)) = serde_json::to_value(explanation) {
+                        fields.extend(e);
+                    }
+                }
+                answer.insert("triage".into(), triage);
                 Bytes::from(serde_json::to_vec(&answer).unwrap_or_else(|_| text.to_vec()))
             }
             _ => text,
@@ -471,37 +660,48 @@ fn answered(
 
 /// A provider's streamed answer, passed on event by event with `model` naming `provider`.
 fn rewritten_events(
+    app: AppState,
     response: reqwest::Response,
     provider: String,
 ) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> {
     let rewriter = SseModelRewriter::new(provider.clone());
     let source = Box::pin(response.bytes_stream());
-    futures_util::stream::unfold(Some((source, rewriter, provider)), |state| async move {
-        let (mut source, mut rewriter, provider) = state?;
-        loop {
-            match source.next().await {
-                Some(Ok(chunk)) => {
-                    let ready = rewriter.push(&chunk);
-                    if !ready.is_empty() {
-                        return Some((Ok(ready), Some((source, rewriter, provider))));
+    futures_util::stream::unfold(
+        Some((source, rewriter, provider, app)),
+        |state| async move {
+            let (mut source, mut rewriter, provider, app) = state?;
+            loop {
+                match source.next().await {
+                    Some(Ok(chunk)) => {
+                        let ready = rewriter.push(&chunk);
+                        // Tool calls made in the stream so far: their ids lead the next turn back here.
+                        for id in rewriter.take_tool_call_ids() {
+                            app.tool_calls().set(&id, pin(&provider));
+                        }
+                        if !ready.is_empty() {
+                            return Some((Ok(ready), Some((source, rewriter, provider, app))));
+                        }
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(
+                            provider = %provider,
+                            failure = Failure::from_reqwest(&e).kind(),
+                            "a provider's stream broke off"
+                        );
+                        let broke = std::io::Error::other("the provider's stream broke off");
+                        return Some((Err(broke), None));
+                    }
+                    None => {
+                        let rest = rewriter.finish();
+                        for id in rewriter.take_tool_call_ids() {
+                            app.tool_calls().set(&id, pin(&provider));
+                        }
+                        return (!rest.is_empty()).then_some((Ok(rest), None));
                     }
                 }
-                Some(Err(e)) => {
-                    tracing::warn!(
-                        provider = %provider,
-                        failure = Failure::from_reqwest(&e).kind(),
-                        "a provider's stream broke off"
-                    );
-                    let broke = std::io::Error::other("the provider's stream broke off");
-                    return Some((Err(broke), None));
-                }
-                None => {
-                    let rest = rewriter.finish();
-                    return (!rest.is_empty()).then_some((Ok(rest), None));
-                }
             }
-        }
-    })
+        },
+    )
 }
 
 /// Reads a whole (non-streamed) answer; a timeout or a broken connection is a failure of the attempt.
@@ -575,13 +775,19 @@ fn finish(
         .filter(|a| a.failure.is_some() && a.outcome != "passed_back")
         .map(|a| format!("{} ({})", a.provider, a.outcome))
         .collect();
-    if !failed.is_empty() {
-        tracing::warn!(
+    match (failed.is_empty(), answered_by) {
+        (true, _) => {}
+        (false, Some(by)) => tracing::warn!(
             decision_id = plan.decision_id.as_deref().unwrap_or("-"),
-            answered_by = answered_by.unwrap_or("nobody"),
+            answered_by = by,
             failed = %failed.join(", "),
             "proxy fell over to the next provider"
-        );
+        ),
+        (false, None) => tracing::warn!(
+            decision_id = plan.decision_id.as_deref().unwrap_or("-"),
+            failed = %failed.join(", "),
+            "no provider answered"
+        ),
     }
     let Some(log) = state.decision_log() else {
         return;
@@ -596,6 +802,7 @@ fn finish(
         routed: plan.routed,
         stream: plan.stream,
         labels: plan.labels.as_ref(),
+        explanation: plan.explanation.as_ref(),
         chosen: plan.targets.first().map(|t| t.provider.as_str()),
         answered_by,
         status: status.as_u16(),
@@ -617,6 +824,15 @@ fn append_detached(log: Arc<FeedbackLog>, line: Vec<u8>) {
 }
 
 /// `GET /v1/models`: the routed names, then every provider the proxy can reach (by name).
+#[utoipa::path(
+    get,
+    path = "/v1/models",
+    responses(
+        (status = 200, description = "OpenAI model list: `{\"object\": \"list\", \"data\": [{\"id\", \"object\", \"owned_by\"}]}`", body = Object),
+        (status = 404, description = "Not a proxy", body = ErrorResponse),
+    ),
+    tag = "proxy"
+)]
 pub async fn models(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let Some(proxy) = &state.config().proxy else {
         return Err(ApiError::not_found());
@@ -666,6 +882,9 @@ mod tests {
             allowed: Some(vec!["a".into()]),
             denied: vec!["b".into()],
             force: Some("c".into()),
+            // Read from the body by the door, never options: not serialized.
+            needs: crate::routing::Needs::default(),
+            unavailable: Default::default(),
         };
         let value = serde_json::to_value(&every).unwrap();
         let mut names: Vec<&str> = value

@@ -108,6 +108,13 @@ impl BrainSlot {
         match loaded {
             Ok(brain) => {
                 let created = brain.manifest.created_unix;
+                let unset = brain.unset_keys();
+                if !unset.is_empty() {
+                    tracing::warn!(
+                        providers = %unset.join(", "),
+                        "API key variables unset: the proxy excludes these providers from routing"
+                    );
+                }
                 self.install(brain);
                 // If the files changed while loading, the next check loads them again.
                 versions.loaded = Some(before);

@@ -95,7 +95,10 @@ pub fn decide(
     let labels = labels_of(brain, turns, embedded)?;
     let embedding = &embedded[0];
     let prompt = turns.last.as_str();
-    let mut decision = brain.route(&labels, &req.options)?;
+    let mut options = req.options.clone();
+    options.needs = req.needs()?;
+    options.needs.input_tokens = Some(labels.input_tokens as u64 + options.needs.definition_tokens);
+    let mut decision = brain.route(&labels, &options)?;
     let session = req.session_id.as_ref().map(|id| {
         let merged = req.options.merged_over(brain.policy.defaults());
         let outcome =

@@ -1,4 +1,5 @@
-//! Sticky sessions: a conversation keeps its provider for a TTL and may move up in quality, never down.
+//! Sticky sessions: a conversation keeps its provider for a TTL and may move up in quality, never down,
+//! and never to a provider its task's own decision did not allow.
 //!
 //! Memory is bounded: at most `capacity` sessions (least recently used forgotten first), each forgotten
 //! `ttl` after its last request.
@@ -27,8 +28,33 @@ pub enum SessionOutcome {
 }
 
 struct Entry {
-    provider: String,
+    session: Session,
     expires: Instant,
+}
+
+/// What a session holds: its provider, and the providers its task's decision allowed (the eligible
+/// candidates of the request that started it, or that last switched or forced it). A later request is
+/// judged by its own labels, which may be a follow-up's weak ones ("now add a TTL"); a move up must also be
+/// one the task's labels would have made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub provider: String,
+    pub task_allowed: Vec<String>,
+}
+
+impl Session {
+    /// The session a decision starts: its provider and its eligible candidates.
+    pub fn of(decision: &Decision) -> Self {
+        Self {
+            provider: decision.provider.clone(),
+            task_allowed: decision
+                .candidates
+                .iter()
+                .filter(|c| c.eligible)
+                .map(|c| c.provider.clone())
+                .collect(),
+        }
+    }
 }
 
 /// The sessions of a server.
@@ -47,11 +73,11 @@ impl Sessions {
         }
     }
 
-    /// The live provider of a session.
-    pub fn provider(&self, id: &str) -> Option<String> {
+    /// A live session.
+    pub fn get(&self, id: &str) -> Option<Session> {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         match map.get(id) {
-            Some(e) if e.expires > Instant::now() => Some(e.provider.clone()),
+            Some(e) if e.expires > Instant::now() => Some(e.session.clone()),
             Some(_) => {
                 map.pop(id);
                 None
@@ -60,10 +86,10 @@ impl Sessions {
         }
     }
 
-    /// Sets (or refreshes) a session's provider.
-    pub fn set(&self, id: &str, provider: &str) {
+    /// Sets (or refreshes) a session.
+    pub fn set(&self, id: &str, session: Session) {
         let entry = Entry {
-            provider: provider.to_string(),
+            session,
             expires: Instant::now() + self.ttl,
         };
         self.map
@@ -93,25 +119,34 @@ impl Sessions {
         merged: &RouteOptions,
         forced: bool,
     ) -> SessionOutcome {
-        let previous = self.provider(id);
-        let outcome = sticky(previous.as_deref(), decision, merged, forced);
-        self.set(id, &decision.provider);
+        let previous = self.get(id);
+        let outcome = sticky(previous.as_ref(), decision, merged, forced);
+        let session = match (outcome, previous) {
+            // The task's allowed set stays with the session while it keeps or moves up its provider.
+            (SessionOutcome::Kept | SessionOutcome::Upgraded, Some(p)) => Session {
+                provider: decision.provider.clone(),
+                task_allowed: p.task_allowed,
+            },
+            _ => Session::of(decision),
+        };
+        self.set(id, session);
         outcome
     }
 }
 
-/// The session rule: keep `previous` unless it is now excluded by the request's lists (or has no usable
-/// estimate), or the new choice has higher expected quality for this prompt. Edits `decision` when the
-/// session's provider is kept.
+/// The session rule: keep `previous`'s provider unless it is now excluded by the request's lists (or has
+/// no usable estimate), or the new choice has higher expected quality for this prompt and is one the
+/// session's task allowed. Edits `decision` when the session's provider is kept.
 pub fn sticky(
-    previous: Option<&str>,
+    previous: Option<&Session>,
     decision: &mut Decision,
     merged: &RouteOptions,
     forced: bool,
 ) -> SessionOutcome {
-    let Some(previous) = previous else {
+    let Some(session) = previous else {
         return SessionOutcome::New;
     };
+    let previous = session.provider.as_str();
     if forced {
         return SessionOutcome::Forced;
     }
@@ -135,7 +170,8 @@ pub fn sticky(
         );
         return SessionOutcome::Switched;
     };
-    if decision.expected_quality > candidate.expected_quality {
+    let task_allows = session.task_allowed.contains(&decision.provider);
+    if decision.expected_quality > candidate.expected_quality && task_allows {
         decision.reason = format!(
             "{}; session moves up from {previous} (expected quality {:.4})",
             decision.reason, candidate.expected_quality
@@ -143,8 +179,13 @@ pub fn sticky(
         return SessionOutcome::Upgraded;
     }
     let (quality, cost) = (candidate.expected_quality, candidate.expected_cost_usd);
+    let why = if task_allows {
+        "never moves down mid-session"
+    } else {
+        "never moves to a provider the session's task did not allow"
+    };
     decision.reason = format!(
-        "session keeps {previous} (never moves down mid-session); the policy chose {} with expected quality {:.4}: {}",
+        "session keeps {previous} ({why}); the policy chose {} with expected quality {:.4}: {}",
         decision.provider, decision.expected_quality, decision.reason
     );
     decision.provider = previous.to_string();
@@ -167,6 +208,7 @@ mod tests {
             eligible: true,
             reason: "eligible".into(),
             quality_source: "measured".into(),
+            excluded: None,
         }
     }
 
@@ -191,6 +233,48 @@ mod tests {
         }
     }
 
+    /// A session on `provider` whose task allowed every candidate of [`decision`].
+    fn on(provider: &str) -> Session {
+        Session {
+            provider: provider.into(),
+            task_allowed: ["cheap", "mid", "top"].map(String::from).to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_session_never_moves_to_a_provider_its_task_did_not_allow() {
+        let o = RouteOptions::default();
+        // The task (a hard request) allowed only mid and top; a follow-up's own labels rate cheap higher
+        // than mid, but the session keeps mid.
+        let task = Session {
+            provider: "mid".into(),
+            task_allowed: vec!["mid".into(), "top".into()],
+        };
+        let mut d = decision("cheap");
+        d.expected_quality = 0.95;
+        assert_eq!(sticky(Some(&task), &mut d, &o, false), SessionOutcome::Kept);
+        assert_eq!(d.provider, "mid");
+        assert!(d.reason.contains("did not allow"), "{}", d.reason);
+        // A move up within the task's set is still made.
+        let mut d = decision("top");
+        assert_eq!(
+            sticky(Some(&task), &mut d, &o, false),
+            SessionOutcome::Upgraded
+        );
+        // Through `Sessions`: the task's set outlives the move up.
+        let s = Sessions::new(4, Duration::from_secs(60));
+        let mut first = decision("mid");
+        first.candidates[0].eligible = false;
+        assert_eq!(s.apply("t", &mut first, &o, false), SessionOutcome::New);
+        let mut up = decision("top");
+        up.candidates[0].eligible = true;
+        assert_eq!(s.apply("t", &mut up, &o, false), SessionOutcome::Upgraded);
+        assert_eq!(
+            s.get("t").unwrap().task_allowed,
+            vec!["mid", "top", "nodata"]
+        );
+    }
+
     #[test]
     fn never_down_may_go_up() {
         let o = RouteOptions::default();
@@ -198,18 +282,21 @@ mod tests {
         assert_eq!(sticky(None, &mut d, &o, false), SessionOutcome::New);
         assert_eq!(d.provider, "cheap");
         let mut d = decision("cheap");
-        assert_eq!(sticky(Some("mid"), &mut d, &o, false), SessionOutcome::Kept);
+        assert_eq!(
+            sticky(Some(&on("mid")), &mut d, &o, false),
+            SessionOutcome::Kept
+        );
         assert_eq!((d.provider.as_str(), d.expected_quality), ("mid", 0.7));
         assert!(d.reason.starts_with("session keeps mid"), "{}", d.reason);
         let mut d = decision("top");
         assert_eq!(
-            sticky(Some("mid"), &mut d, &o, false),
+            sticky(Some(&on("mid")), &mut d, &o, false),
             SessionOutcome::Upgraded
         );
         assert_eq!(d.provider, "top");
         let mut d = decision("cheap");
         assert_eq!(
-            sticky(Some("top"), &mut d, &o, true),
+            sticky(Some(&on("top")), &mut d, &o, true),
             SessionOutcome::Forced
         );
         assert_eq!(d.provider, "cheap");
@@ -223,7 +310,7 @@ mod tests {
         };
         let mut d = decision("cheap");
         assert_eq!(
-            sticky(Some("mid"), &mut d, &denied, false),
+            sticky(Some(&on("mid")), &mut d, &denied, false),
             SessionOutcome::Switched
         );
         assert_eq!(d.provider, "cheap");
@@ -233,14 +320,14 @@ mod tests {
         };
         let mut d = decision("cheap");
         assert_eq!(
-            sticky(Some("top"), &mut d, &allowed, false),
+            sticky(Some(&on("top")), &mut d, &allowed, false),
             SessionOutcome::Switched
         );
         let o = RouteOptions::default();
         for gone in ["nodata", "vanished"] {
             let mut d = decision("cheap");
             assert_eq!(
-                sticky(Some(gone), &mut d, &o, false),
+                sticky(Some(&on(gone)), &mut d, &o, false),
                 SessionOutcome::Switched
             );
         }
@@ -249,20 +336,21 @@ mod tests {
     #[test]
     fn sessions_expire_and_are_bounded() {
         let s = Sessions::new(2, Duration::from_millis(30));
-        s.set("a", "x");
-        s.set("b", "y");
-        s.set("c", "z");
+        let provider = |id: &str| s.get(id).map(|e| e.provider);
+        s.set("a", on("x"));
+        s.set("b", on("y"));
+        s.set("c", on("z"));
         assert_eq!(s.len(), 2);
-        assert_eq!(s.provider("a"), None);
-        assert_eq!(s.provider("c").as_deref(), Some("z"));
+        assert_eq!(provider("a"), None);
+        assert_eq!(provider("c").as_deref(), Some("z"));
         std::thread::sleep(Duration::from_millis(40));
-        assert_eq!(s.provider("c"), None);
+        assert_eq!(provider("c"), None);
         let mut d = decision("cheap");
-        s.set("m", "mid");
+        s.set("m", on("mid"));
         assert_eq!(
             s.apply("m", &mut d, &RouteOptions::default(), false),
             SessionOutcome::Kept
         );
-        assert_eq!(s.provider("m").as_deref(), Some("mid"));
+        assert_eq!(provider("m").as_deref(), Some("mid"));
     }
 }

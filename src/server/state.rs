@@ -31,6 +31,9 @@ struct Inner {
     _worker: std::sync::Mutex<Option<JoinHandle<()>>>,
     cache: EmbedCache,
     sessions: Sessions,
+    /// Tool-call id → the provider that made the call (the proxy sends the conversation's next turn
+    /// back to it); bounded and expiring as sessions are.
+    tool_calls: Sessions,
     shutting_down: AtomicBool,
     decisions: Decisions,
     feedback: Option<Arc<FeedbackLog>>,
@@ -49,6 +52,7 @@ impl AppState {
         let _ = super::metrics::handle();
         let cache = EmbedCache::new(config.embed_cache_entries);
         let sessions = Sessions::new(config.session_capacity, config.session_ttl);
+        let tool_calls = Sessions::new(config.session_capacity, config.session_ttl);
         let brains = Arc::new(BrainSlot::new(
             config.artifacts.clone(),
             config.defaults.clone(),
@@ -72,6 +76,7 @@ impl AppState {
                 _worker: std::sync::Mutex::new(None),
                 cache,
                 sessions,
+                tool_calls,
                 shutting_down: AtomicBool::new(false),
                 decisions,
                 feedback,
@@ -171,6 +176,11 @@ impl AppState {
     /// The sticky sessions.
     pub fn sessions(&self) -> &Sessions {
         &self.inner.sessions
+    }
+
+    /// Which provider made a tool call, by its id (proxy only).
+    pub fn tool_calls(&self) -> &Sessions {
+        &self.inner.tool_calls
     }
 
     /// Recent decisions, by id.

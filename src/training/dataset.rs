@@ -181,7 +181,30 @@ impl Dataset {
         if csv.exists() {
             data.prices = read_prices(&csv, &mut data.problems)?;
         }
+        let names = dir.join(MODEL_NAMES_FILE);
+        if names.exists() {
+            let renames = read_model_names(&names)?;
+            data.merge_model_names(&renames);
+        }
         Ok(data)
+    }
+
+    /// Files the outcomes, costs and tokens that a source recorded under another spelling of a model
+    /// (`gpt4o`) under the provider's name (`gpt-4o-2024-05-13`), so one model is one provider. Where a
+    /// record has both spellings, the provider's own value stays.
+    pub fn merge_model_names(&mut self, renames: &BTreeMap<String, String>) {
+        fn rename<V>(map: &mut BTreeMap<String, V>, renames: &BTreeMap<String, String>) {
+            for (from, to) in renames {
+                if let Some(v) = map.remove(from) {
+                    map.entry(to.clone()).or_insert(v);
+                }
+            }
+        }
+        for r in &mut self.records {
+            rename(&mut r.outcomes, renames);
+            rename(&mut r.cost_usd, renames);
+            rename(&mut r.tokens, renames);
+        }
     }
 
     fn read_jsonl(&mut self, file: &Path) -> Result<()> {
@@ -358,6 +381,45 @@ struct PriceRow {
     model: String,
     input_usd_per_mtok: f64,
     output_usd_per_mtok: f64,
+}
+
+/// The training-data file that names one model spelled differently by different sources: CSV with
+/// `data_name,provider,why` (the source's spelling, the provider name it is filed under, and the evidence
+/// that they are the same model).
+pub const MODEL_NAMES_FILE: &str = "model-names.csv";
+
+#[derive(Deserialize)]
+struct ModelNameRow {
+    data_name: String,
+    provider: String,
+    /// Required, so that every merge says why; not used by the program.
+    #[serde(rename = "why")]
+    _why: String,
+}
+
+/// Reads [`MODEL_NAMES_FILE`]: data name → provider name. A malformed row, a name mapped twice or a chain
+/// (a provider that is itself renamed) is an error: a silent mistake would merge two models.
+pub fn read_model_names(path: &Path) -> Result<BTreeMap<String, String>> {
+    let bad = |msg: String| Error::Usage(format!("{}: {msg}", path.display()));
+    let mut reader = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
+    let mut out = BTreeMap::new();
+    for (i, row) in reader.deserialize::<ModelNameRow>().enumerate() {
+        let row = row.map_err(|e| bad(format!("line {}: {e}", i + 2)))?;
+        if row.data_name.trim().is_empty() || row.provider.trim().is_empty() {
+            return Err(bad(format!("line {}: empty name", i + 2)));
+        }
+        if out.insert(row.data_name.clone(), row.provider).is_some() {
+            return Err(bad(format!(
+                "line {}: `{}` is named twice",
+                i + 2,
+                row.data_name
+            )));
+        }
+    }
+    if let Some(p) = out.values().find(|p| out.contains_key(*p)) {
+        return Err(bad(format!("`{p}` is both a provider and a data name")));
+    }
+    Ok(out)
 }
 
 fn read_prices(path: &Path, problems: &mut Vec<String>) -> Result<BTreeMap<String, Price>> {

@@ -15,7 +15,8 @@
 //! Beside the ranking pairs, **ties** ([`wrapping_ties`]): an easy-pool prompt and the same prompt wrapped
 //! in a chatty opening and closing are held to the same score by a squared penalty on their difference,
 //! so that polite or wordy framing does not read as difficulty (a chatty beginner's question used to score
-//! above a terse hard request).
+//! above a terse hard request); and each training row is tied to its noisy copies (a typo, a polite
+//! opening, ...: [`super::noise::training_copies`]) so that the noise a user makes does not move it.
 //!
 //! The kinds weigh a fixed share of the loss each (`KIND_SHARE`: within-task 0.2, levels 0.3, pools 0.5;
 //! the ties together [`TIE_SHARE`]),
@@ -49,6 +50,9 @@ const KIND_SHARE: [f32; 3] = [0.2, 0.3, 0.5];
 /// Weight of all wrapping ties together, against 1 for all ranking pairs (one setting, chosen before it
 /// was measured; docs/experiments.md).
 pub const TIE_SHARE: f32 = 1.0;
+/// Weight of all noise ties together (each row tied to its noisy copies, [`super::noise::training_copies`]),
+/// against 1 for all ranking pairs.
+pub const NOISE_TIE_SHARE: f32 = 1.0;
 /// Shortest prompt that counts as the plain wording inside a wrapped one (shorter strings, "Hi" or
 /// "Thanks", sit inside many unrelated prompts).
 const TIE_MIN_CHARS: usize = 12;
@@ -233,6 +237,24 @@ pub fn pairs(corpus: &Corpus, rows: &[usize]) -> Vec<Pair> {
     let ties = wrapping_ties(corpus, rows);
     let weight = TIE_SHARE / ties.len().max(1) as f32;
     out.extend(ties.into_iter().map(|(harder, easier)| Pair {
+        harder,
+        easier,
+        weight,
+        tie: true,
+    }));
+    let noise: Vec<(usize, usize)> = rows
+        .iter()
+        .flat_map(|&i| {
+            corpus
+                .copies
+                .get(&i)
+                .into_iter()
+                .flatten()
+                .map(move |&c| (c, i))
+        })
+        .collect();
+    let weight = NOISE_TIE_SHARE / noise.len().max(1) as f32;
+    out.extend(noise.into_iter().map(|(harder, easier)| Pair {
         harder,
         easier,
         weight,

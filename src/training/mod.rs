@@ -1,6 +1,7 @@
 //! Training: reads the data, embeds it (cached), fits the heads and the routing table, evaluates on a
 //! held-out split, and writes the artifacts.
 
+pub mod bridge;
 pub mod conversation_probe;
 pub mod dataset;
 pub mod difficulty;
@@ -38,16 +39,49 @@ pub struct Corpus {
     pub domain_features: Vec<Vec<f32>>,
     pub held_out: Vec<bool>,
     pub prices: BTreeMap<String, Price>,
+    /// For a noisy copy (a training prompt rewritten with a typo, a polite opening, ...), the row it
+    /// copies; `None` for the data's own rows. Copies sit after every data row, carry their original's
+    /// labels but no outcomes or level, and are in neither split: a fit takes the copies of the rows it
+    /// is given ([`Corpus::with_copies`]), so a fold never sees a copy of a row it is judged on.
+    pub copy_of: Vec<Option<usize>>,
+    /// Each data row's copies.
+    pub copies: BTreeMap<usize, Vec<usize>>,
 }
 
 impl Corpus {
     /// Embeds every record (through the cache) and splits by the stable prompt hash.
     pub fn build(
-        data: Dataset,
+        mut data: Dataset,
         embedder: &dyn Embedder,
         cache: &mut embed_cache::EmbeddingCache,
         show_progress: bool,
     ) -> Result<Self> {
+        // Noisy copies of the training split's prompts (held-out prompts are where the noise report
+        // draws from; records that came without their text have nothing to copy).
+        let originals = data.records.len();
+        let mut copy_of = vec![None; originals];
+        let mut made = Vec::new();
+        for i in 0..originals {
+            let r = &data.records[i];
+            if r.embedding.is_some() || r.prompt.trim().is_empty() || dataset::record_is_held_out(r)
+            {
+                continue;
+            }
+            for (k, text) in noise::training_copies(&r.prompt).into_iter().enumerate() {
+                let copy = TrainingRecord {
+                    id: format!("{}#noise{k}", r.id),
+                    prompt: text,
+                    outcomes: BTreeMap::new(),
+                    cost_usd: BTreeMap::new(),
+                    tokens: BTreeMap::new(),
+                    level: None,
+                    ..r.clone()
+                };
+                made.push(copy);
+                copy_of.push(Some(i));
+            }
+        }
+        data.records.extend(made);
         // Records that carry their embedding (feedback logs) are not embedded again; the rest are.
         for r in &data.records {
             if let Some((model, _)) = &r.embedding {
@@ -107,11 +141,19 @@ impl Corpus {
             .iter()
             .map(|e| domain_features(e, domain_input))
             .collect();
+        // A copy is in neither split (see `copy_of`); its original is in the training one.
         let held_out = data
             .records
             .iter()
-            .map(dataset::record_is_held_out)
+            .zip(&copy_of)
+            .map(|(r, c)| c.is_none() && dataset::record_is_held_out(r))
             .collect();
+        let mut copies: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (i, c) in copy_of.iter().enumerate() {
+            if let Some(o) = c {
+                copies.entry(*o).or_default().push(i);
+            }
+        }
         Ok(Self {
             records: data.records,
             embeddings,
@@ -120,7 +162,25 @@ impl Corpus {
             domain_features,
             held_out,
             prices: data.prices,
+            copy_of,
+            copies,
         })
+    }
+
+    /// Whether row `i` is a noisy copy of another row.
+    pub fn is_copy(&self, i: usize) -> bool {
+        self.copy_of.get(i).is_some_and(Option::is_some)
+    }
+
+    /// `rows` followed by the noisy copies of each.
+    pub fn with_copies(&self, rows: &[usize]) -> Vec<usize> {
+        let mut out = rows.to_vec();
+        for i in rows {
+            if let Some(c) = self.copies.get(i) {
+                out.extend_from_slice(c);
+            }
+        }
+        out
     }
 
     /// Row `i`'s features for a domain head that reads `input`: the corpus's own rows when they are for that
@@ -141,7 +201,7 @@ impl Corpus {
     /// Indices of the training split.
     pub fn train_indices(&self) -> Vec<usize> {
         (0..self.records.len())
-            .filter(|&i| !self.held_out[i])
+            .filter(|&i| !self.held_out[i] && !self.is_copy(i))
             .collect()
     }
 
@@ -168,8 +228,10 @@ impl Corpus {
             domain_input: DomainInput::Embedding,
             domain_features: features.clone(),
             features,
+            copy_of: vec![None; held_out.len()],
             held_out,
             prices: BTreeMap::new(),
+            copies: BTreeMap::new(),
         }
     }
 }
@@ -225,9 +287,11 @@ fn opts(l2: f64) -> FitOptions {
 
 /// Fits the domain head and the difficulty head, with out-of-fold difficulty levels for the table.
 pub fn fit_base(corpus: &Corpus, rows: &[usize]) -> Result<BaseFit> {
-    let labelled: Vec<usize> = rows
-        .iter()
-        .copied()
+    // The noisy copies are labelled as their originals: the head learns that noise does not change a
+    // domain.
+    let labelled: Vec<usize> = corpus
+        .with_copies(rows)
+        .into_iter()
         .filter(|&i| corpus.records[i].domain.is_some())
         .collect();
     let domain = fit_domain_head(corpus, &labelled)?;
@@ -435,11 +499,19 @@ pub fn fit_with_base(
         .map(|v| (0..6).max_by_key(|&d| v[d]).unwrap_or(5))
         .collect();
     let y: Vec<usize> = keys.iter().map(|k| cindex[k.as_str()]).collect();
-    let x: Vec<Vec<f32>> = with_outcomes
+    let mut x: Vec<Vec<f32>> = with_outcomes
         .iter()
         .map(|&i| corpus.domain_features[i].clone())
         .collect();
-    let (weights, bias) = fit::fit_softmax(&x, &y, categories.len(), None, opts(CATEGORY_L2))?;
+    // The rows' noisy copies, in their originals' categories.
+    let mut y_all = y.clone();
+    for (k, &i) in with_outcomes.iter().enumerate() {
+        for &c in corpus.copies.get(&i).map_or(&[][..], Vec::as_slice) {
+            x.push(corpus.domain_features[c].clone());
+            y_all.push(y[k]);
+        }
+    }
+    let (weights, bias) = fit::fit_softmax(&x, &y_all, categories.len(), None, opts(CATEGORY_L2))?;
     let category = SoftmaxHead {
         classes: categories.clone(),
         weights,

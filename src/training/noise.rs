@@ -2,6 +2,10 @@
 //! rewritten with one kind of noise at a time (a typo, lower case, extra whitespace, a polite prefix, a
 //! chatty suffix, different punctuation), and the report counts how often the provider, the domain and
 //! the level stay what they were for the clean prompt. Deterministic: the same prompts get the same noise.
+//!
+//! Training makes noisy copies of its prompts the same way ([`training_copies`]) but with other polite
+//! openings, closings and punctuation than the report's, and typos at other places, so the report measures
+//! noise the heads never saw.
 
 use crate::embedding::{Embedder, Embedding};
 use crate::error::{Error, Result};
@@ -33,9 +37,45 @@ fn pick(text: &str, salt: u64) -> u64 {
     h
 }
 
+/// The report's polite openings and chatty closings (one per prompt, picked by its text); training never
+/// uses these.
+const REPORT_PREFIXES: [&str; 3] = [
+    "Please help me with this.",
+    "Hi, I have a question.",
+    "Could you help me out here?",
+];
+const REPORT_SUFFIXES: [&str; 3] = ["?? thanks", "Thanks in advance!", "appreciate it :)"];
+
+/// Training's openings and closings: other words of the same kind.
+const TRAINING_PREFIXES: [&str; 8] = [
+    "Hello!",
+    "Hey, quick question.",
+    "Can you help me?",
+    "Good morning, I need some help.",
+    "I was wondering about something.",
+    "Please answer the following.",
+    "Hi there, thanks for your time.",
+    "I need your help with a task.",
+];
+const TRAINING_SUFFIXES: [&str; 8] = [
+    "Thank you!",
+    "thx",
+    "Any help is appreciated.",
+    "Cheers",
+    "Thanks a lot!!",
+    "please",
+    "thanks :)",
+    "Thank you very much in advance.",
+];
+
 /// Swaps two neighbouring letters inside two words of at least four letters (one word when the prompt
 /// has only one such word; unchanged when it has none).
 fn typo(text: &str) -> String {
+    typo_salted(text, 0)
+}
+
+/// [`typo`] at places picked with `salt` (0 is the report's).
+fn typo_salted(text: &str, salt: u64) -> String {
     let mut words: Vec<String> = text.split(' ').map(str::to_string).collect();
     let long: Vec<usize> = (0..words.len())
         .filter(|&k| words[k].chars().filter(|c| c.is_alphabetic()).count() >= 4)
@@ -43,8 +83,8 @@ fn typo(text: &str) -> String {
     if long.is_empty() {
         return text.to_string();
     }
-    let mut chosen = vec![long[(pick(text, 1) % long.len() as u64) as usize]];
-    let second = long[(pick(text, 2) % long.len() as u64) as usize];
+    let mut chosen = vec![long[(pick(text, 1 + 16 * salt) % long.len() as u64) as usize]];
+    let second = long[(pick(text, 2 + 16 * salt) % long.len() as u64) as usize];
     if second != chosen[0] {
         chosen.push(second);
     }
@@ -58,7 +98,7 @@ fn typo(text: &str) -> String {
         if letters.is_empty() {
             continue;
         }
-        let i = letters[(pick(&words[k], 3) % letters.len() as u64) as usize];
+        let i = letters[(pick(&words[k], 3 + 16 * salt) % letters.len() as u64) as usize];
         chars.swap(i, i + 1);
         words[k] = chars.into_iter().collect();
     }
@@ -71,8 +111,8 @@ pub fn noisy(text: &str, kind: &str) -> String {
         "typo" => typo(text),
         "lower_case" => text.to_lowercase(),
         "whitespace" => format!("  {}\n", text.split(' ').collect::<Vec<_>>().join("  ")),
-        "polite_prefix" => format!("Please help me with this. {text}"),
-        "chatty_suffix" => format!("{text} ?? thanks"),
+        "polite_prefix" => format!("{} {text}", one_of(&REPORT_PREFIXES, text, 4)),
+        "chatty_suffix" => format!("{text} {}", one_of(&REPORT_SUFFIXES, text, 5)),
         "punctuation" => {
             let bare = text.trim_end_matches(['.', '?', '!', ' ']);
             if bare.len() == text.len() {
@@ -83,6 +123,38 @@ pub fn noisy(text: &str, kind: &str) -> String {
         }
         _ => text.to_string(),
     }
+}
+
+/// One of `phrases`, picked by `text` and `salt`.
+fn one_of<'a>(phrases: &[&'a str], text: &str, salt: u64) -> &'a str {
+    phrases[(pick(text, salt) % phrases.len() as u64) as usize]
+}
+
+/// How many noisy copies training makes of each prompt ([`training_copies`]).
+pub const TRAINING_COPIES: usize = 2;
+
+/// The noisy copies training adds of a prompt: one with typos (at other places than the report's), one
+/// with another kind of noise (case, whitespace, an opening, a closing or punctuation, with training's
+/// own phrases). Copies equal to the prompt are left out.
+pub fn training_copies(text: &str) -> Vec<String> {
+    let other = match pick(text, 6) % 5 {
+        0 => text.to_lowercase(),
+        1 => format!("{}  ", text.replace(". ", ".\n\n").replace(", ", " ,  ")),
+        2 => format!("{} {text}", one_of(&TRAINING_PREFIXES, text, 7)),
+        3 => format!("{text} {}", one_of(&TRAINING_SUFFIXES, text, 8)),
+        _ => {
+            let bare = text.trim_end_matches(['.', '?', '!', ' ']);
+            if pick(text, 9).is_multiple_of(2) {
+                format!("{bare}!!")
+            } else {
+                format!("{bare}...")
+            }
+        }
+    };
+    let mut out = vec![typo_salted(text, 1 + pick(text, 10) % 3), other];
+    out.retain(|c| c != text);
+    out.dedup();
+    out
 }
 
 /// How one kind of noise fared.
@@ -197,6 +269,14 @@ mod tests {
         );
         assert_eq!(noisy("hi", "punctuation"), "hi?");
         assert!(noisy(p, "polite_prefix").ends_with(p));
+        // Training's copies are noise of the same kinds, never with the report's phrases or typos.
+        let copies = training_copies(p);
+        assert_eq!(copies.len(), TRAINING_COPIES);
+        assert!(!copies.contains(&t), "{copies:?}");
+        for c in &copies {
+            assert!(REPORT_PREFIXES.iter().all(|x| !c.contains(x)), "{c}");
+            assert!(REPORT_SUFFIXES.iter().all(|x| !c.contains(x)), "{c}");
+        }
         assert_eq!(noisy("a b", "whitespace"), "  a  b\n");
         assert_eq!(sample(&["a", "", "b", "c"]), vec!["a", "b", "c"]);
     }

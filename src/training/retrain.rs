@@ -211,6 +211,9 @@ pub fn retrain(
         }
     }
     let mut text = render(&report, &settings, &grid, &cv);
+    text.push_str(&super::bridge::render(&super::bridge::bridges(
+        &corpus, &train,
+    )));
     if report.probes.is_empty() {
         text.push_str("== probe: no probe folder; skipped ==\n");
     }

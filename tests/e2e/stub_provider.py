@@ -3,7 +3,10 @@
 Every provider of a test lives under its own prefix: ``http://127.0.0.1:PORT/<tag>/v1/chat/completions``.
 It records which ``model`` each request asked for (``GET /_requests``), answers ``answer from <model>``
 (streamed as several chunks, ``--chunk-delay`` apart; the record lists when each was sent), and can be told
-to fail: ``POST /_control {"fail": {"<tag>": 503}, "hang": ["<tag>"]}``.
+to fail: ``POST /_control {"fail": {"<tag>": 503}, "hang": ["<tag>"]}``. A request with ``tools`` whose
+last message is not a tool result is answered with a call of its first tool (id ``call_<tag>_<n>``,
+streamed as tool-call deltas); one whose last message is a tool result is answered
+``answer from <model> with <result>``.
 
 Standard library only. Usage: ``python stub_provider.py --port-file F`` (writes the port it bound).
 """
@@ -75,6 +78,9 @@ class Handler(BaseHTTPRequestHandler):
                     "authorization": self.headers.get("authorization"),
                     "has_triage_field": "triage" in body,
                     "messages": body.get("messages"),
+                    "tools": body.get("tools"),
+                    "tool_choice": body.get("tool_choice"),
+                    "response_format": body.get("response_format"),
                     "at": time.time(),
                     "chunks_sent_at": [],
                 }
@@ -91,7 +97,17 @@ class Handler(BaseHTTPRequestHandler):
                 int(fail),
                 {"error": {"message": f"stub {tag} failing on purpose (key {self.headers.get('authorization')})", "type": "server_error"}},
             )
-        text = f"answer from {model}"
+        messages = body.get("messages") or []
+        last = messages[-1] if messages else {}
+        if last.get("role") == "tool":
+            text = f"answer from {model} with {last.get('content')}"
+        elif body.get("tools"):
+            with LOCK:
+                n = len(REQUESTS)
+            tool = body["tools"][0].get("function", {}).get("name", "tool")
+            return self._tool_call(f"call_{tag}_{n}", tool, model, stream, record)
+        else:
+            text = f"answer from {model}"
         if not stream:
             return self._json(
                 200,
@@ -133,6 +149,58 @@ class Handler(BaseHTTPRequestHandler):
             "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
         }
         self._chunk(f"data: {json.dumps(last)}\n\n".encode(), record)
+        self._chunk(b"data: [DONE]\n\n")
+        self._chunk(b"")
+
+    def _tool_call(self, call_id: str, tool: str, model, stream: bool, record: dict) -> None:
+        arguments = json.dumps({"city": "Paris"})
+        if not stream:
+            return self._json(
+                200,
+                {
+                    "id": "chatcmpl-stub",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {
+                                "role": "assistant",
+                                "content": None,
+                                "tool_calls": [
+                                    {"id": call_id, "type": "function", "function": {"name": tool, "arguments": arguments}}
+                                ],
+                            },
+                            "finish_reason": "tool_calls",
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 20, "completion_tokens": 10, "total_tokens": 30},
+                },
+            )
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        # As OpenAI streams a call: the id and name first, then the arguments in pieces.
+        half = len(arguments) // 2
+        deltas = [
+            {"role": "assistant", "content": None, "tool_calls": [{"index": 0, "id": call_id, "type": "function", "function": {"name": tool, "arguments": ""}}]},
+            {"tool_calls": [{"index": 0, "function": {"arguments": arguments[:half]}}]},
+            {"tool_calls": [{"index": 0, "function": {"arguments": arguments[half:]}}]},
+        ]
+        for i, delta in enumerate(deltas + [{}]):
+            chunk = {
+                "id": "chatcmpl-stub",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+                "stub_sent_at": time.time(),
+                "choices": [{"index": 0, "delta": delta, "finish_reason": "tool_calls" if i == len(deltas) else None}],
+            }
+            self._chunk(f"data: {json.dumps(chunk)}\n\n".encode(), record)
+            time.sleep(ARGS.chunk_delay)
         self._chunk(b"data: [DONE]\n\n")
         self._chunk(b"")
 
