@@ -360,8 +360,10 @@ pub fn chat_needs(
                         return Err(format!("`{key}[{k}]` needs a function `name` (a string)"));
                     }
                 }
-                needs.tools |= !items.is_empty();
-                definition_bytes += Value::Array(items.clone()).to_string().len();
+                if !items.is_empty() {
+                    needs.tools = true;
+                    definition_bytes += Value::Array(items.clone()).to_string().len();
+                }
             }
             Some(_) => return Err(format!("`{key}` must be an array")),
         }
@@ -557,6 +559,75 @@ impl Iterator for CsvRecords {
 
 #[cfg(test)]
 mod tests {
+
+    fn needs(body: serde_json::Value) -> std::result::Result<crate::routing::Needs, String> {
+        chat_needs(body.as_object().unwrap())
+    }
+
+    #[test]
+    fn chat_needs_reads_tools_images_schemas_and_limits() {
+        use serde_json::json;
+        let weather =
+            json!([{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]);
+        let n = needs(
+            json!({"tools": weather, "tool_choice": "required", "parallel_tool_calls": true,
+                             "max_tokens": 100, "max_completion_tokens": 50}),
+        )
+        .unwrap();
+        assert!(n.tools && n.forced_tool_choice && n.parallel_tools);
+        assert_eq!(n.max_output_tokens, Some(50));
+        assert!(n.definition_tokens > 0);
+        let n = needs(json!({"messages": [
+            {"role": "user", "content": [{"type": "text", "text": "what is this"},
+                                         {"type": "image_url", "image_url": {"url": "data:,"}}]},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+                "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "ok"}
+        ], "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}}))
+        .unwrap();
+        assert!(n.vision && n.tools && n.json_schema && !n.audio);
+        let plain =
+            needs(json!({"response_format": {"type": "json_object"}, "tools": []})).unwrap();
+        assert_eq!(plain, crate::routing::Needs::default());
+        for (bad, says) in [
+            (json!({"tools": "x"}), "`tools` must be an array"),
+            (
+                json!({"tools": [{"type": "function", "function": {}}]}),
+                "`tools[0]` needs",
+            ),
+            (
+                json!({"tools": [{}]}),
+                "`tools[0]` must be an object with a `type`",
+            ),
+            (
+                json!({"functions": [{"description": "no name"}]}),
+                "`functions[0]` needs",
+            ),
+            (
+                json!({"tool_choice": "always", "tools": weather}),
+                "`tool_choice` must be",
+            ),
+            (
+                json!({"tool_choice": {"type": "function"}, "tools": weather}),
+                "function.name",
+            ),
+            (json!({"tool_choice": "required"}), "defines no `tools`"),
+            (json!({"parallel_tool_calls": "yes"}), "boolean"),
+            (
+                json!({"response_format": {"type": "xml"}}),
+                "response_format.type",
+            ),
+            (
+                json!({"response_format": {"type": "json_schema"}}),
+                "json_schema",
+            ),
+            (json!({"max_tokens": 0}), "positive integer"),
+            (json!({"max_completion_tokens": "many"}), "positive integer"),
+        ] {
+            let e = needs(bad.clone()).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
     use super::*;
 
     fn read(text: &[u8], format: InputFormat, field: Option<&str>) -> Vec<Record> {

@@ -730,7 +730,23 @@ mod tests {
     #[test]
     fn shipped_registry_loads() {
         let r = ProviderRegistry::load(Path::new(SHIPPED)).unwrap();
-        assert_eq!(r.len(), 39);
+        assert_eq!(r.len(), 41);
+        // Capabilities and limits: from the price map, or the entry's own (Gemini 1.5).
+        let mini = r.get("gpt-4o-mini-2024-07-18").unwrap();
+        assert_eq!(mini.capabilities.tools, Some(true));
+        assert_eq!(mini.context_tokens, Some(128_000));
+        let llama = r.get("Meta-Llama-3.1-8B-Instruct").unwrap();
+        assert_eq!(llama.capabilities.vision, Some(false));
+        let gemini = r.get("gemini-1.5-flash").unwrap();
+        assert_eq!(gemini.capabilities.tools, Some(true));
+        assert_eq!(gemini.context_tokens, Some(1_048_576));
+        // A provider with neither says nothing: unknown.
+        assert!(r
+            .get("mistralai/Mixtral-8x7B-Instruct-v0.1")
+            .unwrap()
+            .capabilities
+            .is_unknown());
+        assert_eq!(r.canonical("gpt4o"), "gpt-4o-2024-05-13");
         let enabled: Vec<&str> = r.enabled_names().collect();
         assert_eq!(
             enabled,

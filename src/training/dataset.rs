@@ -539,4 +539,52 @@ mod tests {
         assert!((800..1200).contains(&held), "{held}");
         assert_eq!(is_held_out("same text"), is_held_out("same text"));
     }
+
+    #[test]
+    fn model_names_file_one_model_under_one_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.jsonl"),
+            concat!(
+                r#"{"prompt": "p1", "outcomes": {"gpt4o": 1.0, "x": 0.0}, "cost_usd": {"gpt4o": 0.5}}"#,
+                "\n",
+                r#"{"prompt": "p2", "outcomes": {"gpt4o": 0.0, "gpt-4o-2024-05-13": 1.0}}"#,
+                "\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join(MODEL_NAMES_FILE),
+            "data_name,provider,why\ngpt4o,gpt-4o-2024-05-13,same snapshot\n",
+        )
+        .unwrap();
+        let d = Dataset::load(dir.path()).unwrap();
+        let o = |k: usize| d.records[k].outcomes.clone();
+        assert_eq!(o(0).get("gpt-4o-2024-05-13"), Some(&1.0));
+        assert!(!o(0).contains_key("gpt4o"));
+        assert_eq!(d.records[0].cost_usd.get("gpt-4o-2024-05-13"), Some(&0.5));
+        // Both spellings in one record: the provider's own value stays.
+        assert_eq!(o(1).get("gpt-4o-2024-05-13"), Some(&1.0));
+        assert_eq!(o(1).len(), 1);
+        // A name mapped twice, a chain, or a missing `why` stops the load.
+        for bad in [
+            "data_name,provider,why\na,b,x\na,c,y\n",
+            "data_name,provider,why\na,b,x\nb,c,y\n",
+            "data_name,provider\na,b\n",
+        ] {
+            std::fs::write(dir.path().join(MODEL_NAMES_FILE), bad).unwrap();
+            assert!(Dataset::load(dir.path()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_shipped_model_names_are_registry_aliases() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let names = read_model_names(&root.join("training-data").join(MODEL_NAMES_FILE)).unwrap();
+        let registry =
+            crate::routing::ProviderRegistry::load(&root.join("models/providers.toml")).unwrap();
+        for (data_name, provider) in &names {
+            assert_eq!(registry.canonical(data_name), provider, "{data_name}");
+        }
+    }
 }

@@ -808,3 +808,101 @@ fn quality_source_says_when_a_measured_provider_is_estimated_from_other_domains(
     let d = p.decide(&math, &opts()).unwrap();
     assert_eq!(candidate(&d, "delta").quality_source, "measured");
 }
+
+/// The registry of [`registry`] with gamma and delta able to call tools (alpha unknown, beta unable).
+fn tool_policy() -> Policy {
+    let can = |yes: Option<bool>| crate::routing::registry::Capabilities {
+        tools: yes,
+        ..Default::default()
+    };
+    let with = |mut e: ProviderEntry, caps| {
+        e.capabilities = caps;
+        e
+    };
+    let registry = ProviderRegistry::from_providers(vec![
+        price("alpha", None, None, true),
+        with(price("beta", None, None, true), can(Some(false))),
+        with(price("gamma", None, None, true), can(Some(true))),
+        with(price("delta", Some(0.2), Some(0.4), true), can(Some(true))),
+    ])
+    .unwrap();
+    Policy::new(table(), registry, RouteOptions::default()).unwrap()
+}
+
+#[test]
+fn needs_exclude_providers_that_cannot_serve_them_and_say_why() {
+    let p = tool_policy();
+    let tools = RouteOptions {
+        needs: crate::routing::Needs {
+            tools: true,
+            ..Default::default()
+        },
+        max_quality_drop: Some(1.0),
+        ..opts()
+    };
+    let d = p.decide(&hard(), &tools).unwrap();
+    // The cheapest, alpha, is unknown and beta cannot: delta (the cheapest that can) answers.
+    assert_eq!(d.provider, "delta");
+    assert_eq!(
+        candidate(&d, "beta").excluded.as_deref(),
+        Some("no tool calling")
+    );
+    assert!(candidate(&d, "alpha")
+        .excluded
+        .as_deref()
+        .unwrap()
+        .contains("unknown"));
+    assert!(!candidate(&d, "alpha").eligible);
+    assert_eq!(candidate(&d, "delta").excluded, None);
+    // Without the need, alpha is the cheapest again.
+    let plain = RouteOptions {
+        max_quality_drop: Some(1.0),
+        ..opts()
+    };
+    assert_eq!(p.decide(&hard(), &plain).unwrap().provider, "alpha");
+    // Nobody can: the error names each provider's reason.
+    let only = RouteOptions {
+        allowed: Some(vec!["alpha".into(), "beta".into()]),
+        ..tools.clone()
+    };
+    let m = invalid_input(p.decide(&hard(), &only));
+    assert!(
+        m.contains("beta: no tool calling") && m.contains("alpha: tool calling unknown"),
+        "{m}"
+    );
+    // Forcing a provider that cannot serve the request, or that the door cannot reach, is an error.
+    let forced = RouteOptions {
+        force: Some("beta".into()),
+        ..tools.clone()
+    };
+    assert!(invalid_input(p.decide(&hard(), &forced)).contains("cannot force provider `beta`"));
+    let mut unreachable = RouteOptions {
+        force: Some("gamma".into()),
+        ..opts()
+    };
+    unreachable
+        .unavailable
+        .insert("gamma".into(), "API key variable G_KEY is unset".into());
+    let m = invalid_input(p.decide(&hard(), &unreachable));
+    assert!(m.contains("G_KEY"), "{m}");
+}
+
+#[test]
+fn max_tokens_caps_the_expected_output_in_the_cost() {
+    let p = policy();
+    let free = p.decide(&hard(), &opts()).unwrap();
+    let capped = RouteOptions {
+        needs: crate::routing::Needs {
+            max_output_tokens: Some(10),
+            ..Default::default()
+        },
+        ..opts()
+    };
+    let d = p.decide(&hard(), &capped).unwrap();
+    // gamma: 1000 input tokens at $2/M plus min(350, 10) output tokens at $2/M.
+    assert!(close(
+        candidate(&d, "gamma").expected_cost_usd,
+        (1000.0 + 10.0) * 2.0 / 1e6
+    ));
+    assert!(candidate(&free, "gamma").expected_cost_usd > candidate(&d, "gamma").expected_cost_usd);
+}
