@@ -727,19 +727,33 @@ fn a_litellm_proxy_with_the_triage_plugin() {
     litellm.stop();
 }
 
-/// The openai client's whole tool flow (tool call, tool result, final answer) through `base_url`.
-fn openai_tools(base_url: &str, message: &str, stream: bool) -> Value {
-    openai_tools_with_key(base_url, "sk-client-side-unused", message, stream)
+/// The openai client's whole tool flow (tool call, tool result, final answer) through triage's proxy,
+/// with `extra` as its `extra_body`.
+fn openai_tools_with(base_url: &str, message: &str, stream: bool, extra: Option<Value>) -> Value {
+    tool_flow(base_url, "sk-client-side-unused", message, stream, extra)
 }
 
+/// The same through a gateway that takes `api_key`.
 fn openai_tools_with_key(base_url: &str, api_key: &str, message: &str, stream: bool) -> Value {
-    let out = Command::new(python())
-        .arg(e2e("openai_tools.py"))
+    tool_flow(base_url, api_key, message, stream, None)
+}
+
+fn tool_flow(
+    base_url: &str,
+    api_key: &str,
+    message: &str,
+    stream: bool,
+    extra: Option<Value>,
+) -> Value {
+    let mut cmd = Command::new(python());
+    cmd.arg(e2e("openai_tools.py"))
         .args(["--base-url", base_url, "--api-key", api_key])
         .args(["--model", "triage", "--message", message])
-        .args(stream.then_some("--stream"))
-        .output()
-        .unwrap();
+        .args(stream.then_some("--stream"));
+    if let Some(extra) = extra {
+        cmd.args(["--extra-body", &extra.to_string()]);
+    }
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "openai tool client failed: {}",
@@ -825,14 +839,17 @@ fn agent_requests_go_only_where_they_can_be_served() {
         triage.log_text()
     );
 
-    // Without tools this everyday question goes to a cheap model that cannot call tools.
+    // Taking any quality, this question goes to the cheapest model, which cannot call tools.
     let message = "What's the weather like in Paris today?";
-    let plain = route(&base, message);
+    let anything = json!({"max_quality_drop": 1.0});
+    let mut body = anything.clone();
+    body["prompt"] = json!(message);
+    let (_, plain) = route_body(&base, body);
     let cheap = plain["provider"].as_str().unwrap().to_string();
     assert!(!TOOL_CAPABLE.contains(&cheap.as_str()), "{plain}");
 
     for stream in [false, true] {
-        let out = openai_tools(&v1, message, stream);
+        let out = openai_tools_with(&v1, message, stream, Some(json!({ "triage": anything })));
         assert!(out["error"].is_null(), "{out}");
         let first = &out["first"];
         let provider = first["model"].as_str().unwrap().to_string();
