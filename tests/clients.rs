@@ -664,6 +664,24 @@ fn a_litellm_proxy_with_the_triage_plugin() {
         "{out}"
     );
 
+    // triage refuses a request nobody allowed can serve: its 422 message reaches LiteLLM's log, and the
+    // gateway carries on with its default model.
+    let only_llama = json!({"triage": {"allowed_providers": ["Meta-Llama-3.1-8B-Instruct"]}});
+    let out = tool_flow(&v1, MASTER_KEY, message, false, Some(only_llama));
+    assert!(out["error"].is_null(), "{out}\n{}", litellm.log_text());
+    let started = Instant::now();
+    while !(litellm.log_text().contains("triage answered 422")
+        && litellm.log_text().contains("no tool calling"))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "triage's 422 is not in LiteLLM's log:\n{}",
+            litellm.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    new_requests(&stub, &mut seen);
+
     // Streaming through LiteLLM arrives in several chunks, as they are produced. LiteLLM sets up its
     // stream handling on the first streamed request; on a loaded machine that one-off work has taken
     // longer than the stub's whole stream (every chunk then reached the client at once), so a first
