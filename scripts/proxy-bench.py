@@ -9,8 +9,11 @@ requests (httpx) for the same one-turn chat:
   route (cached), routed (cached)
                 the same prompt again, as a decision and through the proxy with model "triage" (both
                 take the embedding from the cache, so they differ by the forwarding alone)
-and prints p50/p90 of each and the overheads: pass-through - direct (forwarding alone), and routed (cached) -
-direct (forwarding plus the decision, less the embedding).
+  direct (20 tools), routed (cached, 20 tools)
+                the same with 20 tool definitions (the stub answers with a tool call): what reading a
+                request's needs and checking every provider's capabilities add
+and prints p50/p90 of each and the overheads: pass-through - direct (forwarding alone), routed (cached) -
+direct (forwarding plus the decision, less the embedding), and the same for the requests with 20 tools.
 Run through scripts/proxy-bench (venv and build first). Loopback only; bounded request counts.
 """
 
@@ -83,12 +86,23 @@ def main() -> int:
         # The embedding cache would make every routed repeat free: a new prompt per request.
         def messages(i):
             return [{"role": "user", "content": f"Summarise request number {i} in one sentence, please."}]
+        tools = [
+            {"type": "function", "function": {
+                "name": f"tool_{k}", "description": f"Tool number {k}: looks something up for the user.",
+                "parameters": {"type": "object", "properties": {
+                    "query": {"type": "string", "description": "what to look up"},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 50}},
+                    "required": ["query"]}}}
+            for k in range(20)
+        ]
         cases = {
             "direct": lambda i: client.post(f"http://127.0.0.1:{stub}/bench/v1/chat/completions", json={"model": enabled[0], "messages": messages(i)}),
             "pass-through": lambda i: client.post(f"{base}/v1/chat/completions", json={"model": enabled[0], "messages": messages(i)}),
             "route": lambda i: client.post(f"{base}/v1/route", json={"messages": messages(i)}),
             "route (cached)": lambda i: client.post(f"{base}/v1/route", json={"messages": messages(i)}),
             "routed (cached)": lambda i: client.post(f"{base}/v1/chat/completions", json={"model": "triage", "messages": messages(i)}),
+            "direct (20 tools)": lambda i: client.post(f"http://127.0.0.1:{stub}/bench/v1/chat/completions", json={"model": enabled[0], "messages": messages(i), "tools": tools}),
+            "routed (cached, 20 tools)": lambda i: client.post(f"{base}/v1/chat/completions", json={"model": "triage", "messages": messages(i), "tools": tools}),
         }
         times = {k: [] for k in cases}
         for k, call in cases.items():  # warm-up
@@ -111,6 +125,8 @@ def main() -> int:
                 # Routing with a cached embedding plus forwarding: an upper bound of what the proxy adds on
                 # top of the embedding (the part of routing a cache hit skips).
                 "routed_cached_minus_direct": round(p50["routed (cached)"] - p50["direct"], 3),
+                "routed_cached_20_tools_minus_direct_20_tools": round(
+                    p50["routed (cached, 20 tools)"] - p50["direct (20 tools)"], 3),
             },
         }
         print(json.dumps(result, indent=2))

@@ -576,10 +576,19 @@ fn openapi_and_metrics_are_served() {
         "/v1/route/batch",
         "/health",
         "/metrics",
+        "/v1/chat/completions",
+        "/v1/models",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
     assert!(doc["components"]["schemas"]["RouteResponse"].is_object());
+    // The agent fields and the exclusion reasons are documented.
+    let route = &doc["components"]["schemas"]["RouteRequest"]["allOf"][1]["properties"];
+    for field in ["tools", "tool_choice", "response_format", "max_tokens"] {
+        assert!(route.get(field).is_some(), "RouteRequest.{field} missing");
+    }
+    assert!(doc["components"]["schemas"]["CandidateResponse"]["properties"]["excluded"].is_object());
+    assert!(doc["components"]["schemas"]["ProxyChatRequest"]["properties"]["tools"].is_object());
 
     let p = json!({"prompt": "Summarise the plot of Hamlet in three sentences."});
     assert_eq!(server.post("/v1/route", &p).status, 200);
