@@ -615,3 +615,76 @@ fn a_reader_that_closes_the_pipe_ends_the_run_quietly() {
     // The run stopped early: no summary of all 1,000 records was printed.
     assert!(!err.contains("1000 records"), "{err}");
 }
+
+#[test]
+fn logged_agent_requests_are_routed_where_they_can_be_served() {
+    let tools = r#""tools": [{"type": "function", "function": {"name": "get_weather"}}]"#;
+    let input = format!(
+        concat!(
+            "{{\"id\": \"t1\", \"messages\": [{{\"role\": \"user\", \"content\": \"Weather in Paris?\"}}], {tools}}}\n",
+            "{{\"id\": \"i2\", \"messages\": [{{\"role\": \"user\", \"content\": [{{\"type\": \"text\", \"text\": \"What is this?\"}}, {{\"type\": \"image_url\", \"image_url\": {{\"url\": \"data:,\"}}}}]}}]}}\n",
+            "{{\"id\": \"b3\", \"messages\": [{{\"role\": \"user\", \"content\": \"hi\"}}], \"tools\": \"not a list\"}}\n",
+            "{{\"id\": \"p4\", \"prompt\": \"Weather in Paris?\"}}\n"
+        ),
+        tools = tools
+    );
+    // Every provider allowed is one that cannot call tools: the tools record alone cannot be routed.
+    let (recs, out) = records(
+        &[
+            "--max-quality-drop",
+            "1",
+            "--allow",
+            "Meta-Llama-3.1-8B-Instruct,gpt-4o-mini-2024-07-18",
+        ],
+        Some(input.as_bytes()),
+        3,
+    );
+    assert_eq!(recs.len(), 4, "{}", stderr(&out));
+    // With tools, the one that cannot call them is excluded, saying why.
+    assert_eq!(recs[0]["provider"], "gpt-4o-mini-2024-07-18", "{}", recs[0]);
+    assert_eq!(
+        recs[0]["excluded"]["Meta-Llama-3.1-8B-Instruct"], "no tool calling",
+        "{}",
+        recs[0]
+    );
+    assert_eq!(recs[1]["provider"], "gpt-4o-mini-2024-07-18", "{}", recs[1]);
+    assert_eq!(
+        recs[1]["excluded"]["Meta-Llama-3.1-8B-Instruct"],
+        "no image input"
+    );
+    assert!(recs[2]["error"]
+        .as_str()
+        .unwrap()
+        .contains("`tools` must be an array"));
+    // The same question without tools takes the cheapest.
+    assert_eq!(
+        recs[3]["provider"], "Meta-Llama-3.1-8B-Instruct",
+        "{}",
+        recs[3]
+    );
+    assert!(recs[3]["excluded"]["Meta-Llama-3.1-8B-Instruct"].is_null());
+    // The rest of the default set is excluded by --allow, and says so.
+    assert_eq!(
+        recs[3]["excluded"]["gpt-4o-2024-08-06"],
+        "not in the allowed list"
+    );
+    // A tools record nobody allowed can serve is an error in its place; the run goes on.
+    let (recs, _) = records(
+        &[
+            "--allow",
+            "Meta-Llama-3.1-8B-Instruct,Meta-Llama-3.1-70B-Instruct",
+        ],
+        Some(input.as_bytes()),
+        3,
+    );
+    assert!(
+        recs[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no tool calling"),
+        "{}",
+        recs[0]
+    );
+    assert_eq!(recs[3]["id"], "p4");
+    assert!(recs[3]["provider"].is_string());
+}

@@ -587,7 +587,9 @@ fn openapi_and_metrics_are_served() {
     for field in ["tools", "tool_choice", "response_format", "max_tokens"] {
         assert!(route.get(field).is_some(), "RouteRequest.{field} missing");
     }
-    assert!(doc["components"]["schemas"]["CandidateResponse"]["properties"]["excluded"].is_object());
+    assert!(
+        doc["components"]["schemas"]["CandidateResponse"]["properties"]["excluded"].is_object()
+    );
     assert!(doc["components"]["schemas"]["ProxyChatRequest"]["properties"]["tools"].is_object());
 
     let p = json!({"prompt": "Summarise the plot of Hamlet in three sentences."});

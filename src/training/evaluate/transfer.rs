@@ -352,7 +352,9 @@ pub(super) fn domain_transfer(corpus: &Corpus, train: &[usize]) -> Result<Vec<Do
         if fit_rows.is_empty() {
             continue;
         }
-        let head = fit_domain_head(corpus, &corpus.with_copies(&fit_rows))?;
+        // Without the noisy copies: one head per source is the report's largest fit, and the copies
+        // bring no new source to transfer from.
+        let head = fit_domain_head(corpus, &fit_rows)?;
         let (mut rows, mut correct) = (0, 0);
         for (i, r) in corpus.records.iter().enumerate() {
             if r.source != source || corpus.is_copy(i) {
