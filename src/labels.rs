@@ -170,6 +170,12 @@ pub struct DifficultyHead {
     /// of the rows with outcomes, so every band has data). Artifacts without it band by `cuts`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table_cuts: Option<[f32; 2]>,
+    /// How far the noise a user makes (a typo, a polite opening) moves the score: the root mean square
+    /// of the score changes between the training prompts and their noisy copies. Routing reads a score
+    /// this close to a band's cut as partly in both bands ([`Self::band_weights`]), so a typo cannot flip
+    /// a decision on a knife-edge. Artifacts without it band sharply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub band_softness: Option<f32>,
 }
 
 impl DifficultyHead {
@@ -195,6 +201,24 @@ impl DifficultyHead {
     /// The routing table's band (0, 1, 2) of a score.
     pub fn table_band(&self, score: f32) -> usize {
         band(score, self.table_cuts.unwrap_or(self.cuts))
+    }
+
+    /// How much of each table band a score is in: the chance that the score without noise (normal around
+    /// it, with [`Self::band_softness`] as its deviation) falls in each band. One-hot without a softness.
+    pub fn band_weights(&self, score: f32) -> [f32; 3] {
+        let sharp = |b: usize| {
+            let mut w = [0.0; 3];
+            w[b.min(2)] = 1.0;
+            w
+        };
+        let Some(sd) = self.band_softness.filter(|s| s.is_finite() && *s > 0.0) else {
+            return sharp(self.table_band(score));
+        };
+        let [low, high] = self.table_cuts.unwrap_or(self.cuts);
+        let above =
+            |cut: f32| crate::routing::rule::normal_cdf(f64::from((score - cut) / sd)) as f32;
+        let (above_low, above_high) = (above(low), above(high).min(above(low)));
+        [1.0 - above_low, above_low - above_high, above_high]
     }
 }
 
@@ -259,6 +283,9 @@ pub struct Labels {
     /// The routing table's difficulty band (see `DifficultyHead::table_cuts`).
     #[serde(skip)]
     pub table_band: usize,
+    /// How much of each table band the prompt is in ([`DifficultyHead::band_weights`]).
+    #[serde(skip)]
+    pub band_weights: [f32; 3],
     #[serde(skip)]
     pub category_probs: Vec<f32>,
     #[serde(skip)]
@@ -416,6 +443,11 @@ impl Heads {
         } else {
             self.difficulty.table_band(difficulty)
         };
+        let band_weights = if blank {
+            [1.0, 0.0, 0.0]
+        } else {
+            self.difficulty.band_weights(difficulty)
+        };
         Labels {
             domain: DOMAINS[best.min(DOMAINS.len() - 1)],
             domain_probs: DOMAINS.iter().copied().zip(probs.iter().copied()).collect(),
@@ -423,6 +455,7 @@ impl Heads {
             level: LEVELS[level_index],
             level_index,
             table_band,
+            band_weights,
             category_probs,
             input_tokens: e.full_tokens,
             truncated: e.truncated,
@@ -461,10 +494,12 @@ impl Heads {
 impl Labels {
     /// What the routing policy needs from these labels.
     pub fn prompt_labels(&self) -> PromptLabels {
+        let soft = self.band_weights.iter().filter(|&&w| w > 1e-4).count() > 1;
         PromptLabels {
             category_probs: self.category_probs.clone(),
             level: self.table_band,
             input_tokens: self.input_tokens,
+            band_weights: soft.then_some(self.band_weights),
         }
     }
 }
@@ -543,11 +578,35 @@ mod tests {
             bias: 0.0,
             cuts: [0.4, 0.6],
             table_cuts: None,
+            band_softness: None,
         };
         assert_eq!(d.level(d.score(&[-2.0])), 0);
         assert_eq!(d.level(d.score(&[0.0])), 1);
         assert_eq!(d.level(d.score(&[2.0])), 2);
         assert_eq!(argmax(&[0.1, 0.7, 0.2]), 1);
+        // Bands: sharp without a softness; with one, a score on a cut is half in each band, and the
+        // weights move smoothly with the score.
+        assert_eq!(d.band_weights(0.45), [0.0, 1.0, 0.0]);
+        let soft = DifficultyHead {
+            band_softness: Some(0.02),
+            ..d
+        };
+        let on_cut = soft.band_weights(0.6);
+        assert!(
+            (on_cut[1] - 0.5).abs() < 1e-3 && (on_cut[2] - 0.5).abs() < 1e-3,
+            "{on_cut:?}"
+        );
+        let far = soft.band_weights(0.5);
+        assert!(far[1] > 0.99, "{far:?}");
+        for s in [0.3, 0.39, 0.41, 0.59, 0.61, 0.9] {
+            let w = soft.band_weights(s);
+            assert!((w.iter().sum::<f32>() - 1.0).abs() < 1e-5 && w.iter().all(|&x| x >= 0.0));
+            let near = soft.band_weights(s + 0.001);
+            assert!(
+                w.iter().zip(near).all(|(a, b)| (a - b).abs() < 0.05),
+                "{w:?} {near:?}"
+            );
+        }
     }
 
     fn shipped_heads() -> (Heads, Vec<u8>) {

@@ -381,6 +381,7 @@ mod tests {
             level: LEVELS[level_index],
             level_index,
             table_band: level_index,
+            band_weights: [0.0; 3],
             blank: false,
             category_probs: vec![],
             input_tokens: 10,

@@ -18,6 +18,37 @@ use super::table::{PromptLabels, RoutingTable};
 /// mean), which is no evidence at this level; it counts only when no cell with positive weight has
 /// outcomes at the level. The provider's mean quality when no such cell has a value at all.
 pub fn expected_quality(table: &RoutingTable, labels: &PromptLabels, provider: usize) -> f32 {
+    over_bands(labels, |l| f64::from(quality_at_level(table, l, provider))) as f32
+}
+
+/// `at(labels at one level)`, mixed over the prompt's band weights when it has them (a prompt near a
+/// band's cut is partly in both bands), else at its level.
+fn over_bands(labels: &PromptLabels, at: impl Fn(&PromptLabels) -> f64) -> f64 {
+    let Some(weights) = labels.band_weights else {
+        return at(labels);
+    };
+    let mut sum = 0.0;
+    let mut total = 0.0;
+    for (level, &w) in weights.iter().enumerate() {
+        if w > 1e-4 {
+            let at_level = PromptLabels {
+                level,
+                band_weights: None,
+                ..labels.clone()
+            };
+            sum += f64::from(w) * at(&at_level);
+            total += f64::from(w);
+        }
+    }
+    if total > 0.0 {
+        sum / total
+    } else {
+        at(labels)
+    }
+}
+
+/// [`expected_quality`] at the prompt's one level.
+fn quality_at_level(table: &RoutingTable, labels: &PromptLabels, provider: usize) -> f32 {
     let mixture = |observed_only: bool| {
         let mut weight = 0.0f64;
         let mut sum = 0.0f64;
@@ -61,6 +92,11 @@ pub fn quality_sd(
     provider: usize,
     quality: f32,
 ) -> f64 {
+    over_bands(labels, |l| sd_at_level(table, l, provider, quality))
+}
+
+/// [`quality_sd`] at the prompt's one level.
+fn sd_at_level(table: &RoutingTable, labels: &PromptLabels, provider: usize, quality: f32) -> f64 {
     let q = f64::from(quality).clamp(0.02, 0.98);
     let k = f64::from(table.pseudo_count).max(1.0);
     let (mut weight, mut rows) = (0.0f64, 0.0f64);

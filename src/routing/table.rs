@@ -56,6 +56,10 @@ pub struct PromptLabels {
     pub level: usize,
     /// Tokens of the prompt (the embedding tokenizer's count, a proxy for the provider's input tokens).
     pub input_tokens: usize,
+    /// For a prompt near a band's cut: how much of each band it is in (sums to 1). Qualities are then the
+    /// bands' mixture, so a small change of the score moves them a little instead of jumping a band.
+    /// `None`: all of `level`.
+    pub band_weights: Option<[f32; 3]>,
 }
 
 impl RoutingTable {

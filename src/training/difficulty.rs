@@ -370,6 +370,7 @@ pub fn fit_head(
             bias: b,
             cuts: [0.0, 0.0],
             table_cuts: None,
+            band_softness: None,
         };
         for &i in rows.iter().filter(|&&i| inside(i)) {
             oof.insert(i, head.score(&corpus.features[i]));
@@ -381,7 +382,7 @@ pub fn fit_head(
         .filter(|(&i, _)| !corpus.records[i].outcomes.is_empty())
         .map(|(_, &s)| s)
         .collect();
-    let head = DifficultyHead {
+    let mut head = DifficultyHead {
         weights,
         bias,
         cuts,
@@ -389,13 +390,33 @@ pub fn fit_head(
             super::quantile(&with_outcomes, 1.0 / 3.0),
             super::quantile(&with_outcomes, 2.0 / 3.0),
         ]),
+        band_softness: None,
     };
+    head.band_softness = noise_spread(corpus, rows, &head);
     let levels = oof
         .iter()
         .filter(|(&i, _)| !corpus.records[i].outcomes.is_empty())
         .map(|(&i, &s)| (i, head.table_band(s)))
         .collect();
     Ok((head, levels))
+}
+
+/// The root mean square of the score changes between `rows` and their noisy copies under `head`: how far
+/// the noise a user makes moves a score (`None` without copies).
+fn noise_spread(corpus: &Corpus, rows: &[usize], head: &DifficultyHead) -> Option<f32> {
+    let (mut sum, mut n) = (0f64, 0usize);
+    for &i in rows {
+        let Some(copies) = corpus.copies.get(&i) else {
+            continue;
+        };
+        let own = head.score(&corpus.features[i]);
+        for &c in copies {
+            let d = f64::from(head.score(&corpus.features[c]) - own);
+            sum += d * d;
+            n += 1;
+        }
+    }
+    (n > 0).then(|| (sum / n as f64).sqrt() as f32)
 }
 
 /// Level cuts from out-of-fold scores: `easy` ends where the easy pool's top tenth begins, `hard` starts

@@ -92,6 +92,75 @@ fn flat_mut(a: &mut Array2<f32>) -> &mut [f32] {
     a.as_slice_mut().unwrap_or(&mut [])
 }
 
+/// The row ranges a fit's products are split into: one per core (at most 4), for matrices big enough to
+/// pay for the threads. The split is the same for a given row count, so a fit's result does not depend on
+/// timing; only the order of a sum of per-part products may differ from one thread (rounding).
+fn row_parts(rows: usize) -> Vec<std::ops::Range<usize>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4);
+    let parts = if rows >= 4096 { threads } else { 1 };
+    let per = rows.div_ceil(parts).max(1);
+    (0..parts)
+        .map(|k| (k * per).min(rows)..((k + 1) * per).min(rows))
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
+/// `f` of each part of `x`'s rows, stacked back in order (each part on its own thread).
+fn parallel_rows(
+    x: &Array2<f32>,
+    parts: &[std::ops::Range<usize>],
+    f: impl Fn(ndarray::ArrayView2<'_, f32>) -> Array2<f32> + Sync,
+) -> Array2<f32> {
+    if parts.len() <= 1 {
+        return f(x.view());
+    }
+    let blocks: Vec<Array2<f32>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .iter()
+            .map(|r| {
+                let f = &f;
+                scope.spawn(move || f(x.slice(ndarray::s![r.clone(), ..])))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    let views: Vec<ndarray::ArrayView2<'_, f32>> = blocks.iter().map(|b| b.view()).collect();
+    // Every block has the same columns (the same product of a row slice): the stack cannot fail.
+    ndarray::concatenate(Axis(0), &views).unwrap_or_else(|_| f(x.view()))
+}
+
+/// The sum of `f` over the parts (each on its own thread).
+fn parallel_sum(
+    parts: &[std::ops::Range<usize>],
+    f: impl Fn(std::ops::Range<usize>) -> Array2<f32> + Sync,
+) -> Array2<f32> {
+    if parts.len() <= 1 {
+        return f(parts.first().cloned().unwrap_or(0..0));
+    }
+    let blocks: Vec<Array2<f32>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .iter()
+            .map(|r| {
+                let f = &f;
+                let r = r.clone();
+                scope.spawn(move || f(r))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    let mut blocks = blocks.into_iter();
+    let first = blocks.next().unwrap_or_else(|| f(0..0));
+    blocks.fold(first, |acc, b| acc + b)
+}
+
 /// Row-wise softmax, in place.
 fn softmax_rows(logits: &mut Array2<f32>) {
     for mut row in logits.rows_mut() {
@@ -133,12 +202,17 @@ pub fn fit_softmax(
     let mut w = Array2::<f32>::zeros((features, classes));
     let mut b = Array2::<f32>::zeros((1, classes));
     let mut adam = Adam::new(w.len() + b.len(), opts.learning_rate);
+    let parts = row_parts(n);
     for _ in 0..opts.steps {
         // loss = −Σᵢ sᵢ Σ_c T_ic log softmax(XW + b)_ic + l2‖W‖²; ∂/∂logits = sᵢ (P − T).
-        let mut p = xt.dot(&w) + &b;
+        let mut p = parallel_rows(&xt, &parts, |x| x.dot(&w)) + &b;
         softmax_rows(&mut p);
         let g_logits = (p - &target) * &scale;
-        let gw = xt.t().dot(&g_logits) + &w * (2.0 * l2);
+        let gw = parallel_sum(&parts, |rows| {
+            xt.slice(ndarray::s![rows.clone(), ..])
+                .t()
+                .dot(&g_logits.slice(ndarray::s![rows, ..]))
+        }) + &w * (2.0 * l2);
         let gb = g_logits.sum_axis(Axis(0)).insert_axis(Axis(0));
         adam.step(
             &mut [flat_mut(&mut w), flat_mut(&mut b)],
@@ -181,8 +255,9 @@ pub fn fit_pairwise(x: &[Vec<f32>], pairs: &[RankPair], opts: FitOptions) -> Res
     let mut w = Array2::<f32>::zeros((features, 1));
     let mut adam = Adam::new(w.len(), opts.learning_rate);
     let mut g_s = Array2::<f32>::zeros((n, 1));
+    let parts = row_parts(n);
     for _ in 0..opts.steps {
-        let s = xt.dot(&w);
+        let s = parallel_rows(&xt, &parts, |x| x.dot(&w));
         g_s.fill(0.0);
         for p in pairs {
             // ∂/∂d log(1 + e^(−d)) = −σ(−d), with d = s_harder − s_easier.
@@ -192,7 +267,11 @@ pub fn fit_pairwise(x: &[Vec<f32>], pairs: &[RankPair], opts: FitOptions) -> Res
             g_s[(p.harder, 0)] += g;
             g_s[(p.easier, 0)] -= g;
         }
-        let gw = xt.t().dot(&g_s) + &w * (2.0 * l2);
+        let gw = parallel_sum(&parts, |rows| {
+            xt.slice(ndarray::s![rows.clone(), ..])
+                .t()
+                .dot(&g_s.slice(ndarray::s![rows, ..]))
+        }) + &w * (2.0 * l2);
         adam.step(&mut [flat_mut(&mut w)], &[flat(&gw)]);
     }
     Ok(w.column(0).to_owned())

@@ -81,6 +81,7 @@ fn hard() -> PromptLabels {
         category_probs: vec![0.5, 0.5],
         level: 2,
         input_tokens: 1000,
+        band_weights: None,
     }
 }
 
@@ -110,6 +111,7 @@ fn mixture_math_matches_hand_computation() {
         category_probs: vec![0.25, 0.75],
         level: 1,
         input_tokens: 1000,
+        band_weights: None,
     };
     let est = p.estimate(&labels);
     assert_eq!(
@@ -143,6 +145,7 @@ fn none_cells_are_renormalised() {
             category_probs: vec![0.25, 0.75],
             level,
             input_tokens: 10,
+            band_weights: None,
         })[3]
             .expected_quality
     };
@@ -164,6 +167,7 @@ fn cells_without_outcomes_at_the_level_count_only_when_no_cell_has_some() {
         category_probs: vec![0.9, 0.1],
         level: 0,
         input_tokens: 10,
+        band_weights: None,
     };
     let est = p.estimate(&mostly_code);
     // Only math at easy (0.7) is evidence for alpha, whatever the code share...
@@ -706,6 +710,7 @@ fn a_provider_without_outcome_rows_borrows_a_measured_ones_quality() {
         category_probs: vec![0.0, 1.0],
         level: 0,
         input_tokens: 10,
+        band_weights: None,
     };
     let d = p.decide(&math, &opts()).unwrap();
     assert!((candidate(&d, "omega").expected_quality - 0.95).abs() < 1e-6);
@@ -793,6 +798,7 @@ fn quality_source_says_when_a_measured_provider_is_estimated_from_other_domains(
         category_probs: vec![0.9, 0.1],
         level: 1,
         input_tokens: 10,
+        band_weights: None,
     };
     let d = p.decide(&code, &opts()).unwrap();
     assert_eq!(
@@ -905,4 +911,17 @@ fn max_tokens_caps_the_expected_output_in_the_cost() {
         (1000.0 + 10.0) * 2.0 / 1e6
     ));
     assert!(candidate(&free, "gamma").expected_cost_usd > candidate(&d, "gamma").expected_cost_usd);
+}
+
+#[test]
+fn a_prompt_near_a_band_cut_gets_the_bands_mixture() {
+    let p = policy();
+    let at = |level: usize| p.estimate(&PromptLabels { level, ..hard() })[2].expected_quality;
+    let mixed = p.estimate(&PromptLabels {
+        band_weights: Some([0.0, 0.25, 0.75]),
+        ..hard()
+    })[2]
+        .expected_quality;
+    let want = 0.25 * at(1) + 0.75 * at(2);
+    assert!((mixed - want).abs() < 1e-6, "{mixed} vs {want}");
 }

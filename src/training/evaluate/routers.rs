@@ -161,6 +161,7 @@ fn reference_router<'a>(
                 .probs(&corpus.domain_row(i, heads.domain.input)),
             level: 0,
             input_tokens: corpus.embeddings[i].full_tokens,
+            band_weights: None,
         }),
         None => Box::new(move |i| {
             let mut probs = vec![0f32; n];
@@ -172,6 +173,7 @@ fn reference_router<'a>(
                 category_probs: probs,
                 level: 0,
                 input_tokens: corpus.embeddings[i].full_tokens,
+                band_weights: None,
             }
         }),
     };

@@ -68,8 +68,7 @@ fn world() -> impl Strategy<
                 let labels = PromptLabels {
                     category_probs,
                     level,
-                    input_tokens: tokens,
-                };
+                    input_tokens: tokens, band_weights: None, };
                 (table, registry, labels, group, drop)
             },
         )

@@ -18,6 +18,7 @@ fn head_on(corpus: &Corpus, rows: &[usize]) -> Result<DifficultyHead> {
         bias,
         cuts: [0.0, 0.0],
         table_cuts: None,
+        band_softness: None,
     })
 }
 
