@@ -237,7 +237,14 @@ fn label_window(
                 let (e, labels): (&Embedding, Labels) = labelled
                     .next()
                     .ok_or_else(|| Error::inference("embedder returned too few vectors"))?;
-                let needs = record.context.needs;
+                let needs = match crate::routing::needs::from_chat_body(&record.context.chat) {
+                    Ok(n) => n,
+                    Err(m) => {
+                        summary.add_bad();
+                        writer.error(record.line, id, file, &m)?;
+                        continue;
+                    }
+                };
                 let options = RouteOptions {
                     needs: crate::routing::Needs {
                         input_tokens: Some(labels.input_tokens as u64 + needs.definition_tokens),

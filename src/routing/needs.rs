@@ -1,6 +1,6 @@
 //! What a request needs from a provider beyond answering text: tool calling, images, audio, a JSON schema,
-//! and room for its input and output. Read from an OpenAI chat body by the doors; checked against a
-//! provider's registry capabilities by the policy's eligibility step.
+//! and room for its input and output. Read from an OpenAI chat body ([`from_chat_body`], for every door);
+//! checked against a provider's registry capabilities by the policy's eligibility step.
 
 use super::registry::{Capabilities, ProviderEntry};
 use serde::Serialize;
@@ -26,6 +26,144 @@ pub struct Needs {
     pub max_output_tokens: Option<u64>,
     /// Tokens the tool definitions and the JSON schema add to the input (estimated from their size).
     pub definition_tokens: u64,
+}
+
+/// Bytes of JSON per token assumed for tool definitions and schemas (as for the unembedded parts of a
+/// conversation).
+const DEFINITION_BYTES_PER_TOKEN: usize = 4;
+
+/// What an OpenAI chat body needs from a provider: tools (`tools`, `functions`, or tool calls and results
+/// in `messages`), a forced `tool_choice`, `parallel_tool_calls`, image or audio parts, a
+/// `response_format` of type `json_schema`, and `max_completion_tokens` / `max_tokens`. A malformed field
+/// is an error naming it. The input's token count is the caller's to fill in (it knows the tokenizer);
+/// `definition_tokens` estimates what the tool definitions and the schema add to it.
+pub fn from_chat_body(
+    body: &serde_json::Map<String, serde_json::Value>,
+) -> std::result::Result<Needs, String> {
+    use serde_json::Value;
+    let mut needs = Needs::default();
+    let mut definition_bytes = 0usize;
+    for key in ["tools", "functions"] {
+        match body.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) => {
+                for (k, item) in items.iter().enumerate() {
+                    let name = match (key, item.get("type").and_then(Value::as_str)) {
+                        ("functions", _) => item.get("name"),
+                        (_, Some("function")) => item.get("function").and_then(|f| f.get("name")),
+                        // Other tool types (OpenAI's `custom`) carry their own fields.
+                        (_, Some(_)) => continue,
+                        (_, None) => {
+                            return Err(format!("`tools[{k}]` must be an object with a `type`"))
+                        }
+                    };
+                    if name
+                        .and_then(Value::as_str)
+                        .is_none_or(|n| n.trim().is_empty())
+                    {
+                        return Err(format!("`{key}[{k}]` needs a function `name` (a string)"));
+                    }
+                }
+                if !items.is_empty() {
+                    needs.tools = true;
+                    definition_bytes += Value::Array(items.clone()).to_string().len();
+                }
+            }
+            Some(_) => return Err(format!("`{key}` must be an array")),
+        }
+    }
+    match body.get("tool_choice") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => match s.as_str() {
+            "none" | "auto" => {}
+            "required" => needs.forced_tool_choice = true,
+            other => {
+                return Err(format!(
+                    "`tool_choice` must be \"none\", \"auto\", \"required\" or a named function, got \"{other}\""
+                ))
+            }
+        },
+        Some(Value::Object(choice)) => {
+            let named = choice
+                .get("function")
+                .and_then(|f| f.get("name"))
+                .and_then(Value::as_str)
+                .or_else(|| choice.get("name").and_then(Value::as_str));
+            if named.is_none_or(str::is_empty) {
+                return Err("`tool_choice` object needs `function.name`".into());
+            }
+            needs.forced_tool_choice = true;
+        }
+        Some(_) => return Err("`tool_choice` must be a string or an object".into()),
+    }
+    if needs.forced_tool_choice && !needs.tools {
+        return Err("`tool_choice` forces a tool call but the request defines no `tools`".into());
+    }
+    match body.get("parallel_tool_calls") {
+        None | Some(Value::Null) => {}
+        Some(Value::Bool(b)) => needs.parallel_tools = *b && needs.tools,
+        Some(_) => return Err("`parallel_tool_calls` must be a boolean".into()),
+    }
+    match body.get("response_format") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(format)) => {
+            match format.get("type").and_then(Value::as_str) {
+                Some("text" | "json_object") => {}
+                Some("json_schema") => {
+                    let schema = format.get("json_schema");
+                    if !schema
+                        .and_then(|s| s.get("name"))
+                        .is_some_and(Value::is_string)
+                    {
+                        return Err(
+                            "`response_format.json_schema` must be an object with a `name`".into(),
+                        );
+                    }
+                    needs.json_schema = true;
+                    definition_bytes += schema.map_or(0, |s| s.to_string().len());
+                }
+                _ => return Err(
+                    "`response_format.type` must be \"text\", \"json_object\" or \"json_schema\""
+                        .into(),
+                ),
+            }
+        }
+        Some(_) => return Err("`response_format` must be an object".into()),
+    }
+    for key in ["max_tokens", "max_completion_tokens"] {
+        match body.get(key) {
+            None | Some(Value::Null) => {}
+            Some(v) => match v.as_u64().filter(|&n| n > 0) {
+                // `max_completion_tokens` (the newer name) wins over `max_tokens`.
+                Some(n) if key == "max_completion_tokens" || needs.max_output_tokens.is_none() => {
+                    needs.max_output_tokens = Some(n)
+                }
+                Some(_) => {}
+                None => return Err(format!("`{key}` must be a positive integer")),
+            },
+        }
+    }
+    if let Some(messages) = body.get("messages").and_then(Value::as_array) {
+        for m in messages {
+            let role = m.get("role").and_then(Value::as_str).unwrap_or("");
+            let calls = m
+                .get("tool_calls")
+                .and_then(Value::as_array)
+                .is_some_and(|c| !c.is_empty());
+            needs.tools |= calls || matches!(role, "tool" | "function");
+            if let Some(Value::Array(parts)) = m.get("content") {
+                for part in parts {
+                    match part.get("type").and_then(Value::as_str) {
+                        Some("image_url" | "input_image" | "image") => needs.vision = true,
+                        Some("input_audio" | "audio") => needs.audio = true,
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    needs.definition_tokens = definition_bytes.div_ceil(DEFINITION_BYTES_PER_TOKEN) as u64;
+    Ok(needs)
 }
 
 impl Needs {
@@ -103,6 +241,75 @@ impl Needs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn needs(body: serde_json::Value) -> std::result::Result<crate::routing::Needs, String> {
+        from_chat_body(body.as_object().unwrap())
+    }
+
+    #[test]
+    fn chat_needs_reads_tools_images_schemas_and_limits() {
+        use serde_json::json;
+        let weather =
+            json!([{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]);
+        let n = needs(
+            json!({"tools": weather, "tool_choice": "required", "parallel_tool_calls": true,
+                             "max_tokens": 100, "max_completion_tokens": 50}),
+        )
+        .unwrap();
+        assert!(n.tools && n.forced_tool_choice && n.parallel_tools);
+        assert_eq!(n.max_output_tokens, Some(50));
+        assert!(n.definition_tokens > 0);
+        let n = needs(json!({"messages": [
+            {"role": "user", "content": [{"type": "text", "text": "what is this"},
+                                         {"type": "image_url", "image_url": {"url": "data:,"}}]},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+                "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "ok"}
+        ], "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}}))
+        .unwrap();
+        assert!(n.vision && n.tools && n.json_schema && !n.audio);
+        let plain =
+            needs(json!({"response_format": {"type": "json_object"}, "tools": []})).unwrap();
+        assert_eq!(plain, Needs::default());
+        for (bad, says) in [
+            (json!({"tools": "x"}), "`tools` must be an array"),
+            (
+                json!({"tools": [{"type": "function", "function": {}}]}),
+                "`tools[0]` needs",
+            ),
+            (
+                json!({"tools": [{}]}),
+                "`tools[0]` must be an object with a `type`",
+            ),
+            (
+                json!({"functions": [{"description": "no name"}]}),
+                "`functions[0]` needs",
+            ),
+            (
+                json!({"tool_choice": "always", "tools": weather}),
+                "`tool_choice` must be",
+            ),
+            (
+                json!({"tool_choice": {"type": "function"}, "tools": weather}),
+                "function.name",
+            ),
+            (json!({"tool_choice": "required"}), "defines no `tools`"),
+            (json!({"parallel_tool_calls": "yes"}), "boolean"),
+            (
+                json!({"response_format": {"type": "xml"}}),
+                "response_format.type",
+            ),
+            (
+                json!({"response_format": {"type": "json_schema"}}),
+                "json_schema",
+            ),
+            (json!({"max_tokens": 0}), "positive integer"),
+            (json!({"max_completion_tokens": "many"}), "positive integer"),
+        ] {
+            let e = needs(bad.clone()).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
 
     fn entry(caps: Capabilities, window: Option<u64>) -> ProviderEntry {
         ProviderEntry {

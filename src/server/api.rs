@@ -89,7 +89,7 @@ impl RouteRequest {
         if let Some(m) = &self.messages {
             body.insert("messages".into(), serde_json::Value::Array(m.clone()));
         }
-        crate::input::chat_needs(&body).map_err(Error::InvalidInput)
+        crate::routing::needs::from_chat_body(&body).map_err(Error::InvalidInput)
     }
 
     /// The last user turn and its conversation.
