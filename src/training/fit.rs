@@ -107,7 +107,30 @@ fn row_parts(rows: usize) -> Vec<std::ops::Range<usize>> {
         .collect()
 }
 
-/// `f` of each part of `x`'s rows, stacked back in order (each part on its own thread).
+/// `f` of each part, in order, each on its own thread (on the caller's alone for one part).
+fn per_part(
+    parts: &[std::ops::Range<usize>],
+    f: impl Fn(std::ops::Range<usize>) -> Array2<f32> + Sync,
+) -> Vec<Array2<f32>> {
+    if parts.len() <= 1 {
+        return vec![f(parts.first().cloned().unwrap_or(0..0))];
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .iter()
+            .map(|r| {
+                let (f, r) = (&f, r.clone());
+                scope.spawn(move || f(r))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+/// `f` of each part of `x`'s rows, stacked back in order.
 fn parallel_rows(
     x: &Array2<f32>,
     parts: &[std::ops::Range<usize>],
@@ -116,47 +139,18 @@ fn parallel_rows(
     if parts.len() <= 1 {
         return f(x.view());
     }
-    let blocks: Vec<Array2<f32>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .iter()
-            .map(|r| {
-                let f = &f;
-                scope.spawn(move || f(x.slice(ndarray::s![r.clone(), ..])))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
+    let blocks = per_part(parts, |r| f(x.slice(ndarray::s![r, ..])));
     let views: Vec<ndarray::ArrayView2<'_, f32>> = blocks.iter().map(|b| b.view()).collect();
     // Every block has the same columns (the same product of a row slice): the stack cannot fail.
     ndarray::concatenate(Axis(0), &views).unwrap_or_else(|_| f(x.view()))
 }
 
-/// The sum of `f` over the parts (each on its own thread).
+/// The sum of `f` over the parts.
 fn parallel_sum(
     parts: &[std::ops::Range<usize>],
     f: impl Fn(std::ops::Range<usize>) -> Array2<f32> + Sync,
 ) -> Array2<f32> {
-    if parts.len() <= 1 {
-        return f(parts.first().cloned().unwrap_or(0..0));
-    }
-    let blocks: Vec<Array2<f32>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .iter()
-            .map(|r| {
-                let f = &f;
-                let r = r.clone();
-                scope.spawn(move || f(r))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
-    let mut blocks = blocks.into_iter();
+    let mut blocks = per_part(parts, &f).into_iter();
     let first = blocks.next().unwrap_or_else(|| f(0..0));
     blocks.fold(first, |acc, b| acc + b)
 }
