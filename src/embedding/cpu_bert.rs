@@ -11,7 +11,7 @@
 use super::bert::{Config, LayerNorm, Linear, Weights};
 use super::kernels;
 use super::packed::{self, Epilogue, Operands, PackedMatrix, PANEL};
-use super::quantized::{self, Int8Kernel, QuantizedMatrix, QuantizedRows};
+use super::quantized::{self, Int8Kernel, QuantizedMatrix, QuantizedStore, SharedStore};
 use super::team::{share, SharedBuf, SpinBarrier};
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor};
@@ -65,6 +65,8 @@ struct Workspace {
     inner: Vec<f32>,
     /// A copy of the hidden states after an intermediate layer, `(tokens, hidden)`, when one is asked for.
     tapped: Vec<f32>,
+    /// The int8 products' quantized input (one product's at a time), when the dense layers are int8.
+    quantized: QuantizedStore,
 }
 
 /// What a forward pass returns: the last layer's hidden states and, when asked for, an earlier layer's, both
@@ -145,6 +147,8 @@ struct Pass<'a> {
     context: SharedBuf,
     inner: SharedBuf,
     tapped: SharedBuf,
+    /// The int8 products' quantized input, which the threads quantize a share of rows each.
+    quantized: SharedStore,
     /// Copy the hidden states into `tapped` after this many layers (0: never).
     tap_after: usize,
     barrier: SpinBarrier,
@@ -386,6 +390,9 @@ impl CpuBert {
         if tap_after > 0 {
             grow(&mut ws.tapped, tokens * h);
         }
+        if self.int8.is_some() {
+            ws.quantized.reserve(tokens, self.intermediate.max(h));
+        }
         let pass = Pass {
             texts,
             spans,
@@ -395,6 +402,7 @@ impl CpuBert {
             context: SharedBuf::new(&mut ws.context),
             inner: SharedBuf::new(&mut ws.inner),
             tapped: SharedBuf::new(&mut ws.tapped),
+            quantized: ws.quantized.shared(),
             tap_after,
             barrier: SpinBarrier::new(threads),
             next_task: self.layers.iter().map(|_| AtomicUsize::new(0)).collect(),
@@ -461,7 +469,7 @@ impl CpuBert {
             to.copy_from_slice(from);
         };
         let mut scratch = AttentionScratch::default();
-        let quantized_rows = &mut QuantizedRows::default();
+        let smoothed_row = &mut Vec::new();
         for (done, (l, next_task)) in self.layers.iter().zip(&pass.next_task).enumerate() {
             if done > 0 && done == pass.tap_after {
                 // Between the barrier that ended the last layer and the one after the next product, every
@@ -498,12 +506,21 @@ impl CpuBert {
                 }
                 match (&d.quantized, self.int8) {
                     (Some(q), Some(kernel)) => {
-                        // SAFETY: as below; every thread quantizes the whole input for itself (a
-                        // thousandth of the product's work) and reads it only; `kernel` was detected
-                        // on this CPU at load.
+                        // Each thread quantizes its share of the input's rows; after the barrier every
+                        // thread reads them all (its panels need every row).
+                        // SAFETY: as below; the rows `share` gives this thread are its alone until the
+                        // barrier, after which nothing writes the store before the barrier that ends
+                        // this product; `kernel` was detected on this CPU at load.
                         unsafe {
-                            q.quantize_input(&ops, quantized_rows);
-                            q.matmul(quantized_rows, out, out_w, panels, e, kernel);
+                            pass.quantized.quantize_rows(
+                                q,
+                                &ops,
+                                share(m, threads, t, 1),
+                                smoothed_row,
+                            );
+                            pass.barrier.wait();
+                            let input = pass.quantized.input(q, m);
+                            q.matmul(&input, out, out_w, panels, e, kernel);
                         }
                     }
                     // SAFETY: `out` and `x` point at m rows of out_w and x_w values inside the

@@ -19,6 +19,9 @@ const ROWS: usize = 6;
 /// Which int8 kernel this CPU runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Int8Kernel {
+    /// AMX (`tdpbusd` on 16 × 64-byte tiles: 16,384 multiply-adds an instruction), with AVX-512 VNNI for
+    /// the products whose shapes do not fill whole tiles.
+    Amx,
     /// AVX-512 VNNI (`vpdpbusd` on 512-bit registers).
     Avx512Vnni,
     /// Plain Rust: the same integer sums, much slower. Used where the CPU has no VNNI.
@@ -28,22 +31,51 @@ pub enum Int8Kernel {
 impl Int8Kernel {
     /// The fastest int8 kernel this CPU runs.
     pub fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512bw")
-            && std::is_x86_feature_detected!("avx512vnni")
-        {
-            return Int8Kernel::Avx512Vnni;
+        let vnni = Self::Avx512Vnni.runs_here();
+        if vnni && amx::usable() {
+            Int8Kernel::Amx
+        } else if vnni {
+            Int8Kernel::Avx512Vnni
+        } else {
+            Int8Kernel::Portable
         }
-        Int8Kernel::Portable
+    }
+
+    /// Whether this CPU (and, for AMX, the operating system) runs the kernel.
+    pub fn runs_here(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Int8Kernel::Avx512Vnni => {
+                std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512bw")
+                    && std::is_x86_feature_detected!("avx512vnni")
+            }
+            Int8Kernel::Amx => Self::Avx512Vnni.runs_here() && amx::usable(),
+            Int8Kernel::Portable => true,
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
     }
 
     /// A short name for logs and `/health`.
     pub fn name(self) -> &'static str {
         match self {
+            Int8Kernel::Amx => "amx-int8",
             Int8Kernel::Avx512Vnni => "avx512-vnni",
             Int8Kernel::Portable => "portable",
         }
+    }
+
+    /// The kernel named `name` ([`Self::name`]), if this CPU runs it.
+    pub fn named(name: &str) -> Option<Self> {
+        [
+            Int8Kernel::Amx,
+            Int8Kernel::Avx512Vnni,
+            Int8Kernel::Portable,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
+        .filter(|k| k.runs_here())
     }
 }
 
@@ -60,8 +92,8 @@ pub struct QuantizedMatrix {
     /// Per column: Σ of its i8 weights, to take the activations' zero point back out.
     column_sums: Vec<i32>,
     /// Per input: what the activations are multiplied by before they are quantized (1 / the smoothing
-    /// factor the weight's row was multiplied by; see [`smoothing`]).
-    input_scales: Vec<f32>,
+    /// factor the weight's row was multiplied by; see [`smoothing`]); `None` when all are 1.
+    input_scales: Option<Vec<f32>>,
     /// Bytes per quantized activation: 1 (u8), or 2 (a 16-bit value as two u8 digits, each multiplied
     /// with the weights on its own, for inputs whose long tails leave 8 bits too coarse).
     digits: usize,
@@ -116,7 +148,10 @@ impl QuantizedMatrix {
             n,
             scales,
             column_sums,
-            input_scales: smooth.iter().map(|s| 1.0 / s).collect(),
+            input_scales: smooth
+                .iter()
+                .any(|&s| s != 1.0)
+                .then(|| smooth.iter().map(|s| 1.0 / s).collect()),
             digits,
         })
     }
@@ -126,41 +161,49 @@ impl QuantizedMatrix {
         self.n.div_ceil(PANEL)
     }
 
-    /// Quantizes the `ops.m` rows of `ops.x` as this matrix's products read them, into `rows`.
-    ///
-    /// # Safety
-    /// `ops.x` must hold `ops.m` rows of `k` values at stride `ops.x_stride`, not written meanwhile.
-    pub unsafe fn quantize_input(&self, ops: &Operands, rows: &mut QuantizedRows) {
-        // SAFETY: the caller's guarantee.
-        unsafe { rows.quantize(ops, &self.input_scales, self.digits) }
+    /// Bytes per quantized activation (1 or 2), as [`QuantizedStore`] lays out this matrix's inputs.
+    pub fn digits(&self) -> usize {
+        self.digits
     }
 
     /// `out[r, c] = epilogue(x[r, ..] · W[.., c])` for the rows of `rows` (the quantized `x`, from
-    /// [`Self::quantize_input`]) and the columns of panels `panels`, on `kernel`.
+    /// [`SharedStore::input`]) and the columns of panels `panels`, on `kernel`.
     ///
     /// # Safety
     /// `out` must hold `rows.m` rows of `n` values at stride `out_stride`, whose columns of `panels` no
     /// other thread accesses during the call; `bias`, if any, must hold `n` values; `panels` must lie
-    /// within `0..panel_count()`; `kernel` must run on this CPU (as [`Int8Kernel::detect`] says).
+    /// within `0..panel_count()`; `kernel` must run on this CPU (as [`Int8Kernel::runs_here`] says).
     pub unsafe fn matmul(
         &self,
-        rows: &QuantizedRows,
+        rows: &QuantizedInput,
         out: *mut f32,
         out_stride: usize,
         panels: Range<usize>,
         epilogue: Epilogue,
         kernel: Int8Kernel,
     ) {
+        let width = self.groups * 4;
         assert!(
-            rows.groups == self.k.div_ceil(4)
+            rows.groups == self.groups
                 && rows.digits == self.digits
-                && rows.data.len() >= rows.m * self.digits * self.groups * 4
+                && rows.data.len() >= rows.m * self.digits * width
                 && rows.scales.len() >= rows.m
+                && rows.zeros.len() >= rows.m
         );
         match kernel {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: the caller guarantees the CPU has AVX-512 VNNI, and the rest.
-            Int8Kernel::Avx512Vnni => unsafe {
+            Int8Kernel::Amx
+                if width.is_multiple_of(amx::TILE_BYTES)
+                    && rows.data.len()
+                        >= rows.m.next_multiple_of(amx::BLOCK_ROWS) * self.digits * width =>
+            {
+                // SAFETY: the caller guarantees the CPU has AMX and AVX-512 VNNI, and the rest; the input
+                // holds whole tiles of rows (checked just above).
+                unsafe { self.matmul_amx(rows, out, out_stride, panels, epilogue) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller guarantees the CPU has AVX-512 VNNI (AMX implies it), and the rest.
+            Int8Kernel::Avx512Vnni | Int8Kernel::Amx => unsafe {
                 self.matmul_vnni(rows, out, out_stride, panels, epilogue)
             },
             // SAFETY: the caller's guarantee.
@@ -181,7 +224,7 @@ impl QuantizedMatrix {
     /// As [`Self::matmul`].
     unsafe fn matmul_portable(
         &self,
-        rows: &QuantizedRows,
+        rows: &QuantizedInput,
         out: *mut f32,
         out_stride: usize,
         panels: Range<usize>,
@@ -231,7 +274,7 @@ impl QuantizedMatrix {
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma")]
     unsafe fn matmul_vnni(
         &self,
-        rows: &QuantizedRows,
+        rows: &QuantizedInput,
         out: *mut f32,
         out_stride: usize,
         panels: Range<usize>,
@@ -287,6 +330,81 @@ impl QuantizedMatrix {
             }
         }
     }
+
+    /// # Safety
+    /// As [`Self::matmul`]; the CPU must have AMX and the process its permission ([`amx::usable`]), and
+    /// AVX-512 VNNI (the epilogue is compiled for it, as the VNNI kernel's);
+    /// `groups × 4` must be a multiple of 64, and `rows.data` hold `rows.m` rounded up to
+    /// [`amx::BLOCK_ROWS`] rows.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma")]
+    unsafe fn matmul_amx(
+        &self,
+        rows: &QuantizedInput,
+        out: *mut f32,
+        out_stride: usize,
+        panels: Range<usize>,
+        epilogue: Epilogue,
+    ) {
+        const HALF: usize = PANEL / 2;
+        let width = self.groups * 4;
+        let k_blocks = width / amx::TILE_BYTES;
+        let row_bytes = self.digits * width;
+        let mut sums = [[[0i32; PANEL]; 2]; amx::BLOCK_ROWS];
+        let mut values = [0f32; PANEL];
+        debug_assert!(k_blocks > 0 && width.is_multiple_of(amx::TILE_BYTES));
+        // SAFETY: AMX is usable (the caller's guarantee).
+        unsafe { amx::configure() };
+        // Row blocks outside, panels inside: a block's rows of `out` (read too, for a residual) are
+        // visited together, and its activations stay in cache across the panels, which are reread
+        // from the cache (a thread's panels fit in L2).
+        for first in (0..rows.m).step_by(amx::BLOCK_ROWS) {
+            let count = (rows.m - first).min(amx::BLOCK_ROWS);
+            for p in panels.clone() {
+                let (panel, scales, column_sums) = self.panel(p);
+                let used = PANEL.min(self.n - p * PANEL);
+                for d in 0..self.digits {
+                    for half in 0..2 {
+                        // SAFETY: rows first..first+32 of this digit lie in `rows.data` (the caller's
+                        // guarantee), `k_blocks × 64` bytes each, `row_bytes` apart; the panel holds
+                        // `groups = 16 k_blocks` groups, of which this half's 128 bytes are read; `sums`
+                        // holds 32 rows of two digits' 64 sums, 512 bytes apart.
+                        unsafe {
+                            amx::block(
+                                rows.data.as_ptr().add(first * row_bytes + d * width),
+                                row_bytes,
+                                panel.as_ptr().add(half * HALF * 4),
+                                k_blocks,
+                                sums.as_mut_ptr().cast::<i32>().add(d * PANEL + half * HALF),
+                                2 * PANEL * 4,
+                            );
+                        }
+                    }
+                }
+                for (i, acc) in sums.iter().take(count).enumerate() {
+                    dequantize(
+                        acc,
+                        self.digits,
+                        rows,
+                        first + i,
+                        scales,
+                        column_sums,
+                        &mut values,
+                    );
+                    // SAFETY: as in the portable loop.
+                    let dst = unsafe {
+                        std::slice::from_raw_parts_mut(
+                            out.add((first + i) * out_stride + p * PANEL),
+                            used,
+                        )
+                    };
+                    finish(dst, &values, p, epilogue);
+                }
+            }
+        }
+        // SAFETY: as above.
+        unsafe { amx::release() };
+    }
 }
 
 /// Row `r`'s sums back to f32: each digit's sum less the zero point's share, the high digit weighing 256,
@@ -295,7 +413,7 @@ impl QuantizedMatrix {
 fn dequantize(
     sums: &[[i32; PANEL]; 2],
     digits: usize,
-    rows: &QuantizedRows,
+    rows: &QuantizedInput,
     r: usize,
     column_scales: &[f32],
     column_sums: &[i32],
@@ -316,60 +434,104 @@ fn dequantize(
     }
 }
 
-/// Rows of activations quantized to u8 digits, one scale and zero point per row, kept by a thread between
-/// products so that steady-state inference allocates nothing.
+/// Room for one product's quantized activations at a time, kept in the encoder's workspace so that
+/// steady-state inference allocates nothing: per row, `digits` runs of `groups × 4` u8 (the high digit
+/// first), one scale and one zero point.
 #[derive(Default)]
-pub struct QuantizedRows {
-    /// One row times the input scales, before it is quantized.
-    smoothed: Vec<f32>,
-    /// Per row, `digits` runs of `groups × 4` bytes: the high digit first.
+pub struct QuantizedStore {
     data: Vec<u8>,
     scales: Vec<f32>,
     zeros: Vec<i32>,
-    groups: usize,
-    digits: usize,
-    m: usize,
 }
 
-impl QuantizedRows {
-    /// Digit `d` of row `r` (rows of `width` bytes a digit).
-    fn digit(&self, r: usize, d: usize, width: usize) -> &[u8] {
-        &self.data[(r * self.digits + d) * width..][..width]
+impl QuantizedStore {
+    /// Makes room for `rows` rows of up to `k` inputs in two digits (the most any product uses), rounded
+    /// up to whole AMX blocks of rows (the AMX kernel reads whole tiles; rows past the product's are
+    /// read, never used).
+    pub fn reserve(&mut self, rows: usize, k: usize) {
+        let rows = rows.next_multiple_of(amx::BLOCK_ROWS);
+        let bytes = rows * 2 * k.next_multiple_of(4);
+        if self.data.len() < bytes {
+            self.data.resize(bytes, 0);
+        }
+        if self.scales.len() < rows {
+            self.scales.resize(rows, 1.0);
+            self.zeros.resize(rows, 0);
+        }
     }
 
-    /// Quantizes the `m` rows of `k` values of `ops.x` (at stride `ops.x_stride`), each value first
-    /// multiplied by its input's `input_scales`: each row's range, 0 included, onto 0..=255 (one digit)
-    /// or 0..=65535 (two).
+    /// The store as the threads of one pass share it.
+    pub fn shared(&mut self) -> SharedStore {
+        SharedStore {
+            data: self.data.as_mut_ptr(),
+            data_len: self.data.len(),
+            scales: self.scales.as_mut_ptr(),
+            zeros: self.zeros.as_mut_ptr(),
+            rows: self.scales.len(),
+        }
+    }
+}
+
+/// A [`QuantizedStore`] shared by the threads of one pass: each quantizes its own rows of a product's
+/// input ([`Self::quantize_rows`]), and after a barrier all read the whole input ([`Self::input`]).
+pub struct SharedStore {
+    data: *mut u8,
+    data_len: usize,
+    scales: *mut f32,
+    zeros: *mut i32,
+    rows: usize,
+}
+
+// SAFETY: the threads of a pass write disjoint rows between two barriers and read only after the barrier
+// that ends the writing (the callers' guarantees); the store outlives the pass.
+unsafe impl Send for SharedStore {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for SharedStore {}
+
+impl SharedStore {
+    /// Quantizes rows `rows` of `ops.x` (`k` values each, at stride `ops.x_stride`) as `matrix`'s
+    /// products read them: each value times its input's scale, then each row's range, 0 included, onto
+    /// 0..=255 (one digit) or 0..=65535 (two). `scratch` holds one smoothed row.
     ///
     /// # Safety
-    /// `ops.x` must hold `ops.m` rows of `k` values at stride `ops.x_stride`, not written meanwhile.
-    unsafe fn quantize(&mut self, ops: &Operands, input_scales: &[f32], digits: usize) {
-        let k = input_scales.len();
-        let groups = k.div_ceil(4);
-        let width = groups * 4;
+    /// `ops.x` must hold rows `rows` of `k` values at stride `ops.x_stride`, not written meanwhile; no
+    /// other thread may access these rows of the store until the next barrier.
+    pub unsafe fn quantize_rows(
+        &self,
+        matrix: &QuantizedMatrix,
+        ops: &Operands,
+        rows: Range<usize>,
+        scratch: &mut Vec<f32>,
+    ) {
+        let (k, digits) = (matrix.k, matrix.digits);
+        let width = matrix.groups * 4;
         let top = if digits == 2 { 65535.0 } else { 255.0 };
-        self.groups = groups;
-        self.digits = digits;
-        self.m = ops.m;
-        // Only the padding past k must be zero (it meets zero weights); every other byte is written below.
-        if self.data.len() != ops.m * digits * width || width != k {
-            self.data.clear();
-            self.data.resize(ops.m * digits * width, 0);
-        }
-        self.scales.clear();
-        self.zeros.clear();
-        for r in 0..ops.m {
+        assert!(rows.end <= self.rows && rows.end * digits * width <= self.data_len);
+        for r in rows {
             // SAFETY: the caller's guarantee.
             let raw = unsafe { std::slice::from_raw_parts(ops.x.add(r * ops.x_stride), k) };
-            self.smoothed.resize(k, 0.0);
-            let (lo, hi) = smooth_row(raw, input_scales, &mut self.smoothed);
-            let row = &self.smoothed[..];
+            let (row, (lo, hi)) = match &matrix.input_scales {
+                Some(scales) => {
+                    scratch.resize(k, 0.0);
+                    let range = smooth_row(raw, scales, scratch);
+                    (&scratch[..], range)
+                }
+                None => (raw, range_of(raw)),
+            };
             let scale = if hi > lo { (hi - lo) / top } else { 1.0 };
             let zero = (-lo / scale).round_ties_even().clamp(0.0, top);
             let inverse = 1.0 / scale;
-            // The padding past k stays 0; it meets zero weights.
-            let out = &mut self.data[r * digits * width..][..digits * width];
+            // SAFETY: row r's bytes lie in the store (asserted above) and are this thread's alone until
+            // the next barrier (the caller's guarantee); so are its scale and zero point.
+            let out = unsafe {
+                *self.scales.add(r) = scale;
+                *self.zeros.add(r) = zero as i32;
+                std::slice::from_raw_parts_mut(self.data.add(r * digits * width), digits * width)
+            };
             let (high, low) = out.split_at_mut(if digits == 2 { width } else { 0 });
+            // The padding past k meets zero weights; it must be 0 too.
+            high.iter_mut().skip(k).for_each(|b| *b = 0);
+            low[k..].iter_mut().for_each(|b| *b = 0);
             let mut done = 0;
             #[cfg(target_arch = "x86_64")]
             if super::kernels::has_avx512() {
@@ -384,10 +546,83 @@ impl QuantizedRows {
                 }
                 low[i] = (q & 255) as u8;
             }
-            self.scales.push(scale);
-            self.zeros.push(zero as i32);
         }
     }
+
+    /// The first `m` rows as `matrix`'s products read them.
+    ///
+    /// # Safety
+    /// Every one of the `m` rows was quantized for `matrix` ([`Self::quantize_rows`]) before a barrier
+    /// this thread has passed, and no thread writes the store while the result is in use.
+    pub unsafe fn input(&self, matrix: &QuantizedMatrix, m: usize) -> QuantizedInput<'_> {
+        assert!(m <= self.rows);
+        // SAFETY: the store's own lengths; nothing writes it meanwhile (the caller's guarantee).
+        unsafe {
+            QuantizedInput {
+                data: std::slice::from_raw_parts(self.data, self.data_len),
+                scales: std::slice::from_raw_parts(self.scales, m),
+                zeros: std::slice::from_raw_parts(self.zeros, m),
+                groups: matrix.groups,
+                digits: matrix.digits,
+                m,
+            }
+        }
+    }
+}
+
+/// One product's input, quantized ([`SharedStore::input`]).
+pub struct QuantizedInput<'a> {
+    /// Per row, `digits` runs of `groups × 4` bytes, then possibly more (rows past `m`, never used).
+    data: &'a [u8],
+    scales: &'a [f32],
+    zeros: &'a [i32],
+    groups: usize,
+    digits: usize,
+    m: usize,
+}
+
+impl QuantizedInput<'_> {
+    /// Digit `d` of row `r` (rows of `width` bytes a digit).
+    fn digit(&self, r: usize, d: usize, width: usize) -> &[u8] {
+        &self.data[(r * self.digits + d) * width..][..width]
+    }
+}
+
+/// The range of `row` with 0 included: `(min, max)`.
+fn range_of(row: &[f32]) -> (f32, f32) {
+    #[cfg(target_arch = "x86_64")]
+    if super::kernels::has_avx512() {
+        // SAFETY: the CPU has AVX-512F.
+        return unsafe { range_avx512(row) };
+    }
+    range_from(row, 0, (0.0, 0.0))
+}
+
+/// [`range_of`] from index `start` on, folding into `range` (exact, so in any order).
+fn range_from(row: &[f32], start: usize, range: (f32, f32)) -> (f32, f32) {
+    row.iter()
+        .skip(start)
+        .fold(range, |(lo, hi), &v| (lo.min(v), hi.max(v)))
+}
+
+/// [`range_of`], 16 values at a time.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn range_avx512(row: &[f32]) -> (f32, f32) {
+    use std::arch::x86_64::*;
+    let (mut lo, mut hi) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+    let mut i = 0;
+    while i + 16 <= row.len() {
+        // SAFETY: 16 values from i (i + 16 ≤ len).
+        let v = unsafe { _mm512_loadu_ps(row.as_ptr().add(i)) };
+        lo = _mm512_min_ps(lo, v);
+        hi = _mm512_max_ps(hi, v);
+        i += 16;
+    }
+    range_from(row, i, (_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi)))
 }
 
 /// `out[i] = raw[i] · scales[i]`, and the range of `out` with 0 included: `(min, max)`.
@@ -530,6 +765,155 @@ unsafe fn block_vnni<const R: usize>(
     }
 }
 
+/// AMX: the tile unit of recent Intel Xeons (Sapphire Rapids on), reached through inline assembly (its
+/// intrinsics are not stable Rust). A thread configures its 8 tiles once a product, as 16 rows of 64
+/// bytes each; a 32 × 32 block of i32 sums takes 4 tiles of sums, 2 of activations and 2 of weights.
+pub mod amx {
+    /// Bytes of a tile row: 64 u8 activations, or 16 columns × 4 i8 weights.
+    pub const TILE_BYTES: usize = 64;
+    /// Rows of a tile.
+    pub const TILE_ROWS: usize = 16;
+    /// Activation rows of one block (two tiles).
+    pub const BLOCK_ROWS: usize = 2 * TILE_ROWS;
+
+    /// Whether the CPU has AMX with int8 and Linux lets this process use its tile data (asked once).
+    pub fn usable() -> bool {
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        {
+            static USABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+            *USABLE.get_or_init(|| {
+                // CPUID leaf 7: EDX bit 24 is AMX-TILE, bit 25 AMX-INT8.
+                let leaf = std::arch::x86_64::__cpuid_count(7, 0);
+                let (tile, int8) = (leaf.edx >> 24 & 1 == 1, leaf.edx >> 25 & 1 == 1);
+                if !(tile && int8) {
+                    return false;
+                }
+                // Linux hands out the tiles' 8 KB of state only to a process that asks for it
+                // (ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA); it says no where the kernel is too old.
+                const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
+                const XFEATURE_XTILEDATA: libc::c_long = 18;
+                // SAFETY: arch_prctl with these arguments only changes this process's permission.
+                let granted = unsafe {
+                    libc::syscall(
+                        libc::SYS_arch_prctl,
+                        ARCH_REQ_XCOMP_PERM,
+                        XFEATURE_XTILEDATA,
+                    )
+                };
+                granted == 0
+            })
+        }
+        #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+        false
+    }
+
+    /// The tile configuration: palette 1, every one of the 8 tiles 16 rows of 64 bytes.
+    #[cfg(target_arch = "x86_64")]
+    #[repr(C, align(64))]
+    struct TileConfig([u8; 64]);
+
+    #[cfg(target_arch = "x86_64")]
+    impl TileConfig {
+        fn uniform() -> Self {
+            let mut c = [0u8; 64];
+            c[0] = 1;
+            for t in 0..8 {
+                // Bytes 16.. hold each tile's bytes a row (u16), bytes 48.. its rows (u8).
+                c[16 + 2 * t..][..2].copy_from_slice(&(TILE_BYTES as u16).to_le_bytes());
+                c[48 + t] = TILE_ROWS as u8;
+            }
+            Self(c)
+        }
+    }
+
+    /// Configures this thread's tiles; [`release`] undoes it.
+    ///
+    /// # Safety
+    /// The CPU must have AMX and the process the permission ([`usable`]).
+    #[cfg(target_arch = "x86_64")]
+    pub unsafe fn configure() {
+        let config = TileConfig::uniform();
+        // SAFETY: a valid 64-byte configuration; AMX is usable (the caller's guarantee).
+        unsafe {
+            std::arch::asm!("ldtilecfg [{0}]", in(reg) config.0.as_ptr(), options(nostack, readonly));
+        }
+    }
+
+    /// Returns this thread's tiles to their initial state (so the OS need not save them on a switch).
+    ///
+    /// # Safety
+    /// As [`configure`].
+    #[cfg(target_arch = "x86_64")]
+    pub unsafe fn release() {
+        // SAFETY: AMX is usable (the caller's guarantee).
+        unsafe { std::arch::asm!("tilerelease", options(nostack, nomem)) };
+    }
+
+    /// The i32 sums of a 32-row × 32-column block over `k_blocks × 64` inputs: `c[r][j] = Σ_i a[r][i] ·
+    /// w[i][j]`, with the activations' rows `a_stride` bytes apart from `a`, and the weights as a panel's
+    /// groups (256 bytes a group of 4 inputs, the block's 32 columns the 128 bytes at `w`); the sums
+    /// stored as rows `c_stride` bytes apart from `c`.
+    ///
+    /// # Safety
+    /// [`configure`] was called on this thread; `a` holds 32 rows of `k_blocks × 64` bytes, `w`
+    /// `16 × k_blocks` groups of 256 bytes (of which 128 are read), `c` 32 rows of 32 i32.
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    pub unsafe fn block(
+        a: *const u8,
+        a_stride: usize,
+        w: *const i8,
+        k_blocks: usize,
+        c: *mut i32,
+        c_stride: usize,
+    ) {
+        // Weight rows (groups of 4 inputs) are 256 bytes apart; a k block is 16 of them.
+        const GROUP_BYTES: usize = 256;
+        // SAFETY: the caller's guarantee: every tile load and store stays inside the buffers it names.
+        unsafe {
+            std::arch::asm!(
+                "tilezero tmm0",
+                "tilezero tmm1",
+                "tilezero tmm2",
+                "tilezero tmm3",
+                "2:",
+                "tileloadd tmm4, [{a} + {a_stride}*1]",
+                "tileloadd tmm5, [{a_low} + {a_stride}*1]",
+                "tileloadd tmm6, [{w} + {w_stride}*1]",
+                "tileloadd tmm7, [{w} + {w_stride}*1 + 64]",
+                "tdpbusd tmm0, tmm4, tmm6",
+                "tdpbusd tmm1, tmm4, tmm7",
+                "tdpbusd tmm2, tmm5, tmm6",
+                "tdpbusd tmm3, tmm5, tmm7",
+                "add {a}, 64",
+                "add {a_low}, 64",
+                "add {w}, {w_step}",
+                "dec {n}",
+                "jnz 2b",
+                "tilestored [{c} + {c_stride}*1], tmm0",
+                "tilestored [{c} + {c_stride}*1 + 64], tmm1",
+                "tilestored [{c_low} + {c_stride}*1], tmm2",
+                "tilestored [{c_low} + {c_stride}*1 + 64], tmm3",
+                a = inout(reg) a => _,
+                a_low = inout(reg) a.add(TILE_ROWS * a_stride) => _,
+                a_stride = in(reg) a_stride,
+                w = inout(reg) w => _,
+                w_stride = in(reg) GROUP_BYTES,
+                w_step = in(reg) TILE_ROWS * GROUP_BYTES,
+                n = inout(reg) k_blocks => _,
+                c = in(reg) c,
+                c_low = in(reg) c.cast::<u8>().add(TILE_ROWS * c_stride),
+                c_stride = in(reg) c_stride,
+                options(nostack),
+            );
+        }
+    }
+}
+
+/// How much of an input's outlier smoothing moves into the weights (SmoothQuant's α; 0.5 splits the range
+/// evenly between the two operands, the paper's default for BERT-sized models).
+const SMOOTHING_ALPHA: f32 = 0.5;
+
 /// SmoothQuant's factors for one product: input `r` is divided by `s[r]` and the weight's row `r`
 /// multiplied by it, `s[r] = √(max |x_r| / max |W_r|)`, which moves the activations' outlier inputs (a few
 /// inputs of BERT's hidden states are ten times the rest, and set the whole row's quantization step) into
@@ -542,13 +926,7 @@ pub fn smoothing(activation_peaks: &[f32], weight: &[f32], n: usize) -> Vec<f32>
         .map(|(&x, row)| {
             let w = row.iter().fold(0f32, |m, v| m.max(v.abs()));
             if x > 0.0 && w > 0.0 {
-                {
-                    let alpha: f32 = std::env::var("TRIAGE_ALPHA")
-                        .ok()
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0.5);
-                    (x.powf(alpha) / w.powf(1.0 - alpha)).clamp(1e-3, 1e3)
-                }
+                (x.powf(SMOOTHING_ALPHA) / w.powf(1.0 - SMOOTHING_ALPHA)).clamp(1e-3, 1e3)
             } else {
                 1.0
             }
@@ -599,7 +977,9 @@ mod tests {
     fn run(kernel: Int8Kernel, x: &[f32], q: &QuantizedMatrix, m: usize, bias: &[f32]) -> Vec<f32> {
         let n = q.n;
         let k = q.k;
-        let mut rows = QuantizedRows::default();
+        let mut store = QuantizedStore::default();
+        store.reserve(m, k);
+        let shared = store.shared();
         let ops = Operands {
             out: std::ptr::null_mut(),
             out_stride: n,
@@ -613,17 +993,27 @@ mod tests {
             bias: Some(bias),
             gelu: false,
         };
-        // SAFETY: x holds m × k values, out m × n, bias n; the kernel is checked by the caller.
+        // SAFETY: x holds m × k values, out m × n, bias n; one thread; the kernel is checked by the
+        // caller.
         unsafe {
-            q.quantize_input(&ops, &mut rows);
-            q.matmul(&rows, out.as_mut_ptr(), n, 0..q.panel_count(), e, kernel);
+            // In two parts, as two threads would.
+            shared.quantize_rows(q, &ops, 0..m / 2, &mut Vec::new());
+            shared.quantize_rows(q, &ops, m / 2..m, &mut Vec::new());
+            let input = shared.input(q, m);
+            q.matmul(&input, out.as_mut_ptr(), n, 0..q.panel_count(), e, kernel);
         }
         out
     }
 
     #[test]
     fn int8_products_stay_close_to_f32_and_every_kernel_gives_the_same_bits() {
-        for (m, k, n) in [(1, 5, 3), (7, 384, 130), (13, 1536, 384), (6, 8, 64)] {
+        for (m, k, n) in [
+            (1, 5, 3),
+            (7, 384, 130),
+            (13, 1536, 384),
+            (6, 8, 64),
+            (45, 128, 200),
+        ] {
             let x = values(m * k, 1);
             let w = values(k * n, 2);
             let bias = values(n, 3);
@@ -651,12 +1041,14 @@ mod tests {
                             );
                         }
                     }
-                    if Int8Kernel::detect() != Int8Kernel::Portable {
-                        assert_eq!(
-                            run(Int8Kernel::detect(), &x, &q, m, &bias),
-                            got,
-                            "({m},{k},{n}) digits {digits}"
-                        );
+                    for kernel in [Int8Kernel::Avx512Vnni, Int8Kernel::Amx] {
+                        if kernel.runs_here() {
+                            assert_eq!(
+                                run(kernel, &x, &q, m, &bias),
+                                got,
+                                "{kernel:?} ({m},{k},{n}) digits {digits}"
+                            );
+                        }
                     }
                 }
             }
