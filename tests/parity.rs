@@ -1,6 +1,6 @@
 //! Parity of the candle embedder with sentence-transformers' reference embeddings (tests/fixtures).
 
-use triage::embedding::{Embedder, Embedding, EngineKind, MiniLmEmbedder};
+use triage::embedding::{DenseArithmetic, Embedder, Embedding, EngineKind, MiniLmEmbedder};
 
 struct Reference {
     text: String,
@@ -109,7 +109,7 @@ fn native_engine_matches_on_any_thread_count_and_batch_size() {
             &device,
             EngineKind::Native {
                 threads,
-                int8: None,
+                dense: DenseArithmetic::Fp32,
             },
         )
         .unwrap()
@@ -152,7 +152,7 @@ fn both_engines_agree_on_the_mid_layer_vector() {
         &device,
         EngineKind::Native {
             threads: 2,
-            int8: None,
+            dense: DenseArithmetic::Fp32,
         },
     )
     .unwrap()

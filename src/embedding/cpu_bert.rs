@@ -9,10 +9,12 @@
 //! to the longest one, and runs its element-wise ops on one thread.
 
 use super::bert::{Config, LayerNorm, Linear, Weights};
+use super::bf16::{Bf16Matrix, Bf16Store, SharedBf16};
 use super::kernels;
 use super::packed::{self, Epilogue, Operands, PackedMatrix, PANEL};
 use super::quantized::{self, Int8Kernel, QuantizedMatrix, QuantizedStore, SharedStore};
 use super::team::{share, SharedBuf, SpinBarrier};
+use super::DenseArithmetic;
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use gemm::{gemm, Parallelism};
@@ -34,6 +36,8 @@ struct Dense {
     weight: PackedMatrix,
     /// The same weight quantized, when the engine runs its products in int8.
     quantized: Option<QuantizedMatrix>,
+    /// The same weight in bf16, when the engine runs its products in bf16.
+    bf16: Option<Bf16Matrix>,
     bias: Vec<f32>,
 }
 
@@ -67,6 +71,8 @@ struct Workspace {
     tapped: Vec<f32>,
     /// The int8 products' quantized input (one product's at a time), when the dense layers are int8.
     quantized: QuantizedStore,
+    /// The bf16 products' input (one product's at a time), when the dense layers are bf16.
+    bf16: Bf16Store,
 }
 
 /// What a forward pass returns: the last layer's hidden states and, when asked for, an earlier layer's, both
@@ -95,7 +101,8 @@ pub struct CpuBert {
     team: Option<rayon::ThreadPool>,
     workspace: Mutex<Workspace>,
     /// The int8 kernel the dense layers run on; `None`: f32.
-    int8: Option<Int8Kernel>,
+    /// What the dense layers run in (f32 until [`Self::enable_int8`] or [`Self::enable_bf16`]).
+    dense: DenseArithmetic,
 }
 
 fn to_vec(t: &Tensor) -> Result<Vec<f32>> {
@@ -124,6 +131,7 @@ fn dense(l: &Linear, inputs: usize, outputs: usize, what: &str) -> Result<Dense>
         weight: PackedMatrix::pack(&weight, inputs, outputs)
             .ok_or_else(|| shape_error(what, inputs * outputs, weight.len()))?,
         quantized: None,
+        bf16: None,
         bias: checked(&l.bias, outputs, what)?,
     })
 }
@@ -149,6 +157,8 @@ struct Pass<'a> {
     tapped: SharedBuf,
     /// The int8 products' quantized input, which the threads quantize a share of rows each.
     quantized: SharedStore,
+    /// The bf16 products' input, which the threads convert a share of rows each.
+    bf16: SharedBf16,
     /// Copy the hidden states into `tapped` after this many layers (0: never).
     tap_after: usize,
     barrier: SpinBarrier,
@@ -242,7 +252,7 @@ impl CpuBert {
                 None
             },
             workspace: Mutex::new(Workspace::default()),
-            int8: None,
+            dense: DenseArithmetic::Fp32,
         })
     }
 
@@ -283,13 +293,33 @@ impl CpuBert {
                 );
             }
         }
-        self.int8 = Some(kernel);
+        self.dense = DenseArithmetic::Int8(kernel);
         Ok(())
     }
 
-    /// The int8 kernel the dense layers run on (`None`: f32).
-    pub fn int8_kernel(&self) -> Option<Int8Kernel> {
-        self.int8
+    /// Switches the dense layers to bf16 on AMX: every weight rounded to bf16 (no calibration: bf16
+    /// keeps 8 bits of each value whatever its size). The caller checks [`quantized::amx::bf16_usable`].
+    pub fn enable_bf16(&mut self) -> Result<()> {
+        for layer in &mut self.layers {
+            for d in [
+                &mut layer.qkv,
+                &mut layer.attention_out,
+                &mut layer.intermediate,
+                &mut layer.output,
+            ] {
+                let (k, n) = (d.weight.rows(), d.weight.columns());
+                d.bf16 = Some(Bf16Matrix::pack(&d.weight.unpack(), k, n).ok_or_else(|| {
+                    Error::inference("cannot round a dense layer to bf16: its shape is off")
+                })?);
+            }
+        }
+        self.dense = DenseArithmetic::Bf16Amx;
+        Ok(())
+    }
+
+    /// What the dense layers run in.
+    pub fn arithmetic(&self) -> DenseArithmetic {
+        self.dense
     }
 
     /// Last hidden states of `texts` (each a sequence of token ids, `[CLS]` … `[SEP]`), packed: the rows of
@@ -390,8 +420,10 @@ impl CpuBert {
         if tap_after > 0 {
             grow(&mut ws.tapped, tokens * h);
         }
-        if self.int8.is_some() {
-            ws.quantized.reserve(tokens, self.intermediate.max(h));
+        match self.dense {
+            DenseArithmetic::Int8(_) => ws.quantized.reserve(tokens, self.intermediate.max(h)),
+            DenseArithmetic::Bf16Amx => ws.bf16.reserve(tokens, self.intermediate.max(h)),
+            DenseArithmetic::Fp32 => {}
         }
         let pass = Pass {
             texts,
@@ -403,6 +435,7 @@ impl CpuBert {
             inner: SharedBuf::new(&mut ws.inner),
             tapped: SharedBuf::new(&mut ws.tapped),
             quantized: ws.quantized.shared(),
+            bf16: ws.bf16.shared(),
             tap_after,
             barrier: SpinBarrier::new(threads),
             next_task: self.layers.iter().map(|_| AtomicUsize::new(0)).collect(),
@@ -504,8 +537,19 @@ impl CpuBert {
                         unsafe { std::slice::from_raw_parts(x, m.saturating_sub(1) * x_w + x_w) };
                     record_peaks(peaks, done * PRODUCTS + which, rows, x_w);
                 }
-                match (&d.quantized, self.int8) {
-                    (Some(q), Some(kernel)) => {
+                match (&d.quantized, &d.bf16, self.dense) {
+                    #[cfg(target_arch = "x86_64")]
+                    (_, Some(b), DenseArithmetic::Bf16Amx) => {
+                        // As the int8 branch below: each thread converts a share of the rows.
+                        // SAFETY: as the int8 branch; AMX-BF16 was checked at load.
+                        unsafe {
+                            pass.bf16.convert_rows(b, &ops, share(m, threads, t, 1));
+                            pass.barrier.wait();
+                            let input = pass.bf16.input(b, m);
+                            b.matmul(&input, out, out_w, panels, e);
+                        }
+                    }
+                    (Some(q), _, DenseArithmetic::Int8(kernel)) => {
                         // Each thread quantizes its share of the input's rows; after the barrier every
                         // thread reads them all (its panels need every row).
                         // SAFETY: as below; the rows `share` gives this thread are its alone until the

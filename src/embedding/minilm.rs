@@ -5,11 +5,10 @@
 use super::acquire::ModelFiles;
 use super::bert::{BertEncoder, Config};
 use super::cpu_bert::CpuBert;
-use super::quantized::Int8Kernel;
 use super::tokenizer::load_tokenizer;
 use super::{
-    Embedder, EmbedderSettings, Embedding, EngineChoice, KernelChoice, Tokenized, EMBEDDING_DIM,
-    MID_LAYER,
+    DenseArithmetic, Embedder, EmbedderSettings, Embedding, EngineChoice, KernelChoice, Tokenized,
+    EMBEDDING_DIM, MID_LAYER,
 };
 use crate::error::{Error, Result};
 use candle_core::Device;
@@ -21,10 +20,10 @@ pub const DEFAULT_BATCH_SIZE: usize = 32;
 /// Which engine to load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EngineKind {
-    /// `cpu_bert::CpuBert` on this many threads, its dense layers in f32 or on this int8 kernel.
+    /// `cpu_bert::CpuBert` on this many threads, its dense layers in this arithmetic.
     Native {
         threads: usize,
-        int8: Option<Int8Kernel>,
+        dense: DenseArithmetic,
     },
     /// `bert::BertEncoder` on candle tensors, with the fused CPU kernels or candle's own ops.
     CandleTensors { fused_kernels: bool },
@@ -37,7 +36,7 @@ impl EngineKind {
         if device.is_cpu() && settings.engine == EngineChoice::Native {
             EngineKind::Native {
                 threads: settings.threads,
-                int8: settings.precision.int8_kernel(),
+                dense: settings.precision.arithmetic(),
             }
         } else {
             EngineKind::CandleTensors {
@@ -80,9 +79,9 @@ impl MiniLmEmbedder {
                 cfg.hidden_size
             )));
         }
-        let int8 = match kind {
-            EngineKind::Native { int8, .. } => int8,
-            EngineKind::CandleTensors { .. } => None,
+        let dense = match kind {
+            EngineKind::Native { dense, .. } => dense,
+            EngineKind::CandleTensors { .. } => DenseArithmetic::Fp32,
         };
         let mut embedder = Self {
             tokenizer: load_tokenizer(&files.tokenizer)?,
@@ -98,7 +97,12 @@ impl MiniLmEmbedder {
             batch_size: DEFAULT_BATCH_SIZE,
             model_id: super::MODEL_ID.to_string(),
         };
-        if let Some(kernel) = int8 {
+        if let DenseArithmetic::Bf16Amx = dense {
+            if let Engine::Cpu(encoder) = &mut embedder.engine {
+                encoder.enable_bf16()?;
+            }
+        }
+        if let DenseArithmetic::Int8(kernel) = dense {
             // Calibrated on the built-in texts, tokenized as every prompt is.
             let texts: Vec<String> = super::quantized::CALIBRATION_TEXTS
                 .iter()
@@ -254,10 +258,7 @@ impl Embedder for MiniLmEmbedder {
 
     fn engine(&self) -> String {
         match &self.engine {
-            Engine::Cpu(e) => match e.int8_kernel() {
-                Some(k) => format!("native, int8 ({})", k.name()),
-                None => "native, fp32".to_string(),
-            },
+            Engine::Cpu(e) => format!("native, {}", e.arithmetic().name()),
             Engine::Candle(_) => "candle, fp32".to_string(),
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod acquire;
 pub mod bert;
+pub mod bf16;
 pub mod cpu_bert;
 pub mod device;
 pub mod kernels;
@@ -30,35 +31,66 @@ pub enum EngineChoice {
     Candle,
 }
 
-/// The arithmetic of the native engine's dense layers.
+/// The arithmetic of the native engine's dense layers, as asked for on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum PrecisionChoice {
     /// f32 throughout: what the heads were fitted on.
     #[default]
     Fp32,
-    /// Int8 products (weights per column, activations per token) on VNNI, f32 elsewhere. A CPU without
-    /// VNNI runs f32, its fastest path (with a warning).
+    /// Int8 products (weights per column, activations per token) on AMX or VNNI, f32 elsewhere. A CPU
+    /// without VNNI runs f32, its fastest path (with a warning).
     Int8,
-    /// Int8 where the CPU has VNNI (faster; fp32's provider on 99.4% of prompts: docs/benchmarks.md), else
-    /// f32, silently.
+    /// Bf16 products on AMX (recent Intel Xeons), f32 elsewhere. A CPU without AMX-BF16 runs f32 (with a
+    /// warning).
+    Bf16,
+    /// The fastest arithmetic that keeps fp32's decisions within issue 38's targets where the CPU has
+    /// one: bf16 on AMX; else int8 on VNNI (fp32's provider on 99.4% of prompts: docs/benchmarks.md);
+    /// else f32. Silently.
     Auto,
 }
 
-impl PrecisionChoice {
-    /// The int8 kernel this choice runs on this CPU, or `None` for f32. Without VNNI the int8 products
-    /// run only in a portable loop, slower than f32, so int8 is not chosen there.
-    pub fn int8_kernel(self) -> Option<quantized::Int8Kernel> {
-        let kernel = quantized::Int8Kernel::detect();
-        let fast = kernel != quantized::Int8Kernel::Portable;
+/// The arithmetic the native engine's dense layers run in, on this CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenseArithmetic {
+    Fp32,
+    Int8(quantized::Int8Kernel),
+    /// Bf16 on AMX tiles.
+    Bf16Amx,
+}
+
+impl DenseArithmetic {
+    /// How logs and `/health` name it (`int8 (amx-int8)`).
+    pub fn name(self) -> String {
         match self {
-            PrecisionChoice::Fp32 => None,
-            PrecisionChoice::Int8 if !fast => {
+            DenseArithmetic::Fp32 => "fp32".to_string(),
+            DenseArithmetic::Int8(k) => format!("int8 ({})", k.name()),
+            DenseArithmetic::Bf16Amx => "bf16 (amx-bf16)".to_string(),
+        }
+    }
+}
+
+impl PrecisionChoice {
+    /// The arithmetic this choice runs on this CPU. Without VNNI the int8 products run only in a
+    /// portable loop, slower than f32, so int8 is not chosen there; without AMX-BF16 there is no bf16
+    /// kernel.
+    pub fn arithmetic(self) -> DenseArithmetic {
+        let kernel = quantized::Int8Kernel::detect();
+        let int8 =
+            (kernel != quantized::Int8Kernel::Portable).then_some(DenseArithmetic::Int8(kernel));
+        let bf16 = quantized::amx::bf16_usable().then_some(DenseArithmetic::Bf16Amx);
+        match self {
+            PrecisionChoice::Fp32 => DenseArithmetic::Fp32,
+            PrecisionChoice::Int8 => int8.unwrap_or_else(|| {
                 tracing::warn!(
                     "--precision int8: this CPU has no AVX-512 VNNI; running fp32, its fastest path"
                 );
-                None
-            }
-            PrecisionChoice::Int8 | PrecisionChoice::Auto => fast.then_some(kernel),
+                DenseArithmetic::Fp32
+            }),
+            PrecisionChoice::Bf16 => bf16.unwrap_or_else(|| {
+                tracing::warn!("--precision bf16: this CPU has no AMX-BF16; running fp32");
+                DenseArithmetic::Fp32
+            }),
+            PrecisionChoice::Auto => bf16.or(int8).unwrap_or(DenseArithmetic::Fp32),
         }
     }
 }

@@ -807,6 +807,61 @@ pub mod amx {
         false
     }
 
+    /// The tile loop of [`block_of`] with product instruction `$op` (a literal, as `asm!` needs).
+    #[cfg(target_arch = "x86_64")]
+    macro_rules! tiles {
+        ($op:literal, $a:expr, $a_stride:expr, $w:expr, $k_blocks:expr, $c:expr, $c_stride:expr) => {{
+            // Weight rows (4 int8 or 2 bf16 inputs of 64 columns) are 256 bytes apart; a k block is
+            // 16 of them.
+            const GROUP_BYTES: usize = 256;
+            let (a, a_stride, w, k_blocks, c, c_stride) = ($a, $a_stride, $w, $k_blocks, $c, $c_stride);
+            std::arch::asm!(
+                "tilezero tmm0",
+                "tilezero tmm1",
+                "tilezero tmm2",
+                "tilezero tmm3",
+                "2:",
+                "tileloadd tmm4, [{a} + {a_stride}*1]",
+                "tileloadd tmm5, [{a_low} + {a_stride}*1]",
+                "tileloadd tmm6, [{w} + {w_stride}*1]",
+                "tileloadd tmm7, [{w} + {w_stride}*1 + 64]",
+                concat!($op, " tmm0, tmm4, tmm6"),
+                concat!($op, " tmm1, tmm4, tmm7"),
+                concat!($op, " tmm2, tmm5, tmm6"),
+                concat!($op, " tmm3, tmm5, tmm7"),
+                "add {a}, 64",
+                "add {a_low}, 64",
+                "add {w}, {w_step}",
+                "dec {n}",
+                "jnz 2b",
+                "tilestored [{c} + {c_stride}*1], tmm0",
+                "tilestored [{c} + {c_stride}*1 + 64], tmm1",
+                "tilestored [{c_low} + {c_stride}*1], tmm2",
+                "tilestored [{c_low} + {c_stride}*1 + 64], tmm3",
+                a = inout(reg) a => _,
+                a_low = inout(reg) a.add(TILE_ROWS * a_stride) => _,
+                a_stride = in(reg) a_stride,
+                w = inout(reg) w => _,
+                w_stride = in(reg) GROUP_BYTES,
+                w_step = in(reg) TILE_ROWS * GROUP_BYTES,
+                n = inout(reg) k_blocks => _,
+                c = in(reg) c,
+                c_low = in(reg) c.add(TILE_ROWS * c_stride),
+                c_stride = in(reg) c_stride,
+                options(nostack),
+            )
+        }};
+    }
+    /// Whether AMX also multiplies bf16 here (AMX-BF16, CPUID leaf 7 EDX bit 22), besides [`usable`].
+    pub fn bf16_usable() -> bool {
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        {
+            usable() && std::arch::x86_64::__cpuid_count(7, 0).edx >> 22 & 1 == 1
+        }
+        #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+        false
+    }
+
     /// The tile configuration: palette 1, every one of the 8 tiles 16 rows of 64 bytes.
     #[cfg(target_arch = "x86_64")]
     #[repr(C, align(64))]
@@ -867,45 +922,51 @@ pub mod amx {
         c: *mut i32,
         c_stride: usize,
     ) {
-        // Weight rows (groups of 4 inputs) are 256 bytes apart; a k block is 16 of them.
-        const GROUP_BYTES: usize = 256;
-        // SAFETY: the caller's guarantee: every tile load and store stays inside the buffers it names.
-        unsafe {
-            std::arch::asm!(
-                "tilezero tmm0",
-                "tilezero tmm1",
-                "tilezero tmm2",
-                "tilezero tmm3",
-                "2:",
-                "tileloadd tmm4, [{a} + {a_stride}*1]",
-                "tileloadd tmm5, [{a_low} + {a_stride}*1]",
-                "tileloadd tmm6, [{w} + {w_stride}*1]",
-                "tileloadd tmm7, [{w} + {w_stride}*1 + 64]",
-                "tdpbusd tmm0, tmm4, tmm6",
-                "tdpbusd tmm1, tmm4, tmm7",
-                "tdpbusd tmm2, tmm5, tmm6",
-                "tdpbusd tmm3, tmm5, tmm7",
-                "add {a}, 64",
-                "add {a_low}, 64",
-                "add {w}, {w_step}",
-                "dec {n}",
-                "jnz 2b",
-                "tilestored [{c} + {c_stride}*1], tmm0",
-                "tilestored [{c} + {c_stride}*1 + 64], tmm1",
-                "tilestored [{c_low} + {c_stride}*1], tmm2",
-                "tilestored [{c_low} + {c_stride}*1 + 64], tmm3",
-                a = inout(reg) a => _,
-                a_low = inout(reg) a.add(TILE_ROWS * a_stride) => _,
-                a_stride = in(reg) a_stride,
-                w = inout(reg) w => _,
-                w_stride = in(reg) GROUP_BYTES,
-                w_step = in(reg) TILE_ROWS * GROUP_BYTES,
-                n = inout(reg) k_blocks => _,
-                c = in(reg) c,
-                c_low = in(reg) c.cast::<u8>().add(TILE_ROWS * c_stride),
-                c_stride = in(reg) c_stride,
-                options(nostack),
-            );
+        // SAFETY: the caller's guarantee.
+        unsafe { block_of::<false>(a, a_stride, w.cast(), k_blocks, c.cast(), c_stride) }
+    }
+
+    /// [`block`] in bf16: `c[r][j] = Σ_i a[r][i] · w[i][j]` in f32, over `k_blocks × 32` inputs, with
+    /// bf16 activations (rows of `k_blocks × 64` bytes) and weights as a [`super::super::bf16`] panel's
+    /// pairs (256 bytes a pair of inputs).
+    ///
+    /// # Safety
+    /// As [`block`], and the CPU must have AMX-BF16 ([`bf16_usable`]).
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    pub unsafe fn block_bf16(
+        a: *const u16,
+        a_stride: usize,
+        w: *const u16,
+        k_blocks: usize,
+        c: *mut f32,
+        c_stride: usize,
+    ) {
+        // SAFETY: the caller's guarantee.
+        unsafe { block_of::<true>(a.cast(), a_stride, w.cast(), k_blocks, c.cast(), c_stride) }
+    }
+
+    /// [`block`] (`BF16` false) or [`block_bf16`]: the same tiles, loads and stores (a k block is 64
+    /// bytes of a row in both: 64 u8 or 32 bf16), only the product instruction differs.
+    ///
+    /// # Safety
+    /// As [`block`] or [`block_bf16`].
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn block_of<const BF16: bool>(
+        a: *const u8,
+        a_stride: usize,
+        w: *const u8,
+        k_blocks: usize,
+        c: *mut u8,
+        c_stride: usize,
+    ) {
+        if BF16 {
+            // SAFETY: the caller's guarantee.
+            unsafe { tiles!("tdpbf16ps", a, a_stride, w, k_blocks, c, c_stride) }
+        } else {
+            // SAFETY: the caller's guarantee.
+            unsafe { tiles!("tdpbusd", a, a_stride, w, k_blocks, c, c_stride) }
         }
     }
 }
