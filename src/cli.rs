@@ -62,9 +62,10 @@ pub struct GlobalArgs {
     /// GELU/softmax kernels of candle's tensor engine on the CPU (`candle`: candle's own ops).
     #[arg(long, global = true, env = "TRIAGE_KERNELS", value_enum, default_value_t = KernelChoice::Fused)]
     pub kernels: KernelChoice,
-    /// Arithmetic of the native engine's dense layers: `int8` (weights per column, activations per token,
-    /// on VNNI where the CPU has it), `fp32`, or `auto` (int8 where the CPU has VNNI, else fp32).
-    /// `--retrain` always embeds in fp32, what the heads are fitted on.
+    /// Arithmetic of the native engine's dense layers: `fp32`; `int8` (weights per column, activations per
+    /// token, on AMX or VNNI where the CPU has them); `bf16` (on AMX where the CPU has AMX-BF16); or `auto`
+    /// (bf16 on AMX, else int8 on VNNI, else fp32). `--retrain` always embeds in fp32, what the heads are
+    /// fitted on.
     #[arg(long, global = true, env = "TRIAGE_PRECISION", value_enum, default_value_t = PrecisionChoice::Fp32)]
     pub precision: PrecisionChoice,
     /// Folder of the outcome logs: `serve` appends `POST /v1/feedback` records there and --retrain reads
