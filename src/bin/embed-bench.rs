@@ -27,8 +27,10 @@ use tokenizers::Tokenizer;
 use triage::cli::{GlobalArgs, Settings};
 use triage::embedding::acquire::{self, ModelFiles};
 use triage::embedding::minilm::mean_pool_normalize;
+use triage::embedding::minilm::EngineKind;
+use triage::embedding::quantized::Int8Kernel;
 use triage::embedding::tokenizer::load_tokenizer;
-use triage::embedding::{Embedder, MiniLmEmbedder};
+use triage::embedding::{DenseArithmetic, Embedder, MiniLmEmbedder};
 use triage::error::{Error, Result};
 
 /// Times the candle embedder like the Python baseline and prints one JSON line.
@@ -68,6 +70,10 @@ struct Args {
     /// provider, domain and level (for a reduced-precision row).
     #[arg(long)]
     agreement: bool,
+    /// With `--precision int8`: run this int8 kernel (`amx-int8`, `avx512-vnni`, `avx-vnni`, `portable`)
+    /// instead of the fastest one, to measure one against another on the same CPU.
+    #[arg(long)]
+    int8_kernel: Option<String>,
     #[command(flatten)]
     global: GlobalArgs,
 }
@@ -135,7 +141,22 @@ fn run(args: Args) -> Result<()> {
     let production = if args.stock {
         None
     } else {
-        Some(triage::embedding::load(&settings)?.with_batch_size(args.batch_size))
+        let embedder = match &args.int8_kernel {
+            None => triage::embedding::load(&settings)?,
+            Some(name) => {
+                let kernel = Int8Kernel::named(name).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "--int8-kernel {name}: unknown, or not run by this CPU"
+                    ))
+                })?;
+                let kind = EngineKind::Native {
+                    threads: settings.threads,
+                    dense: DenseArithmetic::Int8(kernel),
+                };
+                MiniLmEmbedder::load_engine(&files, &device, kind)?
+            }
+        };
+        Some(embedder.with_batch_size(args.batch_size))
     };
     let stock = if args.stock {
         Some(StockEmbedder::load(

@@ -24,6 +24,8 @@ pub enum Int8Kernel {
     Amx,
     /// AVX-512 VNNI (`vpdpbusd` on 512-bit registers).
     Avx512Vnni,
+    /// AVX-VNNI (`vpdpbusd` on 256-bit registers), for CPUs with VNNI but no AVX-512.
+    AvxVnni,
     /// Plain Rust: the same integer sums, much slower. Used where the CPU has no VNNI.
     Portable,
 }
@@ -36,10 +38,20 @@ impl Int8Kernel {
             Int8Kernel::Amx
         } else if vnni {
             Int8Kernel::Avx512Vnni
+        } else if Self::AvxVnni.runs_here() {
+            Int8Kernel::AvxVnni
         } else {
             Int8Kernel::Portable
         }
     }
+
+    /// Every kernel, fastest first.
+    pub const ALL: [Int8Kernel; 4] = [
+        Int8Kernel::Amx,
+        Int8Kernel::Avx512Vnni,
+        Int8Kernel::AvxVnni,
+        Int8Kernel::Portable,
+    ];
 
     /// Whether this CPU (and, for AMX, the operating system) runs the kernel.
     pub fn runs_here(self) -> bool {
@@ -49,6 +61,12 @@ impl Int8Kernel {
                 std::is_x86_feature_detected!("avx512f")
                     && std::is_x86_feature_detected!("avx512bw")
                     && std::is_x86_feature_detected!("avx512vnni")
+            }
+            #[cfg(target_arch = "x86_64")]
+            Int8Kernel::AvxVnni => {
+                std::is_x86_feature_detected!("avx2")
+                    && std::is_x86_feature_detected!("fma")
+                    && std::is_x86_feature_detected!("avxvnni")
             }
             Int8Kernel::Amx => Self::Avx512Vnni.runs_here() && amx::usable(),
             Int8Kernel::Portable => true,
@@ -62,20 +80,17 @@ impl Int8Kernel {
         match self {
             Int8Kernel::Amx => "amx-int8",
             Int8Kernel::Avx512Vnni => "avx512-vnni",
+            Int8Kernel::AvxVnni => "avx-vnni",
             Int8Kernel::Portable => "portable",
         }
     }
 
     /// The kernel named `name` ([`Self::name`]), if this CPU runs it.
     pub fn named(name: &str) -> Option<Self> {
-        [
-            Int8Kernel::Amx,
-            Int8Kernel::Avx512Vnni,
-            Int8Kernel::Portable,
-        ]
-        .into_iter()
-        .find(|k| k.name() == name)
-        .filter(|k| k.runs_here())
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .filter(|k| k.runs_here())
     }
 }
 
@@ -206,6 +221,11 @@ impl QuantizedMatrix {
             Int8Kernel::Avx512Vnni | Int8Kernel::Amx => unsafe {
                 self.matmul_vnni(rows, out, out_stride, panels, epilogue)
             },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller guarantees the CPU has AVX-VNNI, and the rest.
+            Int8Kernel::AvxVnni => unsafe {
+                self.matmul_avx_vnni(rows, out, out_stride, panels, epilogue)
+            },
             // SAFETY: the caller's guarantee.
             _ => unsafe { self.matmul_portable(rows, out, out_stride, panels, epilogue) },
         }
@@ -280,33 +300,92 @@ impl QuantizedMatrix {
         panels: Range<usize>,
         epilogue: Epilogue,
     ) {
+        // SAFETY: the caller's guarantee; each block's arguments as `matmul_blocked` promises them.
+        unsafe {
+            self.matmul_blocked::<ROWS>(
+                rows,
+                out,
+                out_stride,
+                panels,
+                epilogue,
+                |count, a, stride, w, o| match count {
+                    6 => block_vnni::<6>(a, stride, w, self.groups, o),
+                    5 => block_vnni::<5>(a, stride, w, self.groups, o),
+                    4 => block_vnni::<4>(a, stride, w, self.groups, o),
+                    3 => block_vnni::<3>(a, stride, w, self.groups, o),
+                    2 => block_vnni::<2>(a, stride, w, self.groups, o),
+                    _ => block_vnni::<1>(a, stride, w, self.groups, o),
+                },
+            )
+        }
+    }
+
+    /// # Safety
+    /// As [`Self::matmul`], and the CPU must support AVX2, FMA and AVX-VNNI.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma,avxvnni")]
+    unsafe fn matmul_avx_vnni(
+        &self,
+        rows: &QuantizedInput,
+        out: *mut f32,
+        out_stride: usize,
+        panels: Range<usize>,
+        epilogue: Epilogue,
+    ) {
+        // SAFETY: the caller's guarantee; each block's arguments as `matmul_blocked` promises them.
+        unsafe {
+            self.matmul_blocked::<AVX_ROWS>(
+                rows,
+                out,
+                out_stride,
+                panels,
+                epilogue,
+                |count, a, stride, w, o| {
+                    if count == 2 {
+                        block_avx_vnni::<2>(a, stride, w, self.groups, o)
+                    } else {
+                        block_avx_vnni::<1>(a, stride, w, self.groups, o)
+                    }
+                },
+            )
+        }
+    }
+
+    /// The register kernels' loop: for each panel, blocks of up to `R` rows, each digit's sums from
+    /// `block(count, rows' first digit bytes, their stride, panel, sums)`, then dequantized and finished.
+    /// Inlined into each kernel's function, so the epilogue is compiled for that kernel's CPU features.
+    ///
+    /// # Safety
+    /// As [`Self::matmul`]; `block` must write `count` rows of 64 i32 sums, `2 × 64` i32 apart, reading
+    /// `count` rows of `groups × 4` bytes at the stride and the panel's `groups` groups of 256 bytes.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn matmul_blocked<const R: usize>(
+        &self,
+        rows: &QuantizedInput,
+        out: *mut f32,
+        out_stride: usize,
+        panels: Range<usize>,
+        epilogue: Epilogue,
+        block: impl Fn(usize, *const u8, usize, *const i8, *mut i32),
+    ) {
         let width = self.groups * 4;
-        let mut sums = [[[0i32; PANEL]; 2]; ROWS];
+        let mut sums = [[[0i32; PANEL]; 2]; R];
         let mut values = [0f32; PANEL];
         for p in panels {
             let (panel, scales, column_sums) = self.panel(p);
             let used = PANEL.min(self.n - p * PANEL);
-            for first in (0..rows.m).step_by(ROWS) {
-                let count = (rows.m - first).min(ROWS);
+            for first in (0..rows.m).step_by(R) {
+                let count = (rows.m - first).min(R);
                 for d in 0..self.digits {
                     let a = rows.digit(first, d, width).as_ptr();
                     // Row i of this digit is `digits × width` bytes after row i - 1.
                     let stride = self.digits * width;
                     let o = sums.as_mut_ptr().cast::<i32>().wrapping_add(d * PANEL);
-                    // SAFETY: the panel holds `groups` groups of 256 bytes; rows first..first+count hold
-                    // `digits × width` bytes each (asserted in `matmul`); `sums` holds ROWS rows of two
-                    // digits' 64 sums, rows 128 i32 apart; the CPU has the features (the caller's
-                    // guarantee).
-                    unsafe {
-                        match count {
-                            6 => block_vnni::<6>(a, stride, panel.as_ptr(), self.groups, o),
-                            5 => block_vnni::<5>(a, stride, panel.as_ptr(), self.groups, o),
-                            4 => block_vnni::<4>(a, stride, panel.as_ptr(), self.groups, o),
-                            3 => block_vnni::<3>(a, stride, panel.as_ptr(), self.groups, o),
-                            2 => block_vnni::<2>(a, stride, panel.as_ptr(), self.groups, o),
-                            _ => block_vnni::<1>(a, stride, panel.as_ptr(), self.groups, o),
-                        }
-                    }
+                    // The panel holds `groups` groups of 256 bytes; rows first..first+count hold
+                    // `digits × width` bytes each (asserted in `matmul`); `sums` holds R rows of two
+                    // digits' 64 sums, rows 128 i32 apart.
+                    block(count, a, stride, panel.as_ptr(), o);
                 }
                 for (i, acc) in sums.iter().take(count).enumerate() {
                     dequantize(
@@ -765,6 +844,60 @@ unsafe fn block_vnni<const R: usize>(
     }
 }
 
+/// Output rows computed at once by the AVX-VNNI kernel: per 32-column half, 4 weight registers, 2 × 4
+/// accumulators and a broadcast fit in its 16 registers.
+const AVX_ROWS: usize = 2;
+
+/// `R` rows × 64 columns of i32 sums with 256-bit AVX-VNNI (CPUs with VNNI but no AVX-512): each
+/// 32-column half of the panel in turn, per group of 4 inputs 4 weight registers and one broadcast of
+/// each row's 4 bytes, 4R `vpdpbusd`.
+///
+/// # Safety
+/// The CPU must support AVX2 and AVX-VNNI; the rest as [`block_vnni`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avxvnni")]
+#[inline]
+unsafe fn block_avx_vnni<const R: usize>(
+    a: *const u8,
+    stride: usize,
+    panel: *const i8,
+    groups: usize,
+    out: *mut i32,
+) {
+    use std::arch::x86_64::*;
+    for half in 0..2 {
+        let mut acc = [[_mm256_setzero_si256(); 4]; R];
+        for g in 0..groups {
+            // SAFETY: group g of the panel (this half's 128 bytes of its 256) and bytes 4g..4g+4 of each
+            // row are in bounds (the caller's guarantee); unaligned loads throughout.
+            unsafe {
+                let wp = panel.add(g * GROUP + half * 128);
+                let w = [
+                    _mm256_loadu_si256(wp.cast()),
+                    _mm256_loadu_si256(wp.add(32).cast()),
+                    _mm256_loadu_si256(wp.add(64).cast()),
+                    _mm256_loadu_si256(wp.add(96).cast()),
+                ];
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let x =
+                        _mm256_set1_epi32(a.add(r * stride + 4 * g).cast::<i32>().read_unaligned());
+                    for (s, &w) in acc.iter_mut().zip(&w) {
+                        *s = _mm256_dpbusd_avx_epi32(*s, x, w);
+                    }
+                }
+            }
+        }
+        for (r, acc) in acc.iter().enumerate() {
+            for (c, v) in acc.iter().enumerate() {
+                // SAFETY: `out` holds R rows of 64 i32, 128 apart (the caller's guarantee).
+                unsafe {
+                    _mm256_storeu_si256(out.add(r * 2 * PANEL + half * 32 + 8 * c).cast(), *v)
+                };
+            }
+        }
+    }
+}
+
 /// AMX: the tile unit of recent Intel Xeons (Sapphire Rapids on), reached through inline assembly (its
 /// intrinsics are not stable Rust). A thread configures its 8 tiles once a product, as 16 rows of 64
 /// bytes each; a 32 × 32 block of i32 sums takes 4 tiles of sums, 2 of activations and 2 of weights.
@@ -1102,7 +1235,7 @@ mod tests {
                             );
                         }
                     }
-                    for kernel in [Int8Kernel::Avx512Vnni, Int8Kernel::Amx] {
+                    for kernel in Int8Kernel::ALL {
                         if kernel.runs_here() {
                             assert_eq!(
                                 run(kernel, &x, &q, m, &bias),
