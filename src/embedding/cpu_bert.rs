@@ -100,7 +100,6 @@ pub struct CpuBert {
     /// idle VM); `None` for one thread, which runs on the caller.
     team: Option<rayon::ThreadPool>,
     workspace: Mutex<Workspace>,
-    /// The int8 kernel the dense layers run on; `None`: f32.
     /// What the dense layers run in (f32 until [`Self::enable_int8`] or [`Self::enable_bf16`]).
     dense: DenseArithmetic,
 }
@@ -298,8 +297,13 @@ impl CpuBert {
     }
 
     /// Switches the dense layers to bf16 on AMX: every weight rounded to bf16 (no calibration: bf16
-    /// keeps 8 bits of each value whatever its size). The caller checks [`quantized::amx::bf16_usable`].
+    /// keeps 8 bits of each value whatever its size). An error where the CPU has no AMX-BF16.
     pub fn enable_bf16(&mut self) -> Result<()> {
+        if !quantized::amx::bf16_usable() {
+            return Err(Error::inference(
+                "bf16 needs AMX-BF16, which this CPU (or its operating system) does not offer",
+            ));
+        }
         for layer in &mut self.layers {
             for d in [
                 &mut layer.qkv,

@@ -43,9 +43,8 @@ pub enum PrecisionChoice {
     /// Bf16 products on AMX (recent Intel Xeons), f32 elsewhere. A CPU without AMX-BF16 runs f32 (with a
     /// warning).
     Bf16,
-    /// The fastest arithmetic that keeps fp32's decisions within issue 38's targets where the CPU has
-    /// one: bf16 on AMX; else int8 on VNNI (fp32's provider on 99.4% of prompts: docs/benchmarks.md);
-    /// else f32. Silently.
+    /// bf16 on AMX (fp32's provider on 99.8% of prompts: docs/benchmarks.md); else int8 on VNNI
+    /// (99.4%); else f32. Silently.
     Auto,
 }
 
@@ -222,5 +221,38 @@ mod tests {
             super::MODEL_ID,
             format!("all-MiniLM-L6-v2@{}", &super::acquire::WEIGHTS_SHA256[..16])
         );
+    }
+
+    #[test]
+    fn each_precision_runs_what_this_cpu_offers_and_says_so() {
+        use super::quantized::{amx, Int8Kernel};
+        use super::{DenseArithmetic, PrecisionChoice};
+        let kernel = Int8Kernel::detect();
+        let int8 = (kernel != Int8Kernel::Portable).then_some(DenseArithmetic::Int8(kernel));
+        let bf16 = amx::bf16_usable().then_some(DenseArithmetic::Bf16Amx);
+        assert_eq!(PrecisionChoice::Fp32.arithmetic(), DenseArithmetic::Fp32);
+        assert_eq!(
+            PrecisionChoice::Int8.arithmetic(),
+            int8.unwrap_or(DenseArithmetic::Fp32)
+        );
+        assert_eq!(
+            PrecisionChoice::Bf16.arithmetic(),
+            bf16.unwrap_or(DenseArithmetic::Fp32)
+        );
+        assert_eq!(
+            PrecisionChoice::Auto.arithmetic(),
+            bf16.or(int8).unwrap_or(DenseArithmetic::Fp32)
+        );
+        // AMX implies the AVX-512 VNNI kernel it falls back to for shapes that fill no tiles.
+        assert!(!Int8Kernel::Amx.runs_here() || Int8Kernel::Avx512Vnni.runs_here());
+        assert_eq!(DenseArithmetic::Fp32.name(), "fp32");
+        assert_eq!(DenseArithmetic::Bf16Amx.name(), "bf16 (amx-bf16)");
+        assert_eq!(
+            DenseArithmetic::Int8(Int8Kernel::Avx512Vnni).name(),
+            "int8 (avx512-vnni)"
+        );
+        for k in Int8Kernel::ALL {
+            assert_eq!(Int8Kernel::named(k.name()), k.runs_here().then_some(k));
+        }
     }
 }
