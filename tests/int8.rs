@@ -9,15 +9,16 @@
 //! and AMX ones (the unit tests of `embedding::quantized` check it). Such a CPU serves int8 requests in
 //! fp32, its fastest path; there the test runs the portable kernel (about 20 times slower) on every
 //! sixteenth prompt, checks the cosines, and prints the decisions' agreement without judging a sample that
-//! small. bf16 runs only on AMX; elsewhere its test says so and checks nothing.
+//! small. bf16 runs on AMX or AVX-512 BF16; elsewhere its test says so and checks nothing.
 
 mod common;
 
 use std::sync::OnceLock;
 use triage::artifacts::ArtifactSource;
 use triage::brain::Brain;
+use triage::embedding::bf16::Bf16Kernel;
 use triage::embedding::minilm::{EngineKind, MiniLmEmbedder};
-use triage::embedding::quantized::{amx, Int8Kernel};
+use triage::embedding::quantized::Int8Kernel;
 use triage::embedding::{acquire, DenseArithmetic, Embedder, Embedding};
 use triage::routing::RouteOptions;
 use triage::training::dataset::is_held_out;
@@ -179,27 +180,32 @@ fn int8_keeps_the_decisions_of_fp32() {
 
 #[test]
 fn bf16_keeps_the_decisions_of_fp32() {
-    if !amx::bf16_usable() {
-        eprintln!("bf16: this CPU has no AMX-BF16; nothing to compare (fp32 runs instead)");
-        return;
+    let kernels: Vec<Bf16Kernel> = Bf16Kernel::ALL
+        .into_iter()
+        .filter(|k| k.runs_here())
+        .collect();
+    if kernels.is_empty() {
+        eprintln!("bf16: this CPU has no AVX-512 BF16; nothing to compare (fp32 runs instead)");
     }
-    let a = agreement(DenseArithmetic::Bf16Amx, false);
-    assert!(
-        a.share(a.provider) >= 0.995,
-        "same provider {} of {}",
-        a.provider,
-        a.prompts
-    );
-    assert!(
-        a.share(a.domain) >= 0.995,
-        "same domain {} of {}",
-        a.domain,
-        a.prompts
-    );
-    assert!(
-        a.share(a.level) >= 0.99,
-        "same level {} of {}",
-        a.level,
-        a.prompts
-    );
+    for kernel in kernels {
+        let a = agreement(DenseArithmetic::Bf16(kernel), false);
+        assert!(
+            a.share(a.provider) >= 0.995,
+            "{kernel:?}: same provider {} of {}",
+            a.provider,
+            a.prompts
+        );
+        assert!(
+            a.share(a.domain) >= 0.995,
+            "{kernel:?}: same domain {} of {}",
+            a.domain,
+            a.prompts
+        );
+        assert!(
+            a.share(a.level) >= 0.99,
+            "{kernel:?}: same level {} of {}",
+            a.level,
+            a.prompts
+        );
+    }
 }

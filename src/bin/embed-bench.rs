@@ -26,6 +26,7 @@ use std::time::Instant;
 use tokenizers::Tokenizer;
 use triage::cli::{GlobalArgs, Settings};
 use triage::embedding::acquire::{self, ModelFiles};
+use triage::embedding::bf16::Bf16Kernel;
 use triage::embedding::minilm::mean_pool_normalize;
 use triage::embedding::minilm::EngineKind;
 use triage::embedding::quantized::Int8Kernel;
@@ -74,6 +75,9 @@ struct Args {
     /// instead of the fastest one, to measure one against another on the same CPU.
     #[arg(long)]
     int8_kernel: Option<String>,
+    /// With `--precision bf16`: run this bf16 kernel (`amx-bf16`, `avx512-bf16`) instead of the fastest.
+    #[arg(long, conflicts_with = "int8_kernel")]
+    bf16_kernel: Option<String>,
     #[command(flatten)]
     global: GlobalArgs,
 }
@@ -141,17 +145,24 @@ fn run(args: Args) -> Result<()> {
     let production = if args.stock {
         None
     } else {
-        let embedder = match &args.int8_kernel {
+        let unknown = |flag: &str, name: &str| {
+            Error::Usage(format!("--{flag} {name}: unknown, or not run by this CPU"))
+        };
+        let forced = match (&args.int8_kernel, &args.bf16_kernel) {
+            (Some(name), _) => Some(DenseArithmetic::Int8(
+                Int8Kernel::named(name).ok_or_else(|| unknown("int8-kernel", name))?,
+            )),
+            (_, Some(name)) => Some(DenseArithmetic::Bf16(
+                Bf16Kernel::named(name).ok_or_else(|| unknown("bf16-kernel", name))?,
+            )),
+            _ => None,
+        };
+        let embedder = match forced {
             None => triage::embedding::load(&settings)?,
-            Some(name) => {
-                let kernel = Int8Kernel::named(name).ok_or_else(|| {
-                    Error::Usage(format!(
-                        "--int8-kernel {name}: unknown, or not run by this CPU"
-                    ))
-                })?;
+            Some(dense) => {
                 let kind = EngineKind::Native {
                     threads: settings.threads,
-                    dense: DenseArithmetic::Int8(kernel),
+                    dense,
                 };
                 MiniLmEmbedder::load_engine(&files, &device, kind)?
             }

@@ -1,6 +1,7 @@
-//! Bf16 dense layers for the native engine on AMX: weights rounded to bf16 once at load, activations
-//! rounded per value on the fly, the products summed in f32 by `tdpbf16ps` (16 × 16 × 32 multiply-adds
-//! an instruction), then the same epilogue as the fp32 kernel (bias, residual, GELU).
+//! Bf16 dense layers for the native engine: weights rounded to bf16 once at load, activations rounded per
+//! value on the fly, the products summed in f32 on AMX tiles (`tdpbf16ps`, 16 × 16 × 32 multiply-adds an
+//! instruction) or AVX-512 BF16 (`vdpbf16ps`, 32), then the same epilogue as the fp32 kernel (bias,
+//! residual, GELU).
 //!
 //! Why beside int8: bf16 keeps 8 bits of every value relative to its own size, where int8 spends its 8
 //! bits on a column's largest weight. Measured on the 1k set and held-out prompts, int8 weights moved
@@ -15,6 +16,54 @@ use std::ops::Range;
 const PAIR: usize = PANEL * 2;
 /// Inputs of one AMX k block: 32 bf16 (64 bytes of an activation row).
 const K_BLOCK: usize = 32;
+
+/// Which bf16 kernel this CPU runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bf16Kernel {
+    /// AMX tiles (`tdpbf16ps`).
+    Amx,
+    /// AVX-512 BF16 (`vdpbf16ps` on 512-bit registers: 32 multiply-adds an instruction), for CPUs with
+    /// AVX-512 BF16 but no AMX (AMD Zen 4, Intel Cooper Lake).
+    Avx512Bf16,
+}
+
+impl Bf16Kernel {
+    /// Every kernel, fastest first.
+    pub const ALL: [Bf16Kernel; 2] = [Bf16Kernel::Amx, Bf16Kernel::Avx512Bf16];
+
+    /// The fastest bf16 kernel this CPU runs, if any.
+    pub fn detect() -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.runs_here())
+    }
+
+    /// Whether this CPU (and, for AMX, the operating system) runs the kernel.
+    pub fn runs_here(self) -> bool {
+        match self {
+            Bf16Kernel::Amx => amx::bf16_usable() && has_avx512_bf16(),
+            Bf16Kernel::Avx512Bf16 => has_avx512_bf16(),
+        }
+    }
+
+    /// A short name for logs and `/health`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Bf16Kernel::Amx => "amx-bf16",
+            Bf16Kernel::Avx512Bf16 => "avx512-bf16",
+        }
+    }
+
+    /// The kernel named `name` ([`Self::name`]), if this CPU runs it.
+    pub fn named(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .filter(|k| k.runs_here())
+    }
+}
+
+/// Output rows computed at once by the AVX-512 BF16 kernel over a 64-column panel (6 × 4 accumulators, 4
+/// weight registers and a broadcast fit in its 32 registers).
+const ROWS: usize = 6;
 
 /// `x` rounded to bf16 (to nearest, ties to even; NaN stays NaN).
 pub fn to_bf16(x: f32) -> u16 {
@@ -75,15 +124,90 @@ impl Bf16Matrix {
     }
 
     /// `out[r, c] = epilogue(x[r, ..] · W[.., c])` for the `rows.m` rows of `rows` and the columns of
-    /// panels `panels`.
+    /// panels `panels`, on `kernel`.
     ///
     /// # Safety
     /// `out` must hold `rows.m` rows of `n` values at stride `out_stride`, whose columns of `panels` no
     /// other thread accesses during the call; `bias`, if any, must hold `n` values; `panels` must lie
-    /// within `0..panel_count()`; the CPU must have AMX-BF16 and AVX-512 ([`amx::bf16_usable`]).
+    /// within `0..panel_count()`; `kernel` must run on this CPU ([`Bf16Kernel::runs_here`]).
+    #[cfg(target_arch = "x86_64")]
+    pub unsafe fn matmul(
+        &self,
+        rows: &Bf16Rows,
+        out: *mut f32,
+        out_stride: usize,
+        panels: Range<usize>,
+        epilogue: Epilogue,
+        kernel: Bf16Kernel,
+    ) {
+        let width = self.row_width();
+        assert!(
+            rows.width == width
+                && rows.data.len() >= rows.m.next_multiple_of(amx::BLOCK_ROWS) * width
+        );
+        match kernel {
+            // SAFETY: the caller's guarantee; the rows hold whole AMX blocks (asserted).
+            Bf16Kernel::Amx => unsafe { self.matmul_amx(rows, out, out_stride, panels, epilogue) },
+            // SAFETY: the caller's guarantee.
+            Bf16Kernel::Avx512Bf16 => unsafe {
+                self.matmul_avx512(rows, out, out_stride, panels, epilogue)
+            },
+        }
+    }
+
+    /// # Safety
+    /// As [`Self::matmul`], and the CPU must have AVX-512 BF16.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512bf16,fma")]
+    unsafe fn matmul_avx512(
+        &self,
+        rows: &Bf16Rows,
+        out: *mut f32,
+        out_stride: usize,
+        panels: Range<usize>,
+        epilogue: Epilogue,
+    ) {
+        let width = self.row_width();
+        let mut sums = [[0f32; PANEL]; ROWS];
+        for p in panels {
+            let panel = &self.panels[p * self.pairs * PAIR..][..self.pairs * PAIR];
+            let used = PANEL.min(self.n - p * PANEL);
+            for first in (0..rows.m).step_by(ROWS) {
+                let count = (rows.m - first).min(ROWS);
+                let a = rows.data[first * width..].as_ptr();
+                let o = sums.as_mut_ptr().cast::<f32>();
+                // SAFETY: rows first..first+count hold `width` bf16 each (asserted in `matmul`); the
+                // panel holds `pairs` pair rows of 128 bf16; `sums` holds ROWS rows of 64 f32.
+                unsafe {
+                    match count {
+                        6 => block_avx512::<6>(a, width, panel.as_ptr(), self.pairs, o),
+                        5 => block_avx512::<5>(a, width, panel.as_ptr(), self.pairs, o),
+                        4 => block_avx512::<4>(a, width, panel.as_ptr(), self.pairs, o),
+                        3 => block_avx512::<3>(a, width, panel.as_ptr(), self.pairs, o),
+                        2 => block_avx512::<2>(a, width, panel.as_ptr(), self.pairs, o),
+                        _ => block_avx512::<1>(a, width, panel.as_ptr(), self.pairs, o),
+                    }
+                }
+                for (i, values) in sums.iter().take(count).enumerate() {
+                    // SAFETY: as in `matmul_amx`.
+                    let dst = unsafe {
+                        std::slice::from_raw_parts_mut(
+                            out.add((first + i) * out_stride + p * PANEL),
+                            used,
+                        )
+                    };
+                    finish(dst, values, p, epilogue);
+                }
+            }
+        }
+    }
+
+    /// # Safety
+    /// As [`Self::matmul`], and the CPU must have AMX-BF16 ([`amx::bf16_usable`]); the rows hold whole
+    /// AMX blocks.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,fma")]
-    pub unsafe fn matmul(
+    unsafe fn matmul_amx(
         &self,
         rows: &Bf16Rows,
         out: *mut f32,
@@ -149,6 +273,52 @@ impl Bf16Matrix {
                 from_bf16(rows.data[r * rows.width + i]) * from_bf16(w)
             })
             .sum()
+    }
+}
+
+/// `R` rows × 64 columns of f32 sums with AVX-512 BF16: per pair of inputs, 4 weight registers (the
+/// panel's 64 columns × 2 bf16) and one broadcast of each row's pair, 4R `vdpbf16ps`.
+///
+/// # Safety
+/// The CPU must support AVX-512F, BW and BF16; `panel` must hold `pairs` rows of 128 bf16, `a` `R` rows
+/// of `2 × pairs` bf16, `stride` bf16 apart; `out` `R` rows of 64 f32, 64 apart.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+#[inline]
+unsafe fn block_avx512<const R: usize>(
+    a: *const u16,
+    stride: usize,
+    panel: *const u16,
+    pairs: usize,
+    out: *mut f32,
+) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm512_setzero_ps(); 4]; R];
+    for g in 0..pairs {
+        // SAFETY: pair row g of the panel and bf16 2g..2g+2 of each row are in bounds (the caller's
+        // guarantee); unaligned loads throughout; a bf16 vector is 64 bytes like the integer one.
+        unsafe {
+            let wp = panel.add(g * PANEL * 2);
+            let w: [__m512bh; 4] = [
+                std::mem::transmute::<__m512i, __m512bh>(_mm512_loadu_si512(wp.cast())),
+                std::mem::transmute::<__m512i, __m512bh>(_mm512_loadu_si512(wp.add(32).cast())),
+                std::mem::transmute::<__m512i, __m512bh>(_mm512_loadu_si512(wp.add(64).cast())),
+                std::mem::transmute::<__m512i, __m512bh>(_mm512_loadu_si512(wp.add(96).cast())),
+            ];
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let pair = a.add(r * stride + 2 * g).cast::<i32>().read_unaligned();
+                let x = std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(pair));
+                for (s, &w) in acc.iter_mut().zip(&w) {
+                    *s = _mm512_dpbf16_ps(*s, x, w);
+                }
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        for (c, v) in acc.iter().enumerate() {
+            // SAFETY: `out` holds R rows of 64 f32 (the caller's guarantee).
+            unsafe { _mm512_storeu_ps(out.add(r * PANEL + 16 * c), *v) };
+        }
     }
 }
 
@@ -252,13 +422,19 @@ fn convert(raw: &[f32], out: &mut [u16]) {
     out.iter_mut().skip(raw.len()).for_each(|o| *o = 0);
 }
 
-/// Whether the CPU has AVX-512 BF16's conversion instructions (every CPU with AMX-BF16 has).
-#[cfg(target_arch = "x86_64")]
+/// Whether the CPU has AVX-512 BF16 (every CPU with AMX-BF16 has).
 fn has_avx512_bf16() -> bool {
-    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| {
-        std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bf16")
-    })
+    #[cfg(target_arch = "x86_64")]
+    {
+        static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *HAS.get_or_init(|| {
+            std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512bw")
+                && std::is_x86_feature_detected!("avx512bf16")
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
 }
 
 /// [`convert`]'s rounding, 32 values an instruction (`vcvtne2ps2bf16`: to nearest, ties to even, as
@@ -380,16 +556,23 @@ mod tests {
                 }
             }
             #[cfg(target_arch = "x86_64")]
-            if amx::bf16_usable() {
+            for kernel in Bf16Kernel::ALL.into_iter().filter(|k| k.runs_here()) {
                 let mut out = vec![0f32; m * n];
                 let e = Epilogue {
                     accumulate: false,
                     bias: Some(&bias),
                     gelu: false,
                 };
-                // SAFETY: out holds m × n, bias n; AMX-BF16 checked.
+                // SAFETY: out holds m × n, bias n; the kernel runs here (checked).
                 unsafe {
-                    matrix.matmul(&rows, out.as_mut_ptr(), n, 0..matrix.panel_count(), e);
+                    matrix.matmul(
+                        &rows,
+                        out.as_mut_ptr(),
+                        n,
+                        0..matrix.panel_count(),
+                        e,
+                        kernel,
+                    );
                 }
                 for r in 0..m {
                     for c in 0..n {
@@ -397,7 +580,7 @@ mod tests {
                         let scale: f32 = (0..k).map(|i| (x[r * k + i] * w[i * n + c]).abs()).sum();
                         assert!(
                             (out[r * n + c] - want).abs() <= 1e-5 * scale + 1e-5,
-                            "({m},{k},{n}) [{r},{c}]: {} vs {want}",
+                            "{kernel:?} ({m},{k},{n}) [{r},{c}]: {} vs {want}",
                             out[r * n + c]
                         );
                     }

@@ -9,7 +9,7 @@
 //! to the longest one, and runs its element-wise ops on one thread.
 
 use super::bert::{Config, LayerNorm, Linear, Weights};
-use super::bf16::{Bf16Matrix, Bf16Store, SharedBf16};
+use super::bf16::{Bf16Kernel, Bf16Matrix, Bf16Store, SharedBf16};
 use super::kernels;
 use super::packed::{self, Epilogue, Operands, PackedMatrix, PANEL};
 use super::quantized::{self, Int8Kernel, QuantizedMatrix, QuantizedStore, SharedStore};
@@ -296,13 +296,14 @@ impl CpuBert {
         Ok(())
     }
 
-    /// Switches the dense layers to bf16 on AMX: every weight rounded to bf16 (no calibration: bf16
-    /// keeps 8 bits of each value whatever its size). An error where the CPU has no AMX-BF16.
-    pub fn enable_bf16(&mut self) -> Result<()> {
-        if !quantized::amx::bf16_usable() {
-            return Err(Error::inference(
-                "bf16 needs AMX-BF16, which this CPU (or its operating system) does not offer",
-            ));
+    /// Switches the dense layers to bf16 on `kernel`: every weight rounded to bf16 (no calibration: bf16
+    /// keeps 8 bits of each value whatever its size). An error where this CPU does not run `kernel`.
+    pub fn enable_bf16(&mut self, kernel: Bf16Kernel) -> Result<()> {
+        if !kernel.runs_here() {
+            return Err(Error::inference(format!(
+                "bf16 kernel {} does not run on this CPU (or its operating system)",
+                kernel.name()
+            )));
         }
         for layer in &mut self.layers {
             for d in [
@@ -317,7 +318,7 @@ impl CpuBert {
                 })?);
             }
         }
-        self.dense = DenseArithmetic::Bf16Amx;
+        self.dense = DenseArithmetic::Bf16(kernel);
         Ok(())
     }
 
@@ -426,7 +427,7 @@ impl CpuBert {
         }
         match self.dense {
             DenseArithmetic::Int8(_) => ws.quantized.reserve(tokens, self.intermediate.max(h)),
-            DenseArithmetic::Bf16Amx => ws.bf16.reserve(tokens, self.intermediate.max(h)),
+            DenseArithmetic::Bf16(_) => ws.bf16.reserve(tokens, self.intermediate.max(h)),
             DenseArithmetic::Fp32 => {}
         }
         let pass = Pass {
@@ -543,14 +544,14 @@ impl CpuBert {
                 }
                 match (&d.quantized, &d.bf16, self.dense) {
                     #[cfg(target_arch = "x86_64")]
-                    (_, Some(b), DenseArithmetic::Bf16Amx) => {
+                    (_, Some(b), DenseArithmetic::Bf16(kernel)) => {
                         // As the int8 branch below: each thread converts a share of the rows.
-                        // SAFETY: as the int8 branch; AMX-BF16 was checked at load.
+                        // SAFETY: as the int8 branch; `kernel` was checked on this CPU at load.
                         unsafe {
                             pass.bf16.convert_rows(b, &ops, share(m, threads, t, 1));
                             pass.barrier.wait();
                             let input = pass.bf16.input(b, m);
-                            b.matmul(&input, out, out_w, panels, e);
+                            b.matmul(&input, out, out_w, panels, e, kernel);
                         }
                     }
                     (Some(q), _, DenseArithmetic::Int8(kernel)) => {

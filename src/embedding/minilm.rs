@@ -97,9 +97,9 @@ impl MiniLmEmbedder {
             batch_size: DEFAULT_BATCH_SIZE,
             model_id: super::MODEL_ID.to_string(),
         };
-        if let DenseArithmetic::Bf16Amx = dense {
+        if let DenseArithmetic::Bf16(kernel) = dense {
             if let Engine::Cpu(encoder) = &mut embedder.engine {
-                encoder.enable_bf16()?;
+                encoder.enable_bf16(kernel)?;
             }
         }
         if let DenseArithmetic::Int8(kernel) = dense {

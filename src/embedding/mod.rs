@@ -40,8 +40,8 @@ pub enum PrecisionChoice {
     /// Int8 products (weights per column, activations per token) on AMX or VNNI, f32 elsewhere. A CPU
     /// without VNNI runs f32, its fastest path (with a warning).
     Int8,
-    /// Bf16 products on AMX (recent Intel Xeons), f32 elsewhere. A CPU without AMX-BF16 runs f32 (with a
-    /// warning).
+    /// Bf16 products on AMX (recent Intel Xeons) or AVX-512 BF16 (AMD Zen 4), f32 elsewhere. A CPU without
+    /// AVX-512 BF16 runs f32 (with a warning).
     Bf16,
     /// bf16 on AMX (fp32's provider on 99.8% of prompts: docs/benchmarks.md); else int8 on VNNI
     /// (99.4%); else f32. Silently.
@@ -53,8 +53,7 @@ pub enum PrecisionChoice {
 pub enum DenseArithmetic {
     Fp32,
     Int8(quantized::Int8Kernel),
-    /// Bf16 on AMX tiles.
-    Bf16Amx,
+    Bf16(bf16::Bf16Kernel),
 }
 
 impl DenseArithmetic {
@@ -63,7 +62,7 @@ impl DenseArithmetic {
         match self {
             DenseArithmetic::Fp32 => "fp32".to_string(),
             DenseArithmetic::Int8(k) => format!("int8 ({})", k.name()),
-            DenseArithmetic::Bf16Amx => "bf16 (amx-bf16)".to_string(),
+            DenseArithmetic::Bf16(k) => format!("bf16 ({})", k.name()),
         }
     }
 }
@@ -76,7 +75,8 @@ impl PrecisionChoice {
         let kernel = quantized::Int8Kernel::detect();
         let int8 =
             (kernel != quantized::Int8Kernel::Portable).then_some(DenseArithmetic::Int8(kernel));
-        let bf16 = quantized::amx::bf16_usable().then_some(DenseArithmetic::Bf16Amx);
+        let bf16 = bf16::Bf16Kernel::detect().map(DenseArithmetic::Bf16);
+        let bf16_amx = bf16.filter(|b| *b == DenseArithmetic::Bf16(bf16::Bf16Kernel::Amx));
         match self {
             PrecisionChoice::Fp32 => DenseArithmetic::Fp32,
             PrecisionChoice::Int8 => int8.unwrap_or_else(|| {
@@ -86,10 +86,10 @@ impl PrecisionChoice {
                 DenseArithmetic::Fp32
             }),
             PrecisionChoice::Bf16 => bf16.unwrap_or_else(|| {
-                tracing::warn!("--precision bf16: this CPU has no AMX-BF16; running fp32");
+                tracing::warn!("--precision bf16: this CPU has no AVX-512 BF16; running fp32");
                 DenseArithmetic::Fp32
             }),
-            PrecisionChoice::Auto => bf16.or(int8).unwrap_or(DenseArithmetic::Fp32),
+            PrecisionChoice::Auto => bf16_amx.or(int8).unwrap_or(DenseArithmetic::Fp32),
         }
     }
 }
@@ -225,11 +225,13 @@ mod tests {
 
     #[test]
     fn each_precision_runs_what_this_cpu_offers_and_says_so() {
+        use super::bf16::Bf16Kernel;
         use super::quantized::{amx, Int8Kernel};
         use super::{DenseArithmetic, PrecisionChoice};
         let kernel = Int8Kernel::detect();
         let int8 = (kernel != Int8Kernel::Portable).then_some(DenseArithmetic::Int8(kernel));
-        let bf16 = amx::bf16_usable().then_some(DenseArithmetic::Bf16Amx);
+        let bf16 = Bf16Kernel::detect().map(DenseArithmetic::Bf16);
+        let bf16_amx = amx::bf16_usable().then_some(DenseArithmetic::Bf16(Bf16Kernel::Amx));
         assert_eq!(PrecisionChoice::Fp32.arithmetic(), DenseArithmetic::Fp32);
         assert_eq!(
             PrecisionChoice::Int8.arithmetic(),
@@ -241,12 +243,18 @@ mod tests {
         );
         assert_eq!(
             PrecisionChoice::Auto.arithmetic(),
-            bf16.or(int8).unwrap_or(DenseArithmetic::Fp32)
+            bf16_amx.or(int8).unwrap_or(DenseArithmetic::Fp32)
         );
         // AMX implies the AVX-512 VNNI kernel it falls back to for shapes that fill no tiles.
         assert!(!Int8Kernel::Amx.runs_here() || Int8Kernel::Avx512Vnni.runs_here());
         assert_eq!(DenseArithmetic::Fp32.name(), "fp32");
-        assert_eq!(DenseArithmetic::Bf16Amx.name(), "bf16 (amx-bf16)");
+        assert_eq!(
+            DenseArithmetic::Bf16(Bf16Kernel::Amx).name(),
+            "bf16 (amx-bf16)"
+        );
+        for k in Bf16Kernel::ALL {
+            assert_eq!(Bf16Kernel::named(k.name()), k.runs_here().then_some(k));
+        }
         assert_eq!(
             DenseArithmetic::Int8(Int8Kernel::Avx512Vnni).name(),
             "int8 (avx512-vnni)"
