@@ -85,10 +85,17 @@ impl PrecisionChoice {
                 );
                 DenseArithmetic::Fp32
             }),
-            PrecisionChoice::Bf16 => bf16.unwrap_or_else(|| {
-                tracing::warn!("--precision bf16: this CPU has no AVX-512 BF16; running fp32");
-                DenseArithmetic::Fp32
-            }),
+            PrecisionChoice::Bf16 => {
+                if bf16.is_some() && bf16_amx.is_none() {
+                    tracing::warn!(
+                        "--precision bf16 without AMX runs on AVX-512 BF16, which was slower than fp32 where measured (docs/benchmarks.md)"
+                    );
+                }
+                bf16.unwrap_or_else(|| {
+                    tracing::warn!("--precision bf16: this CPU has no AVX-512 BF16; running fp32");
+                    DenseArithmetic::Fp32
+                })
+            }
             PrecisionChoice::Auto => bf16_amx.or(int8).unwrap_or(DenseArithmetic::Fp32),
         }
     }
