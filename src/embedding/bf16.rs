@@ -10,6 +10,7 @@
 
 use super::packed::{finish, Epilogue, Operands, PANEL};
 use super::quantized::amx;
+use super::team::SharedBuf;
 use std::ops::Range;
 
 /// Bytes of one panel row: 64 columns × 2 consecutive inputs, 2 bytes each.
@@ -265,7 +266,8 @@ impl Bf16Matrix {
 
     /// The product in plain Rust on the same bf16 values (for tests on any CPU; sums in another order,
     /// so close to [`Self::matmul`], not equal).
-    pub fn matmul_reference(&self, rows: &Bf16Rows, r: usize, c: usize) -> f32 {
+    #[cfg(test)]
+    fn matmul_reference(&self, rows: &Bf16Rows, r: usize, c: usize) -> f32 {
         let (p, col) = (c / PANEL, c % PANEL);
         (0..self.k)
             .map(|i| {
@@ -341,23 +343,15 @@ impl Bf16Store {
     /// The store as the threads of one pass share it.
     pub fn shared(&mut self) -> SharedBf16 {
         SharedBf16 {
-            data: self.data.as_mut_ptr(),
-            len: self.data.len(),
+            data: SharedBuf::new(&mut self.data),
         }
     }
 }
 
 /// A [`Bf16Store`] shared by the threads of one pass.
 pub struct SharedBf16 {
-    data: *mut u16,
-    len: usize,
+    data: SharedBuf<u16>,
 }
-
-// SAFETY: the threads of a pass write disjoint rows between two barriers and read only after the barrier
-// that ends the writing (the callers' guarantees); the store outlives the pass.
-unsafe impl Send for SharedBf16 {}
-// SAFETY: as for `Send`.
-unsafe impl Sync for SharedBf16 {}
 
 impl SharedBf16 {
     /// Rounds rows `rows` of `ops.x` (`matrix`'s `k` inputs each) to bf16.
@@ -367,14 +361,13 @@ impl SharedBf16 {
     /// other thread may access these rows of the store until the next barrier.
     pub unsafe fn convert_rows(&self, matrix: &Bf16Matrix, ops: &Operands, rows: Range<usize>) {
         let (k, width) = (matrix.k, matrix.row_width());
-        assert!(rows.end * width <= self.len);
         for r in rows {
-            // SAFETY: the caller's guarantee; row r of the store is in bounds (asserted) and this
-            // thread's alone until the next barrier.
+            // SAFETY: the caller's guarantee; row r of the store is this thread's alone until the next
+            // barrier (`part_mut` checks it lies in the store).
             let (raw, out) = unsafe {
                 (
                     std::slice::from_raw_parts(ops.x.add(r * ops.x_stride), k),
-                    std::slice::from_raw_parts_mut(self.data.add(r * width), width),
+                    self.data.part_mut(r * width, width),
                 )
             };
             convert(raw, out);
@@ -388,8 +381,8 @@ impl SharedBf16 {
     /// no thread writes the store while the result is in use.
     pub unsafe fn input(&self, matrix: &Bf16Matrix, m: usize) -> Bf16Rows<'_> {
         Bf16Rows {
-            // SAFETY: the store's own length; nothing writes it meanwhile (the caller's guarantee).
-            data: unsafe { std::slice::from_raw_parts(self.data, self.len) },
+            // SAFETY: the whole store; nothing writes it meanwhile (the caller's guarantee).
+            data: unsafe { self.data.part(0, self.data.len) },
             width: matrix.row_width(),
             m,
         }

@@ -8,6 +8,7 @@
 //! agreement with fp32 can be tested anywhere, and measured for speed where the CPU has VNNI.
 
 use super::packed::{finish, Epilogue, Operands, PANEL};
+use super::team::SharedBuf;
 use std::ops::Range;
 
 /// Bytes of one panel row group: 64 columns × 4 consecutive inputs, one AVX-512 register.
@@ -174,11 +175,6 @@ impl QuantizedMatrix {
     /// Number of panels (the unit of work division between threads).
     pub fn panel_count(&self) -> usize {
         self.n.div_ceil(PANEL)
-    }
-
-    /// Bytes per quantized activation (1 or 2), as [`QuantizedStore`] lays out this matrix's inputs.
-    pub fn digits(&self) -> usize {
-        self.digits
     }
 
     /// `out[r, c] = epilogue(x[r, ..] · W[.., c])` for the rows of `rows` (the quantized `x`, from
@@ -542,11 +538,9 @@ impl QuantizedStore {
     /// The store as the threads of one pass share it.
     pub fn shared(&mut self) -> SharedStore {
         SharedStore {
-            data: self.data.as_mut_ptr(),
-            data_len: self.data.len(),
-            scales: self.scales.as_mut_ptr(),
-            zeros: self.zeros.as_mut_ptr(),
-            rows: self.scales.len(),
+            data: SharedBuf::new(&mut self.data),
+            scales: SharedBuf::new(&mut self.scales),
+            zeros: SharedBuf::new(&mut self.zeros),
         }
     }
 }
@@ -554,18 +548,10 @@ impl QuantizedStore {
 /// A [`QuantizedStore`] shared by the threads of one pass: each quantizes its own rows of a product's
 /// input ([`Self::quantize_rows`]), and after a barrier all read the whole input ([`Self::input`]).
 pub struct SharedStore {
-    data: *mut u8,
-    data_len: usize,
-    scales: *mut f32,
-    zeros: *mut i32,
-    rows: usize,
+    data: SharedBuf<u8>,
+    scales: SharedBuf<f32>,
+    zeros: SharedBuf<i32>,
 }
-
-// SAFETY: the threads of a pass write disjoint rows between two barriers and read only after the barrier
-// that ends the writing (the callers' guarantees); the store outlives the pass.
-unsafe impl Send for SharedStore {}
-// SAFETY: as for `Send`.
-unsafe impl Sync for SharedStore {}
 
 impl SharedStore {
     /// Quantizes rows `rows` of `ops.x` (`k` values each, at stride `ops.x_stride`) as `matrix`'s
@@ -585,7 +571,6 @@ impl SharedStore {
         let (k, digits) = (matrix.k, matrix.digits);
         let width = matrix.groups * 4;
         let top = if digits == 2 { 65535.0 } else { 255.0 };
-        assert!(rows.end <= self.rows && rows.end * digits * width <= self.data_len);
         for r in rows {
             // SAFETY: the caller's guarantee.
             let raw = unsafe { std::slice::from_raw_parts(ops.x.add(r * ops.x_stride), k) };
@@ -600,12 +585,12 @@ impl SharedStore {
             let scale = if hi > lo { (hi - lo) / top } else { 1.0 };
             let zero = (-lo / scale).round_ties_even().clamp(0.0, top);
             let inverse = 1.0 / scale;
-            // SAFETY: row r's bytes lie in the store (asserted above) and are this thread's alone until
-            // the next barrier (the caller's guarantee); so are its scale and zero point.
+            // SAFETY: row r's bytes, scale and zero point are this thread's alone until the next barrier
+            // (the caller's guarantee); `part_mut` checks they lie in the store.
             let out = unsafe {
-                *self.scales.add(r) = scale;
-                *self.zeros.add(r) = zero as i32;
-                std::slice::from_raw_parts_mut(self.data.add(r * digits * width), digits * width)
+                self.scales.part_mut(r, 1)[0] = scale;
+                self.zeros.part_mut(r, 1)[0] = zero as i32;
+                self.data.part_mut(r * digits * width, digits * width)
             };
             let (high, low) = out.split_at_mut(if digits == 2 { width } else { 0 });
             // The padding past k meets zero weights; it must be 0 too.
@@ -634,13 +619,12 @@ impl SharedStore {
     /// Every one of the `m` rows was quantized for `matrix` ([`Self::quantize_rows`]) before a barrier
     /// this thread has passed, and no thread writes the store while the result is in use.
     pub unsafe fn input(&self, matrix: &QuantizedMatrix, m: usize) -> QuantizedInput<'_> {
-        assert!(m <= self.rows);
-        // SAFETY: the store's own lengths; nothing writes it meanwhile (the caller's guarantee).
+        // SAFETY: nothing writes the store meanwhile (the caller's guarantee); `part` checks the lengths.
         unsafe {
             QuantizedInput {
-                data: std::slice::from_raw_parts(self.data, self.data_len),
-                scales: std::slice::from_raw_parts(self.scales, m),
-                zeros: std::slice::from_raw_parts(self.zeros, m),
+                data: self.data.part(0, self.data.len),
+                scales: self.scales.part(0, m),
+                zeros: self.zeros.part(0, m),
                 groups: matrix.groups,
                 digits: matrix.digits,
                 m,

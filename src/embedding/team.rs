@@ -5,21 +5,29 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// A workspace buffer that the team's threads read and write through, each writing only its own part
-/// (columns of a product, rows of a norm, one head of one text in attention) between two barriers.
-#[derive(Clone, Copy)]
-pub(super) struct SharedBuf {
-    pub(super) ptr: *mut f32,
+/// (columns of a product, rows of a norm, one head of one text in attention, rows of a quantized input)
+/// between two barriers.
+pub(super) struct SharedBuf<T = f32> {
+    pub(super) ptr: *mut T,
     pub(super) len: usize,
 }
 
 // SAFETY: the threads of one forward pass only write disjoint parts of a buffer between two barriers, and
 // only read parts no thread writes in that step (see `CpuBert::run_thread`); the buffers outlive the pass.
-unsafe impl Send for SharedBuf {}
+unsafe impl<T: Send> Send for SharedBuf<T> {}
 // SAFETY: as for `Send`: shared access is partitioned by the barriers of the pass.
-unsafe impl Sync for SharedBuf {}
+unsafe impl<T: Send> Sync for SharedBuf<T> {}
 
-impl SharedBuf {
-    pub(super) fn new(buf: &mut [f32]) -> Self {
+impl<T> Clone for SharedBuf<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for SharedBuf<T> {}
+
+impl<T> SharedBuf<T> {
+    pub(super) fn new(buf: &mut [T]) -> Self {
         Self {
             ptr: buf.as_mut_ptr(),
             len: buf.len(),
@@ -31,7 +39,7 @@ impl SharedBuf {
     /// # Safety
     /// No other thread may access these values until the next barrier.
     #[allow(clippy::mut_from_ref)]
-    pub(super) unsafe fn part_mut(&self, start: usize, len: usize) -> &mut [f32] {
+    pub(super) unsafe fn part_mut(&self, start: usize, len: usize) -> &mut [T] {
         assert!(start + len <= self.len, "workspace part out of bounds");
         // SAFETY: in bounds (checked above); exclusive by the caller's guarantee.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
@@ -39,7 +47,7 @@ impl SharedBuf {
 
     /// A raw pointer to value `start`, for kernels that take a pointer and a row stride; `extent` values
     /// from there must lie in the buffer (checked), and the caller keeps to the pass's partitioning.
-    pub(super) fn ptr_at(&self, start: usize, extent: usize) -> *mut f32 {
+    pub(super) fn ptr_at(&self, start: usize, extent: usize) -> *mut T {
         assert!(
             start + extent <= self.len,
             "workspace pointer out of bounds"
@@ -52,7 +60,7 @@ impl SharedBuf {
     ///
     /// # Safety
     /// No thread may write these values until the next barrier.
-    pub(super) unsafe fn part(&self, start: usize, len: usize) -> &[f32] {
+    pub(super) unsafe fn part(&self, start: usize, len: usize) -> &[T] {
         assert!(start + len <= self.len, "workspace part out of bounds");
         // SAFETY: in bounds (checked above); not written concurrently by the caller's guarantee.
         unsafe { std::slice::from_raw_parts(self.ptr.add(start), len) }
