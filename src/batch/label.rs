@@ -246,10 +246,7 @@ fn label_window(
                     }
                 };
                 let options = RouteOptions {
-                    needs: crate::routing::Needs {
-                        input_tokens: Some(labels.input_tokens as u64 + needs.definition_tokens),
-                        ..needs
-                    },
+                    needs: needs.with_input_tokens(labels.input_tokens),
                     ..defaults.clone()
                 };
                 let decision = match brain.route(&labels, &options) {

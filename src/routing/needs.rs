@@ -46,7 +46,7 @@ pub fn from_chat_body(
     for key in ["tools", "functions"] {
         match body.get(key) {
             None | Some(Value::Null) => {}
-            Some(Value::Array(items)) => {
+            Some(list @ Value::Array(items)) => {
                 for (k, item) in items.iter().enumerate() {
                     let name = match (key, item.get("type").and_then(Value::as_str)) {
                         ("functions", _) => item.get("name"),
@@ -66,7 +66,7 @@ pub fn from_chat_body(
                 }
                 if !items.is_empty() {
                     needs.tools = true;
-                    definition_bytes += Value::Array(items.clone()).to_string().len();
+                    definition_bytes += list.to_string().len();
                 }
             }
             Some(_) => return Err(format!("`{key}` must be an array")),
@@ -227,6 +227,15 @@ impl Needs {
             )
     }
 
+    /// These needs with the request's input filled in: the prompt's `label_tokens` (the labels' count)
+    /// plus what the tool definitions and the schema add.
+    pub fn with_input_tokens(self, label_tokens: usize) -> Self {
+        Self {
+            input_tokens: Some(label_tokens as u64 + self.definition_tokens),
+            ..self
+        }
+    }
+
     /// Whether the request needs any capability (the input window is checked only where it is known).
     pub fn any_capability(&self) -> bool {
         self.tools
@@ -258,7 +267,15 @@ mod tests {
         .unwrap();
         assert!(n.tools && n.forced_tool_choice && n.parallel_tools);
         assert_eq!(n.max_output_tokens, Some(50));
-        assert!(n.definition_tokens > 0);
+        // The definitions' JSON, 4 bytes a token.
+        assert_eq!(
+            n.definition_tokens,
+            weather.to_string().len().div_ceil(4) as u64
+        );
+        assert_eq!(
+            n.with_input_tokens(30).input_tokens,
+            Some(30 + n.definition_tokens)
+        );
         let n = needs(json!({"messages": [
             {"role": "user", "content": [{"type": "text", "text": "what is this"},
                                          {"type": "image_url", "image_url": {"url": "data:,"}}]},

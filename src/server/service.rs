@@ -96,8 +96,7 @@ pub fn decide(
     let embedding = &embedded[0];
     let prompt = turns.last.as_str();
     let mut options = req.options.clone();
-    options.needs = req.needs()?;
-    options.needs.input_tokens = Some(labels.input_tokens as u64 + options.needs.definition_tokens);
+    options.needs = req.needs()?.with_input_tokens(labels.input_tokens);
     let mut decision = brain.route(&labels, &options)?;
     let session = req.session_id.as_ref().map(|id| {
         let merged = req.options.merged_over(brain.policy.defaults());
