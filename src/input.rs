@@ -92,6 +92,23 @@ impl Context {
     }
 }
 
+/// `last` (a request's last user turn) and `context`'s earlier user turns as the labels read them
+/// ([`crate::reading::for_labels`]: courtesy at either end and end punctuation dropped). The dropped bytes
+/// move to `context.other_bytes`, so the cost still counts the whole input.
+pub fn read_for_labels(last: &str, context: &mut Context) -> String {
+    let mut dropped = 0;
+    let mut read = |text: &str| {
+        let r = crate::reading::for_labels(text).into_owned();
+        dropped += text.len() - r.len();
+        r
+    };
+    let last = read(last);
+    let earlier: Vec<String> = context.earlier.iter().map(|t| read(t)).collect();
+    context.earlier = earlier;
+    context.other_bytes += dropped;
+    last
+}
+
 /// Which fields hold the prompt.
 #[derive(Debug, Clone, Default)]
 pub struct FieldChoice {
@@ -501,6 +518,24 @@ not json
         let (_, single) = conversation(&m[1..2]).unwrap();
         assert!(single.texts().is_empty());
         assert_eq!((c.text_count(), single.text_count()), (1, 0));
+    }
+
+    #[test]
+    fn the_labels_read_turns_without_courtesy_and_the_cost_keeps_it() {
+        let mut c = Context {
+            earlier: vec!["Hi there, write a parser in Rust. Thanks!".into()],
+            other_bytes: 7,
+            ..Context::default()
+        };
+        let last = read_for_labels("Now add error recovery, thanks in advance", &mut c);
+        assert_eq!(last, "Now add error recovery");
+        assert_eq!(c.earlier, vec!["write a parser in Rust".to_string()]);
+        let dropped = ", thanks in advance".len() + "Hi there, ".len() + ". Thanks!".len();
+        assert_eq!(c.other_bytes, 7 + dropped);
+        // A closing that is nothing but courtesy is read as it is.
+        let mut c = Context::default();
+        assert_eq!(read_for_labels("ok, thanks!", &mut c), "ok, thanks!");
+        assert_eq!(c.other_bytes, 0);
     }
 
     #[test]

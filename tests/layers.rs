@@ -119,6 +119,22 @@ fn rules() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
             with(&RUNTIME, &CANDLE),
         ),
         (
+            "reading",
+            with(
+                &doors,
+                &[
+                    "routing",
+                    "embedding",
+                    "labels",
+                    "brain",
+                    "artifacts",
+                    "input",
+                    "files",
+                ],
+            ),
+            with(&RUNTIME, &CANDLE),
+        ),
+        (
             "files",
             with(
                 &doors,

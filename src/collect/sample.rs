@@ -279,7 +279,7 @@ pub fn choose(
     order.truncate(pool_size(n));
     let texts: Vec<String> = order
         .iter()
-        .map(|&(_, k)| items[k].prompt.clone())
+        .map(|&(_, k)| crate::reading::for_labels(&items[k].prompt).into_owned())
         .collect();
     let bar = crate::collect::progress_bar(show_progress, texts.len() as u64, "labelling the pool");
     let mut embeddings = Vec::with_capacity(texts.len());

@@ -132,17 +132,17 @@ impl Turns {
     }
 }
 
+/// A request's turns as the labels read them ([`crate::input::read_for_labels`]).
 fn turns(prompt: Option<&str>, messages: Option<&[serde_json::Value]>) -> Result<Turns> {
-    match (prompt, messages) {
-        (None, Some(m)) => {
-            let (last, context) = crate::input::conversation(m).map_err(Error::InvalidInput)?;
-            Ok(Turns { last, context })
-        }
-        _ => Ok(Turns {
-            last: prompt_text(prompt, messages)?,
-            context: crate::input::Context::default(),
-        }),
-    }
+    let (last, mut context) = match (prompt, messages) {
+        (None, Some(m)) => crate::input::conversation(m).map_err(Error::InvalidInput)?,
+        _ => (
+            prompt_text(prompt, messages)?,
+            crate::input::Context::default(),
+        ),
+    };
+    let last = crate::input::read_for_labels(&last, &mut context);
+    Ok(Turns { last, context })
 }
 
 fn prompt_text(prompt: Option<&str>, messages: Option<&[serde_json::Value]>) -> Result<String> {

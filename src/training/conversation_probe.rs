@@ -75,14 +75,16 @@ pub fn load(file: &Path) -> Result<Vec<Conversation>> {
     {
         let at = |m: String| Error::Usage(format!("{}:{}: {m}", file.display(), k + 1));
         let line: Line = serde_json::from_str(l).map_err(|e| at(e.to_string()))?;
-        let (last, context) = crate::input::conversation(&line.messages).map_err(at)?;
+        let (last, mut context) = crate::input::conversation(&line.messages).map_err(at)?;
+        // Read as serving reads a request.
+        let last = crate::input::read_for_labels(&last, &mut context);
         let task = line
             .messages
             .iter()
             .find(|m| m.get("role").and_then(|r| r.as_str()) == Some("user"))
             .and_then(|m| m.get("content").and_then(|c| c.as_str()))
-            .ok_or_else(|| at("no first user turn".into()))?
-            .to_string();
+            .ok_or_else(|| at("no first user turn".into()))?;
+        let task = crate::reading::for_labels(task).into_owned();
         out.push(Conversation {
             kind: line.kind,
             task,

@@ -99,7 +99,7 @@ impl Corpus {
             .collect();
         let texts: Vec<String> = to_embed
             .iter()
-            .map(|&i| data.records[i].prompt.clone())
+            .map(|&i| crate::reading::for_labels(&data.records[i].prompt).into_owned())
             .collect();
         let cached_before = cache.len();
         let bar = if show_progress {

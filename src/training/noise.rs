@@ -3,9 +3,11 @@
 //! chatty suffix, different punctuation), and the report counts how often the provider, the domain and
 //! the level stay what they were for the clean prompt. Deterministic: the same prompts get the same noise.
 //!
-//! Training makes noisy copies of its prompts the same way ([`training_copies`]) but with other polite
-//! openings, closings and punctuation than the report's, and typos at other places, so the report measures
-//! noise the heads never saw.
+//! The labels read a prompt without its courtesy and end punctuation ([`crate::reading`]), so those kinds
+//! are steady by construction; the report still measures them, with two sets of phrases (the second
+//! written after the rules and never used to tune them). Training makes noisy copies of its prompts with
+//! typos at other places than the report's ([`training_copies`]), so the report measures typos the heads
+//! never saw.
 
 use crate::embedding::{Embedder, Embedding};
 use crate::error::{Error, Result};
@@ -18,13 +20,15 @@ use std::fmt::Write as _;
 pub const MAX_PROMPTS: usize = 300;
 
 /// The kinds of noise, in report order.
-pub const KINDS: [&str; 6] = [
+pub const KINDS: [&str; 8] = [
     "typo",
     "lower_case",
     "whitespace",
     "polite_prefix",
     "chatty_suffix",
     "punctuation",
+    "fresh_prefix",
+    "fresh_suffix",
 ];
 
 /// A stable number from `text` and `salt` (FNV-1a), to pick where the noise goes.
@@ -37,8 +41,8 @@ fn pick(text: &str, salt: u64) -> u64 {
     h
 }
 
-/// The report's polite openings and chatty closings (one per prompt, picked by its text); training never
-/// uses these.
+/// The report's polite openings and chatty closings (one per prompt, picked by its text); known when the
+/// rules that drop courtesy ([`crate::reading`]) were written.
 const REPORT_PREFIXES: [&str; 3] = [
     "Please help me with this.",
     "Hi, I have a question.",
@@ -46,26 +50,20 @@ const REPORT_PREFIXES: [&str; 3] = [
 ];
 const REPORT_SUFFIXES: [&str; 3] = ["?? thanks", "Thanks in advance!", "appreciate it :)"];
 
-/// Training's openings and closings: other words of the same kind.
-const TRAINING_PREFIXES: [&str; 8] = [
-    "Hello!",
-    "Hey, quick question.",
-    "Can you help me?",
-    "Good morning, I need some help.",
-    "I was wondering about something.",
-    "Please answer the following.",
-    "Hi there, thanks for your time.",
-    "I need your help with a task.",
+/// A second set of openings and closings, written after the rules that drop courtesy
+/// ([`crate::reading`]) and never used to tune them: the report's first set was known when those rules
+/// were written, so this one is the fairer measure of them.
+const FRESH_PREFIXES: [&str; 4] = [
+    "Hey! Hope you're doing well.",
+    "Good evening, quick question for you:",
+    "Hello there, could you assist me?",
+    "Hi team, I need a hand with something.",
 ];
-const TRAINING_SUFFIXES: [&str; 8] = [
-    "Thank you!",
-    "thx",
-    "Any help is appreciated.",
-    "Cheers",
-    "Thanks a lot!!",
-    "please",
-    "thanks :)",
-    "Thank you very much in advance.",
+const FRESH_SUFFIXES: [&str; 4] = [
+    "Many thanks.",
+    "Thanks so much for your help!",
+    "Cheers, and have a great day!",
+    "Thank you kindly :)",
 ];
 
 /// Swaps two neighbouring letters inside two words of at least four letters (one word when the prompt
@@ -113,6 +111,8 @@ pub fn noisy(text: &str, kind: &str) -> String {
         "whitespace" => format!("  {}\n", text.split(' ').collect::<Vec<_>>().join("  ")),
         "polite_prefix" => format!("{} {text}", one_of(&REPORT_PREFIXES, text, 4)),
         "chatty_suffix" => format!("{text} {}", one_of(&REPORT_SUFFIXES, text, 5)),
+        "fresh_prefix" => format!("{} {text}", one_of(&FRESH_PREFIXES, text, 11)),
+        "fresh_suffix" => format!("{text} {}", one_of(&FRESH_SUFFIXES, text, 12)),
         "punctuation" => {
             let bare = text.trim_end_matches(['.', '?', '!', ' ']);
             if bare.len() == text.len() {
@@ -133,25 +133,14 @@ fn one_of<'a>(phrases: &[&'a str], text: &str, salt: u64) -> &'a str {
 /// How many noisy copies training makes of each prompt ([`training_copies`]).
 pub const TRAINING_COPIES: usize = 2;
 
-/// The noisy copies training adds of a prompt: one with typos (at other places than the report's), one
-/// with another kind of noise (case, whitespace, an opening, a closing or punctuation, with training's
-/// own phrases). Copies equal to the prompt are left out.
+/// The noisy copies training adds of a prompt: two with typos, at other places than the report's and
+/// than each other. Courtesy, case, whitespace and end punctuation need no copies: the labels read a
+/// prompt without them ([`crate::reading`]). Copies equal to the prompt are left out.
 pub fn training_copies(text: &str) -> Vec<String> {
-    let other = match pick(text, 6) % 5 {
-        0 => text.to_lowercase(),
-        1 => format!("{}  ", text.replace(". ", ".\n\n").replace(", ", " ,  ")),
-        2 => format!("{} {text}", one_of(&TRAINING_PREFIXES, text, 7)),
-        3 => format!("{text} {}", one_of(&TRAINING_SUFFIXES, text, 8)),
-        _ => {
-            let bare = text.trim_end_matches(['.', '?', '!', ' ']);
-            if pick(text, 9).is_multiple_of(2) {
-                format!("{bare}!!")
-            } else {
-                format!("{bare}...")
-            }
-        }
-    };
-    let mut out = vec![typo_salted(text, 1 + pick(text, 10) % 3), other];
+    let mut out = vec![
+        typo_salted(text, 1 + pick(text, 10) % 3),
+        typo_salted(text, 4 + pick(text, 13) % 3),
+    ];
     out.retain(|c| c != text);
     out.dedup();
     out
@@ -180,8 +169,13 @@ pub fn evaluate(
             .map(|l| Ok(crate::brain::route(policy, l, &RouteOptions::default())?.provider))
             .collect()
     };
+    // Read as serving reads them (`reading::for_labels`), so the report measures what a user gets.
     let label = |texts: &[String]| -> Result<Vec<Labels>> {
-        let e: Vec<Embedding> = embedder.embed_detailed(texts)?;
+        let texts: Vec<String> = texts
+            .iter()
+            .map(|t| crate::reading::for_labels(t).into_owned())
+            .collect();
+        let e: Vec<Embedding> = embedder.embed_detailed(&texts)?;
         if e.len() != texts.len() {
             return Err(Error::inference("the noise set was embedded incompletely"));
         }

@@ -185,7 +185,13 @@ pub fn evaluate(
     heads: &Heads,
     length_cuts: [f64; 2],
 ) -> Result<ProbeReport> {
-    let embedded: Vec<Embedding> = embedder.embed_detailed(&probe.texts())?;
+    // Read as serving reads them (`reading::for_labels`).
+    let texts: Vec<String> = probe
+        .texts()
+        .iter()
+        .map(|t| crate::reading::for_labels(t).into_owned())
+        .collect();
+    let embedded: Vec<Embedding> = embedder.embed_detailed(&texts)?;
     let labels: Vec<Labels> = heads.label_batch(&embedded);
     let np = probe.pairs.len();
     if labels.len() != 2 * np + probe.domains.len() {

@@ -1,0 +1,355 @@
+//! The form of a prompt the labels read: its greetings, requests for help and thanks at either end, and
+//! its end punctuation, dropped, so that courtesy a user adds or leaves out does not move a decision.
+//!
+//! Only whole sentences at the start or the end go, and only when every word in them is a courtesy word
+//! ("Hi, I have a question.", "Thanks in advance!"); a sentence with one word of content stays. A prompt
+//! that is nothing but courtesy ("thanks!", "hello") is read as it is, so closings stay closings.
+
+use std::borrow::Cow;
+
+/// Words that carry no request: greetings, asks for help, thanks and sign-offs, and the little words
+/// they are made of. A sentence at either end of a prompt made only of these is dropped.
+const COURTESY_WORDS: &[&str] = &[
+    // greetings
+    "hi",
+    "hello",
+    "hey",
+    "heya",
+    "hiya",
+    "greetings",
+    "good",
+    "morning",
+    "afternoon",
+    "evening",
+    "day",
+    "there",
+    "dear",
+    "all",
+    "everyone",
+    "folks",
+    "team",
+    "friend",
+    "yo",
+    // asking for help
+    "please",
+    "pls",
+    "plz",
+    "kindly",
+    "can",
+    "could",
+    "would",
+    "will",
+    "you",
+    "u",
+    "help",
+    "helping",
+    "me",
+    "us",
+    "with",
+    "this",
+    "out",
+    "here",
+    "i",
+    "im",
+    "i'm",
+    "i've",
+    "ive",
+    "have",
+    "got",
+    "a",
+    "an",
+    "the",
+    "quick",
+    "question",
+    "questions",
+    "query",
+    "need",
+    "needed",
+    "some",
+    "your",
+    "assistance",
+    "assist",
+    "hand",
+    "for",
+    "following",
+    "answer",
+    "task",
+    "wondering",
+    "about",
+    "something",
+    "was",
+    "am",
+    "hoping",
+    "hope",
+    "you're",
+    "youre",
+    "are",
+    "well",
+    "doing",
+    "is",
+    "it",
+    "my",
+    "one",
+    "to",
+    "let's",
+    "lets",
+    "want",
+    "like",
+    "ask",
+    "if",
+    "possible",
+    "okay",
+    "ok",
+    // thanks and sign-offs
+    "thanks",
+    "thank",
+    "thx",
+    "ty",
+    "tia",
+    "many",
+    "much",
+    "very",
+    "so",
+    "lot",
+    "in",
+    "advance",
+    "appreciate",
+    "appreciated",
+    "grateful",
+    "cheers",
+    "regards",
+    "best",
+    "kind",
+    "sincerely",
+    "again",
+    "really",
+    "great",
+    "awesome",
+    "bye",
+    "goodbye",
+    "and",
+    "any",
+    "time",
+    "of",
+    "nice",
+];
+
+/// Emoticons a courtesy sentence may carry.
+const EMOTICONS: [&str; 8] = [":)", ":-)", ";)", ":d", ":]", "🙂", "🙏", "😊"];
+
+/// Longest sentence (in words) that may be dropped as courtesy.
+const MAX_COURTESY_WORDS: usize = 12;
+
+/// Characters that end a sentence.
+fn ends_sentence(c: char) -> bool {
+    matches!(c, '.' | '!' | '?' | '\n' | '…')
+}
+
+/// Whether `sentence` is made only of courtesy words (and emoticons and punctuation).
+fn is_courtesy(sentence: &str) -> bool {
+    let mut words = 0;
+    for raw in sentence.split_whitespace() {
+        if EMOTICONS.contains(&raw.to_lowercase().as_str()) {
+            continue;
+        }
+        let word = bare_word(raw);
+        if word.is_empty() {
+            continue;
+        }
+        if !COURTESY_WORDS.contains(&word.as_str()) {
+            return false;
+        }
+        words += 1;
+    }
+    words <= MAX_COURTESY_WORDS
+}
+
+/// `text` split into sentences: each ends after its run of sentence-ending characters (or at the end).
+fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if ends_sentence(c) {
+            let mut end = i + c.len_utf8();
+            while let Some(&(j, d)) = chars.peek() {
+                if ends_sentence(d) || d == ')' || d == '"' {
+                    end = j + d.len_utf8();
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            // A dot inside a word or a number ("e.g", "3.14", "file.rs") does not end a sentence.
+            let next_is_space = text[end..].chars().next().is_none_or(char::is_whitespace);
+            if c == '.' && !next_is_space {
+                continue;
+            }
+            out.push(&text[start..end]);
+            start = end;
+        }
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out.retain(|s| !s.trim().is_empty());
+    out
+}
+
+/// Words that thank or sign off; a closing that follows a prompt without a full stop ("... in Python
+/// thanks in advance") starts at one of them.
+const THANKS_WORDS: [&str; 10] = [
+    "thanks",
+    "thank",
+    "thx",
+    "ty",
+    "tia",
+    "appreciate",
+    "appreciated",
+    "cheers",
+    "regards",
+    "many",
+];
+
+/// Most words of a closing that follows a prompt without a full stop.
+const MAX_CLOSING_WORDS: usize = 6;
+
+/// Most words of a greeting that opens a sentence and ends at a comma ("Hi there, ...").
+const MAX_GREETING_WORDS: usize = 3;
+
+/// Words that open a request without adding to it ("Please explain ..." reads as "explain ...").
+const OPENING_WORDS: [&str; 4] = ["please", "pls", "plz", "kindly"];
+
+/// Lower-case word of `raw` without surrounding punctuation.
+fn bare_word(raw: &str) -> String {
+    raw.to_lowercase()
+        .trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
+        .to_string()
+}
+
+/// `sentence` without a trailing closing that starts at a thanks word ("... in Python thanks in advance").
+fn without_closing(sentence: &str) -> &str {
+    let words: Vec<(usize, &str)> = sentence
+        .split_whitespace()
+        .map(|w| (w.as_ptr() as usize - sentence.as_ptr() as usize, w))
+        .collect();
+    let tail_from = words.len().saturating_sub(MAX_CLOSING_WORDS);
+    for k in tail_from.max(1)..words.len() {
+        let (at, word) = words[k];
+        if THANKS_WORDS.contains(&bare_word(word).as_str())
+            && words[k..].iter().all(|(_, w)| is_courtesy(w))
+        {
+            return &sentence[..at];
+        }
+    }
+    sentence
+}
+
+/// `sentence` without an opening greeting that ends at a comma ("Hi there, ...") or an opening
+/// "please".
+fn without_opening(sentence: &str) -> &str {
+    let trimmed = sentence.trim_start();
+    if let Some(comma) = trimmed.find(',') {
+        let head = &trimmed[..comma];
+        if head.split_whitespace().count() <= MAX_GREETING_WORDS && is_courtesy(head) {
+            return without_opening(&trimmed[comma + 1..]);
+        }
+    }
+    if let Some(first) = trimmed.split_whitespace().next() {
+        if OPENING_WORDS.contains(&bare_word(first).as_str()) && first.len() < trimmed.len() {
+            return trimmed[first.len()..].trim_start_matches([',', ' ']);
+        }
+    }
+    trimmed
+}
+
+/// What the labels read of `text`: its courtesy sentences at either end and its end punctuation (and a
+/// comma a dropped closing leaves) dropped,
+/// surrounding whitespace trimmed. A prompt with nothing but courtesy is returned as it is.
+pub fn for_labels(text: &str) -> Cow<'_, str> {
+    let parts = sentences(text);
+    let first = parts.iter().position(|s| !is_courtesy(s));
+    let Some(first) = first else {
+        return Cow::Borrowed(text);
+    };
+    let last = parts.iter().rposition(|s| !is_courtesy(s)).unwrap_or(first);
+    // The kept sentences are one contiguous slice of `text`.
+    let (Some(head), Some(tail)) = (parts.get(first), parts.get(last)) else {
+        return Cow::Borrowed(text);
+    };
+    let from = head.as_ptr() as usize - text.as_ptr() as usize;
+    let to = tail.as_ptr() as usize - text.as_ptr() as usize + tail.len();
+    let kept = without_opening(without_closing(&text[from..to]))
+        .trim()
+        .trim_end_matches(|c: char| ends_sentence(c) || matches!(c, ',' | ';') || c.is_whitespace())
+        .trim_end();
+    if kept.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    if kept.len() == text.len() {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(kept.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drops_courtesy_at_either_end_and_end_punctuation() {
+        let cases = [
+            (
+                "Please help me with this. What is the capital of France?",
+                "What is the capital of France",
+            ),
+            (
+                "What is the capital of France?? thanks",
+                "What is the capital of France",
+            ),
+            (
+                "Hi, I have a question. Why is the sky blue? Thanks in advance!",
+                "Why is the sky blue",
+            ),
+            (
+                "Sort a list in Python appreciate it :)",
+                "Sort a list in Python",
+            ),
+            (
+                "Hi there, explain monads thanks in advance",
+                "explain monads",
+            ),
+            ("Please, explain monads", "explain monads"),
+            (
+                "Sort a list in Python. appreciate it :)",
+                "Sort a list in Python",
+            ),
+            ("  Explain TCP slow start.\n", "Explain TCP slow start"),
+            ("Explain TCP slow start...", "Explain TCP slow start"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(for_labels(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn keeps_content_and_pure_courtesy() {
+        // A sentence with one word of content stays, wherever it is.
+        assert_eq!(
+            for_labels("Can you help me with my essay? It is about Rome."),
+            "Can you help me with my essay? It is about Rome"
+        );
+        // Nothing but courtesy: read as it is (a closing stays a closing).
+        for text in ["thanks!", "Hello", "ok, bye", "Thank you so much :)"] {
+            assert_eq!(for_labels(text), text);
+        }
+        // Dots inside words and numbers do not end a sentence.
+        assert_eq!(
+            for_labels("Is 3.14 close to pi, e.g. within 0.01? thanks"),
+            "Is 3.14 close to pi, e.g. within 0.01"
+        );
+        assert_eq!(for_labels(""), "");
+        assert_eq!(for_labels("fn main() {}"), "fn main() {}");
+    }
+}
