@@ -1,4 +1,5 @@
-//! Embedder speed: batch throughput over benches/prompts-1k.jsonl at batch 32, and single short-prompt latency.
+//! Embedder speed: batch throughput over benches/prompts-1k.jsonl at batch 32, and single short-prompt latency;
+//! and what reading those prompts for their labels costs (`reading_1k`).
 //!
 //! `cargo bench --bench embed` (about 2 minutes on 2 cores). Threads: $TRIAGE_THREADS, else 2 (the
 //! baseline's setting; see docs/benchmarks.md). For the comparison with the Python baselines use
@@ -94,5 +95,25 @@ fn bench_embed(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_embed);
+/// What reading a prompt for its labels (`triage::reading::for_labels`: courtesy and end punctuation
+/// dropped) adds to every request, over the same 1k prompts.
+fn bench_reading(c: &mut Criterion) {
+    let prompts = prompts();
+    let mut group = c.benchmark_group("reading_1k");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    group.throughput(Throughput::Elements(prompts.len() as u64));
+    group.bench_function("for_labels", |b| {
+        b.iter(|| {
+            for p in &prompts {
+                black_box(triage::reading::for_labels(black_box(p)));
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_reading, bench_embed);
 criterion_main!(benches);
