@@ -51,10 +51,8 @@ const KIND_SHARE: [f32; 3] = [0.2, 0.3, 0.5];
 /// was measured; docs/experiments.md).
 pub const TIE_SHARE: f32 = 1.0;
 /// Weight of all noise ties together (each row tied to its noisy copies, [`super::noise::training_copies`]),
-/// against 1 for all ranking pairs. Half of what it was when half the copies were courtesy and
-/// punctuation (before the labels read prompts without them, `crate::reading`): the typo ties keep the
-/// weight they had.
-pub const NOISE_TIE_SHARE: f32 = 0.5;
+/// against 1 for all ranking pairs.
+pub const NOISE_TIE_SHARE: f32 = 1.0;
 /// Shortest prompt that counts as the plain wording inside a wrapped one (shorter strings, "Hi" or
 /// "Thanks", sit inside many unrelated prompts).
 const TIE_MIN_CHARS: usize = 12;

@@ -3,11 +3,11 @@
 //! chatty suffix, different punctuation), and the report counts how often the provider, the domain and
 //! the level stay what they were for the clean prompt. Deterministic: the same prompts get the same noise.
 //!
-//! The labels read a prompt without its courtesy and end punctuation ([`crate::reading`]), so those kinds
-//! are steady by construction; the report still measures them, with two sets of phrases (the second
-//! written after the rules and never used to tune them). Training makes noisy copies of its prompts with
-//! typos at other places than the report's ([`training_copies`]), so the report measures typos the heads
-//! never saw.
+//! The labels read a prompt without its courtesy and with one full stop at its end ([`crate::reading`]),
+//! so those kinds are steady by construction; the report still measures them, with two sets of phrases
+//! (the second written after the rules and never used to tune them). Training makes noisy copies of its
+//! prompts the same way ([`training_copies`]) but with other openings, closings and punctuation than the
+//! report's, and typos at other places, so the report measures noise the heads never saw.
 
 use crate::embedding::{Embedder, Embedding};
 use crate::error::{Error, Result};
@@ -64,6 +64,28 @@ const FRESH_SUFFIXES: [&str; 4] = [
     "Thanks so much for your help!",
     "Cheers, and have a great day!",
     "Thank you kindly :)",
+];
+
+/// Training's openings and closings: other words of the same kind.
+const TRAINING_PREFIXES: [&str; 8] = [
+    "Hello!",
+    "Hey, quick question.",
+    "Can you help me?",
+    "Good morning, I need some help.",
+    "I was wondering about something.",
+    "Please answer the following.",
+    "Hi there, thanks for your time.",
+    "I need your help with a task.",
+];
+const TRAINING_SUFFIXES: [&str; 8] = [
+    "Thank you!",
+    "thx",
+    "Any help is appreciated.",
+    "Cheers",
+    "Thanks a lot!!",
+    "please",
+    "thanks :)",
+    "Thank you very much in advance.",
 ];
 
 /// Swaps two neighbouring letters inside two words of at least four letters (one word when the prompt
@@ -133,14 +155,25 @@ fn one_of<'a>(phrases: &[&'a str], text: &str, salt: u64) -> &'a str {
 /// How many noisy copies training makes of each prompt ([`training_copies`]).
 pub const TRAINING_COPIES: usize = 2;
 
-/// The noisy copies training adds of a prompt: two with typos, at other places than the report's and
-/// than each other. Courtesy, case, whitespace and end punctuation need no copies: the labels read a
-/// prompt without them ([`crate::reading`]). Copies equal to the prompt are left out.
+/// The noisy copies training adds of a prompt: one with typos (at other places than the report's), one
+/// with another kind of noise (case, whitespace, an opening, a closing or punctuation, with training's
+/// own phrases). Copies equal to the prompt are left out.
 pub fn training_copies(text: &str) -> Vec<String> {
-    let mut out = vec![
-        typo_salted(text, 1 + pick(text, 10) % 3),
-        typo_salted(text, 4 + pick(text, 13) % 3),
-    ];
+    let other = match pick(text, 6) % 5 {
+        0 => text.to_lowercase(),
+        1 => format!("{}  ", text.replace(". ", ".\n\n").replace(", ", " ,  ")),
+        2 => format!("{} {text}", one_of(&TRAINING_PREFIXES, text, 7)),
+        3 => format!("{text} {}", one_of(&TRAINING_SUFFIXES, text, 8)),
+        _ => {
+            let bare = text.trim_end_matches(['.', '?', '!', ' ']);
+            if pick(text, 9).is_multiple_of(2) {
+                format!("{bare}!!")
+            } else {
+                format!("{bare}...")
+            }
+        }
+    };
+    let mut out = vec![typo_salted(text, 1 + pick(text, 10) % 3), other];
     out.retain(|c| c != text);
     out.dedup();
     out
