@@ -3,9 +3,9 @@
 //! chatty suffix, different punctuation), and the report counts how often the provider, the domain and
 //! the level stay what they were for the clean prompt. Deterministic: the same prompts get the same noise.
 //!
-//! The labels read a prompt without its courtesy and with one full stop at its end ([`crate::reading`]),
-//! so those kinds are steady by construction; the report still measures them, with two sets of phrases
-//! (the second written after the rules and never used to tune them). Training makes noisy copies of its
+//! The labels read a prompt without its courtesy at either end ([`crate::reading`]), so openings and
+//! closings are steady by construction; the report still measures them, with two sets of phrases (the
+//! second written after the rules and never used to tune them). Training makes noisy copies of its
 //! prompts the same way ([`training_copies`]) but with other openings, closings and punctuation than the
 //! report's, and typos at other places, so the report measures noise the heads never saw.
 
