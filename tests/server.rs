@@ -53,6 +53,36 @@ fn health_is_503_until_loaded_then_200() {
     assert!(health["artifacts_created_unix"].as_u64().is_some());
 }
 
+/// The labels read a prompt without its courtesy (`triage::reading`): wrapped in a greeting and thanks,
+/// a request gets the labels and the route of the request alone, and its cost counts the whole input.
+#[test]
+fn courtesy_around_a_request_moves_neither_labels_nor_route() {
+    let server = start(config());
+    let text = "Write a Python function that merges two sorted lists in linear time.";
+    let polite = format!("Hi, I have a question. {text} Thanks in advance!");
+    for path in ["/v1/classify", "/v1/route"] {
+        let a = server.post(path, &json!({ "prompt": text }));
+        let b = server.post(path, &json!({ "prompt": polite }));
+        assert_eq!((a.status, b.status), (200, 200), "{:?} {:?}", a.body, b.body);
+        let (la, lb) = if path == "/v1/route" {
+            (&a.body["labels"], &b.body["labels"])
+        } else {
+            (&a.body, &b.body)
+        };
+        for field in ["domain", "domain_probs", "difficulty", "level"] {
+            assert_eq!(la[field], lb[field], "{path} {field}");
+        }
+        assert!(lb["input_tokens"].as_u64() > la["input_tokens"].as_u64(), "{path}");
+        if path == "/v1/route" {
+            assert_eq!(a.body["provider"], b.body["provider"]);
+        }
+    }
+    // Nothing but courtesy is read as it is: a closing stays a closing.
+    let thanks = server.post("/v1/classify", &json!({ "prompt": "Thanks a lot!" }));
+    assert_eq!(thanks.status, 200);
+    assert_eq!(thanks.body["domain"], "general");
+}
+
 #[test]
 fn classify_accepts_prompt_and_messages_and_flags_truncation() {
     let server = start(config());
