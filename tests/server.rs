@@ -63,7 +63,13 @@ fn courtesy_around_a_request_moves_neither_labels_nor_route() {
     for path in ["/v1/classify", "/v1/route"] {
         let a = server.post(path, &json!({ "prompt": text }));
         let b = server.post(path, &json!({ "prompt": polite }));
-        assert_eq!((a.status, b.status), (200, 200), "{:?} {:?}", a.body, b.body);
+        assert_eq!(
+            (a.status, b.status),
+            (200, 200),
+            "{:?} {:?}",
+            a.body,
+            b.body
+        );
         let (la, lb) = if path == "/v1/route" {
             (&a.body["labels"], &b.body["labels"])
         } else {
@@ -72,7 +78,10 @@ fn courtesy_around_a_request_moves_neither_labels_nor_route() {
         for field in ["domain", "domain_probs", "difficulty", "level"] {
             assert_eq!(la[field], lb[field], "{path} {field}");
         }
-        assert!(lb["input_tokens"].as_u64() > la["input_tokens"].as_u64(), "{path}");
+        assert!(
+            lb["input_tokens"].as_u64() > la["input_tokens"].as_u64(),
+            "{path}"
+        );
         if path == "/v1/route" {
             assert_eq!(a.body["provider"], b.body["provider"]);
         }
