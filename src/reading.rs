@@ -1,9 +1,11 @@
 //! The form of a prompt the labels read: its greetings, requests for help and thanks at either end
 //! dropped, so that courtesy a user adds or leaves out does not move a decision.
 //!
-//! Only whole sentences at the start or the end go, and only when every word in them is a courtesy word
-//! ("Hi, I have a question.", "Thanks in advance!"); a sentence with one word of content stays. A prompt
-//! that is nothing but courtesy ("thanks!", "hello") is read as it is, so closings stay closings.
+//! What goes: whole sentences at the start or the end whose every word is a courtesy word and one of
+//! them a greeting, thanks or ask for help ("Hi, I have a question.", "Thanks in advance!"); a greeting
+//! that ends at a comma ("Hi there, ..."); and a thanks that trails a prompt without a full stop ("... in
+//! Go thanks in advance"). A sentence with one word of content stays, and so does the end punctuation. A
+//! prompt that is nothing but courtesy ("thanks!", "hello") is read as it is, so closings stay closings.
 
 use std::borrow::Cow;
 
@@ -317,9 +319,8 @@ fn without_opening(sentence: &str) -> &str {
     trimmed
 }
 
-/// What the labels read of `text`: its courtesy sentences at either end (and a comma a dropped closing
-/// leaves) dropped,
-/// surrounding whitespace trimmed. A prompt with nothing but courtesy is returned as it is.
+/// What the labels read of `text`: its courtesy at either end dropped (with a comma a dropped closing
+/// leaves) and surrounding whitespace trimmed. A prompt with nothing but courtesy is returned as it is.
 pub fn for_labels(text: &str) -> Cow<'_, str> {
     let parts = sentences(text);
     let first = parts.iter().position(|s| !is_courtesy(s));
