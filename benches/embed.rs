@@ -95,8 +95,8 @@ fn bench_embed(c: &mut Criterion) {
     group.finish();
 }
 
-/// What reading a prompt for its labels (`triage::reading::for_labels`: courtesy and end punctuation
-/// dropped) adds to every request, over the same 1k prompts.
+/// What reading a prompt for its labels (`triage::reading::for_labels`: courtesy at either end dropped)
+/// adds to every request, over the same 1k prompts.
 fn bench_reading(c: &mut Criterion) {
     let prompts = prompts();
     let mut group = c.benchmark_group("reading_1k");

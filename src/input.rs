@@ -103,8 +103,9 @@ pub fn read_for_labels(last: &str, context: &mut Context) -> String {
         r
     };
     let last = read(last);
-    let earlier: Vec<String> = context.earlier.iter().map(|t| read(t)).collect();
-    context.earlier = earlier;
+    for turn in &mut context.earlier {
+        *turn = read(turn);
+    }
     context.other_bytes += dropped;
     last
 }

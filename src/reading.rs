@@ -189,10 +189,11 @@ fn is_courtesy(sentence: &str) -> bool {
     let mut words = 0;
     let mut anchored = false;
     for raw in sentence.split_whitespace() {
-        if EMOTICONS.contains(&raw.to_lowercase().as_str()) {
+        let lower = raw.to_lowercase();
+        if EMOTICONS.contains(&lower.as_str()) {
             continue;
         }
-        let word = bare_word(raw);
+        let word = bare_word(&lower);
         if word.is_empty() {
             // Punctuation may sit in courtesy; other symbols ("$", "}", "=") are content.
             if raw.chars().all(|c| ".,!?;:…'\"()-".contains(c)) {
@@ -350,6 +351,14 @@ pub fn for_labels(text: &str) -> Cow<'_, str> {
     } else {
         Cow::Owned(kept.to_string())
     }
+}
+
+/// [`for_labels`] of each of `texts`, in order.
+pub fn all_for_labels<'a>(texts: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    texts
+        .into_iter()
+        .map(|t| for_labels(t).into_owned())
+        .collect()
 }
 
 #[cfg(test)]

@@ -186,20 +186,17 @@ fn label_window(
     summary: &mut Summary,
     progress: &mut Progress,
 ) -> Result<()> {
-    // Every good record's texts as the labels read them (`input::read_for_labels`): its prompt (for a `messages` record, the last user turn), then, when it
-    // has earlier user turns, its context's texts; `starts` holds where each good record's texts begin.
+    // Every good record's texts as the labels read them (`input::read_for_labels`, which rewrites the
+    // record): its prompt (for a `messages` record, the last user turn), then, when it has earlier user
+    // turns, its context's texts; `starts` holds where each good record's texts begin.
     let mut texts: Vec<String> = Vec::new();
     let mut starts = Vec::new();
     for r in window.iter_mut() {
         if let Ok(p) = &r.prompt {
             let read = crate::input::read_for_labels(p, &mut r.context);
-            r.prompt = Ok(read);
-        }
-    }
-    for r in window.iter() {
-        if let Ok(p) = &r.prompt {
             starts.push(texts.len());
-            texts.push(p.clone());
+            texts.push(read.clone());
+            r.prompt = Ok(read);
             texts.extend(r.context.texts());
         }
     }

@@ -277,10 +277,8 @@ pub fn choose(
         .collect();
     order.sort();
     order.truncate(pool_size(n));
-    let texts: Vec<String> = order
-        .iter()
-        .map(|&(_, k)| crate::reading::for_labels(&items[k].prompt).into_owned())
-        .collect();
+    let texts =
+        crate::reading::all_for_labels(order.iter().map(|&(_, k)| items[k].prompt.as_str()));
     let bar = crate::collect::progress_bar(show_progress, texts.len() as u64, "labelling the pool");
     let mut embeddings = Vec::with_capacity(texts.len());
     for chunk in texts.chunks(64) {

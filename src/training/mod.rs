@@ -97,10 +97,9 @@ impl Corpus {
         let to_embed: Vec<usize> = (0..data.records.len())
             .filter(|&i| data.records[i].embedding.is_none())
             .collect();
-        let texts: Vec<String> = to_embed
-            .iter()
-            .map(|&i| crate::reading::for_labels(&data.records[i].prompt).into_owned())
-            .collect();
+        let texts = crate::reading::all_for_labels(
+            to_embed.iter().map(|&i| data.records[i].prompt.as_str()),
+        );
         let cached_before = cache.len();
         let bar = if show_progress {
             indicatif::ProgressBar::new(texts.len() as u64)

@@ -204,10 +204,7 @@ pub fn evaluate(
     };
     // Read as serving reads them (`reading::for_labels`), so the report measures what a user gets.
     let label = |texts: &[String]| -> Result<Vec<Labels>> {
-        let texts: Vec<String> = texts
-            .iter()
-            .map(|t| crate::reading::for_labels(t).into_owned())
-            .collect();
+        let texts = crate::reading::all_for_labels(texts.iter().map(String::as_str));
         let e: Vec<Embedding> = embedder.embed_detailed(&texts)?;
         if e.len() != texts.len() {
             return Err(Error::inference("the noise set was embedded incompletely"));

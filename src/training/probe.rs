@@ -186,11 +186,7 @@ pub fn evaluate(
     length_cuts: [f64; 2],
 ) -> Result<ProbeReport> {
     // Read as serving reads them (`reading::for_labels`).
-    let texts: Vec<String> = probe
-        .texts()
-        .iter()
-        .map(|t| crate::reading::for_labels(t).into_owned())
-        .collect();
+    let texts = crate::reading::all_for_labels(probe.texts().iter().map(String::as_str));
     let embedded: Vec<Embedding> = embedder.embed_detailed(&texts)?;
     let labels: Vec<Labels> = heads.label_batch(&embedded);
     let np = probe.pairs.len();
