@@ -2,8 +2,7 @@
 //! fp32 embeddings, so these must keep their decisions. On the benchmark's 1,000 prompts and a sample of
 //! the training data's held-out prompts, issue 38's targets: the same provider for at least 99.5%, the
 //! same domain 99.5%, the same level 99%, and a cosine to fp32 of at least 0.99 on every prompt (the
-//! sentence vector and the mid-layer vector alike). bf16 is held to them; int8 to a lower provider floor
-//! (its 8-bit weights move more decisions: docs/benchmarks.md).
+//! sentence vector and the mid-layer vector alike). int8 and bf16 are both held to them.
 //!
 //! The int8 sums are exact, so the portable kernel (a CPU without VNNI) computes the same bits as the VNNI
 //! and AMX ones (the unit tests of `embedding::quantized` check it). Such a CPU serves int8 requests in
@@ -155,11 +154,10 @@ fn int8_keeps_the_decisions_of_fp32() {
     if !vnni {
         return;
     }
-    // Issue 38's target is 99.5% of providers. The heads retrained on 2026-12-06 (MMLU-Pro, noisy copies,
-    // soft bands) keep 99.39% under int8 on this set (13 of 2,120 differ): below the target. Int8 weights
-    // are what moves them (bf16 below keeps them); this floor guards against falling further.
+    // Issue 38's target: 99.5% of providers. With 8-bit weights everywhere 99.39% were kept (13 of 2,120
+    // differ); the feed-forward products' second weight digit brings it to 99.53% (10 differ).
     assert!(
-        a.share(a.provider) >= 0.99,
+        a.share(a.provider) >= 0.995,
         "same provider {} of {}",
         a.provider,
         a.prompts
