@@ -3,7 +3,7 @@
 //!
 //! Layers, top to bottom (an arrow is "may use"; `tests/layers.rs` enforces them):
 //! `cli` → doors (`server`, `batch`, `training`, `price_update`) → `brain` → `labels`, `routing`, `artifacts` →
-//! `embedding`; `input`, `reading`, `files` and `error` are shared by all. `routing` is pure Rust (no candle, tokio,
+//! `embedding`; `input`, `reading`, `spelling`, `files` and `error` are shared by all. `routing` is pure Rust (no candle, tokio,
 //! axum); `embedding` knows nothing of routing or the doors; serving reads `artifacts`, never `training`.
 #![cfg_attr(
     not(test),
@@ -25,6 +25,7 @@ pub mod price_update;
 pub mod reading;
 pub mod routing;
 pub mod server;
+pub mod spelling;
 pub mod training;
 pub mod upstream;
 

@@ -6,6 +6,8 @@
 //! that ends at a comma ("Hi there, ..."); and a thanks that trails a prompt without a full stop ("... in
 //! Go thanks in advance"). A sentence with one word of content stays, and so does the end punctuation. A
 //! prompt that is nothing but courtesy ("thanks!", "hello") is read as it is, so closings stay closings.
+//! Then a word with two neighbouring letters swapped is read as the common word it was meant to be
+//! ([`crate::spelling`]).
 
 use std::borrow::Cow;
 
@@ -321,8 +323,17 @@ fn without_opening(sentence: &str) -> &str {
 }
 
 /// What the labels read of `text`: its courtesy at either end dropped (with a comma a dropped closing
-/// leaves) and surrounding whitespace trimmed. A prompt with nothing but courtesy is returned as it is.
+/// leaves), surrounding whitespace trimmed, and its swapped-letter typos repaired ([`crate::spelling`]).
+/// A prompt with nothing but courtesy is returned as it is (typos repaired).
 pub fn for_labels(text: &str) -> Cow<'_, str> {
+    match without_courtesy(text) {
+        Cow::Borrowed(kept) => crate::spelling::repaired(kept),
+        Cow::Owned(kept) => Cow::Owned(crate::spelling::repaired(&kept).into_owned()),
+    }
+}
+
+/// `text` with its courtesy at either end dropped (as [`for_labels`] says).
+fn without_courtesy(text: &str) -> Cow<'_, str> {
     let parts = sentences(text);
     let first = parts.iter().position(|s| !is_courtesy(s));
     let Some(first) = first else {

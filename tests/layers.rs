@@ -135,6 +135,23 @@ fn rules() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
             with(&RUNTIME, &CANDLE),
         ),
         (
+            "spelling",
+            with(
+                &doors,
+                &[
+                    "routing",
+                    "embedding",
+                    "labels",
+                    "brain",
+                    "artifacts",
+                    "input",
+                    "files",
+                    "reading",
+                ],
+            ),
+            with(&RUNTIME, &CANDLE),
+        ),
+        (
             "files",
             with(
                 &doors,

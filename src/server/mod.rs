@@ -179,6 +179,8 @@ async fn load(state: AppState, settings: EmbedderSettings) -> Result<()> {
     // embedder runs them as one pass (length-sorted).
     let max_batch = state.config().max_batch;
     let embedder = tokio::task::spawn_blocking(move || {
+        // The labels' reading repairs typos from a word list; read it before the first request.
+        crate::spelling::warm_up();
         crate::embedding::load(&settings).map(|e| e.with_batch_size(max_batch))
     })
     .await
