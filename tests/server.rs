@@ -56,10 +56,13 @@ fn health_is_503_until_loaded_then_200() {
 /// The labels read a prompt without its courtesy (`triage::reading`): wrapped in a greeting and thanks,
 /// a request gets the labels and the route of the request alone, and its cost counts the whole input.
 #[test]
-fn courtesy_around_a_request_moves_neither_labels_nor_route() {
+fn courtesy_and_swapped_letters_move_neither_labels_nor_route() {
     let server = start(config());
     let text = "Write a Python function that merges two sorted lists in linear time.";
-    let polite = format!("Hi, I have a question. {text} Thanks in advance!");
+    // Courtesy at both ends, and three words with two letters swapped.
+    let polite =
+        "Hi, I have a question. Wirte a Python fucntion that merges two sorted lists in linaer \
+                  time. Thanks in advance!";
     for path in ["/v1/classify", "/v1/route"] {
         let a = server.post(path, &json!({ "prompt": text }));
         let b = server.post(path, &json!({ "prompt": polite }));
