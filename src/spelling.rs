@@ -87,14 +87,14 @@ fn is_code(c: u8) -> bool {
         )
 }
 
-/// Whether the word at `bytes[start..end]` stands in prose: after the start, a space or an opening
-/// parenthesis; before the end, a space, a clause's punctuation or a closing parenthesis, or a full stop
+/// Whether the word at `bytes[start..end]` stands in prose: after the start, a space, an opening
+/// parenthesis, a comma or a semicolon; before the end, a space, a clause's punctuation or a closing parenthesis, or a full stop
 /// that ends a sentence.
 fn in_prose(bytes: &[u8], start: usize, end: usize) -> bool {
     let before = start
         .checked_sub(1)
         .map(|i| bytes[i])
-        .is_none_or(|c| c.is_ascii_whitespace() || c == b'(');
+        .is_none_or(|c| c.is_ascii_whitespace() || matches!(c, b'(' | b',' | b';'));
     let after = match bytes.get(end) {
         None => true,
         Some(&c)
@@ -302,6 +302,24 @@ mod tests {
             assert_eq!(repaired(text), text, "{text}");
         }
         assert!(matches!(repaired("plain text"), Cow::Borrowed(_)));
+    }
+
+    proptest::proptest! {
+        // A repair swaps two ASCII letters back (and keeps a capital), so the text keeps its length, and
+        // what the cost counts does not move; and no text makes it fail.
+        #[test]
+        fn a_repair_keeps_the_length(text in "[a-zA-Z .,:;!?()'_\n-]{0,80}|\\PC{0,40}") {
+            proptest::prop_assert_eq!(repaired(&text).len(), text.len());
+        }
+
+        #[test]
+        fn a_swapped_word_is_repaired_wherever_it_stands(
+            head in "((the|a|red|of|and|to|Why|code)[ ,;]{1,2}){0,6}",
+            tail in "([ ,;]{1,2}(the|a|red|of|and|to|code)){0,6}[.?!]?",
+        ) {
+            let text = format!("{head}qeustion{tail}");
+            proptest::prop_assert_eq!(repaired(&text), format!("{head}question{tail}"));
+        }
     }
 
     #[test]
