@@ -196,6 +196,7 @@ fn repaired_with<'a>(known: &HashMap<Box<str>, u32>, text: &'a str) -> Cow<'a, s
     let bytes = text.as_bytes();
     let spans = words(text);
     let mut fixes: Vec<(usize, usize, String)> = Vec::new();
+    let mut counts: Option<HashMap<String, usize>> = None;
     for &(start, end) in &spans {
         let word = &text[start..end];
         let upper: Vec<usize> = (0..word.len())
@@ -220,12 +221,15 @@ fn repaired_with<'a>(known: &HashMap<Box<str>, u32>, text: &'a str) -> Cow<'a, s
         let Some(mut fix) = repair(known, &lower) else {
             continue;
         };
-        let twice = spans
-            .iter()
-            .filter(|&&(s, e)| e - s == end - start && text[s..e].eq_ignore_ascii_case(word))
-            .count()
-            > 1;
-        if twice {
+        // Counted once, on the first repair: a scan per repair would be quadratic in a long prompt.
+        let counts = counts.get_or_insert_with(|| {
+            let mut counts: HashMap<String, usize> = HashMap::new();
+            for &(s, e) in &spans {
+                *counts.entry(text[s..e].to_ascii_lowercase()).or_default() += 1;
+            }
+            counts
+        });
+        if counts.get(&lower).copied().unwrap_or(0) > 1 {
             continue;
         }
         if capitalised {
@@ -302,6 +306,22 @@ mod tests {
             assert_eq!(repaired(text), text, "{text}");
         }
         assert!(matches!(repaired("plain text"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_long_prompt_of_typos_is_read_in_linear_time() {
+        // 40,000 repairable words ("anwser"): the prompt's words are counted once, not once per repair
+        // (3.2 billion comparisons). No timing is asserted; a quadratic scan would stall the test.
+        let words: Vec<String> = (0..40_000).map(|i| format!("qeustion{i} anwser")).collect();
+        let text = words.join(" ");
+        let read = repaired(&text);
+        assert_eq!(read.len(), text.len());
+        // "anwser" comes 40,000 times, so it is meant; "qeustion" touches a digit, so it is code.
+        assert_eq!(read, text);
+        let distinct: String = (0..20_000)
+            .map(|i| if i % 2 == 0 { "qeustion, " } else { "anwser, " })
+            .collect();
+        assert_eq!(repaired(&distinct), distinct);
     }
 
     proptest::proptest! {
