@@ -328,7 +328,13 @@ fn without_opening(sentence: &str) -> &str {
 pub fn for_labels(text: &str) -> Cow<'_, str> {
     match without_courtesy(text) {
         Cow::Borrowed(kept) => crate::spelling::repaired(kept),
-        Cow::Owned(kept) => Cow::Owned(crate::spelling::repaired(&kept).into_owned()),
+        Cow::Owned(kept) => {
+            // Kept as it is unless a typo was repaired (no second copy of the text).
+            if let Cow::Owned(fixed) = crate::spelling::repaired(&kept) {
+                return Cow::Owned(fixed);
+            }
+            Cow::Owned(kept)
+        }
     }
 }
 

@@ -4,11 +4,12 @@
 //! Only swaps are repaired: deletions, insertions and substitutions have many candidates each, and in a
 //! trial they rewrote a quarter of the held-out prompts (plurals, verb forms). A word is left alone when
 //! the dictionary knows it (128k English words, and the 10k most common words of Spanish, French,
-//! German, Italian and Portuguese, so foreign text is not "repaired" into English), when it has a capital
-//! inside it (acronyms, identifiers; but "iFnd", a capital swapped into second place, is repaired) or is
-//! capitalised inside a sentence (a name, more often than not), when it touches code (a dot, an underscore, a quote, a digit...),
-//! and when it comes twice in the prompt (a typo is rarely typed twice; a name often is). The repair must
-//! be a common word (at least [`MIN_COUNT`] occurrences in the word list's 1.6 billion words).
+//! German, Italian and Portuguese, so foreign text is not "repaired" into English); when it has a
+//! capital inside it (acronyms, identifiers; but "iFnd", a capital swapped into second place, is
+//! repaired) or is capitalised inside a sentence (a name, more often than not); when it touches code (a
+//! dot, an underscore, a quote, a digit...); and when it comes twice in the prompt (a typo is rarely
+//! typed twice; a name often is). The repair must be a common word (at least [`MIN_COUNT`] occurrences
+//! in the word list's 1.6 billion words).
 //!
 //! The word list is pyspellchecker's (MIT; `models/words.LICENSE`, `models/words.source.json`), built
 //! from OpenSubtitles word counts, with the embedding model's own whole-word vocabulary added as known
@@ -48,7 +49,7 @@ fn parse(gzipped: &[u8]) -> HashMap<Box<str>, u32> {
         .collect()
 }
 
-/// Loads the word list now (the first repair would otherwise pay for it, ~30 ms).
+/// Loads the word list now (the first repair would otherwise pay for it, about 45 ms).
 pub fn warm_up() {
     LazyLock::force(&WORDS);
 }
@@ -88,8 +89,8 @@ fn is_code(c: u8) -> bool {
 }
 
 /// Whether the word at `bytes[start..end]` stands in prose: after the start, a space, an opening
-/// parenthesis, a comma or a semicolon; before the end, a space, a clause's punctuation or a closing parenthesis, or a full stop
-/// that ends a sentence.
+/// parenthesis, a comma or a semicolon; before the end, a space, a clause's punctuation, a closing
+/// parenthesis, or a full stop that ends a sentence.
 fn in_prose(bytes: &[u8], start: usize, end: usize) -> bool {
     let before = start
         .checked_sub(1)
@@ -140,10 +141,7 @@ fn is_known(known: &HashMap<Box<str>, u32>, lower: &str) -> bool {
 /// stop, question or exclamation mark. A capitalised word elsewhere is a name more often than a typo.
 fn starts_sentence(text: &str, start: usize) -> bool {
     let before = text[..start].trim_end_matches([' ', '\t', '(']);
-    before.is_empty()
-        || before.ends_with(['.', '?', '!', ':'])
-        || text[before.len()..start].contains(['\n', '\r'])
-        || before.ends_with(['\n', '\r'])
+    before.is_empty() || before.ends_with(['.', '?', '!', ':', '\n', '\r'])
 }
 
 /// The ASCII words of `text`: maximal runs of letters, as byte ranges.
@@ -199,13 +197,11 @@ fn repaired_with<'a>(known: &HashMap<Box<str>, u32>, text: &'a str) -> Cow<'a, s
     let mut counts: Option<HashMap<String, usize>> = None;
     for &(start, end) in &spans {
         let word = &text[start..end];
-        let upper: Vec<usize> = (0..word.len())
-            .filter(|&i| word.as_bytes()[i].is_ascii_uppercase())
-            .collect();
+        let mut capitals = (0..word.len()).filter(|&i| word.as_bytes()[i].is_ascii_uppercase());
         // Lower case, Capitalised, or a capital swapped into second place ("iFnd").
-        let capitalised = match upper.as_slice() {
-            [] => false,
-            [0] | [1] => true,
+        let capitalised = match (capitals.next(), capitals.next()) {
+            (None, _) => false,
+            (Some(0 | 1), None) => true,
             _ => continue,
         };
         if word.len() < MIN_LETTERS

@@ -245,6 +245,18 @@ impl QuantizedMatrix {
         )
     }
 
+    /// The products summed for panel `p`, as (activation digit, sums slot, weight panel): each activation
+    /// digit times the weights, then the high digit times the fine weights (when there are some).
+    fn passes<'a>(
+        &self,
+        panel: &'a [i8],
+        fine: Option<(&'a [i8], &[f32], &[i32])>,
+    ) -> impl Iterator<Item = (usize, usize, &'a [i8])> {
+        (0..self.digits)
+            .map(move |d| (d, d, panel))
+            .chain(fine.map(|(fine, _, _)| (0, 2, fine)))
+    }
+
     /// The fine digit's panel, column scales and column sums of panel `p`, if the weights have one.
     fn fine_panel(&self, p: usize) -> Option<(&[i8], &[f32], &[i32])> {
         self.fine.as_ref().map(|f| {
@@ -274,11 +286,7 @@ impl QuantizedMatrix {
             let fine = self.fine_panel(p);
             let used = PANEL.min(self.n - p * PANEL);
             for r in 0..rows.m {
-                // The activation digits times the weights, then the high digit times the fine weights.
-                let passes = (0..self.digits)
-                    .map(|d| (d, d, panel))
-                    .chain(fine.map(|(fine, _, _)| (0, 2, fine)));
-                for (d, slot, panel) in passes {
+                for (d, slot, panel) in self.passes(panel, fine) {
                     let row = rows.digit(r, d, width);
                     let acc = &mut sums[slot];
                     *acc = [0; PANEL];
@@ -378,7 +386,7 @@ impl QuantizedMatrix {
     /// Inlined into each kernel's function, so the epilogue is compiled for that kernel's CPU features.
     ///
     /// # Safety
-    /// As [`Self::matmul`]; `block` must write `count` rows of 64 i32 sums, `2 × 64` i32 apart, reading
+    /// As [`Self::matmul`]; `block` must write `count` rows of 64 i32 sums, `SLOTS × 64` i32 apart, reading
     /// `count` rows of `groups × 4` bytes at the stride and the panel's `groups` groups of 256 bytes.
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
@@ -400,21 +408,15 @@ impl QuantizedMatrix {
             let used = PANEL.min(self.n - p * PANEL);
             for first in (0..rows.m).step_by(R) {
                 let count = (rows.m - first).min(R);
-                for d in 0..self.digits {
+                for (d, slot, panel) in self.passes(panel, fine) {
                     let a = rows.digit(first, d, width).as_ptr();
                     // Row i of this digit is `digits × width` bytes after row i - 1.
                     let stride = self.digits * width;
-                    let o = sums.as_mut_ptr().cast::<i32>().wrapping_add(d * PANEL);
+                    let o = sums.as_mut_ptr().cast::<i32>().wrapping_add(slot * PANEL);
                     // The panel holds `groups` groups of 256 bytes; rows first..first+count hold
-                    // `digits × width` bytes each (asserted in `matmul`); `sums` holds R rows of two
-                    // digits' 64 sums, rows 128 i32 apart.
+                    // `digits × width` bytes each (asserted in `matmul`); `sums` holds R rows of
+                    // `SLOTS` slots' 64 sums, rows `SLOTS × 64` i32 apart.
                     block(count, a, stride, panel.as_ptr(), o);
-                }
-                if let Some((fine, _, _)) = fine {
-                    let a = rows.digit(first, 0, width).as_ptr();
-                    let o = sums.as_mut_ptr().cast::<i32>().wrapping_add(2 * PANEL);
-                    // As above, into the third slot.
-                    block(count, a, self.digits * width, fine.as_ptr(), o);
                 }
                 for (i, acc) in sums.iter().take(count).enumerate() {
                     dequantize(
@@ -472,16 +474,12 @@ impl QuantizedMatrix {
                 let (panel, scales, column_sums) = self.panel(p);
                 let fine = self.fine_panel(p);
                 let used = PANEL.min(self.n - p * PANEL);
-                // The activation digits times the weights, then the high digit times the fine weights.
-                let passes = (0..self.digits)
-                    .map(|d| (d, d, panel))
-                    .chain(fine.map(|(fine, _, _)| (0, 2, fine)));
-                for (d, slot, panel) in passes {
+                for (d, slot, panel) in self.passes(panel, fine) {
                     for half in 0..2 {
                         // SAFETY: rows first..first+32 of this digit lie in `rows.data` (the caller's
                         // guarantee), `k_blocks × 64` bytes each, `row_bytes` apart; the panel holds
                         // `groups = 16 k_blocks` groups, of which this half's 128 bytes are read; `sums`
-                        // holds 32 rows of two digits' 64 sums, 512 bytes apart.
+                        // holds 32 rows of `SLOTS` slots' 64 sums, `SLOTS × 256` bytes apart.
                         unsafe {
                             amx::block(
                                 rows.data.as_ptr().add(first * row_bytes + d * width),
@@ -566,22 +564,19 @@ fn dequantize(
     let (column_scales, column_sums) = (&column_scales[..PANEL], &column_sums[..PANEL]);
     // The high digit's zero point and weight (the only digit, with one).
     let (high, weight) = if digits == 1 {
-        (zero, 1.0)
-    } else {
-        (zero >> 8, 256.0)
-    };
-    if digits == 1 {
         for c in 0..PANEL {
             values[c] = (sums[0][c] - zero * column_sums[c]) as f32 * (scale * column_scales[c]);
         }
+        (zero, 1.0)
     } else {
-        let low = zero & 255;
+        let (high, low) = (zero >> 8, zero & 255);
         for c in 0..PANEL {
             let h = (sums[0][c] - high * column_sums[c]) as f32;
             let l = (sums[1][c] - low * column_sums[c]) as f32;
             values[c] = (h * 256.0 + l) * (scale * column_scales[c]);
         }
-    }
+        (high, 256.0)
+    };
     if let Some((fine_scales, fine_sums)) = fine {
         let (fine_scales, fine_sums) = (&fine_scales[..PANEL], &fine_sums[..PANEL]);
         for c in 0..PANEL {
@@ -870,7 +865,7 @@ unsafe fn quantize_row_avx512(
 ///
 /// # Safety
 /// The CPU must support AVX-512F, BW and VNNI; `panel` must hold `groups` groups of 256 bytes, `a` `R` rows
-/// of `groups × 4` bytes, `stride` bytes apart; `out` `R` rows of 64 i32, `2 × 64` i32 apart.
+/// of `groups × 4` bytes, `stride` bytes apart; `out` `R` rows of 64 i32, `SLOTS × 64` i32 apart.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
@@ -904,7 +899,7 @@ unsafe fn block_vnni<const R: usize>(
     }
     for (r, acc) in acc.iter().enumerate() {
         for (c, v) in acc.iter().enumerate() {
-            // SAFETY: `out` holds R rows of 64 i32, 128 apart (the caller's guarantee).
+            // SAFETY: `out` holds R rows of 64 i32, `SLOTS × 64` apart (the caller's guarantee).
             unsafe { _mm512_storeu_si512(out.add(r * SLOTS * PANEL + 16 * c).cast(), *v) };
         }
     }
@@ -955,7 +950,7 @@ unsafe fn block_avx_vnni<const R: usize>(
         }
         for (r, acc) in acc.iter().enumerate() {
             for (c, v) in acc.iter().enumerate() {
-                // SAFETY: `out` holds R rows of 64 i32, 128 apart (the caller's guarantee).
+                // SAFETY: `out` holds R rows of 64 i32, `SLOTS × 64` apart (the caller's guarantee).
                 unsafe {
                     _mm256_storeu_si256(out.add(r * SLOTS * PANEL + half * 32 + 8 * c).cast(), *v)
                 };
