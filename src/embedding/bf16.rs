@@ -9,11 +9,11 @@
 //! sensitive. Softmax, layer norm, GELU and pooling stay in f32.
 
 use super::packed::{finish, Epilogue, Operands, PANEL};
-use super::quantized::amx;
+use super::quantized::{amx, panel_bytes, quarter_offset};
 use super::team::SharedBuf;
 use std::ops::Range;
 
-/// Bytes of one panel row: 64 columns × 2 consecutive inputs, 2 bytes each.
+/// Values of one panel row: 64 columns × 2 consecutive inputs.
 const PAIR: usize = PANEL * 2;
 /// Inputs of one AMX k block: 32 bf16 (64 bytes of an activation row).
 const K_BLOCK: usize = 32;
@@ -82,7 +82,8 @@ pub fn from_bf16(b: u16) -> f32 {
 }
 
 /// A `(k, n)` weight matrix in bf16, in 64-column panels: for each pair of inputs, the 64 columns' 2
-/// values side by side (`k` padded to a multiple of 32 with zeros, whole AMX k blocks).
+/// values side by side (`k` padded to a multiple of 32 with zeros, whole AMX k blocks), the pairs in
+/// the int8 panels' tile order ([`quarter_offset`], in bytes: halved for bf16 values).
 pub struct Bf16Matrix {
     panels: Vec<u16>,
     /// Pairs of inputs (`k` rounded up to a multiple of 32, halved).
@@ -102,8 +103,7 @@ impl Bf16Matrix {
         let mut panels = vec![0u16; count * pairs * PAIR];
         for r in 0..k {
             for c in 0..n {
-                let (p, col) = (c / PANEL, c % PANEL);
-                panels[(p * pairs + r / 2) * PAIR + col * 2 + r % 2] = to_bf16(weight[r * n + c]);
+                panels[position(pairs, r, c)] = to_bf16(weight[r * n + c]);
             }
         }
         Some(Self {
@@ -117,6 +117,12 @@ impl Bf16Matrix {
     /// Number of panels (the unit of work division between threads).
     pub fn panel_count(&self) -> usize {
         self.n.div_ceil(PANEL)
+    }
+
+    /// Panel `p`'s values.
+    fn panel(&self, p: usize) -> &[u16] {
+        let len = panel_bytes(self.pairs) / 2;
+        &self.panels[p * len..][..len]
     }
 
     /// Inputs a row of [`Bf16Rows`] holds for this matrix (`k` rounded up to whole k blocks).
@@ -171,7 +177,7 @@ impl Bf16Matrix {
         let width = self.row_width();
         let mut sums = [[0f32; PANEL]; ROWS];
         for p in panels {
-            let panel = &self.panels[p * self.pairs * PAIR..][..self.pairs * PAIR];
+            let panel = self.panel(p);
             let used = PANEL.min(self.n - p * PANEL);
             for first in (0..rows.m).step_by(ROWS) {
                 let count = (rows.m - first).min(ROWS);
@@ -230,17 +236,17 @@ impl Bf16Matrix {
         for first in (0..rows.m).step_by(amx::BLOCK_ROWS) {
             let count = (rows.m - first).min(amx::BLOCK_ROWS);
             for p in panels.clone() {
-                let panel = &self.panels[p * self.pairs * PAIR..][..self.pairs * PAIR];
+                let panel = self.panel(p);
                 let used = PANEL.min(self.n - p * PANEL);
                 for half in 0..2 {
                     // SAFETY: rows first..first+32 lie in `rows.data` (asserted), `width` bf16 each;
-                    // the panel holds `pairs = 16 k_blocks` pair rows, of which this half's 64 bytes
-                    // are read; `sums` holds 32 rows of 64 f32, 256 bytes apart.
+                    // the panel holds `pairs = 16 k_blocks` pair rows in tile order, of which this
+                    // half's two quarters are read; `sums` holds 32 rows of 64 f32, 256 bytes apart.
                     unsafe {
                         amx::block_bf16(
                             rows.data.as_ptr().add(first * width),
                             width * 2,
-                            panel.as_ptr().add(half * HALF * 2),
+                            panel.as_ptr().add(quarter_offset(0, 2 * half) / 2),
                             k_blocks,
                             sums.as_mut_ptr().cast::<f32>().add(half * HALF),
                             PANEL * 4,
@@ -268,21 +274,30 @@ impl Bf16Matrix {
     /// so close to [`Self::matmul`], not equal).
     #[cfg(test)]
     fn matmul_reference(&self, rows: &Bf16Rows, r: usize, c: usize) -> f32 {
-        let (p, col) = (c / PANEL, c % PANEL);
         (0..self.k)
             .map(|i| {
-                let w = self.panels[(p * self.pairs + i / 2) * PAIR + col * 2 + i % 2];
+                let w = self.panels[position(self.pairs, i, c)];
                 from_bf16(rows.data[r * rows.width + i]) * from_bf16(w)
             })
             .sum()
     }
 }
 
+/// Where weight `(r, c)` of a matrix with `pairs` pairs of inputs lies in its panels: panel `c / 64`, the
+/// pair row `r / 2` in tile order, the column's two values side by side.
+fn position(pairs: usize, r: usize, c: usize) -> usize {
+    let col = c % PANEL;
+    (c / PANEL) * panel_bytes(pairs) / 2
+        + quarter_offset(r / 2, col / 16) / 2
+        + (col % 16) * 2
+        + r % 2
+}
+
 /// `R` rows × 64 columns of f32 sums with AVX-512 BF16: per pair of inputs, 4 weight registers (the
 /// panel's 64 columns × 2 bf16) and one broadcast of each row's pair, 4R `vdpbf16ps`.
 ///
 /// # Safety
-/// The CPU must support AVX-512F, BW and BF16; `panel` must hold `pairs` rows of 128 bf16, `a` `R` rows
+/// The CPU must support AVX-512F, BW and BF16; `panel` must hold `pairs` pair rows in tile order, `a` `R` rows
 /// of `2 × pairs` bf16, `stride` bf16 apart; `out` `R` rows of 64 f32, 64 apart.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
@@ -300,13 +315,12 @@ unsafe fn block_avx512<const R: usize>(
         // SAFETY: pair row g of the panel and bf16 2g..2g+2 of each row are in bounds (the caller's
         // guarantee); unaligned loads throughout; a bf16 vector is 64 bytes like the integer one.
         unsafe {
-            let wp = panel.add(g * PANEL * 2);
-            let w: [__m512bh; 4] = [
-                std::mem::transmute::<__m512i, __m512bh>(_mm512_loadu_si512(wp.cast())),
-                std::mem::transmute::<__m512i, __m512bh>(_mm512_loadu_si512(wp.add(32).cast())),
-                std::mem::transmute::<__m512i, __m512bh>(_mm512_loadu_si512(wp.add(64).cast())),
-                std::mem::transmute::<__m512i, __m512bh>(_mm512_loadu_si512(wp.add(96).cast())),
-            ];
+            let wp = panel.add(quarter_offset(g, 0) / 2);
+            let load = |q: usize| {
+                let v = _mm512_loadu_si512(wp.add(quarter_offset(0, q) / 2).cast());
+                std::mem::transmute::<__m512i, __m512bh>(v)
+            };
+            let w: [__m512bh; 4] = [load(0), load(1), load(2), load(3)];
             for (r, acc) in acc.iter_mut().enumerate() {
                 let pair = a.add(r * stride + 2 * g).cast::<i32>().read_unaligned();
                 let x = std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(pair));
