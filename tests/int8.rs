@@ -2,7 +2,8 @@
 //! fp32 embeddings, so these must keep their decisions. On the benchmark's 1,000 prompts and a sample of
 //! the training data's held-out prompts, issue 38's targets: the same provider for at least 99.5%, the
 //! same domain 99.5%, the same level 99%, and a cosine to fp32 of at least 0.99 on every prompt (the
-//! sentence vector and the mid-layer vector alike). int8 and bf16 are both held to them.
+//! sentence vector and the mid-layer vector alike), on each of the two sets apart. int8 and bf16 are both
+//! held to them.
 //!
 //! The int8 sums are exact, so the portable kernel (a CPU without VNNI) computes the same bits as the VNNI
 //! and AMX ones (the unit tests of `embedding::quantized` check it). Such a CPU serves int8 requests in
@@ -32,10 +33,12 @@ fn prompts_of(path: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
-/// The benchmark's prompts, then every fourth held-out prompt of each training-data file.
-fn prompt_set() -> Vec<String> {
+/// The benchmark's prompts, then every fourth held-out prompt of each training-data file; and how many
+/// of them are the benchmark's.
+fn prompt_set() -> (Vec<String>, usize) {
     let root = common::root();
     let mut prompts = prompts_of(&root.join("benches/prompts-1k.jsonl"));
+    let bench = prompts.len();
     let mut files: Vec<_> = std::fs::read_dir(root.join("training-data"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -49,39 +52,66 @@ fn prompt_set() -> Vec<String> {
             .collect();
         prompts.extend(held_out.into_iter().step_by(4));
     }
-    prompts
+    (prompts, bench)
 }
 
-/// How one arithmetic's embeddings and decisions compare with fp32's on the same prompts.
-struct Agreement {
+/// How many prompts of one set kept fp32's decisions.
+#[derive(Default)]
+struct Tally {
     prompts: usize,
     provider: usize,
     domain: usize,
     level: usize,
+}
+
+impl Tally {
+    fn share(&self, count: usize) -> f64 {
+        count as f64 / self.prompts as f64
+    }
+
+    /// Issue 38's floors: the same provider for 99.5% of the set, the same domain 99.5%, the same level
+    /// 99%.
+    fn meets_the_targets(&self, what: &str) {
+        let floors = [
+            ("provider", self.provider, 0.995),
+            ("domain", self.domain, 0.995),
+            ("level", self.level, 0.99),
+        ];
+        for (name, kept, floor) in floors {
+            assert!(
+                self.share(kept) >= floor,
+                "{what}: same {name} {kept} of {}",
+                self.prompts
+            );
+        }
+    }
+}
+
+/// How one arithmetic's embeddings and decisions compare with fp32's on the same prompts.
+struct Agreement {
+    /// The benchmark's 1,000 prompts, and the held-out prompts.
+    bench: Tally,
+    held_out: Tally,
     /// Lowest cosine (sentence or mid-layer vector) and its prompt.
     lowest: (f64, String),
 }
 
-impl Agreement {
-    fn share(&self, count: usize) -> f64 {
-        count as f64 / self.prompts as f64
-    }
-}
-
-/// The prompt set (every sixteenth of it with `sample`), embedded in fp32 once for every test here.
-fn fp32_baseline(sample: bool) -> &'static (Vec<String>, Vec<Embedding>) {
-    static FULL: OnceLock<(Vec<String>, Vec<Embedding>)> = OnceLock::new();
-    static SAMPLED: OnceLock<(Vec<String>, Vec<Embedding>)> = OnceLock::new();
+/// The prompt set (every sixteenth of it with `sample`), embedded in fp32 once for every test here, and
+/// how many of them are the benchmark's (they come first).
+fn fp32_baseline(sample: bool) -> &'static (Vec<String>, Vec<Embedding>, usize) {
+    static FULL: OnceLock<(Vec<String>, Vec<Embedding>, usize)> = OnceLock::new();
+    static SAMPLED: OnceLock<(Vec<String>, Vec<Embedding>, usize)> = OnceLock::new();
     let cell = if sample { &SAMPLED } else { &FULL };
     cell.get_or_init(|| {
-        let mut prompts = prompt_set();
+        let (mut prompts, mut bench) = prompt_set();
         if sample {
             prompts = prompts.into_iter().step_by(16).collect();
+            bench = bench.div_ceil(16);
         }
         let embeddings = load(DenseArithmetic::Fp32)
             .embed_detailed(&prompts)
             .unwrap();
-        (prompts, embeddings)
+        (prompts, embeddings, bench)
     })
 }
 
@@ -93,7 +123,7 @@ fn load(dense: DenseArithmetic) -> MiniLmEmbedder {
 
 /// Embeds the prompt set in `dense` and compares it with fp32 (labels and routes by the shipped brain).
 fn agreement(dense: DenseArithmetic, sample: bool) -> Agreement {
-    let (prompts, fp32) = fp32_baseline(sample);
+    let (prompts, fp32, bench) = fp32_baseline(sample);
     let reduced: Vec<Embedding> = load(dense).embed_detailed(prompts).unwrap();
     let brain = Brain::load(
         &ArtifactSource::Dir(common::models_dir()),
@@ -101,10 +131,8 @@ fn agreement(dense: DenseArithmetic, sample: bool) -> Agreement {
     )
     .unwrap();
     let mut out = Agreement {
-        prompts: prompts.len(),
-        provider: 0,
-        domain: 0,
-        level: 0,
+        bench: Tally::default(),
+        held_out: Tally::default(),
         lowest: (f64::INFINITY, String::new()),
     };
     let mut cosines = Vec::with_capacity(prompts.len());
@@ -121,22 +149,40 @@ fn agreement(dense: DenseArithmetic, sample: bool) -> Agreement {
             brain.route(&la, &options).unwrap(),
             brain.route(&lb, &options).unwrap(),
         );
-        out.provider += usize::from(da.provider == db.provider);
-        out.domain += usize::from(la.domain == lb.domain);
-        out.level += usize::from(la.level == lb.level);
+        let tally = if k < *bench {
+            &mut out.bench
+        } else {
+            &mut out.held_out
+        };
+        tally.prompts += 1;
+        tally.provider += usize::from(da.provider == db.provider);
+        tally.domain += usize::from(la.domain == lb.domain);
+        tally.level += usize::from(la.level == lb.level);
     }
     cosines.sort_by(f64::total_cmp);
+    for (what, t) in [("1k set", &out.bench), ("held-out", &out.held_out)] {
+        eprintln!(
+            "{} vs fp32, {what}, {} prompts: provider {:.2}%, domain {:.2}%, level {:.2}%",
+            dense.name(),
+            t.prompts,
+            100.0 * t.share(t.provider),
+            100.0 * t.share(t.domain),
+            100.0 * t.share(t.level),
+        );
+    }
     eprintln!(
-        "{} vs fp32 on {} prompts: provider {:.2}%, domain {:.2}%, level {:.2}%, cosine min {:.5} median {:.5}",
+        "{} vs fp32, all {} prompts: cosine min {:.5} median {:.5}",
         dense.name(),
-        out.prompts,
-        100.0 * out.share(out.provider),
-        100.0 * out.share(out.domain),
-        100.0 * out.share(out.level),
+        prompts.len(),
         cosines[0],
         cosines[cosines.len() / 2]
     );
-    assert!(out.prompts >= 100, "too few prompts: {}", out.prompts);
+    assert!(
+        out.bench.prompts >= 50 && out.held_out.prompts >= 50,
+        "too few prompts: {} and {}",
+        out.bench.prompts,
+        out.held_out.prompts
+    );
     assert!(
         out.lowest.0 >= 0.99,
         "cosine {:.5} on prompt {:?}",
@@ -154,26 +200,11 @@ fn int8_keeps_the_decisions_of_fp32() {
     if !vnni {
         return;
     }
-    // Issue 38's target: 99.5% of providers. With 8-bit weights everywhere 99.39% were kept (13 of 2,120
-    // differ); the feed-forward products' second weight digit brings it to 99.53% (10 differ).
-    assert!(
-        a.share(a.provider) >= 0.995,
-        "same provider {} of {}",
-        a.provider,
-        a.prompts
-    );
-    assert!(
-        a.share(a.domain) >= 0.995,
-        "same domain {} of {}",
-        a.domain,
-        a.prompts
-    );
-    assert!(
-        a.share(a.level) >= 0.99,
-        "same level {} of {}",
-        a.level,
-        a.prompts
-    );
+    // With 8-bit weights everywhere 99.39% of providers were kept on both sets together; the
+    // feed-forward products' second weight digit brought it to 99.53% but left the 1k set at 99.3%; the
+    // second digit on qkv's V columns brings the 1k set to 99.8%.
+    a.bench.meets_the_targets("int8, 1k set");
+    a.held_out.meets_the_targets("int8, held-out");
 }
 
 #[test]
@@ -187,23 +218,8 @@ fn bf16_keeps_the_decisions_of_fp32() {
     }
     for kernel in kernels {
         let a = agreement(DenseArithmetic::Bf16(kernel), false);
-        assert!(
-            a.share(a.provider) >= 0.995,
-            "{kernel:?}: same provider {} of {}",
-            a.provider,
-            a.prompts
-        );
-        assert!(
-            a.share(a.domain) >= 0.995,
-            "{kernel:?}: same domain {} of {}",
-            a.domain,
-            a.prompts
-        );
-        assert!(
-            a.share(a.level) >= 0.99,
-            "{kernel:?}: same level {} of {}",
-            a.level,
-            a.prompts
-        );
+        a.bench.meets_the_targets(&format!("{kernel:?}, 1k set"));
+        a.held_out
+            .meets_the_targets(&format!("{kernel:?}, held-out"));
     }
 }

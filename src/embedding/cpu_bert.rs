@@ -262,6 +262,7 @@ impl CpuBert {
         let peaks = Mutex::new(vec![Vec::new(); self.layers.len() * PRODUCTS]);
         self.run_checked(calibration, 0, Some(&peaks))?;
         let peaks = peaks.into_inner().unwrap_or_else(|p| p.into_inner());
+        let h = self.hidden;
         for (l, layer) in self.layers.iter_mut().enumerate() {
             let products = [
                 &mut layer.qkv,
@@ -280,12 +281,18 @@ impl CpuBert {
                 // Measured on the 1k set and held-out prompts (docs/benchmarks.md): 8 bits everywhere moved
                 // 0.5-0.8% of domains; this split keeps every decision within the targets.
                 let digits = if which == 0 || which == 3 { 2 } else { 1 };
-                // The two feed-forward products get a second weight digit (twice the int8 work on
-                // their weights): by keeping one product at a time in fp32, the output product's 8-bit
-                // weights carried 36% of int8's loss against fp32 and the intermediate's 20% (qkv 11%,
-                // attention-out 8%). With 8-bit weights everywhere, 99.39% of providers were kept; with
-                // these two finer, 99.53% (docs/benchmarks.md).
-                let fine = which >= 2;
+                // Some columns get a second weight digit (twice the int8 work on their weights): the two
+                // feed-forward products', whose 8-bit weights carried 56% of int8's mean loss against
+                // fp32, and qkv's values (V, the last third), which decide the most prompts: V passes
+                // straight into the hidden state, where Q's and K's errors are softened by the softmax.
+                // On the 1k set, with the feed-forward digits: 99.3% of providers kept with no digit on
+                // qkv, 99.8% with it on V, 99.6% on all of qkv, 99.0% on Q and K (docs/benchmarks.md).
+                let fine = match which {
+                    // qkv's columns are Q, K and V, h each.
+                    0 => 2 * h..3 * h,
+                    2 | 3 => 0..n,
+                    _ => 0..0,
+                };
                 let smooth = if seen.len() == k && digits == 1 {
                     quantized::smoothing(seen, &raw, n)
                 } else {

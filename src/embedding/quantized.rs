@@ -138,15 +138,16 @@ pub struct QuantizedMatrix {
     /// Bytes per quantized activation: 1 (u8), or 2 (a 16-bit value as two u8 digits, each multiplied
     /// with the weights on its own, for inputs whose long tails leave 8 bits too coarse).
     digits: usize,
-    /// The weights' second digit, when the product needs finer weights than 8 bits: what the first
+    /// The weights' second digit, for the columns that need finer weights than 8 bits: what the first
     /// digit's rounding left, quantized again with its own column scales.
     fine: Option<FineDigit>,
 }
 
 /// The second weight digit of a [`QuantizedMatrix`]: `weight ≈ scale × q + fine_scale × q_fine`, laid out
 /// as the first. It meets only the activations' high digit: the low digit's share of it is below 2⁻¹⁶
-/// of the product.
+/// of the product. It covers whole panels from `first_panel` on (`scales.len() / 64` of them).
 struct FineDigit {
+    first_panel: usize,
     panels: Vec<i8>,
     scales: Vec<f32>,
     column_sums: Vec<i32>,
@@ -155,20 +156,25 @@ struct FineDigit {
 impl QuantizedMatrix {
     /// Quantizes `weight`, a `(k, n)` row-major matrix, with row `r` multiplied by `smooth[r]` (and the
     /// activations' input `r` divided by it; all ones for none), for activations of `digits` bytes (1 or
-    /// 2), with a second weight digit when `fine`; `None` if a length does not fit.
+    /// 2), with a second weight digit on the columns of `fine` (empty for none; it must start at a
+    /// panel's first column and end at one or at `n`); `None` if a length does not fit.
     pub fn quantize(
         weight: &[f32],
         k: usize,
         n: usize,
         smooth: &[f32],
         digits: usize,
-        fine: bool,
+        fine: Range<usize>,
     ) -> Option<Self> {
         if weight.len() != k * n
             || k == 0
             || n == 0
             || smooth.len() != k
             || !(1..=2).contains(&digits)
+            || fine.start > fine.end
+            || fine.end > n
+            || !fine.start.is_multiple_of(PANEL)
+            || !(fine.end.is_multiple_of(PANEL) || fine.end == n)
         {
             return None;
         }
@@ -179,9 +185,18 @@ impl QuantizedMatrix {
             .collect();
         let groups = k.div_ceil(4);
         let (panels, scales, column_sums, rest) = quantize_digit(&weight, k, n);
-        let fine = fine.then(|| {
-            let (panels, scales, column_sums, _) = quantize_digit(&rest, k, n);
+        let fine = (!fine.is_empty()).then(|| {
+            // The remainder's columns of `fine`, quantized as a matrix of their own (each column's
+            // scale is its own, so they come out as they would from the whole matrix).
+            let width = fine.len();
+            let columns: Vec<f32> = rest
+                .chunks_exact(n)
+                .flat_map(|row| &row[fine.clone()])
+                .copied()
+                .collect();
+            let (panels, scales, column_sums, _) = quantize_digit(&columns, k, width);
             FineDigit {
+                first_panel: fine.start / PANEL,
                 panels,
                 scales,
                 column_sums,
@@ -279,15 +294,17 @@ impl QuantizedMatrix {
             .chain(fine.map(|(fine, _, _)| (0, 2, fine)))
     }
 
-    /// The fine digit's panel, column scales and column sums of panel `p`, if the weights have one.
+    /// The fine digit's panel, column scales and column sums of panel `p`, if its columns have one.
     fn fine_panel(&self, p: usize) -> Option<(&[i8], &[f32], &[i32])> {
-        self.fine.as_ref().map(|f| {
-            (
-                &f.panels[p * panel_bytes(self.groups)..][..panel_bytes(self.groups)],
-                &f.scales[p * PANEL..][..PANEL],
-                &f.column_sums[p * PANEL..][..PANEL],
-            )
-        })
+        let f = self.fine.as_ref()?;
+        let i = p.checked_sub(f.first_panel)?;
+        Some((
+            f.panels
+                .get(i * panel_bytes(self.groups)..)?
+                .get(..panel_bytes(self.groups))?,
+            f.scales.get(i * PANEL..)?.get(..PANEL)?,
+            f.column_sums.get(i * PANEL..)?.get(..PANEL)?,
+        ))
     }
 
     /// # Safety
@@ -1311,7 +1328,8 @@ mod tests {
             let mut worst = [[0f32; 2]; 2];
             for (spread, smooth) in [(1.0, vec![1.0; k]), (2.0, smoothed)] {
                 for (digits, fine) in [(1, false), (1, true), (2, false), (2, true)] {
-                    let q = QuantizedMatrix::quantize(&w, k, n, &smooth, digits, fine).unwrap();
+                    let columns = if fine { 0..n } else { 0..0 };
+                    let q = QuantizedMatrix::quantize(&w, k, n, &smooth, digits, columns).unwrap();
                     let got = run(Int8Kernel::Portable, &x, &q, m, &bias);
                     let worst = &mut worst[digits - 1][usize::from(fine)];
                     for r in 0..m {
@@ -1355,9 +1373,43 @@ mod tests {
     }
 
     #[test]
+    fn a_fine_digit_on_some_columns_gives_those_columns_the_fine_sums_and_the_rest_the_plain_ones()
+    {
+        let (m, k, n) = (9, 384, 200);
+        let (x, w, bias) = (values(m * k, 1), values(k * n, 2), values(n, 3));
+        let ones = vec![1.0; k];
+        let quantize = |fine| QuantizedMatrix::quantize(&w, k, n, &ones, 2, fine).unwrap();
+        let (plain, all) = (quantize(0..0), quantize(0..n));
+        for fine in [64..n, 64..128, 0..64] {
+            let some = quantize(fine.clone());
+            for kernel in Int8Kernel::ALL.into_iter().filter(|k| k.runs_here()) {
+                let got = run(kernel, &x, &some, m, &bias);
+                let (plain, all) = (
+                    run(kernel, &x, &plain, m, &bias),
+                    run(kernel, &x, &all, m, &bias),
+                );
+                for r in 0..m {
+                    for c in 0..n {
+                        let want = if fine.contains(&c) { &all } else { &plain };
+                        assert_eq!(
+                            got[r * n + c],
+                            want[r * n + c],
+                            "{kernel:?} {fine:?} [{r},{c}]"
+                        );
+                    }
+                }
+            }
+        }
+        // Not on a panel's first column, past the end, or ending inside a panel short of `n`.
+        for fine in [1..n, 0..n + 1, 64..100] {
+            assert!(QuantizedMatrix::quantize(&w, k, n, &ones, 2, fine).is_none());
+        }
+    }
+
+    #[test]
     fn bad_shapes_are_refused() {
-        assert!(QuantizedMatrix::quantize(&[1.0; 6], 2, 4, &[1.0; 2], 1, false).is_none());
-        assert!(QuantizedMatrix::quantize(&[1.0; 8], 2, 4, &[1.0; 3], 1, false).is_none());
-        assert!(QuantizedMatrix::quantize(&[1.0; 8], 2, 4, &[1.0; 2], 3, false).is_none());
+        assert!(QuantizedMatrix::quantize(&[1.0; 6], 2, 4, &[1.0; 2], 1, 0..0).is_none());
+        assert!(QuantizedMatrix::quantize(&[1.0; 8], 2, 4, &[1.0; 3], 1, 0..0).is_none());
+        assert!(QuantizedMatrix::quantize(&[1.0; 8], 2, 4, &[1.0; 2], 3, 0..0).is_none());
     }
 }
