@@ -55,6 +55,10 @@ struct Args {
     /// Threads for the in-process embedder.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Arithmetic of the in-process embedder: give the server's, so that the overhead over raw embedding
+    /// compares like with like (`scripts/load-bench` passes `--precision` from SERVE_ARGS).
+    #[arg(long, env = "TRIAGE_PRECISION", value_enum, default_value_t = triage::embedding::PrecisionChoice::Fp32)]
+    precision: triage::embedding::PrecisionChoice,
     /// Only measure the in-process embedder's throughput by batch size (1..64) and exit; needs no server.
     #[arg(long)]
     raw_sweep: bool,
@@ -469,10 +473,11 @@ fn load_embedder(args: &Args) -> BenchResult<triage::embedding::MiniLmEmbedder> 
         threads: args.threads.max(1),
         engine: triage::embedding::EngineChoice::Native,
         kernels: triage::embedding::KernelChoice::Fused,
-        precision: triage::embedding::PrecisionChoice::Fp32,
+        precision: args.precision,
     };
     triage::configure_threads(settings.threads);
     let embedder = triage::embedding::load(&settings).map_err(|e| e.to_string())?;
+    eprintln!("load-bench: in-process embedder: {}", embedder.engine());
     for i in 0..10 {
         embedder
             .embed_detailed(&[prompt(usize::MAX / 2 + i)])

@@ -43,8 +43,8 @@ pub enum PrecisionChoice {
     /// Bf16 products on AMX (recent Intel Xeons) or AVX-512 BF16 (AMD Zen 4), f32 elsewhere. A CPU without
     /// AVX-512 BF16 runs f32 (with a warning).
     Bf16,
-    /// bf16 on AMX (fp32's provider on 99.8% of prompts: docs/benchmarks.md); else int8 on VNNI
-    /// (99.4%); else f32. Silently.
+    /// bf16 on AMX, else int8 on VNNI (each keeps fp32's provider on 99.8% of prompts:
+    /// docs/benchmarks.md), else f32. Silently.
     Auto,
 }
 
