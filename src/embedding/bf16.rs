@@ -9,7 +9,7 @@
 //! sensitive. Softmax, layer norm, GELU and pooling stay in f32.
 
 use super::packed::{finish, Epilogue, Operands, PANEL};
-use super::quantized::{amx, panel_bytes, quarter_offset};
+use super::quantized::{amx, cell_offset, panel_bytes, quarter_offset};
 use super::team::SharedBuf;
 use std::ops::Range;
 
@@ -283,14 +283,10 @@ impl Bf16Matrix {
     }
 }
 
-/// Where weight `(r, c)` of a matrix with `pairs` pairs of inputs lies in its panels: panel `c / 64`, the
-/// pair row `r / 2` in tile order, the column's two values side by side.
+/// Where weight `(r, c)` of a matrix with `pairs` pairs of inputs lies in its panels (in values): the
+/// cell of column `c` in pair row `r / 2`, laid out as the int8 panels ([`cell_offset`]).
 fn position(pairs: usize, r: usize, c: usize) -> usize {
-    let col = c % PANEL;
-    (c / PANEL) * panel_bytes(pairs) / 2
-        + quarter_offset(r / 2, col / 16) / 2
-        + (col % 16) * 2
-        + r % 2
+    cell_offset(pairs, r / 2, c) / 2 + r % 2
 }
 
 /// `R` rows × 64 columns of f32 sums with AVX-512 BF16: per pair of inputs, 4 weight registers (the

@@ -11,10 +11,14 @@ use super::packed::{finish, Epilogue, Operands, PANEL};
 use super::team::SharedBuf;
 use std::ops::Range;
 
+/// Bytes a column takes in a panel row: its 4 int8 inputs, or its 2 bf16 inputs.
+const CELL: usize = 4;
 /// Bytes of one panel row group: 64 columns × 4 consecutive inputs (four AVX-512 registers).
-const GROUP: usize = PANEL * 4;
-/// Bytes of a quarter of a panel row (16 columns), one AVX-512 register and one AMX tile row.
-const QUARTER: usize = PANEL;
+const GROUP: usize = PANEL * CELL;
+/// Columns of a quarter of a panel row: one AVX-512 register and one AMX tile row of cells.
+const QUARTER_COLUMNS: usize = 16;
+/// Bytes of a quarter of a panel row.
+const QUARTER: usize = QUARTER_COLUMNS * CELL;
 /// Panel rows of one k block (an AMX tile's rows).
 const BLOCK_ROWS_K: usize = 16;
 
@@ -22,8 +26,8 @@ const BLOCK_ROWS_K: usize = 16;
 /// is a group of 4 int8 inputs or a pair of bf16 inputs over the panel's 64 columns (256 bytes). Panels
 /// are in tile order: each k block of 16 rows keeps a quarter's 16 rows together, so the weights of one
 /// AMX tile are 1 KB read in one run (with the rows 256 bytes apart, each tile load touched 16 cache
-/// lines at a stride and the AMX kernels waited on them: 9% more int8 throughput, measured), and a
-/// register kernel's four loads of a row are four sequential streams.
+/// lines at a stride: +2% AMX int8 and +6% AMX bf16 throughput once in order, measured), and a register
+/// kernel's four loads of a row are four sequential streams.
 #[inline(always)]
 pub(super) const fn quarter_offset(row: usize, q: usize) -> usize {
     (row / BLOCK_ROWS_K) * BLOCK_ROWS_K * GROUP
@@ -34,6 +38,16 @@ pub(super) const fn quarter_offset(row: usize, q: usize) -> usize {
 /// Bytes of a panel of `rows` panel rows: whole k blocks.
 pub(super) const fn panel_bytes(rows: usize) -> usize {
     rows.div_ceil(BLOCK_ROWS_K) * BLOCK_ROWS_K * GROUP
+}
+
+/// Where column `c`'s cell of panel row `row` lies in a matrix's panels of `rows` panel rows each, in
+/// bytes: panel `c / 64`, the row's quarter in tile order ([`quarter_offset`]), the column's place in it.
+/// The int8 and bf16 weights are laid out by it alike.
+pub(super) const fn cell_offset(rows: usize, row: usize, c: usize) -> usize {
+    let col = c % PANEL;
+    (c / PANEL) * panel_bytes(rows)
+        + quarter_offset(row, col / QUARTER_COLUMNS)
+        + (col % QUARTER_COLUMNS) * CELL
 }
 /// Output rows computed at once by the VNNI kernel over a 64-column panel (6 × 4 accumulators, 4 weight
 /// registers and a broadcast fit in its 32 registers).
@@ -331,7 +345,7 @@ impl QuantizedMatrix {
                     *acc = [0; PANEL];
                     for g in 0..self.groups {
                         let a = &row[g * 4..][..4];
-                        for (q, acc) in acc.chunks_exact_mut(16).enumerate() {
+                        for (q, acc) in acc.chunks_exact_mut(QUARTER_COLUMNS).enumerate() {
                             let quarter = &panel[quarter_offset(g, q)..][..QUARTER];
                             for (acc, w) in acc.iter_mut().zip(quarter.chunks_exact(4)) {
                                 *acc += (0..4)
@@ -577,17 +591,13 @@ fn quantize_digit(weight: &[f32], k: usize, n: usize) -> (Vec<i8>, Vec<f32>, Vec
         let peak = (0..k).map(|r| weight[r * n + c].abs()).fold(0f32, f32::max);
         let scale = if peak > 0.0 { peak / 127.0 } else { 1.0 };
         scales[c] = scale;
-        let (p, col) = (c / PANEL, c % PANEL);
         let mut sum = 0i32;
         for r in 0..k {
             let w = weight[r * n + c];
             let q = (w / scale).round().clamp(-127.0, 127.0) as i8;
             rest[r * n + c] = w - scale * f32::from(q);
             sum += i32::from(q);
-            panels[p * panel_bytes(groups)
-                + quarter_offset(r / 4, col / 16)
-                + (col % 16) * 4
-                + r % 4] = q;
+            panels[cell_offset(groups, r / 4, c) + r % 4] = q;
         }
         column_sums[c] = sum;
     }
@@ -1053,9 +1063,10 @@ pub mod amx {
     #[cfg(target_arch = "x86_64")]
     macro_rules! tiles {
         ($op:literal, $a:expr, $a_stride:expr, $w:expr, $k_blocks:expr, $c:expr, $c_stride:expr) => {{
-            // A panel is in tile order (`quarter_offset`): in each k block of 4 KB, a quarter's 16
-            // weight rows of 64 bytes lie together, and the block's second quarter 1 KB after its first.
-            const QUARTER_BYTES: usize = 1024;
+            // A panel is in tile order (`quarter_offset`): in each k block, a quarter's 16 weight rows
+            // of 64 bytes lie together, the block's second quarter right after its first.
+            const SECOND_QUARTER: usize = super::quarter_offset(0, 1);
+            const K_BLOCK_BYTES: usize = super::quarter_offset(TILE_ROWS, 0);
             let (a, a_stride, w, k_blocks, c, c_stride) = ($a, $a_stride, $w, $k_blocks, $c, $c_stride);
             std::arch::asm!(
                 "tilezero tmm0",
@@ -1066,7 +1077,7 @@ pub mod amx {
                 "tileloadd tmm4, [{a} + {a_stride}*1]",
                 "tileloadd tmm5, [{a_low} + {a_stride}*1]",
                 "tileloadd tmm6, [{w} + {w_stride}*1]",
-                "tileloadd tmm7, [{w} + {w_stride}*1 + {quarter}]",
+                "tileloadd tmm7, [{w} + {w_stride}*1 + {second}]",
                 concat!($op, " tmm0, tmm4, tmm6"),
                 concat!($op, " tmm1, tmm4, tmm7"),
                 concat!($op, " tmm2, tmm5, tmm6"),
@@ -1085,8 +1096,8 @@ pub mod amx {
                 a_stride = in(reg) a_stride,
                 w = inout(reg) w => _,
                 w_stride = in(reg) TILE_BYTES,
-                w_step = in(reg) 4 * QUARTER_BYTES,
-                quarter = const QUARTER_BYTES,
+                w_step = in(reg) K_BLOCK_BYTES,
+                second = const SECOND_QUARTER,
                 n = inout(reg) k_blocks => _,
                 c = in(reg) c,
                 c_low = in(reg) c.add(TILE_ROWS * c_stride),
