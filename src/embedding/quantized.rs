@@ -52,6 +52,15 @@ pub(super) const fn cell_offset(rows: usize, row: usize, c: usize) -> usize {
 /// Output rows computed at once by the VNNI kernel over a 64-column panel (6 × 4 accumulators, 4 weight
 /// registers and a broadcast fit in its 32 registers).
 const ROWS: usize = 6;
+/// Rows the register kernels take through all their panels before the next rows (a multiple of every
+/// kernel's row block): the chunk's activations stay in L1/L2 across the panels, where with each panel
+/// taking all rows the output product's 16-bit activations (3 KB a row) streamed from L3 once per panel.
+const CHUNK_ROWS: usize = 24;
+/// Groups of 4 inputs the register kernels take through a chunk's rows before the next groups (a
+/// multiple of a k block's 16): 128 groups of a panel are 32 KB of weights, which stay in L1 while the
+/// chunk's row blocks pass, where the output product's 96 KB panel came from L2 for each row block.
+/// Both together: +7-10% int8 throughput on AVX-512 VNNI, +4-13% on AVX-VNNI (interleaved runs).
+const K_CHUNK_GROUPS: usize = 128;
 /// Sums kept per output row and column: one per activation digit (high, low), and one for the fine
 /// weight digit (times the high activation digit).
 const SLOTS: usize = 3;
@@ -394,13 +403,13 @@ impl QuantizedMatrix {
                 out_stride,
                 panels,
                 epilogue,
-                |count, a, stride, w, o| match count {
-                    6 => block_vnni::<6>(a, stride, w, self.groups, o),
-                    5 => block_vnni::<5>(a, stride, w, self.groups, o),
-                    4 => block_vnni::<4>(a, stride, w, self.groups, o),
-                    3 => block_vnni::<3>(a, stride, w, self.groups, o),
-                    2 => block_vnni::<2>(a, stride, w, self.groups, o),
-                    _ => block_vnni::<1>(a, stride, w, self.groups, o),
+                |count, a, stride, w, groups, o, add| match count {
+                    6 => block_vnni::<6>(a, stride, w, groups, o, add),
+                    5 => block_vnni::<5>(a, stride, w, groups, o, add),
+                    4 => block_vnni::<4>(a, stride, w, groups, o, add),
+                    3 => block_vnni::<3>(a, stride, w, groups, o, add),
+                    2 => block_vnni::<2>(a, stride, w, groups, o, add),
+                    _ => block_vnni::<1>(a, stride, w, groups, o, add),
                 },
             )
         }
@@ -426,25 +435,28 @@ impl QuantizedMatrix {
                 out_stride,
                 panels,
                 epilogue,
-                |count, a, stride, w, o| {
+                |count, a, stride, w, groups, o, add| {
                     if count == 2 {
-                        block_avx_vnni::<2>(a, stride, w, self.groups, o)
+                        block_avx_vnni::<2>(a, stride, w, groups, o, add)
                     } else {
-                        block_avx_vnni::<1>(a, stride, w, self.groups, o)
+                        block_avx_vnni::<1>(a, stride, w, groups, o, add)
                     }
                 },
             )
         }
     }
 
-    /// The register kernels' loop: for each panel, blocks of up to `R` rows, each digit's sums from
-    /// `block(count, rows' first digit bytes, their stride, panel, sums)`, then dequantized and finished.
+    /// The register kernels' loop: for each chunk of rows ([`CHUNK_ROWS`]) and each panel, each pass's
+    /// sums for blocks of up to `R` rows, a chunk of inputs at a time ([`K_CHUNK_GROUPS`]), from
+    /// `block(count, the rows' digit bytes from the chunk's first input, their stride, the panel from the
+    /// chunk's first group, the chunk's groups, sums, whether to add to the sums)`, then dequantized and
+    /// finished.
     /// Inlined into each kernel's function, so the epilogue is compiled for that kernel's CPU features.
     ///
     /// # Safety
-    /// As [`Self::matmul`]; `block` must write `count` rows of 64 i32 sums, `SLOTS × 64` i32 apart, reading
-    /// `count` rows of `groups × 4` bytes at the stride and the panel's `groups` groups (in tile order,
-    /// [`quarter_offset`]).
+    /// As [`Self::matmul`]; `block` must write (or add to) `count` rows of 64 i32 sums, `SLOTS × 64` i32
+    /// apart, reading `count` rows of `groups × 4` bytes at the stride and the panel's `groups` groups
+    /// (in tile order, [`quarter_offset`]).
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     unsafe fn matmul_blocked<const R: usize>(
@@ -454,33 +466,51 @@ impl QuantizedMatrix {
         out_stride: usize,
         panels: Range<usize>,
         epilogue: Epilogue,
-        block: impl Fn(usize, *const u8, usize, *const i8, *mut i32),
+        block: impl Fn(usize, *const u8, usize, *const i8, usize, *mut i32, bool),
     ) {
         let width = self.groups * 4;
-        let mut sums = [[[0i32; PANEL]; SLOTS]; R];
+        let mut sums = [[[0i32; PANEL]; SLOTS]; CHUNK_ROWS];
         let mut values = [0f32; PANEL];
-        for p in panels {
-            let (panel, scales, column_sums) = self.panel(p);
-            let fine = self.fine_panel(p);
-            let used = PANEL.min(self.n - p * PANEL);
-            for first in (0..rows.m).step_by(R) {
-                let count = (rows.m - first).min(R);
+        // Row i of a digit is `digits × width` bytes after row i - 1.
+        let stride = self.digits * width;
+        for chunk in (0..rows.m).step_by(CHUNK_ROWS) {
+            let chunk_end = (chunk + CHUNK_ROWS).min(rows.m);
+            for p in panels.clone() {
+                let (panel, scales, column_sums) = self.panel(p);
+                let fine = self.fine_panel(p);
+                let used = PANEL.min(self.n - p * PANEL);
                 for (d, slot, panel) in self.passes(panel, fine) {
-                    let a = rows.digit(first, d, width).as_ptr();
-                    // Row i of this digit is `digits × width` bytes after row i - 1.
-                    let stride = self.digits * width;
-                    let o = sums.as_mut_ptr().cast::<i32>().wrapping_add(slot * PANEL);
-                    // The panel holds `groups` groups in tile order; rows first..first+count hold
-                    // `digits × width` bytes each (asserted in `matmul`); `sums` holds R rows of
-                    // `SLOTS` slots' 64 sums, rows `SLOTS × 64` i32 apart.
-                    block(count, a, stride, panel.as_ptr(), o);
+                    for k_first in (0..self.groups).step_by(K_CHUNK_GROUPS) {
+                        let k_groups = (self.groups - k_first).min(K_CHUNK_GROUPS);
+                        for first in (chunk..chunk_end).step_by(R) {
+                            let count = (chunk_end - first).min(R);
+                            let a = rows.digit(first, d, width)[4 * k_first..].as_ptr();
+                            let o = sums[first - chunk]
+                                .as_mut_ptr()
+                                .cast::<i32>()
+                                .wrapping_add(slot * PANEL);
+                            // The panel's groups from `k_first` (a multiple of 16, so a whole number of
+                            // k blocks in tile order) are `k_groups` groups laid out as a panel of their
+                            // own; rows first..first+count hold `digits × width` bytes each (asserted
+                            // in `matmul`); `sums` holds the chunk's rows of `SLOTS` slots' 64 sums.
+                            block(
+                                count,
+                                a,
+                                stride,
+                                panel[k_first * GROUP..].as_ptr(),
+                                k_groups,
+                                o,
+                                k_first > 0,
+                            );
+                        }
+                    }
                 }
-                for (i, acc) in sums.iter().take(count).enumerate() {
+                for (i, acc) in sums.iter().take(chunk_end - chunk).enumerate() {
                     dequantize(
                         acc,
                         self.digits,
                         rows,
-                        first + i,
+                        chunk + i,
                         (scales, column_sums),
                         fine.map(|(_, s, c)| (s, c)),
                         &mut values,
@@ -488,7 +518,7 @@ impl QuantizedMatrix {
                     // SAFETY: as in the portable loop.
                     let dst = unsafe {
                         std::slice::from_raw_parts_mut(
-                            out.add((first + i) * out_stride + p * PANEL),
+                            out.add((chunk + i) * out_stride + p * PANEL),
                             used,
                         )
                     };
@@ -917,8 +947,8 @@ unsafe fn quantize_row_avx512(
     i
 }
 
-/// `R` rows × 64 columns of i32 sums: per group of 4 inputs, 4 weight registers and one broadcast of each
-/// row's 4 bytes, 4R `vpdpbusd`.
+/// `R` rows × 64 columns of i32 sums (added to those in `out` when `add`): per group of 4 inputs, 4
+/// weight registers and one broadcast of each row's 4 bytes, 4R `vpdpbusd`.
 ///
 /// # Safety
 /// The CPU must support AVX-512F, BW and VNNI; `panel` must hold `groups` groups in tile order, `a` `R` rows
@@ -932,9 +962,18 @@ unsafe fn block_vnni<const R: usize>(
     panel: *const i8,
     groups: usize,
     out: *mut i32,
+    add: bool,
 ) {
     use std::arch::x86_64::*;
     let mut acc = [[_mm512_setzero_si512(); 4]; R];
+    if add {
+        for (r, acc) in acc.iter_mut().enumerate() {
+            for (c, v) in acc.iter_mut().enumerate() {
+                // SAFETY: `out` holds R rows of 64 i32, `SLOTS × 64` apart (the caller's guarantee).
+                *v = unsafe { _mm512_loadu_si512(out.add(r * SLOTS * PANEL + 16 * c).cast()) };
+            }
+        }
+    }
     for g in 0..groups {
         // SAFETY: group g of the panel and bytes 4g..4g+4 of each row are in bounds (the caller's
         // guarantee); unaligned loads are used throughout.
@@ -981,10 +1020,21 @@ unsafe fn block_avx_vnni<const R: usize>(
     panel: *const i8,
     groups: usize,
     out: *mut i32,
+    add: bool,
 ) {
     use std::arch::x86_64::*;
     for half in 0..2 {
         let mut acc = [[_mm256_setzero_si256(); 4]; R];
+        if add {
+            for (r, acc) in acc.iter_mut().enumerate() {
+                for (c, v) in acc.iter_mut().enumerate() {
+                    // SAFETY: `out` holds R rows of 64 i32, `SLOTS × 64` apart (the caller's guarantee).
+                    *v = unsafe {
+                        _mm256_loadu_si256(out.add(r * SLOTS * PANEL + half * 32 + 8 * c).cast())
+                    };
+                }
+            }
+        }
         for g in 0..groups {
             // SAFETY: group g of the panel (this half's two quarters) and bytes 4g..4g+4 of each
             // row are in bounds (the caller's guarantee); unaligned loads throughout.
@@ -1329,6 +1379,8 @@ mod tests {
             (13, 1536, 384),
             (6, 8, 64),
             (45, 128, 200),
+            // Past one chunk of rows and one of inputs (the register kernels' blocking), both ragged.
+            (30, 600, 70),
         ] {
             let x = values(m * k, 1);
             let w = values(k * n, 2);
