@@ -207,7 +207,9 @@ impl QuantizedMatrix {
             .flat_map(|(row, &s)| row.iter().map(move |w| w * s))
             .collect();
         let groups = k.div_ceil(4);
-        let (panels, scales, column_sums, rest) = quantize_digit(&weight, k, n);
+        let mut rest = Vec::new();
+        let (panels, scales, column_sums) =
+            quantize_digit(&weight, k, n, (!fine.is_empty()).then_some(&mut rest));
         let fine = (!fine.is_empty()).then(|| {
             // The remainder's columns of `fine`, quantized as a matrix of their own (each column's
             // scale is its own, so they come out as they would from the whole matrix).
@@ -217,7 +219,7 @@ impl QuantizedMatrix {
                 .flat_map(|row| &row[fine.clone()])
                 .copied()
                 .collect();
-            let (panels, scales, column_sums, _) = quantize_digit(&columns, k, width);
+            let (panels, scales, column_sums) = quantize_digit(&columns, k, width, None);
             FineDigit {
                 first_panel: fine.start / PANEL,
                 panels,
@@ -609,14 +611,22 @@ impl QuantizedMatrix {
 }
 
 /// One weight digit of a `(k, n)` row-major matrix: its panels, column scales (each column's peak to
-/// ±127) and column sums, and what the rounding left (`weight − scale × q`, row-major like `weight`).
-fn quantize_digit(weight: &[f32], k: usize, n: usize) -> (Vec<i8>, Vec<f32>, Vec<i32>, Vec<f32>) {
+/// ±127) and column sums; and, into `rest` when asked (for a second digit), what the rounding left
+/// (`weight − scale × q`, row-major like `weight`).
+fn quantize_digit(
+    weight: &[f32],
+    k: usize,
+    n: usize,
+    mut rest: Option<&mut Vec<f32>>,
+) -> (Vec<i8>, Vec<f32>, Vec<i32>) {
     let count = n.div_ceil(PANEL);
     let groups = k.div_ceil(4);
     let mut scales = vec![1f32; count * PANEL];
     let mut column_sums = vec![0i32; count * PANEL];
     let mut panels = vec![0i8; count * panel_bytes(groups)];
-    let mut rest = vec![0f32; k * n];
+    if let Some(rest) = rest.as_deref_mut() {
+        *rest = vec![0f32; k * n];
+    }
     for c in 0..n {
         let peak = (0..k).map(|r| weight[r * n + c].abs()).fold(0f32, f32::max);
         let scale = if peak > 0.0 { peak / 127.0 } else { 1.0 };
@@ -625,13 +635,15 @@ fn quantize_digit(weight: &[f32], k: usize, n: usize) -> (Vec<i8>, Vec<f32>, Vec
         for r in 0..k {
             let w = weight[r * n + c];
             let q = (w / scale).round().clamp(-127.0, 127.0) as i8;
-            rest[r * n + c] = w - scale * f32::from(q);
+            if let Some(rest) = rest.as_deref_mut() {
+                rest[r * n + c] = w - scale * f32::from(q);
+            }
             sum += i32::from(q);
             panels[cell_offset(groups, r / 4, c) + r % 4] = q;
         }
         column_sums[c] = sum;
     }
-    (panels, scales, column_sums, rest)
+    (panels, scales, column_sums)
 }
 
 /// Row `r`'s sums back to f32: each digit's sum less the zero point's share, the high digit weighing 256,
