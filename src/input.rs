@@ -67,6 +67,9 @@ pub const CHAT_FIELDS: [&str; 8] = [
 /// Earlier user turns kept as a turn's context (the embedding reads 256 tokens anyway).
 pub const MAX_EARLIER_TURNS: usize = 4;
 
+/// Bytes per token assumed for the parts of a conversation that are not embedded (for the cost).
+pub const BYTES_PER_TOKEN: usize = 4;
+
 impl Context {
     /// The texts a request is embedded as, after its last turn: the earlier user turns joined, most
     /// recent first (a truncation cuts the oldest). Empty for a one-turn request.
@@ -85,7 +88,7 @@ impl Context {
     /// Tokens of the whole input, given the tokens of what was embedded (`embedded_tokens`: the last
     /// turn's and the earlier turns').
     pub fn input_tokens(&self, embedded_tokens: usize) -> usize {
-        embedded_tokens + self.other_bytes.div_ceil(crate::routing::BYTES_PER_TOKEN)
+        embedded_tokens + self.other_bytes.div_ceil(BYTES_PER_TOKEN)
     }
 }
 

@@ -10,10 +10,6 @@ pub mod registry;
 pub mod rule;
 pub mod table;
 
-/// Bytes per token assumed where text is counted without the tokenizer: the parts of a conversation
-/// that are not embedded, tool definitions and schemas, an answer planned for.
-pub const BYTES_PER_TOKEN: usize = 4;
-
 pub use needs::Needs;
 pub use options::RouteOptions;
 pub use policy::{Candidate, Decision, Policy};

@@ -28,6 +28,10 @@ pub struct Needs {
     pub definition_tokens: u64,
 }
 
+/// Bytes of JSON per token assumed for tool definitions and schemas (as for the unembedded parts of a
+/// conversation).
+const DEFINITION_BYTES_PER_TOKEN: usize = 4;
+
 /// What an OpenAI chat body needs from a provider: tools (`tools`, `functions`, or tool calls and results
 /// in `messages`), a forced `tool_choice`, `parallel_tool_calls`, image or audio parts, a
 /// `response_format` of type `json_schema`, and `max_completion_tokens` / `max_tokens`. A malformed field
@@ -158,7 +162,7 @@ pub fn from_chat_body(
             }
         }
     }
-    needs.definition_tokens = definition_bytes.div_ceil(super::BYTES_PER_TOKEN) as u64;
+    needs.definition_tokens = definition_bytes.div_ceil(DEFINITION_BYTES_PER_TOKEN) as u64;
     Ok(needs)
 }
 
