@@ -8,6 +8,7 @@
 //! 0.6% of providers and bf16 weights 0.1% (docs/benchmarks.md); the routing's decisions are that
 //! sensitive. Softmax, layer norm, GELU and pooling stay in f32.
 
+use super::aligned::CacheAligned;
 use super::packed::{finish, Epilogue, Operands, PANEL};
 use super::quantized::{amx, cell_offset, panel_bytes, quarter_offset};
 use super::team::SharedBuf;
@@ -85,7 +86,7 @@ pub fn from_bf16(b: u16) -> f32 {
 /// values side by side (`k` padded to a multiple of 32 with zeros, whole AMX k blocks), the pairs in
 /// the int8 panels' tile order ([`quarter_offset`], in bytes: halved for bf16 values).
 pub struct Bf16Matrix {
-    panels: Vec<u16>,
+    panels: CacheAligned<u16>,
     /// Pairs of inputs (`k` rounded up to a multiple of 32, halved).
     pairs: usize,
     k: usize,
@@ -100,7 +101,7 @@ impl Bf16Matrix {
         }
         let count = n.div_ceil(PANEL);
         let pairs = k.next_multiple_of(K_BLOCK) / 2;
-        let mut panels = vec![0u16; count * pairs * PAIR];
+        let mut panels = CacheAligned::zeroed(count * pairs * PAIR);
         for r in 0..k {
             for c in 0..n {
                 panels[position(pairs, r, c)] = to_bf16(weight[r * n + c]);

@@ -3,6 +3,7 @@
 //! `kernels`) and candle's tensor engine (`bert`) for CUDA. Knows nothing of routing or the doors.
 
 pub mod acquire;
+mod aligned;
 pub mod bert;
 pub mod bf16;
 pub mod cpu_bert;

@@ -8,6 +8,7 @@
 //! stream per panel is what hardware prefetchers serve best, where a row-major matrix is read in 256-byte
 //! pieces 4.6 KB apart. CPUs without AVX-512 run a portable version of the same loop.
 
+use super::aligned::CacheAligned;
 use std::ops::Range;
 
 /// Columns per panel: four 16-float AVX-512 registers.
@@ -40,7 +41,7 @@ pub struct Operands {
 
 /// A `(k, n)` weight matrix in panels.
 pub struct PackedMatrix {
-    panels: Vec<f32>,
+    panels: CacheAligned<f32>,
     k: usize,
     n: usize,
 }
@@ -52,7 +53,7 @@ impl PackedMatrix {
             return None;
         }
         let count = n.div_ceil(PANEL);
-        let mut panels = vec![0f32; count * k * PANEL];
+        let mut panels = CacheAligned::zeroed(count * k * PANEL);
         for (p, panel) in panels.chunks_exact_mut(k * PANEL).enumerate() {
             let cols = p * PANEL..((p + 1) * PANEL).min(n);
             for (row, dst) in panel.chunks_exact_mut(PANEL).enumerate() {

@@ -7,6 +7,7 @@
 //! The integer sums are exact, so the portable loop (any CPU) and the VNNI kernel give the same bits: the
 //! agreement with fp32 can be tested anywhere, and measured for speed where the CPU has VNNI.
 
+use super::aligned::CacheAligned;
 use super::packed::{finish, Epilogue, Operands, PANEL};
 use super::team::SharedBuf;
 use std::ops::Range;
@@ -148,7 +149,7 @@ impl Int8Kernel {
 /// A `(k, n)` weight matrix quantized to i8 in 64-column panels: for each group of 4 inputs, the 64
 /// columns' 4 bytes side by side (`k` padded to a multiple of 4 with zeros).
 pub struct QuantizedMatrix {
-    panels: Vec<i8>,
+    panels: CacheAligned<i8>,
     /// Groups of 4 inputs (`⌈k / 4⌉`).
     groups: usize,
     k: usize,
@@ -173,7 +174,7 @@ pub struct QuantizedMatrix {
 /// of the product. It covers whole panels from `first_panel` on (`scales.len() / 64` of them).
 struct FineDigit {
     first_panel: usize,
-    panels: Vec<i8>,
+    panels: CacheAligned<i8>,
     scales: Vec<f32>,
     column_sums: Vec<i32>,
 }
@@ -612,12 +613,12 @@ fn quantize_digit(
     k: usize,
     n: usize,
     rest_of: Range<usize>,
-) -> (Vec<i8>, Vec<f32>, Vec<i32>, Vec<f32>) {
+) -> (CacheAligned<i8>, Vec<f32>, Vec<i32>, Vec<f32>) {
     let count = n.div_ceil(PANEL);
     let groups = k.div_ceil(4);
     let mut scales = vec![1f32; count * PANEL];
     let mut column_sums = vec![0i32; count * PANEL];
-    let mut panels = vec![0i8; count * panel_bytes(groups)];
+    let mut panels = CacheAligned::zeroed(count * panel_bytes(groups));
     let width = rest_of.len();
     let mut rest = vec![0f32; k * width];
     for c in 0..n {
