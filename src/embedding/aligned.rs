@@ -66,7 +66,7 @@ mod tests {
         }
         // Moving the buffer keeps its heap block, so it stays aligned.
         let a = CacheAligned::<f32>::zeroed(100);
-        let moved = vec![a];
-        assert_eq!(moved[0].as_ptr() as usize % LINE, 0);
+        let moved = Box::new(a);
+        assert_eq!(moved.as_ptr() as usize % LINE, 0);
     }
 }
