@@ -29,6 +29,22 @@ impl<T: Copy + Default> CacheAligned<T> {
         };
         Self { buf, start, len }
     }
+
+    /// Grows to at least `len` values (a scratch buffer's room): a new aligned block with the old values
+    /// first and defaults after. Never shrinks.
+    pub fn grow_to(&mut self, len: usize) {
+        if len > self.len {
+            let mut grown = Self::zeroed(len);
+            grown[..self.len].copy_from_slice(self);
+            *self = grown;
+        }
+    }
+}
+
+impl<T: Copy + Default> Default for CacheAligned<T> {
+    fn default() -> Self {
+        Self::zeroed(0)
+    }
 }
 
 impl<T> Deref for CacheAligned<T> {
@@ -64,6 +80,14 @@ mod tests {
             assert_eq!(c.as_ptr() as usize % LINE, 0);
             assert_eq!(c.len(), len);
         }
+        // Growing keeps the values and the alignment.
+        let mut g = CacheAligned::<u8>::zeroed(3);
+        g[2] = 9;
+        g.grow_to(1000);
+        assert_eq!((g.len(), g[2], g[999]), (1000, 9, 0));
+        assert_eq!(g.as_ptr() as usize % LINE, 0);
+        g.grow_to(10);
+        assert_eq!(g.len(), 1000);
         // Moving the buffer keeps its heap block, so it stays aligned.
         let a = CacheAligned::<f32>::zeroed(100);
         let moved = Box::new(a);

@@ -339,16 +339,15 @@ unsafe fn block_avx512<const R: usize>(
 /// a pass like [`super::quantized::SharedStore`]: each converts its own rows, then all read them.
 #[derive(Default)]
 pub struct Bf16Store {
-    data: Vec<u16>,
+    /// On a cache line, so that each AMX tile row of activations (64 bytes) is one line.
+    data: CacheAligned<u16>,
 }
 
 impl Bf16Store {
     /// Makes room for `rows` rows of up to `k` inputs (rounded up to whole AMX blocks and k blocks).
     pub fn reserve(&mut self, rows: usize, k: usize) {
         let len = rows.next_multiple_of(amx::BLOCK_ROWS) * k.next_multiple_of(K_BLOCK);
-        if self.data.len() < len {
-            self.data.resize(len, 0);
-        }
+        self.data.grow_to(len);
     }
 
     /// The store as the threads of one pass share it.

@@ -684,7 +684,8 @@ fn dequantize(
 /// first), one scale and one zero point.
 #[derive(Default)]
 pub struct QuantizedStore {
-    data: Vec<u8>,
+    /// On a cache line, so that each AMX tile row of activations (64 bytes) is one line.
+    data: CacheAligned<u8>,
     scales: Vec<f32>,
     zeros: Vec<i32>,
 }
@@ -696,9 +697,7 @@ impl QuantizedStore {
     pub fn reserve(&mut self, rows: usize, k: usize) {
         let rows = rows.next_multiple_of(amx::BLOCK_ROWS);
         let bytes = rows * 2 * k.next_multiple_of(4);
-        if self.data.len() < bytes {
-            self.data.resize(bytes, 0);
-        }
+        self.data.grow_to(bytes);
         if self.scales.len() < rows {
             self.scales.resize(rows, 1.0);
             self.zeros.resize(rows, 0);
