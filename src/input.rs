@@ -262,7 +262,7 @@ pub fn parse_json_record(line: u64, text: &str, fields: &FieldChoice) -> Record 
             };
         }
     };
-    let Some(obj) = value.as_object() else {
+    let serde_json::Value::Object(mut obj) = value else {
         return Record {
             line,
             id: None,
@@ -287,9 +287,10 @@ pub fn parse_json_record(line: u64, text: &str, fields: &FieldChoice) -> Record 
     };
     let (prompt, context) = match parsed {
         Ok((p, mut c)) => {
+            // Moved out of the record, which is dropped here (a conversation's messages can be long).
             c.chat = CHAT_FIELDS
                 .iter()
-                .filter_map(|k| Some((k.to_string(), obj.get(*k)?.clone())))
+                .filter_map(|k| Some((k.to_string(), obj.remove(*k)?)))
                 .collect();
             (Ok(p), c)
         }

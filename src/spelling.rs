@@ -56,36 +56,7 @@ pub fn warm_up() {
 
 /// Characters next to which a word is code or a literal, not prose.
 fn is_code(c: u8) -> bool {
-    c.is_ascii_alphanumeric()
-        || matches!(
-            c,
-            b'_' | b'.'
-                | b'('
-                | b')'
-                | b'['
-                | b']'
-                | b'{'
-                | b'}'
-                | b'/'
-                | b'\\'
-                | b'='
-                | b'<'
-                | b'>'
-                | b'`'
-                | b'$'
-                | b'#'
-                | b'@'
-                | b'\''
-                | b'"'
-                | b'-'
-                | b'*'
-                | b'&'
-                | b'|'
-                | b'^'
-                | b'%'
-                | b'~'
-                | b'+'
-        )
+    c.is_ascii_alphanumeric() || b"_.()[]{}/\\=<>`$#@'\"-*&|^%~+".contains(&c)
 }
 
 /// Whether the word at `bytes[start..end]` stands in prose: after the start, a space, an opening
