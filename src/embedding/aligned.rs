@@ -1,5 +1,5 @@
-//! Weight buffers that start on a cache line, so that a kernel's 64-byte loads of a panel never straddle
-//! two lines (with the heap's 16-byte alignment, three loads in four did).
+//! Buffers that start on a cache line (weight panels, quantized activations), so that a kernel's 64-byte
+//! loads and AMX tile rows never straddle two lines (with the heap's 16-byte alignment, three in four did).
 
 use std::ops::{Deref, DerefMut};
 
@@ -7,7 +7,8 @@ use std::ops::{Deref, DerefMut};
 const LINE: usize = 64;
 
 /// `len` values of `T` whose first lies on a 64-byte boundary: a vector over-allocated by a line, used
-/// from the first aligned element. It never grows, so its heap block (and the alignment) never moves.
+/// from the first aligned element. The vector itself never grows (growing makes a new one), so its heap
+/// block, and the alignment, stay put when the buffer is moved.
 pub struct CacheAligned<T> {
     buf: Vec<T>,
     start: usize,
@@ -67,13 +68,10 @@ mod tests {
     #[test]
     fn starts_on_a_line_and_holds_len_zeroed_values() {
         for len in [0usize, 1, 63, 64, 1000] {
-            let mut a = CacheAligned::<i8>::zeroed(len);
+            let a = CacheAligned::<i8>::zeroed(len);
             assert_eq!(a.as_ptr() as usize % LINE, 0);
             assert_eq!(a.len(), len);
             assert!(a.iter().all(|&v| v == 0));
-            if let Some(last) = a.last_mut() {
-                *last = 7;
-            }
             let b = CacheAligned::<u16>::zeroed(len);
             assert_eq!(b.as_ptr() as usize % LINE, 0);
             let c = CacheAligned::<f32>::zeroed(len);
