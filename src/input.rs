@@ -67,7 +67,9 @@ pub const CHAT_FIELDS: [&str; 8] = [
 /// Earlier user turns kept as a turn's context (the embedding reads 256 tokens anyway).
 pub const MAX_EARLIER_TURNS: usize = 4;
 
-/// Bytes per token assumed for the parts of a conversation that are not embedded (for the cost).
+/// Bytes per token assumed where text is counted without the tokenizer: the parts of a conversation that
+/// are not embedded (for the cost), and an answer a collect dry run plans for. `routing::needs` keeps a
+/// copy for tool definitions (the layers keep routing and input apart).
 pub const BYTES_PER_TOKEN: usize = 4;
 
 impl Context {

@@ -25,9 +25,6 @@ pub const REPORT_FILE: &str = "report.json";
 pub const SAMPLE_FILE: &str = "sample.jsonl";
 /// The `source` of collected records.
 pub const SOURCE: &str = "collected";
-/// Bytes per token assumed for an answer in the dry run's worst case of a judge call (the real
-/// reservation uses the answer's real size).
-const PLAN_BYTES_PER_TOKEN: usize = 4;
 
 /// Why the run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -63,7 +60,7 @@ impl Plan {
             ..Plan::default()
         };
         let judge = judging.judge_model().and_then(|j| endpoints.get(j));
-        let filler = "x".repeat(max_tokens as usize * PLAN_BYTES_PER_TOKEN);
+        let filler = "x".repeat(max_tokens as usize * crate::input::BYTES_PER_TOKEN);
         for s in sampled {
             *plan
                 .label_mix
@@ -134,7 +131,7 @@ impl Plan {
             "worst-case cost: ${:.4} (every prompt byte a token, every answer {} tokens; a judge call reads answers of {} bytes); budget ${:.4}",
             usd(self.worst_case_pico),
             job.max_tokens,
-            job.max_tokens as usize * PLAN_BYTES_PER_TOKEN,
+            job.max_tokens as usize * crate::input::BYTES_PER_TOKEN,
             job.budget_usd
         );
         t
