@@ -95,8 +95,9 @@ impl Context {
 }
 
 /// `last` (a request's last user turn) and `context`'s earlier user turns as the labels read them
-/// ([`crate::reading::for_labels`]: courtesy at either end dropped). The dropped bytes
-/// move to `context.other_bytes`, so the cost still counts the whole input.
+/// ([`crate::reading::for_labels`]: courtesy at either end dropped, typos repaired, one end full
+/// stop dropped). The dropped bytes move to `context.other_bytes`, so the cost still counts the whole
+/// input.
 pub fn read_for_labels(last: &str, context: &mut Context) -> String {
     let mut dropped = 0;
     let mut read = |text: &str| {
