@@ -534,8 +534,8 @@ not json
         };
         let last = read_for_labels("Now add error recovery, thanks in advance", &mut c);
         assert_eq!(last, "Now add error recovery");
-        assert_eq!(c.earlier, vec!["write a parser in Rust.".to_string()]);
-        let dropped = ", thanks in advance".len() + "Hi there, ".len() + " Thanks!".len();
+        assert_eq!(c.earlier, vec!["write a parser in Rust".to_string()]);
+        let dropped = ", thanks in advance".len() + "Hi there, ".len() + ". Thanks!".len();
         assert_eq!(c.other_bytes, 7 + dropped);
         // A closing that is nothing but courtesy is read as it is.
         let mut c = Context::default();
