@@ -8,8 +8,30 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+/// Whether `path` names something other than a file or folder: a device, a pipe or a socket
+/// (`/dev/null`, `/dev/stdout`, a shell's `>(...)`), following symbolic links. Such a target is
+/// written in place: renaming a temporary file onto it would replace the device or pipe with a plain
+/// file (as root, `--output /dev/null` would replace `/dev/null` itself).
+pub fn is_special(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
+/// Opens the special file `path` ([`is_special`]) for writing, without creating or truncating it.
+pub fn open_special(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io("opening", path, e))
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename; a device or
+/// pipe ([`is_special`]) is written in place.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if is_special(path) {
+        return open_special(path)?
+            .write_all(bytes)
+            .map_err(|e| Error::io("writing", path, e));
+    }
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .map_err(|e| Error::io("creating a temporary file in", dir, e))?;
@@ -106,6 +128,24 @@ fn complete_prefix_len(file: &mut File, len: u64) -> std::io::Result<u64> {
     Ok(0)
 }
 
+/// A named pipe `name` in `dir` and a thread reading it to the end (for the tests of writers that
+/// must write a pipe in place).
+#[cfg(all(test, unix))]
+pub(crate) fn fifo_with_reader(
+    dir: &Path,
+    name: &str,
+) -> (std::path::PathBuf, std::thread::JoinHandle<String>) {
+    let fifo = dir.join(name);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let path = fifo.clone();
+    let reader = std::thread::spawn(move || fs::read_to_string(path).unwrap());
+    (fifo, reader)
+}
+
 /// Makes a rename or creation in `dir` durable (best effort: not every filesystem supports it).
 pub fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
@@ -140,5 +180,23 @@ mod tests {
             1,
             "no temp files left"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn atomic_write_writes_a_pipe_in_place() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (fifo, reader) = fifo_with_reader(dir.path(), "report.fifo");
+        assert!(is_special(&fifo));
+        write_atomic(&fifo, b"{}\n").unwrap();
+        assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        assert_eq!(reader.join().unwrap(), "{}\n");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        // Files, folders and missing paths are not special.
+        let file = dir.path().join("plain");
+        write_atomic(&file, b"x").unwrap();
+        assert!(!is_special(&file) && !is_special(dir.path()));
+        assert!(!is_special(&dir.path().join("missing")));
     }
 }

@@ -25,6 +25,11 @@ enum Sink {
         writer: BufWriter<tempfile::NamedTempFile>,
         path: PathBuf,
     },
+    /// A device or pipe (`/dev/null`, `>(gzip > out.gz)`), written in place ([`crate::files::is_special`]).
+    Special {
+        writer: BufWriter<std::fs::File>,
+        path: PathBuf,
+    },
 }
 
 impl Output {
@@ -33,6 +38,10 @@ impl Output {
         let inner = match path {
             None => Sink::Stdout(BufWriter::new(io::stdout())),
             Some(p) if p == Path::new("-") => Sink::Stdout(BufWriter::new(io::stdout())),
+            Some(p) if crate::files::is_special(p) => Sink::Special {
+                writer: BufWriter::with_capacity(1 << 16, crate::files::open_special(p)?),
+                path: p.to_path_buf(),
+            },
             Some(p) => {
                 let dir = match p.parent() {
                     Some(d) if !d.as_os_str().is_empty() => d,
@@ -60,6 +69,9 @@ impl Output {
             Sink::File { writer, .. } => writer
                 .write_all(text.as_bytes())
                 .and_then(|()| writer.write_all(b"\n")),
+            Sink::Special { writer, .. } => writer
+                .write_all(text.as_bytes())
+                .and_then(|()| writer.write_all(b"\n")),
         };
         res.map_err(|e| self.write_error(e))
     }
@@ -76,13 +88,16 @@ impl Output {
     fn name(&self) -> PathBuf {
         match &self.inner {
             Sink::Stdout(_) => PathBuf::from("<stdout>"),
-            Sink::File { path, .. } => path.clone(),
+            Sink::File { path, .. } | Sink::Special { path, .. } => path.clone(),
         }
     }
 
     /// Flushes and, for a file, renames the temporary file onto the target path.
     pub fn finish(self) -> Result<()> {
         match self.inner {
+            Sink::Special { mut writer, path } => {
+                writer.flush().map_err(|e| Error::io("writing", &path, e))
+            }
             Sink::Stdout(mut w) => w.flush().map_err(|e| {
                 if e.kind() == io::ErrorKind::BrokenPipe {
                     Error::BrokenPipe
@@ -145,6 +160,23 @@ mod tests {
         out.line("partial").unwrap();
         drop(out); // a failed run: the old file stays, no temp file remains
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"a\":1}\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// A pipe (`--output >(gzip > out.gz)`) is written in place and stays a pipe, where renaming a
+    /// temporary file onto it would replace it (and, as root, `/dev/null` itself).
+    #[cfg(unix)]
+    #[test]
+    fn a_pipe_is_written_in_place() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (fifo, reader) = crate::files::fifo_with_reader(dir.path(), "out.fifo");
+        let mut out = Output::create(Some(&fifo)).unwrap();
+        out.line("{\"a\":1}").unwrap();
+        out.finish().unwrap();
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        assert_eq!(reader.join().unwrap(), "{\"a\":1}\n");
+        // No temporary file was left beside it.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }
