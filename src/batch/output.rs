@@ -62,17 +62,14 @@ impl Output {
 
     /// Writes one line (a newline is appended).
     pub fn line(&mut self, text: &str) -> Result<()> {
-        let res = match &mut self.inner {
-            Sink::Stdout(w) => w
-                .write_all(text.as_bytes())
-                .and_then(|()| w.write_all(b"\n")),
-            Sink::File { writer, .. } => writer
-                .write_all(text.as_bytes())
-                .and_then(|()| writer.write_all(b"\n")),
-            Sink::Special { writer, .. } => writer
-                .write_all(text.as_bytes())
-                .and_then(|()| writer.write_all(b"\n")),
+        let w: &mut dyn Write = match &mut self.inner {
+            Sink::Stdout(w) => w,
+            Sink::File { writer, .. } => writer,
+            Sink::Special { writer, .. } => writer,
         };
+        let res = w
+            .write_all(text.as_bytes())
+            .and_then(|()| w.write_all(b"\n"));
         res.map_err(|e| self.write_error(e))
     }
 
