@@ -102,8 +102,12 @@ struct Entrant {
     /// Standard error of `quality`.
     quality_sd: f64,
     cost: Option<f64>,
-    /// Why it cannot take part (not allowed, denied, no data, no price); `None` when admitted.
+    /// Why it cannot take part (not allowed, denied, no data, no price, or [`Self::unservable`]); `None`
+    /// when admitted.
     excluded: Option<String>,
+    /// Why it cannot serve this request at all (unreachable, or lacking what the request needs): unlike
+    /// the other exclusions, this one a forced provider cannot override.
+    unservable: Option<String>,
     /// Where its quality estimate comes from (the candidate's `quality_source`).
     quality_source: String,
 }
@@ -526,6 +530,7 @@ impl Policy {
                 continue;
             }
             let (quality, cost) = self.estimate_known(labels, known, o.needs.max_output_tokens);
+            let unservable = self.unservable(name, o);
             let excluded = match in_allowed {
                 Some(true) => None,
                 _ if !known.enabled => Some("not enabled in the registry"),
@@ -544,13 +549,14 @@ impl Policy {
                 )
             })
             .map(str::to_string)
-            .or_else(|| self.unservable(name, o));
+            .or_else(|| unservable.clone());
             entrants.push(Entrant {
                 known: k,
                 quality,
                 quality_sd: self.quality_sd_known(labels, known, quality),
                 cost,
                 excluded,
+                unservable,
                 quality_source: self.quality_source(labels, known),
             });
         }
@@ -584,19 +590,20 @@ impl Policy {
                 .unwrap_or_default()
         };
         let (chosen, reason) = if let Some(name) = o.force.as_deref() {
-            if let Some(why) = self.unservable(name, o) {
-                return Err(Error::InvalidInput(format!(
-                    "cannot force provider `{name}`: {why}"
-                )));
-            }
-            match entrants
-                .iter()
-                .position(|e| name_of(e) == name && !e.quality.is_nan())
-            {
-                Some(i) => (i, "forced by request".to_string()),
-                None => {
+            // A forced name is known (`check_names`), so it is an entrant. Forcing overrides every
+            // exclusion but these two.
+            let forced = entrants.iter().position(|e| name_of(e) == name);
+            let refusal = match forced.map(|i| &entrants[i]) {
+                Some(e) if e.unservable.is_some() => e.unservable.clone(),
+                Some(e) if !e.quality.is_nan() => None,
+                _ => Some("it has no outcome data".to_string()),
+            };
+            match (forced, refusal) {
+                (Some(i), None) => (i, "forced by request".to_string()),
+                (_, why) => {
                     return Err(Error::InvalidInput(format!(
-                        "cannot force provider `{name}`: it has no outcome data"
+                        "cannot force provider `{name}`: {}",
+                        why.unwrap_or_default()
                     )))
                 }
             }
