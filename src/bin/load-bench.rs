@@ -56,7 +56,8 @@ struct Args {
     #[arg(long, default_value_t = 2)]
     threads: usize,
     /// Arithmetic of the in-process embedder: give the server's, so that the overhead over raw embedding
-    /// compares like with like (`scripts/load-bench` passes `--precision` from SERVE_ARGS).
+    /// compares like with like (`scripts/load-bench` passes `--precision` from SERVE_ARGS); a run whose
+    /// embedder differs from the server's (`/health`'s engine) stops with an error.
     #[arg(long, env = "TRIAGE_PRECISION", value_enum, default_value_t = triage::embedding::PrecisionChoice::Fp32)]
     precision: triage::embedding::PrecisionChoice,
     /// Only measure the in-process embedder's throughput by batch size (1..64) and exit; needs no server.
@@ -279,12 +280,15 @@ fn print(name: &str, s: &Stats) {
     );
 }
 
-fn wait_healthy(addr: SocketAddr) -> BenchResult<()> {
+/// Waits until the server answers `/health` with 200, and returns the engine it reports.
+fn wait_healthy(addr: SocketAddr) -> BenchResult<String> {
     let started = Instant::now();
     let mut conn = Conn::new(addr);
     loop {
-        if let Ok((200, _)) = conn.call("GET", "/health", b"") {
-            return Ok(());
+        if let Ok((200, body)) = conn.call("GET", "/health", b"") {
+            let health: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|e| format!("/health is not JSON: {e}"))?;
+            return Ok(health["engine"].as_str().unwrap_or("unknown").to_string());
         }
         if started.elapsed() > Duration::from_secs(180) {
             return Err("the server did not become healthy in 180 s".into());
@@ -328,12 +332,13 @@ fn run(args: &Args) -> BenchResult<()> {
         return raw_sweep(args);
     }
     let addr = loopback_addr(&args.url)?;
-    wait_healthy(addr)?;
+    let server_engine = wait_healthy(addr)?;
     let next = Arc::new(AtomicUsize::new(0));
     let take = |n: &AtomicUsize| n.fetch_add(1, Ordering::Relaxed);
     let mut report = serde_json::Map::new();
+    report.insert("server_engine".into(), server_engine.clone().into());
     println!(
-        "load-bench: POST {} on {addr}; distinct ~60-token prompts",
+        "load-bench: POST {} on {addr} (engine: {server_engine}); distinct ~60-token prompts",
         args.path
     );
 
@@ -347,7 +352,16 @@ fn run(args: &Args) -> BenchResult<()> {
     //    number of sequential requests. (Interleaving the two would make the two processes' inference
     //    threads compete for the same cores and caches.)
     let embedder = if args.raw_embed {
-        Some(load_embedder(args)?)
+        let embedder = load_embedder(args)?;
+        // The overhead over raw embedding only means something when both embed alike.
+        if embedder.engine() != server_engine {
+            return Err(format!(
+                "the server embeds with `{server_engine}` but the in-process embedder with `{}`: \
+                 give load-bench the server's --precision (scripts/load-bench takes it from SERVE_ARGS)",
+                embedder.engine()
+            ));
+        }
+        Some(embedder)
     } else {
         None
     };
