@@ -13,7 +13,7 @@ use super::bf16::{Bf16Kernel, Bf16Matrix, Bf16Store, SharedBf16};
 use super::kernels;
 use super::packed::{self, Epilogue, Operands, PackedMatrix, PANEL};
 use super::quantized::{self, Int8Kernel, QuantizedMatrix, QuantizedStore, SharedStore};
-use super::team::{share, SharedBuf, SpinBarrier};
+use super::team::{share, share_by_cost, SharedBuf, SpinBarrier};
 use super::DenseArithmetic;
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor};
@@ -582,6 +582,10 @@ impl CpuBert {
                             );
                             pass.barrier.wait();
                             let input = pass.quantized.input(q, m);
+                            // Panels with a second weight digit take a pass more (qkv's V): split
+                            // by passes, or one thread waits for the other.
+                            let panels =
+                                share_by_cost(q.panel_count(), threads, t, |p| q.panel_passes(p));
                             q.matmul(&input, out, out_w, panels, e, kernel);
                         }
                     }

@@ -243,6 +243,11 @@ impl QuantizedMatrix {
         self.n.div_ceil(PANEL)
     }
 
+    /// Passes over the inputs panel `p` takes ([`Self::passes`]): its work, relative to other panels'.
+    pub fn panel_passes(&self, p: usize) -> usize {
+        self.digits + usize::from(self.fine_panel(p).is_some())
+    }
+
     /// `out[r, c] = epilogue(x[r, ..] · W[.., c])` for the rows of `rows` (the quantized `x`, from
     /// [`SharedStore::input`]) and the columns of panels `panels`, on `kernel`.
     ///

@@ -131,3 +131,83 @@ pub(super) fn share(total: usize, parts: usize, index: usize, align: usize) -> R
     };
     bound(index)..bound(index + 1)
 }
+
+/// The `index`-th of `parts` contiguous shares of `0..total` whose items cost `cost(i)` each: share `i`
+/// starts where the running cost comes nearest to `i / parts` of the whole (the earlier item on a tie), so
+/// that threads given items of unequal work finish together.
+pub(super) fn share_by_cost(
+    total: usize,
+    parts: usize,
+    index: usize,
+    cost: impl Fn(usize) -> usize,
+) -> Range<usize> {
+    let sum: usize = (0..total).map(&cost).sum();
+    let bound = |i: usize| {
+        if i == 0 {
+            return 0;
+        }
+        if i >= parts {
+            return total;
+        }
+        // Scaled by `parts`, the running cost before item j against i shares of the sum.
+        let target = sum * i;
+        let mut before = 0;
+        for j in 0..total {
+            let after = before + cost(j) * parts;
+            if after > target {
+                // Item j straddles the target: end the share before it or after it, whichever is nearer.
+                return if target - before <= after - target {
+                    j
+                } else {
+                    j + 1
+                };
+            }
+            before = after;
+        }
+        total
+    };
+    bound(index)..bound(index + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_by_cost_balance_unequal_items() {
+        // qkv with a second weight digit on V: 12 panels of 2 passes, then 6 of 3.
+        let qkv = |p: usize| if p < 12 { 2 } else { 3 };
+        let halves = [share_by_cost(18, 2, 0, qkv), share_by_cost(18, 2, 1, qkv)];
+        let work = |r: &Range<usize>| r.clone().map(qkv).sum::<usize>();
+        assert_eq!(halves[0].start, 0);
+        assert_eq!(halves[0].end, halves[1].start);
+        assert_eq!(halves[1].end, 18);
+        // Half by count is 18 and 24 passes; by cost no thread has more than 22.
+        assert!(halves.iter().all(|h| work(h) <= 22), "{halves:?}");
+        // Equal costs split as `share` does where the parts divide evenly.
+        for parts in [1, 2, 3, 6] {
+            for i in 0..parts {
+                assert_eq!(share_by_cost(6, parts, i, |_| 1), share(6, parts, i, 1));
+            }
+        }
+    }
+
+    #[test]
+    fn shares_by_cost_cover_every_item_once() {
+        let costs = [0, 0, 5, 1, 0, 7, 2, 2, 0, 3];
+        for parts in 1..=12 {
+            let shares: Vec<_> = (0..parts)
+                .map(|i| share_by_cost(costs.len(), parts, i, |j| costs[j]))
+                .collect();
+            assert_eq!(shares[0].start, 0);
+            assert_eq!(shares[parts - 1].end, costs.len());
+            for pair in shares.windows(2) {
+                assert_eq!(pair[0].end, pair[1].start, "{shares:?}");
+            }
+        }
+        // No items, or nothing to do: every share is still well formed.
+        assert_eq!(share_by_cost(0, 2, 1, |_| 1), 0..0);
+        assert_eq!(share_by_cost(4, 2, 0, |_| 0).start, 0);
+        assert_eq!(share_by_cost(4, 2, 1, |_| 0).end, 4);
+    }
+}
