@@ -32,17 +32,13 @@ impl Brain {
     pub fn load(source: &ArtifactSource, defaults: RouteOptions) -> Result<Self> {
         let a = artifacts::load_from(source, crate::embedding::MODEL_ID)?;
         let registry = source.registry(&a.table)?;
-        let groups: std::collections::BTreeSet<&str> = a
-            .table
-            .providers
-            .iter()
-            .filter(|p| registry.is_enabled(&p.name))
-            .map(|p| p.group.as_str())
+        let enabled: Vec<usize> = (0..a.table.providers.len())
+            .filter(|&p| registry.is_enabled(&a.table.providers[p].name))
             .collect();
-        if groups.len() > 1 {
+        if let Some(groups) = a.table.apart_in_scale(&enabled) {
             tracing::warn!(
-                groups = ?groups,
-                "enabled providers were measured in different data groups; their qualities are not comparable"
+                groups = %groups,
+                "the enabled providers were measured on no common task: their qualities are on different scales"
             );
         }
         let policy = Policy::new(

@@ -225,26 +225,13 @@ impl Policy {
         known.sort_by(|a, b| a.name.cmp(&b.name));
 
         let mut known_of_table = vec![0; table.providers.len()];
-        let mut groups = BTreeSet::new();
         for (k, entry) in known.iter().enumerate() {
-            if let Some(i) = entry.table_index {
-                if let Some(slot) = known_of_table.get_mut(i) {
-                    *slot = k;
-                }
-                if entry.enabled {
-                    if let Some(stats) = table.providers.get(i) {
-                        groups.insert(stats.group.clone());
-                    }
-                }
+            if let Some(slot) = entry.table_index.and_then(|i| known_of_table.get_mut(i)) {
+                *slot = k;
             }
         }
-        // Debug only: evaluation enables every provider on purpose; `Brain::load` warns for served policies.
-        if groups.len() > 1 {
-            tracing::debug!(
-                groups = %groups.iter().cloned().collect::<Vec<_>>().join(", "),
-                "enabled providers come from more than one data group; their qualities are not comparable"
-            );
-        }
+        // Whether the enabled providers share a quality scale is `Brain::load`'s warning
+        // (`RoutingTable::apart_in_scale`): evaluation enables every provider here on purpose.
 
         let defaults = resolve_aliases(&registry, defaults);
         let policy = Policy {

@@ -6,6 +6,7 @@
 
 use super::LEVELS;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// What the table knows about one provider.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -171,5 +172,89 @@ impl RoutingTable {
     /// Index of a provider by name.
     pub fn provider_index(&self, name: &str) -> Option<usize> {
         self.providers.iter().position(|p| p.name == name)
+    }
+
+    /// Whether providers `ps` cannot be put on one quality scale: they come from more than one data group
+    /// and no source task (a `task:` category) has outcomes of all of them, so none was measured on the
+    /// same prompts as all the others. Then, per group, its providers among `ps` (`"group: a, b"`, groups
+    /// apart by `; `); `None` when they share a group or a task. A provider's group is the source of most
+    /// of its outcomes, so one measured by two sources (Llama 3.1 by ZeroEval and MMLU-Pro) still shares
+    /// the tasks of both.
+    pub fn apart_in_scale(&self, ps: &[usize]) -> Option<String> {
+        let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for p in ps.iter().filter_map(|&p| self.providers.get(p)) {
+            groups.entry(&p.group).or_default().push(&p.name);
+        }
+        let shared_task = (0..self.categories.len())
+            .filter(|&c| self.categories[c].starts_with("task:"))
+            .any(|c| {
+                ps.iter()
+                    .all(|&p| (0..LEVELS.len()).any(|level| self.observed(c, level, p)))
+            });
+        (groups.len() > 1 && !shared_task).then(|| {
+            groups
+                .iter()
+                .map(|(group, names)| format!("{group}: {}", names.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Providers a, b (group z) and c (group m) over the tasks `task:z` and `task:m`, with outcomes where
+    /// `measured[task][provider]` says so (at one level only).
+    fn table(measured: [[bool; 3]; 2], groups: [&str; 3]) -> RoutingTable {
+        let providers = ["a", "b", "c"]
+            .iter()
+            .zip(groups)
+            .map(|(name, group)| ProviderStats {
+                name: name.to_string(),
+                group: group.into(),
+                observations: 10,
+                mean_quality: 0.5,
+                input_usd_per_mtok: None,
+                output_usd_per_mtok: None,
+            })
+            .collect();
+        let counts = measured
+            .iter()
+            .map(|m| {
+                let cell = m.iter().map(|&x| u32::from(x) * 10).collect::<Vec<_>>();
+                vec![vec![0; 3], vec![0; 3], cell]
+            })
+            .collect();
+        RoutingTable {
+            providers,
+            categories: vec!["task:z".into(), "task:m".into()],
+            category_domain: vec![0, 2],
+            quality: vec![vec![vec![Some(0.5); 3]; 3]; 2],
+            counts,
+            output_tokens: vec![vec![100.0; 3]; 2],
+            observed_cost_usd: vec![vec![vec![None; 3]; 3]; 2],
+            input_tokens: vec![vec![None; 3]; 2],
+            pseudo_count: 1.0,
+        }
+    }
+
+    #[test]
+    fn providers_are_apart_in_scale_only_without_a_common_task() {
+        let groups = ["z", "z", "m"];
+        // c is filed under m but was measured on z's task too (as Llama 3.1 on ZeroEval and MMLU-Pro).
+        let t = table([[true, true, true], [false, false, true]], groups);
+        assert_eq!(t.apart_in_scale(&[0, 1, 2]), None);
+        // Measured on m's task alone, c shares no prompts with a and b.
+        let t = table([[true, true, false], [false, false, true]], groups);
+        assert_eq!(
+            t.apart_in_scale(&[0, 1, 2]).as_deref(),
+            Some("m: c; z: a, b")
+        );
+        // One group is one scale, whatever the tasks; so is a set without c.
+        assert_eq!(t.apart_in_scale(&[0, 1]), None);
+        let t = table([[true, false, false], [false, true, false]], ["z"; 3]);
+        assert_eq!(t.apart_in_scale(&[0, 1, 2]), None);
     }
 }
