@@ -541,7 +541,14 @@ impl CpuBert {
                              m,
                              e,
                              which: usize| {
-                let panels = share(d.weight.panel_count(), threads, t, 1);
+                // In int8, panels with a second weight digit take a pass more (qkv's V): split by
+                // passes there, or one thread waits for the other.
+                let panels = match (&d.quantized, self.dense) {
+                    (Some(q), DenseArithmetic::Int8(_)) => {
+                        share_by_cost(q.panel_count(), threads, t, |p| q.panel_passes(p))
+                    }
+                    _ => share(d.weight.panel_count(), threads, t, 1),
+                };
                 let ops = Operands {
                     out,
                     out_stride: out_w,
@@ -582,10 +589,6 @@ impl CpuBert {
                             );
                             pass.barrier.wait();
                             let input = pass.quantized.input(q, m);
-                            // Panels with a second weight digit take a pass more (qkv's V): split
-                            // by passes, or one thread waits for the other.
-                            let panels =
-                                share_by_cost(q.panel_count(), threads, t, |p| q.panel_passes(p));
                             q.matmul(&input, out, out_w, panels, e, kernel);
                         }
                     }
