@@ -298,11 +298,22 @@ impl CpuBert {
                 } else {
                     vec![1.0; k]
                 };
-                d.quantized = Some(
-                    QuantizedMatrix::quantize(&raw, k, n, &smooth, digits, fine).ok_or_else(
-                        || Error::inference("cannot quantize a dense layer: its shape is off"),
-                    )?,
-                );
+                // The register kernels multiply 16-bit integers too (`vpdpwssd`): there the two
+                // products with 16-bit activations take the wide form, 13-bit activations and 12-bit
+                // weights (`QuantizedMatrix::quantize_wide`): two passes' worth of work where the digits
+                // take two (qkv's Q and K), or three (V, and the output product with its fine weight
+                // digit). AMX has no 16-bit integer product and keeps the digits. Faster on both register
+                // kernels, and the decisions are kept as often or more (docs/benchmarks.md).
+                let wide =
+                    digits == 2 && matches!(kernel, Int8Kernel::Avx512Vnni | Int8Kernel::AvxVnni);
+                let quantized = if wide {
+                    QuantizedMatrix::quantize_wide(&raw, k, n)
+                } else {
+                    QuantizedMatrix::quantize(&raw, k, n, &smooth, digits, fine)
+                };
+                d.quantized = Some(quantized.ok_or_else(|| {
+                    Error::inference("cannot quantize a dense layer: its shape is off")
+                })?);
             }
         }
         self.dense = DenseArithmetic::Int8(kernel);

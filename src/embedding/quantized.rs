@@ -4,6 +4,9 @@
 //! fp32 FMA does 16), then scaled back to f32 for the same epilogue as the fp32 kernel (bias, residual,
 //! GELU). Softmax, layer norm, GELU and pooling stay in f32.
 //!
+//! Where both operands need more than 8 bits, the register kernels (AVX-512 VNNI, AVX-VNNI) take a wide
+//! form instead: 13-bit activations and 12-bit weights as i16, on `vpdpwssd` ([`QuantizedMatrix::quantize_wide`]).
+//!
 //! The integer sums are exact, so the portable loop (any CPU) and the VNNI kernel give the same bits: the
 //! agreement with fp32 can be tested anywhere, and measured for speed where the CPU has VNNI.
 
@@ -167,6 +170,9 @@ pub struct QuantizedMatrix {
     /// The weights' second digit, for the columns that need finer weights than 8 bits: what the first
     /// digit's rounding left, quantized again with its own column scales.
     fine: Option<FineDigit>,
+    /// Whether this is the 16-bit form ([`Self::quantize_wide`]): 13-bit activations and 12-bit weights
+    /// as i16, a pair of inputs to a 4-byte cell, multiplied on `vpdpwssd`.
+    wide: bool,
 }
 
 /// The second weight digit of a [`QuantizedMatrix`]: `weight ≈ scale × q + fine_scale × q_fine`, laid out
@@ -235,6 +241,56 @@ impl QuantizedMatrix {
                 .then(|| smooth.iter().map(|s| 1.0 / s).collect()),
             digits,
             fine,
+            wide: false,
+        })
+    }
+
+    /// Quantizes `weight`, a `(k, n)` row-major matrix, in the 16-bit form for the AVX-512 VNNI and
+    /// AVX-VNNI kernels: weights to 12 bits per column (±2047), activations to 13 bits per row, both held
+    /// as i16 and multiplied on `vpdpwssd` (32 multiply-adds an instruction: one pass costs two of
+    /// `vpdpbusd`'s). Where both operands need more than 8 bits (the output product: GELU's long tail,
+    /// and weights whose 8-bit rounding carried a third of int8's loss), this is two passes' worth of
+    /// work instead of the digits' three (two activation digits and a fine weight digit). The sums of
+    /// each chunk of 256 inputs fit in i32 exactly (256 × 4096 × 2047 < 2³¹) and are added up in i64,
+    /// so every kernel gives the same bits. AMX has no 16-bit integer product: it runs this form on its
+    /// AVX-512 VNNI kernel, so the engine picks the form for the kernel it runs. `None` if a length
+    /// does not fit.
+    pub fn quantize_wide(weight: &[f32], k: usize, n: usize) -> Option<Self> {
+        if weight.len() != k * n || k == 0 || n == 0 {
+            return None;
+        }
+        let groups = k.div_ceil(2);
+        let count = n.div_ceil(PANEL);
+        let mut scales = vec![1f32; count * PANEL];
+        let mut column_sums = vec![0i32; count * PANEL];
+        let mut panels = CacheAligned::zeroed(count * panel_bytes(groups));
+        let top = f32::from(WIDE_WEIGHT_TOP);
+        for c in 0..n {
+            let peak = (0..k).map(|r| weight[r * n + c].abs()).fold(0f32, f32::max);
+            let scale = if peak > 0.0 { peak / top } else { 1.0 };
+            scales[c] = scale;
+            let mut sum = 0i32;
+            for r in 0..k {
+                let q = (weight[r * n + c] / scale).round().clamp(-top, top) as i16;
+                sum += i32::from(q);
+                let at = cell_offset(groups, r / 2, c) + 2 * (r % 2);
+                for (i, b) in q.to_le_bytes().into_iter().enumerate() {
+                    panels[at + i] = b as i8;
+                }
+            }
+            column_sums[c] = sum;
+        }
+        Some(Self {
+            panels,
+            groups,
+            k,
+            n,
+            scales,
+            column_sums,
+            input_scales: None,
+            digits: 1,
+            fine: None,
+            wide: true,
         })
     }
 
@@ -245,6 +301,9 @@ impl QuantizedMatrix {
 
     /// Passes over the inputs panel `p` takes ([`Self::passes`]): its work, relative to other panels'.
     pub fn panel_passes(&self, p: usize) -> usize {
+        if self.wide {
+            return 2;
+        }
         self.digits + usize::from(self.fine_panel(p).is_some())
     }
 
@@ -267,6 +326,7 @@ impl QuantizedMatrix {
         let width = self.groups * 4;
         assert!(
             rows.groups == self.groups
+                && rows.wide == self.wide
                 && rows.digits == self.digits
                 && rows.data.len() >= rows.m * self.digits * width
                 && rows.scales.len() >= rows.m
@@ -275,7 +335,8 @@ impl QuantizedMatrix {
         match kernel {
             #[cfg(target_arch = "x86_64")]
             Int8Kernel::Amx
-                if width.is_multiple_of(amx::TILE_BYTES)
+                if !self.wide
+                    && width.is_multiple_of(amx::TILE_BYTES)
                     && rows.data.len()
                         >= rows.m.next_multiple_of(amx::BLOCK_ROWS) * self.digits * width =>
             {
@@ -284,7 +345,8 @@ impl QuantizedMatrix {
                 unsafe { self.matmul_amx(rows, out, out_stride, panels, epilogue) }
             }
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: the caller guarantees the CPU has AVX-512 VNNI (AMX implies it), and the rest.
+            // SAFETY: the caller guarantees the CPU has AVX-512 VNNI (AMX implies it: it runs the wide
+            // form here), and the rest.
             Int8Kernel::Avx512Vnni | Int8Kernel::Amx => unsafe {
                 self.matmul_vnni(rows, out, out_stride, panels, epilogue)
             },
@@ -350,6 +412,16 @@ impl QuantizedMatrix {
             let fine = self.fine_panel(p);
             let used = PANEL.min(self.n - p * PANEL);
             for r in 0..rows.m {
+                if self.wide {
+                    let totals = wide_row_sums(rows.digit(r, 0, width), panel, self.groups);
+                    dequantize_wide(&totals, rows, r, (scales, column_sums), &mut values);
+                    // SAFETY: as below.
+                    let dst = unsafe {
+                        std::slice::from_raw_parts_mut(out.add(r * out_stride + p * PANEL), used)
+                    };
+                    finish(dst, &values, p, epilogue);
+                    continue;
+                }
                 for (d, slot, panel) in self.passes(panel, fine) {
                     let row = rows.digit(r, d, width);
                     let acc = &mut sums[slot];
@@ -405,13 +477,19 @@ impl QuantizedMatrix {
                 out_stride,
                 panels,
                 epilogue,
-                |count, a, stride, w, groups, o, add| match count {
-                    6 => block_vnni::<6>(a, stride, w, groups, o, add),
-                    5 => block_vnni::<5>(a, stride, w, groups, o, add),
-                    4 => block_vnni::<4>(a, stride, w, groups, o, add),
-                    3 => block_vnni::<3>(a, stride, w, groups, o, add),
-                    2 => block_vnni::<2>(a, stride, w, groups, o, add),
-                    _ => block_vnni::<1>(a, stride, w, groups, o, add),
+                |count, a, stride, w, groups, o, add| match (count, self.wide) {
+                    (6, false) => block_vnni::<6, false>(a, stride, w, groups, o, add),
+                    (5, false) => block_vnni::<5, false>(a, stride, w, groups, o, add),
+                    (4, false) => block_vnni::<4, false>(a, stride, w, groups, o, add),
+                    (3, false) => block_vnni::<3, false>(a, stride, w, groups, o, add),
+                    (2, false) => block_vnni::<2, false>(a, stride, w, groups, o, add),
+                    (_, false) => block_vnni::<1, false>(a, stride, w, groups, o, add),
+                    (6, true) => block_vnni::<6, true>(a, stride, w, groups, o, add),
+                    (5, true) => block_vnni::<5, true>(a, stride, w, groups, o, add),
+                    (4, true) => block_vnni::<4, true>(a, stride, w, groups, o, add),
+                    (3, true) => block_vnni::<3, true>(a, stride, w, groups, o, add),
+                    (2, true) => block_vnni::<2, true>(a, stride, w, groups, o, add),
+                    (_, true) => block_vnni::<1, true>(a, stride, w, groups, o, add),
                 },
             )
         }
@@ -437,12 +515,11 @@ impl QuantizedMatrix {
                 out_stride,
                 panels,
                 epilogue,
-                |count, a, stride, w, groups, o, add| {
-                    if count == 2 {
-                        block_avx_vnni::<2>(a, stride, w, groups, o, add)
-                    } else {
-                        block_avx_vnni::<1>(a, stride, w, groups, o, add)
-                    }
+                |count, a, stride, w, groups, o, add| match (count, self.wide) {
+                    (2, false) => block_avx_vnni::<2, false>(a, stride, w, groups, o, add),
+                    (_, false) => block_avx_vnni::<1, false>(a, stride, w, groups, o, add),
+                    (2, true) => block_avx_vnni::<2, true>(a, stride, w, groups, o, add),
+                    (_, true) => block_avx_vnni::<1, true>(a, stride, w, groups, o, add),
                 },
             )
         }
@@ -472,6 +549,9 @@ impl QuantizedMatrix {
     ) {
         let width = self.groups * 4;
         let mut sums = [[[0i32; PANEL]; SLOTS]; CHUNK_ROWS];
+        // The wide form's sums of whole rows: each chunk of inputs' exact i32 sums, added up in f64,
+        // exact too (below 2⁵³), which AVX-512F and AVX2 convert to f32 where i64 would need AVX-512DQ.
+        let mut totals = [[0f64; PANEL]; CHUNK_ROWS];
         let mut values = [0f32; PANEL];
         // Row i of a digit is `digits × width` bytes after row i - 1.
         let stride = self.digits * width;
@@ -502,21 +582,43 @@ impl QuantizedMatrix {
                                 panel[k_first * GROUP..].as_ptr(),
                                 k_groups,
                                 o,
-                                k_first > 0,
+                                k_first > 0 && !self.wide,
                             );
+                            if self.wide {
+                                // A chunk's sums are exact in i32 (`quantize_wide`); their total
+                                // may not be.
+                                let chunk_rows = first - chunk..first - chunk + count;
+                                for (total, sums) in
+                                    totals[chunk_rows.clone()].iter_mut().zip(&sums[chunk_rows])
+                                {
+                                    for (t, &s) in total.iter_mut().zip(&sums[0]) {
+                                        *t = if k_first == 0 { 0.0 } else { *t } + f64::from(s);
+                                    }
+                                }
+                            }
                         }
                     }
                 }
                 for (i, acc) in sums.iter().take(chunk_end - chunk).enumerate() {
-                    dequantize(
-                        acc,
-                        self.digits,
-                        rows,
-                        chunk + i,
-                        (scales, column_sums),
-                        fine.map(|(_, s, c)| (s, c)),
-                        &mut values,
-                    );
+                    if self.wide {
+                        dequantize_wide(
+                            &totals[i],
+                            rows,
+                            chunk + i,
+                            (scales, column_sums),
+                            &mut values,
+                        );
+                    } else {
+                        dequantize(
+                            acc,
+                            self.digits,
+                            rows,
+                            chunk + i,
+                            (scales, column_sums),
+                            fine.map(|(_, s, c)| (s, c)),
+                            &mut values,
+                        );
+                    }
                     // SAFETY: as in the portable loop.
                     let dst = unsafe {
                         std::slice::from_raw_parts_mut(
@@ -684,6 +786,56 @@ fn dequantize(
     }
 }
 
+/// One row's sums over a wide-form panel in plain Rust, in i64 throughout (exact), as f64 (exact below
+/// 2⁵³, as the register kernels' totals are).
+fn wide_row_sums(row: &[u8], panel: &[i8], groups: usize) -> [f64; PANEL] {
+    // The two i16 of a 4-byte cell, little-endian.
+    let pair = |b: [u8; 4]| [[b[0], b[1]], [b[2], b[3]]].map(|h| i64::from(i16::from_le_bytes(h)));
+    let mut totals = [0i64; PANEL];
+    for g in 0..groups {
+        let a = pair([0, 1, 2, 3].map(|i| row[4 * g + i]));
+        for (q, totals) in totals.chunks_exact_mut(QUARTER_COLUMNS).enumerate() {
+            let quarter = &panel[quarter_offset(g, q)..][..QUARTER];
+            for (t, w) in totals.iter_mut().zip(quarter.chunks_exact(4)) {
+                let w = pair([0, 1, 2, 3].map(|i| w[i] as u8));
+                *t += a[0] * w[0] + a[1] * w[1];
+            }
+        }
+    }
+    totals.map(|t| t as f64)
+}
+
+/// Row `r`'s sums of the wide form back to f32: the i16 activations are the 13-bit ones less
+/// [`WIDE_CENTRE`], so the zero point's share is `(centre − zero) × column sum`; in f64 both are exact
+/// integers (below 2⁵³), so their sum is too; then one rounding to f32, times the row's and the column's
+/// scales.
+#[inline(always)]
+fn dequantize_wide(
+    totals: &[f64; PANEL],
+    rows: &QuantizedInput,
+    r: usize,
+    (column_scales, column_sums): (&[f32], &[i32]),
+    values: &mut [f32; PANEL],
+) {
+    let (scale, shift) = (rows.scales[r], f64::from(WIDE_CENTRE - rows.zeros[r]));
+    let (column_scales, column_sums) = (&column_scales[..PANEL], &column_sums[..PANEL]);
+    for c in 0..PANEL {
+        let exact = totals[c] + shift * f64::from(column_sums[c]);
+        values[c] = exact as f32 * (scale * column_scales[c]);
+    }
+}
+
+/// The wide form's weights: ±2047 (12 bits).
+const WIDE_WEIGHT_TOP: i16 = 2047;
+/// The wide form's activations: 0..=8191 (13 bits), held as i16 less this centre (−4096..=4095).
+const WIDE_TOP: i32 = 8191;
+const WIDE_CENTRE: i32 = 4096;
+// A chunk of inputs' sums must be exact in i32: 2 inputs a group, each product at most 4096 × 2047.
+const _: () = assert!(
+    (2 * K_CHUNK_GROUPS as i64) * (WIDE_CENTRE as i64) * (WIDE_WEIGHT_TOP as i64)
+        <= i32::MAX as i64
+);
+
 /// Room for one product's quantized activations at a time, kept in the encoder's workspace so that
 /// steady-state inference allocates nothing: per row, `digits` runs of `groups × 4` u8 (the high digit
 /// first), one scale and one zero point.
@@ -730,7 +882,7 @@ pub struct SharedStore {
 impl SharedStore {
     /// Quantizes rows `rows` of `ops.x` (`k` values each, at stride `ops.x_stride`) as `matrix`'s
     /// products read them: each value times its input's scale, then each row's range, 0 included, onto
-    /// 0..=255 (one digit) or 0..=65535 (two). `scratch` holds one smoothed row.
+    /// 0..=255 (one digit), 0..=65535 (two) or 0..=8191 (the wide form, held less 4096 as i16). `scratch` holds one smoothed row.
     ///
     /// # Safety
     /// `ops.x` must hold rows `rows` of `k` values at stride `ops.x_stride`, not written meanwhile; no
@@ -744,7 +896,13 @@ impl SharedStore {
     ) {
         let (k, digits) = (matrix.k, matrix.digits);
         let width = matrix.groups * 4;
-        let top = if digits == 2 { 65535.0 } else { 255.0 };
+        let top = if matrix.wide {
+            WIDE_TOP as f32
+        } else if digits == 2 {
+            65535.0
+        } else {
+            255.0
+        };
         for r in rows {
             // SAFETY: the caller's guarantee.
             let raw = unsafe { std::slice::from_raw_parts(ops.x.add(r * ops.x_stride), k) };
@@ -766,6 +924,22 @@ impl SharedStore {
                 self.zeros.part_mut(r, 1)[0] = zero as i32;
                 self.data.part_mut(r * digits * width, digits * width)
             };
+            if matrix.wide {
+                // i16 from byte 2i; the padding past k meets zero weights.
+                out.iter_mut().skip(2 * k).for_each(|b| *b = 0);
+                let mut done = 0;
+                #[cfg(target_arch = "x86_64")]
+                if super::kernels::has_avx512() {
+                    // SAFETY: the CPU has AVX-512F and BW; `row` holds k values, `out` 2k bytes or more.
+                    done = unsafe { quantize_row_wide_avx512(row, out, inverse, zero) };
+                }
+                for (i, &v) in row.iter().enumerate().skip(done) {
+                    // Fused and rounded to even, as the AVX-512 loop does.
+                    let q = v.mul_add(inverse, zero).round_ties_even().clamp(0.0, top) as i32;
+                    out[2 * i..][..2].copy_from_slice(&((q - WIDE_CENTRE) as i16).to_le_bytes());
+                }
+                continue;
+            }
             let (high, low) = out.split_at_mut(if digits == 2 { width } else { 0 });
             // The padding past k meets zero weights; it must be 0 too.
             high.iter_mut().skip(k).for_each(|b| *b = 0);
@@ -801,6 +975,7 @@ impl SharedStore {
                 zeros: self.zeros.part(0, m),
                 groups: matrix.groups,
                 digits: matrix.digits,
+                wide: matrix.wide,
                 m,
             }
         }
@@ -815,6 +990,8 @@ pub struct QuantizedInput<'a> {
     zeros: &'a [i32],
     groups: usize,
     digits: usize,
+    /// Quantized for a wide-form matrix: i16 pairs, one run a row.
+    wide: bool,
     m: usize,
 }
 
@@ -957,8 +1134,37 @@ unsafe fn quantize_row_avx512(
     i
 }
 
+/// `q = clamp(round_even(row[i] · inverse + zero), 0, 8191) − 4096` for the leading multiples of 16 of
+/// `row`, as little-endian i16 into `out` from byte 0 (the wide form). Returns how many values it did.
+///
+/// # Safety
+/// The CPU must support AVX-512F and BW; `out` must hold at least `2 × row.len()` bytes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,fma")]
+unsafe fn quantize_row_wide_avx512(row: &[f32], out: &mut [u8], inverse: f32, zero: f32) -> usize {
+    use std::arch::x86_64::*;
+    assert!(out.len() >= 2 * row.len());
+    let (inv, z) = (_mm512_set1_ps(inverse), _mm512_set1_ps(zero));
+    let (floor, ceiling) = (_mm512_setzero_si512(), _mm512_set1_epi32(WIDE_TOP));
+    let centre = _mm512_set1_epi32(WIDE_CENTRE);
+    let mut i = 0;
+    while i + 16 <= row.len() {
+        // SAFETY: 16 values of `row` from i, 32 bytes of `out` from 2i (asserted above).
+        unsafe {
+            let v = _mm512_fmadd_ps(_mm512_loadu_ps(row.as_ptr().add(i)), inv, z);
+            // The default rounding mode: to nearest, ties to even.
+            let q = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(v), floor), ceiling);
+            let q = _mm512_sub_epi32(q, centre);
+            _mm256_storeu_si256(out.as_mut_ptr().add(2 * i).cast(), _mm512_cvtepi32_epi16(q));
+        }
+        i += 16;
+    }
+    i
+}
+
 /// `R` rows × 64 columns of i32 sums (added to those in `out` when `add`): per group of 4 inputs, 4
-/// weight registers and one broadcast of each row's 4 bytes, 4R `vpdpbusd`.
+/// weight registers and one broadcast of each row's 4 bytes, 4R `vpdpbusd`; or, `WIDE`, per group of
+/// 2 i16 inputs, 4R `vpdpwssd`.
 ///
 /// # Safety
 /// The CPU must support AVX-512F, BW and VNNI; `panel` must hold `groups` groups in tile order, `a` `R` rows
@@ -966,7 +1172,7 @@ unsafe fn quantize_row_avx512(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
-unsafe fn block_vnni<const R: usize>(
+unsafe fn block_vnni<const R: usize, const WIDE: bool>(
     a: *const u8,
     stride: usize,
     panel: *const i8,
@@ -998,7 +1204,11 @@ unsafe fn block_vnni<const R: usize>(
             for (r, acc) in acc.iter_mut().enumerate() {
                 let x = _mm512_set1_epi32(a.add(r * stride + 4 * g).cast::<i32>().read_unaligned());
                 for (s, &w) in acc.iter_mut().zip(&w) {
-                    *s = _mm512_dpbusd_epi32(*s, x, w);
+                    *s = if WIDE {
+                        _mm512_dpwssd_epi32(*s, x, w)
+                    } else {
+                        _mm512_dpbusd_epi32(*s, x, w)
+                    };
                 }
             }
         }
@@ -1024,7 +1234,7 @@ const AVX_ROWS: usize = 2;
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avxvnni")]
 #[inline]
-unsafe fn block_avx_vnni<const R: usize>(
+unsafe fn block_avx_vnni<const R: usize, const WIDE: bool>(
     a: *const u8,
     stride: usize,
     panel: *const i8,
@@ -1061,7 +1271,11 @@ unsafe fn block_avx_vnni<const R: usize>(
                     let x =
                         _mm256_set1_epi32(a.add(r * stride + 4 * g).cast::<i32>().read_unaligned());
                     for (s, &w) in acc.iter_mut().zip(&w) {
-                        *s = _mm256_dpbusd_avx_epi32(*s, x, w);
+                        *s = if WIDE {
+                            _mm256_dpwssd_avx_epi32(*s, x, w)
+                        } else {
+                            _mm256_dpbusd_avx_epi32(*s, x, w)
+                        };
                     }
                 }
             }
@@ -1480,7 +1694,80 @@ mod tests {
     }
 
     #[test]
+    fn the_wide_form_is_finer_than_one_digit_and_every_kernel_gives_the_same_bits() {
+        for (m, k, n) in [
+            (1, 5, 3),
+            (7, 383, 130),
+            (13, 1536, 384),
+            (30, 600, 70),
+            (45, 128, 200),
+        ] {
+            let (x, w, bias) = (values(m * k, 1), values(k * n, 2), values(n, 3));
+            let ones = vec![1.0; k];
+            let wide = QuantizedMatrix::quantize_wide(&w, k, n).unwrap();
+            let narrow = QuantizedMatrix::quantize(&w, k, n, &ones, 1, 0..0).unwrap();
+            let got = run(Int8Kernel::Portable, &x, &wide, m, &bias);
+            let one_digit = run(Int8Kernel::Portable, &x, &narrow, m, &bias);
+            let (mut worst, mut worst_narrow) = (0f32, 0f32);
+            for r in 0..m {
+                for c in 0..n {
+                    let exact: f32 =
+                        (0..k).map(|i| x[r * k + i] * w[i * n + c]).sum::<f32>() + bias[c];
+                    worst = worst.max((got[r * n + c] - exact).abs());
+                    worst_narrow = worst_narrow.max((one_digit[r * n + c] - exact).abs());
+                }
+            }
+            // 12 and 13 bits: steps 16 and 32 times finer than 8 bits' (a wrong scale, zero point or
+            // weight layout is off by far more).
+            let tolerance = 0.002 * (k as f32).sqrt() + 1e-3;
+            assert!(worst <= tolerance, "({m},{k},{n}): {worst} > {tolerance}");
+            if k >= 128 {
+                assert!(
+                    worst < 0.25 * worst_narrow,
+                    "({m},{k},{n}): {worst} vs {worst_narrow}"
+                );
+            }
+            for kernel in Int8Kernel::ALL.into_iter().filter(|k| k.runs_here()) {
+                assert_eq!(
+                    run(kernel, &x, &wide, m, &bias),
+                    got,
+                    "{kernel:?} ({m},{k},{n})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_wide_form_stays_exact_at_its_extremes() {
+        // Every activation at the bottom of its row's range (−4096 once centred) and every weight at
+        // its column's peak (2047): each chunk of 256 inputs sums to −2,146,435,072, next to i32's
+        // limit, and six chunks to far past it. The kernels must agree with the portable loop, whose
+        // sums are i64 throughout, and with the product in f64.
+        let (m, k, n) = (3, 1536, 64);
+        let mut x = vec![-1.0f32; m * k];
+        for r in 0..m {
+            x[r * k] = 1.0;
+        }
+        let w = vec![0.5f32; k * n];
+        let bias = vec![0.0; n];
+        let wide = QuantizedMatrix::quantize_wide(&w, k, n).unwrap();
+        let got = run(Int8Kernel::Portable, &x, &wide, m, &bias);
+        let exact = (1.0 - (k - 1) as f64) * 0.5;
+        for v in &got {
+            assert!(
+                (f64::from(*v) - exact).abs() < 1e-3 * exact.abs(),
+                "{v} vs {exact}"
+            );
+        }
+        for kernel in Int8Kernel::ALL.into_iter().filter(|k| k.runs_here()) {
+            assert_eq!(run(kernel, &x, &wide, m, &bias), got, "{kernel:?}");
+        }
+    }
+
+    #[test]
     fn bad_shapes_are_refused() {
+        assert!(QuantizedMatrix::quantize_wide(&[1.0; 6], 2, 4).is_none());
+        assert!(QuantizedMatrix::quantize_wide(&[], 0, 4).is_none());
         assert!(QuantizedMatrix::quantize(&[1.0; 6], 2, 4, &[1.0; 2], 1, 0..0).is_none());
         assert!(QuantizedMatrix::quantize(&[1.0; 8], 2, 4, &[1.0; 3], 1, 0..0).is_none());
         assert!(QuantizedMatrix::quantize(&[1.0; 8], 2, 4, &[1.0; 2], 3, 0..0).is_none());
