@@ -163,8 +163,8 @@ struct Pass<'a> {
     barrier: SpinBarrier,
     /// Per layer, the next attention task (text × head) to claim.
     next_task: Vec<AtomicUsize>,
-    /// Per layer and product (`PRODUCTS` a layer), the largest magnitude each input took, when calibrating.
-    peaks: Option<&'a Mutex<Vec<Vec<f32>>>>,
+    /// Per layer and product (`PRODUCTS` a layer), what each input took, when calibrating.
+    peaks: Option<&'a Mutex<Vec<InputStats>>>,
 }
 
 impl CpuBert {
@@ -259,10 +259,19 @@ impl CpuBert {
     /// each product's largest input magnitudes, which set its smoothing factors; then every weight is
     /// smoothed and quantized.
     pub fn enable_int8(&mut self, kernel: Int8Kernel, calibration: &[&[u32]]) -> Result<()> {
-        let peaks = Mutex::new(vec![Vec::new(); self.layers.len() * PRODUCTS]);
+        let peaks = Mutex::new(vec![InputStats::default(); self.layers.len() * PRODUCTS]);
         self.run_checked(calibration, 0, Some(&peaks))?;
-        let peaks = peaks.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut peaks = peaks.into_inner().unwrap_or_else(|p| p.into_inner());
         let h = self.hidden;
+        // The register kernels' wide form (below) leaves room to give the intermediate product's second
+        // weight digit to a quarter of its units only: those whose 8-bit weights lose the most.
+        let register = matches!(kernel, Int8Kernel::Avx512Vnni | Int8Kernel::AvxVnni);
+        if register {
+            for (l, layer) in self.layers.iter_mut().enumerate() {
+                let (ahead, behind) = peaks.split_at_mut(l * PRODUCTS + 3);
+                layer.put_lossy_units_first(&ahead[l * PRODUCTS + 2], &mut behind[0])?;
+            }
+        }
         for (l, layer) in self.layers.iter_mut().enumerate() {
             let products = [
                 &mut layer.qkv,
@@ -273,7 +282,7 @@ impl CpuBert {
             for (which, d) in products.into_iter().enumerate() {
                 let (k, n) = (d.weight.rows(), d.weight.columns());
                 let raw = d.weight.unpack();
-                let seen = &peaks[l * PRODUCTS + which];
+                let seen = &peaks[l * PRODUCTS + which].peaks;
                 // Two products get 16-bit activations (two u8 digits, twice the int8 work): the output
                 // product reads GELU's output, whose long positive tail leaves 8 bits per token too coarse,
                 // and qkv reads the hidden states every later layer builds on. Their inputs need no
@@ -287,9 +296,12 @@ impl CpuBert {
                 // straight into the hidden state, where Q's and K's errors are softened by the softmax.
                 // On the 1k set, with the feed-forward digits: 99.3% of providers kept with no digit on
                 // qkv, 99.8% with it on V, 99.6% on all of qkv, 99.0% on Q and K (docs/benchmarks.md).
+                // With the register kernels, the intermediate's units were put in order of loss, and the
+                // first quarter gets the digit (`CpuLayer::put_lossy_units_first`).
                 let fine = match which {
                     // qkv's columns are Q, K and V, h each.
                     0 => 2 * h..3 * h,
+                    2 if register => 0..(n / FINE_SHARE).next_multiple_of(PANEL).min(n),
                     2 | 3 => 0..n,
                     _ => 0..0,
                 };
@@ -304,8 +316,7 @@ impl CpuBert {
                 // take two (qkv's Q and K), or three (V, and the output product with its fine weight
                 // digit). AMX has no 16-bit integer product and keeps the digits. Faster on both register
                 // kernels, and the decisions are kept as often or more (docs/benchmarks.md).
-                let wide =
-                    digits == 2 && matches!(kernel, Int8Kernel::Avx512Vnni | Int8Kernel::AvxVnni);
+                let wide = digits == 2 && register;
                 let quantized = if wide {
                     QuantizedMatrix::quantize_wide(&raw, k, n)
                 } else {
@@ -374,7 +385,7 @@ impl CpuBert {
         &self,
         texts: &[&[u32]],
         tap_after: usize,
-        peaks: Option<&Mutex<Vec<Vec<f32>>>>,
+        peaks: Option<&Mutex<Vec<InputStats>>>,
     ) -> Result<Hidden> {
         if tap_after > self.layers.len() {
             return Err(Error::inference(format!(
@@ -433,7 +444,7 @@ impl CpuBert {
         spans: &[(usize, usize)],
         tap_after: usize,
         team: Option<&rayon::ThreadPool>,
-        peaks: Option<&Mutex<Vec<Vec<f32>>>>,
+        peaks: Option<&Mutex<Vec<InputStats>>>,
     ) -> bool {
         // The spans are consecutive: the last one ends at the token count.
         let tokens = spans.last().map_or(0, |&(start, len)| start + len);
@@ -571,7 +582,7 @@ impl CpuBert {
                     // SAFETY: as below: m rows of x_w values, only read during this step.
                     let rows =
                         unsafe { std::slice::from_raw_parts(x, m.saturating_sub(1) * x_w + x_w) };
-                    record_peaks(peaks, done * PRODUCTS + which, rows, x_w);
+                    record_inputs(peaks, done * PRODUCTS + which, rows, x_w);
                 }
                 match (&d.quantized, &d.bf16, self.dense) {
                     #[cfg(target_arch = "x86_64")]
@@ -883,19 +894,100 @@ struct AttentionScratch {
 /// Dense products per layer: qkv, attention output, intermediate, output.
 const PRODUCTS: usize = 4;
 
-/// Folds the largest magnitude of each of `width` inputs over `rows` into entry `at` of `peaks`.
-fn record_peaks(peaks: &Mutex<Vec<Vec<f32>>>, at: usize, rows: &[f32], width: usize) {
-    let mut all = peaks.lock().unwrap_or_else(|p| p.into_inner());
+/// Folds each of `width` inputs' largest magnitude and sum of squares over `rows` into entry `at` of
+/// `stats`.
+fn record_inputs(stats: &Mutex<Vec<InputStats>>, at: usize, rows: &[f32], width: usize) {
+    let mut all = stats.lock().unwrap_or_else(|p| p.into_inner());
     let Some(entry) = all.get_mut(at) else {
         return;
     };
-    if entry.len() != width {
-        *entry = vec![0.0; width];
+    if entry.peaks.len() != width {
+        *entry = InputStats {
+            peaks: vec![0.0; width],
+            squares: vec![0.0; width],
+        };
     }
     for row in rows.chunks(width) {
-        for (p, v) in entry.iter_mut().zip(row) {
+        for ((p, s), v) in entry.peaks.iter_mut().zip(&mut entry.squares).zip(row) {
             *p = p.max(v.abs());
+            *s += f64::from(v * v);
         }
+    }
+}
+
+/// What the calibration pass saw of one product's inputs.
+#[derive(Clone, Default)]
+struct InputStats {
+    /// Each input's largest magnitude.
+    peaks: Vec<f32>,
+    /// Each input's sum of squares.
+    squares: Vec<f64>,
+}
+
+impl InputStats {
+    /// The inputs reordered: input `i` is the old input `order[i]`.
+    fn reorder(&mut self, order: &[usize]) {
+        if self.peaks.len() == order.len() {
+            self.peaks = order.iter().map(|&i| self.peaks[i]).collect();
+            self.squares = order.iter().map(|&i| self.squares[i]).collect();
+        }
+    }
+}
+
+/// The register kernels give the intermediate product's second weight digit to one unit in this many.
+const FINE_SHARE: usize = 4;
+
+impl CpuLayer {
+    /// Reorders the feed-forward block's units (the intermediate product's columns and bias, and the
+    /// output product's rows; the block computes the same function in any order, up to f32 summation
+    /// order) so that those whose 8-bit intermediate weights cost the output most come first: for unit
+    /// `c`, the expected squared error its weights' rounding puts into its input to GELU on calibration
+    /// text ([`quantized::rounding_loss`]), times the squared norm of its row of the output product (where
+    /// that error goes). `seen` is what calibration saw of the intermediate's inputs, `output` of the
+    /// output product's, reordered with the units.
+    fn put_lossy_units_first(&mut self, seen: &InputStats, output: &mut InputStats) -> Result<()> {
+        let (k, n) = (
+            self.intermediate.weight.rows(),
+            self.intermediate.weight.columns(),
+        );
+        let h = self.output.weight.columns();
+        let inner = self.intermediate.weight.unpack();
+        let out = self.output.weight.unpack();
+        let smooth = if seen.peaks.len() == k {
+            quantized::smoothing(&seen.peaks, &inner, n)
+        } else {
+            vec![1.0; k]
+        };
+        let loss = quantized::rounding_loss(&inner, k, n, &smooth, &seen.squares);
+        let reach: Vec<f64> = out
+            .chunks_exact(h)
+            .map(|row| row.iter().map(|v| f64::from(v * v)).sum())
+            .collect();
+        let mut order: Vec<usize> = (0..n).collect();
+        // Most loss first; ties by index, so the order is the same on every run.
+        order.sort_by(|&a, &b| {
+            (loss[b] * reach[b])
+                .total_cmp(&(loss[a] * reach[a]))
+                .then(a.cmp(&b))
+        });
+        let inner: Vec<f32> = inner
+            .chunks_exact(n)
+            .flat_map(|row| order.iter().map(|&c| row[c]))
+            .collect();
+        let out: Vec<f32> = order
+            .iter()
+            .flat_map(|&c| out[c * h..][..h].iter().copied())
+            .collect();
+        let bias: Vec<f32> = order.iter().map(|&c| self.intermediate.bias[c]).collect();
+        let repack = |w: &[f32], k, n| {
+            PackedMatrix::pack(w, k, n)
+                .ok_or_else(|| Error::inference("cannot reorder the feed-forward units"))
+        };
+        self.intermediate.weight = repack(&inner, k, n)?;
+        self.output.weight = repack(&out, n, h)?;
+        self.intermediate.bias = bias;
+        output.reorder(&order);
+        Ok(())
     }
 }
 

@@ -1524,6 +1524,43 @@ pub fn smoothing(activation_peaks: &[f32], weight: &[f32], n: usize) -> Vec<f32>
         .collect()
 }
 
+/// Per column of `weight` (`(k, n)` row-major, its row `r` multiplied by `smooth[r]`), the expected squared
+/// error its rounding to 8 bits ([`QuantizedMatrix::quantize`]'s first digit) puts into the product,
+/// for inputs whose squares (divided by the smoothing) sum to `input_squares`: Σᵣ eᵣ² · xᵣ². The
+/// rounding errors of a column's weights are close to independent, so their cross terms cancel out.
+pub fn rounding_loss(
+    weight: &[f32],
+    k: usize,
+    n: usize,
+    smooth: &[f32],
+    input_squares: &[f64],
+) -> Vec<f64> {
+    let smoothed: Vec<f32> = weight
+        .chunks_exact(n)
+        .zip(smooth)
+        .flat_map(|(row, &s)| row.iter().map(move |w| w * s))
+        .collect();
+    let square = |r: usize| {
+        let s = f64::from(smooth[r]);
+        input_squares.get(r).map_or(1.0, |q| q / (s * s))
+    };
+    (0..n)
+        .map(|c| {
+            let peak = (0..k)
+                .map(|r| smoothed[r * n + c].abs())
+                .fold(0f32, f32::max);
+            let scale = if peak > 0.0 { peak / 127.0 } else { 1.0 };
+            (0..k)
+                .map(|r| {
+                    let w = smoothed[r * n + c];
+                    let e = f64::from(w - scale * (w / scale).round());
+                    e * e * square(r)
+                })
+                .sum()
+        })
+        .collect()
+}
+
 /// Text the int8 engine is calibrated on at load: the inputs' largest magnitudes in an fp32 pass over these
 /// set the smoothing factors. Written for this purpose (no benchmark, probe or training prompt), in the
 /// kinds and lengths of requests a router sees.
@@ -1762,6 +1799,31 @@ mod tests {
         for kernel in Int8Kernel::ALL.into_iter().filter(|k| k.runs_here()) {
             assert_eq!(run(kernel, &x, &wide, m, &bias), got, "{kernel:?}");
         }
+    }
+
+    #[test]
+    fn rounding_loss_is_zero_on_exact_weights_and_weighs_each_input_by_its_squares() {
+        // (3, 2): column 0 is on the 8-bit grid (127 · 0.01, 0.05 and −0.1 are whole steps of 0.01);
+        // column 1's weight of input 1 is a third of a step off.
+        let (k, n) = (3, 2);
+        let weight = [1.27, 1.27, 0.05, 0.01 / 3.0, -0.1, 0.0];
+        let loss = rounding_loss(&weight, k, n, &[1.0; 3], &[1.0, 1.0, 1.0]);
+        assert!(loss[0] < 1e-12, "{loss:?}");
+        let step: f64 = 0.01;
+        let expected = (step / 3.0).powi(2);
+        assert!((loss[1] - expected).abs() < 1e-3 * expected, "{loss:?}");
+        // Only input 1's weight is off the grid: its squares scale the loss, the others' do not.
+        let heavier = rounding_loss(&weight, k, n, &[1.0; 3], &[9.0, 4.0, 9.0]);
+        assert!(
+            (heavier[1] - 4.0 * loss[1]).abs() < 1e-3 * loss[1],
+            "{heavier:?}"
+        );
+        // Smoothing by 2 doubles the weight row and halves the input: the same loss.
+        let smoothed = rounding_loss(&weight, k, n, &[2.0, 2.0, 2.0], &[1.0, 1.0, 1.0]);
+        assert!(
+            (smoothed[1] - loss[1]).abs() < 1e-3 * loss[1],
+            "{smoothed:?}"
+        );
     }
 
     #[test]

@@ -289,3 +289,66 @@ fn spin_barrier_orders_every_step() {
         }
     });
 }
+
+#[test]
+fn putting_lossy_units_first_keeps_the_function_and_orders_the_units_by_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, cfg) = tiny_model(dir.path(), 64, 2);
+    let texts = texts();
+    let slices: Vec<&[u32]> = texts.iter().map(Vec::as_slice).collect();
+    let mut native = CpuBert::load(&path, &cfg, 2).unwrap();
+    let before = native.forward(&slices).unwrap();
+    let stats = Mutex::new(vec![InputStats::default(); native.layers.len() * PRODUCTS]);
+    native.run_checked(&slices, 0, Some(&stats)).unwrap();
+    let mut stats = stats.into_inner().unwrap();
+    let bias_before = native.layers[0].intermediate.bias.clone();
+    for (l, layer) in native.layers.iter_mut().enumerate() {
+        let (ahead, behind) = stats.split_at_mut(l * PRODUCTS + 3);
+        layer
+            .put_lossy_units_first(&ahead[l * PRODUCTS + 2], &mut behind[0])
+            .unwrap();
+    }
+    // The units moved (a test of nothing otherwise), as a permutation.
+    let bias_after = &native.layers[0].intermediate.bias;
+    assert_ne!(&bias_before, bias_after);
+    let sorted = |v: &[f32]| {
+        let mut v = v.to_vec();
+        v.sort_by(f32::total_cmp);
+        v
+    };
+    assert_eq!(sorted(&bias_before), sorted(bias_after));
+    // The same function, up to the output product's summation order.
+    let after = native.forward(&slices).unwrap();
+    let worst = before
+        .iter()
+        .zip(&after)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-4, "max abs diff {worst}");
+    // In the new order, each unit's loss times its reach never rises.
+    for (l, layer) in native.layers.iter().enumerate() {
+        let seen = &stats[l * PRODUCTS + 2];
+        let (k, n) = (
+            layer.intermediate.weight.rows(),
+            layer.intermediate.weight.columns(),
+        );
+        let inner = layer.intermediate.weight.unpack();
+        let smooth = quantized::smoothing(&seen.peaks, &inner, n);
+        let loss = quantized::rounding_loss(&inner, k, n, &smooth, &seen.squares);
+        let h = layer.output.weight.columns();
+        let out = layer.output.weight.unpack();
+        let score: Vec<f64> = (0..n)
+            .map(|c| {
+                loss[c]
+                    * out[c * h..][..h]
+                        .iter()
+                        .map(|v| f64::from(v * v))
+                        .sum::<f64>()
+            })
+            .collect();
+        assert!(
+            score.windows(2).all(|w| w[0] >= w[1]),
+            "layer {l}: {score:?}"
+        );
+    }
+}
