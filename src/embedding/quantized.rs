@@ -173,6 +173,10 @@ pub struct QuantizedMatrix {
     /// Whether this is the 16-bit form ([`Self::quantize_wide`]): 13-bit activations and 12-bit weights
     /// as i16, a pair of inputs to a 4-byte cell, multiplied on `vpdpwssd`.
     wide: bool,
+    /// The wide form's exact span: groups of inputs (whole chunks of [`K_CHUNK_GROUPS`]) whose sums
+    /// stay exact in i32 for any activations, so the register kernels add chunks up in i32 within a span
+    /// and turn to f64 only between spans ([`Self::quantize_wide`]). Unused by the digits.
+    span_groups: usize,
 }
 
 /// The second weight digit of a [`QuantizedMatrix`]: `weight ≈ scale × q + fine_scale × q_fine`, laid out
@@ -242,6 +246,7 @@ impl QuantizedMatrix {
             digits,
             fine,
             wide: false,
+            span_groups: K_CHUNK_GROUPS,
         })
     }
 
@@ -251,8 +256,11 @@ impl QuantizedMatrix {
     /// `vpdpbusd`'s). Where both operands need more than 8 bits (the output product: GELU's long tail,
     /// and weights whose 8-bit rounding carried a third of int8's loss), this is two passes' worth of
     /// work instead of the digits' three (two activation digits and a fine weight digit). The sums of
-    /// each chunk of 256 inputs fit in i32 exactly (256 × 4096 × 2047 < 2³¹) and are added up in i64,
-    /// so every kernel gives the same bits. AMX has no 16-bit integer product: it runs this form on its
+    /// any 256 inputs fit in i32 exactly (256 × 4096 × 2047 < 2³¹); a longer span fits where every
+    /// column's weights over it, in magnitude, sum to at most 2³¹ / 4096 (real weights are far below
+    /// their peak: a whole row of qkv's 384 inputs and half of the output product's 1,536 fit). The
+    /// register kernels sum a span in i32 and the spans in f64, exact below 2⁵³, and the portable loop
+    /// sums in i64, so every kernel gives the same bits. AMX has no 16-bit integer product: it runs this form on its
     /// AVX-512 VNNI kernel, so the engine picks the form for the kernel it runs. `None` if a length
     /// does not fit.
     pub fn quantize_wide(weight: &[f32], k: usize, n: usize) -> Option<Self> {
@@ -280,6 +288,31 @@ impl QuantizedMatrix {
             }
             column_sums[c] = sum;
         }
+        // The longest span of whole chunks over which no column's weights can take an i32 sum past
+        // its limit; one chunk always fits (the assertion at `WIDE_CENTRE`).
+        let magnitude = |g: usize, c: usize| -> i64 {
+            (0..2)
+                .map(|i| {
+                    let at = cell_offset(groups, g, c) + 2 * i;
+                    i64::from(i16::from_le_bytes([panels[at] as u8, panels[at + 1] as u8]).abs())
+                })
+                .sum()
+        };
+        let fits = |span: usize| {
+            (0..groups).step_by(span).all(|first| {
+                (0..n).all(|c| {
+                    let sum: i64 = (first..(first + span).min(groups))
+                        .map(|g| magnitude(g, c))
+                        .sum();
+                    sum * i64::from(WIDE_CENTRE) <= i64::from(i32::MAX)
+                })
+            })
+        };
+        let span_groups = (1..=groups.div_ceil(K_CHUNK_GROUPS))
+            .rev()
+            .map(|chunks| chunks * K_CHUNK_GROUPS)
+            .find(|&span| fits(span))
+            .unwrap_or(K_CHUNK_GROUPS);
         Some(Self {
             panels,
             groups,
@@ -291,6 +324,7 @@ impl QuantizedMatrix {
             digits: 1,
             fine: None,
             wide: true,
+            span_groups,
         })
     }
 
@@ -582,17 +616,24 @@ impl QuantizedMatrix {
                                 panel[k_first * GROUP..].as_ptr(),
                                 k_groups,
                                 o,
-                                k_first > 0 && !self.wide,
+                                if self.wide {
+                                    !k_first.is_multiple_of(self.span_groups)
+                                } else {
+                                    k_first > 0
+                                },
                             );
-                            if self.wide {
-                                // A chunk's sums are exact in i32 (`quantize_wide`); their total
+                            let span_end = (k_first + k_groups).is_multiple_of(self.span_groups)
+                                || k_first + k_groups == self.groups;
+                            if self.wide && span_end {
+                                // A span's sums are exact in i32 (`quantize_wide`); their total
                                 // may not be.
                                 let chunk_rows = first - chunk..first - chunk + count;
+                                let first_span = k_first < self.span_groups;
                                 for (total, sums) in
                                     totals[chunk_rows.clone()].iter_mut().zip(&sums[chunk_rows])
                                 {
                                     for (t, &s) in total.iter_mut().zip(&sums[0]) {
-                                        *t = if k_first == 0 { 0.0 } else { *t } + f64::from(s);
+                                        *t = if first_span { 0.0 } else { *t } + f64::from(s);
                                     }
                                 }
                             }
@@ -1775,29 +1816,81 @@ mod tests {
     }
 
     #[test]
+    fn the_wide_forms_spans_follow_the_weights_and_keep_every_kernels_bits() {
+        // Columns whose weights are near their peak everywhere fit one chunk a span; columns whose
+        // peak is one weight in `spike` fit longer spans, up to the whole row.
+        let (m, k, n) = (20, 1536, 96);
+        let mut spans = Vec::new();
+        for spike in [1, 3, 8, 32] {
+            let w: Vec<f32> = values(k * n, 5)
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    if (i / n) % spike == 0 {
+                        v.signum()
+                    } else {
+                        0.05 * v
+                    }
+                })
+                .collect();
+            let (x, bias) = (values(m * k, 6), values(n, 7));
+            let wide = QuantizedMatrix::quantize_wide(&w, k, n).unwrap();
+            spans.push(wide.span_groups);
+            let got = run(Int8Kernel::Portable, &x, &wide, m, &bias);
+            for kernel in Int8Kernel::ALL.into_iter().filter(|k| k.runs_here()) {
+                assert_eq!(
+                    run(kernel, &x, &wide, m, &bias),
+                    got,
+                    "{kernel:?} spike {spike}"
+                );
+            }
+        }
+        // One chunk, longer spans that still split the row, and the whole row.
+        let groups = k / 2;
+        assert_eq!(spans[0], K_CHUNK_GROUPS, "{spans:?}");
+        assert!(
+            spans.iter().any(|&s| s > K_CHUNK_GROUPS && s < groups),
+            "{spans:?}"
+        );
+        assert!(spans.iter().any(|&s| s >= groups), "{spans:?}");
+    }
+
+    #[test]
     fn the_wide_form_stays_exact_at_its_extremes() {
-        // Every activation at the bottom of its row's range (−4096 once centred) and every weight at
-        // its column's peak (2047): each chunk of 256 inputs sums to −2,146,435,072, next to i32's
-        // limit, and six chunks to far past it. The kernels must agree with the portable loop, whose
-        // sums are i64 throughout, and with the product in f64.
+        // Every activation but one at the bottom of its row's range (−4096 once centred), and the
+        // weights positive: at their column's peak (2047) everywhere, or on one input in `spike` with
+        // the rest at a twentieth of it. Each span's i32 sums then come as close to i32's limit as its
+        // length allows (each chunk −2,146,435,072 with every weight at its peak), and the row's total
+        // goes far past it. The kernels must agree with the portable loop, whose sums are i64
+        // throughout, and with the product in f64.
         let (m, k, n) = (3, 1536, 64);
         let mut x = vec![-1.0f32; m * k];
         for r in 0..m {
             x[r * k] = 1.0;
         }
-        let w = vec![0.5f32; k * n];
         let bias = vec![0.0; n];
-        let wide = QuantizedMatrix::quantize_wide(&w, k, n).unwrap();
-        let got = run(Int8Kernel::Portable, &x, &wide, m, &bias);
-        let exact = (1.0 - (k - 1) as f64) * 0.5;
-        for v in &got {
-            assert!(
-                (f64::from(*v) - exact).abs() < 1e-3 * exact.abs(),
-                "{v} vs {exact}"
-            );
-        }
-        for kernel in Int8Kernel::ALL.into_iter().filter(|k| k.runs_here()) {
-            assert_eq!(run(kernel, &x, &wide, m, &bias), got, "{kernel:?}");
+        for spike in [1, 4, 16] {
+            let w: Vec<f32> = (0..k * n)
+                .map(|i| if (i / n) % spike == 0 { 0.5 } else { 0.025 })
+                .collect();
+            let wide = QuantizedMatrix::quantize_wide(&w, k, n).unwrap();
+            let got = run(Int8Kernel::Portable, &x, &wide, m, &bias);
+            let exact: f64 = (0..k).map(|r| f64::from(x[r]) * f64::from(w[r * n])).sum();
+            for v in &got {
+                // The small weights (a twentieth of the peak) are rounded to about 100 steps.
+                assert!(
+                    (f64::from(*v) - exact).abs() < 1e-2 * exact.abs(),
+                    "spike {spike}: {v} vs {exact}"
+                );
+            }
+            for kernel in Int8Kernel::ALL.into_iter().filter(|k| k.runs_here()) {
+                assert_eq!(
+                    run(kernel, &x, &wide, m, &bias),
+                    got,
+                    "{kernel:?} spike {spike}, span {}",
+                    wide.span_groups
+                );
+            }
         }
     }
 
