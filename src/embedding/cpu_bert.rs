@@ -164,7 +164,7 @@ struct Pass<'a> {
     /// Per layer, the next attention task (text × head) to claim.
     next_task: Vec<AtomicUsize>,
     /// Per layer and product (`PRODUCTS` a layer), what each input took, when calibrating.
-    peaks: Option<&'a Mutex<Vec<InputStats>>>,
+    calibration: Option<&'a Mutex<Vec<InputStats>>>,
 }
 
 impl CpuBert {
@@ -256,19 +256,20 @@ impl CpuBert {
     }
 
     /// Switches the dense layers to int8 on `kernel`: an f32 pass over `calibration` (token ids) records
-    /// each product's largest input magnitudes, which set its smoothing factors; then every weight is
-    /// smoothed and quantized.
+    /// each product's largest input magnitudes, which set its smoothing factors, and their squares; with
+    /// the register kernels the feed-forward units are put in order of loss
+    /// ([`CpuLayer::put_lossy_units_first`]); then every weight is smoothed and quantized.
     pub fn enable_int8(&mut self, kernel: Int8Kernel, calibration: &[&[u32]]) -> Result<()> {
-        let peaks = Mutex::new(vec![InputStats::default(); self.layers.len() * PRODUCTS]);
-        self.run_checked(calibration, 0, Some(&peaks))?;
-        let mut peaks = peaks.into_inner().unwrap_or_else(|p| p.into_inner());
+        let seen = Mutex::new(vec![InputStats::default(); self.layers.len() * PRODUCTS]);
+        self.run_checked(calibration, 0, Some(&seen))?;
+        let mut seen = seen.into_inner().unwrap_or_else(|p| p.into_inner());
         let h = self.hidden;
         // The register kernels' wide form (below) leaves room to give the intermediate product's second
         // weight digit to a quarter of its units only: those whose 8-bit weights lose the most.
         let register = matches!(kernel, Int8Kernel::Avx512Vnni | Int8Kernel::AvxVnni);
         if register {
             for (l, layer) in self.layers.iter_mut().enumerate() {
-                let (ahead, behind) = peaks.split_at_mut(l * PRODUCTS + 3);
+                let (ahead, behind) = seen.split_at_mut(l * PRODUCTS + 3);
                 layer.put_lossy_units_first(&ahead[l * PRODUCTS + 2], &mut behind[0])?;
             }
         }
@@ -282,7 +283,7 @@ impl CpuBert {
             for (which, d) in products.into_iter().enumerate() {
                 let (k, n) = (d.weight.rows(), d.weight.columns());
                 let raw = d.weight.unpack();
-                let seen = &peaks[l * PRODUCTS + which].peaks;
+                let peaks = &seen[l * PRODUCTS + which].peaks;
                 // Two products get 16-bit activations (two u8 digits, twice the int8 work): the output
                 // product reads GELU's output, whose long positive tail leaves 8 bits per token too coarse,
                 // and qkv reads the hidden states every later layer builds on. Their inputs need no
@@ -305,8 +306,8 @@ impl CpuBert {
                     2 | 3 => 0..n,
                     _ => 0..0,
                 };
-                let smooth = if seen.len() == k && digits == 1 {
-                    quantized::smoothing(seen, &raw, n)
+                let smooth = if peaks.len() == k && digits == 1 {
+                    quantized::smoothing(peaks, &raw, n)
                 } else {
                     vec![1.0; k]
                 };
@@ -380,12 +381,12 @@ impl CpuBert {
         self.run_checked(texts, tap_after, None)
     }
 
-    /// [`Self::forward_tapped`], recording each product's largest input magnitudes into `peaks` when given.
+    /// [`Self::forward_tapped`], recording what each product's inputs took into `calibration` when given.
     fn run_checked(
         &self,
         texts: &[&[u32]],
         tap_after: usize,
-        peaks: Option<&Mutex<Vec<InputStats>>>,
+        calibration: Option<&Mutex<Vec<InputStats>>>,
     ) -> Result<Hidden> {
         if tap_after > self.layers.len() {
             return Err(Error::inference(format!(
@@ -422,7 +423,7 @@ impl CpuBert {
             Some(ws) => (ws, self.team.as_ref()),
             None => (&mut own, None),
         };
-        if !self.run_team(ws, texts, &spans, tap_after, team, peaks) {
+        if !self.run_team(ws, texts, &spans, tap_after, team, calibration) {
             return Err(Error::inference("the forward pass failed"));
         }
         let rows = tokens * self.hidden;
@@ -444,7 +445,7 @@ impl CpuBert {
         spans: &[(usize, usize)],
         tap_after: usize,
         team: Option<&rayon::ThreadPool>,
-        peaks: Option<&Mutex<Vec<InputStats>>>,
+        calibration: Option<&Mutex<Vec<InputStats>>>,
     ) -> bool {
         // The spans are consecutive: the last one ends at the token count.
         let tokens = spans.last().map_or(0, |&(start, len)| start + len);
@@ -479,7 +480,7 @@ impl CpuBert {
             tap_after,
             barrier: SpinBarrier::new(threads),
             next_task: self.layers.iter().map(|_| AtomicUsize::new(0)).collect(),
-            peaks,
+            calibration,
         };
         let failed = AtomicBool::new(false);
         let run = |t: usize| {
@@ -578,11 +579,11 @@ impl CpuBert {
                     x_stride: x_w,
                     m,
                 };
-                if let (Some(peaks), 0) = (pass.peaks, t) {
+                if let (Some(calibration), 0) = (pass.calibration, t) {
                     // SAFETY: as below: m rows of x_w values, only read during this step.
                     let rows =
                         unsafe { std::slice::from_raw_parts(x, m.saturating_sub(1) * x_w + x_w) };
-                    record_inputs(peaks, done * PRODUCTS + which, rows, x_w);
+                    record_inputs(calibration, done * PRODUCTS + which, rows, x_w);
                 }
                 match (&d.quantized, &d.bf16, self.dense) {
                     #[cfg(target_arch = "x86_64")]
