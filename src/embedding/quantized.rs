@@ -971,7 +971,8 @@ impl SharedStore {
                 let mut done = 0;
                 #[cfg(target_arch = "x86_64")]
                 if super::kernels::has_avx512() {
-                    // SAFETY: the CPU has AVX-512F and BW; `row` holds k values, `out` 2k bytes or more.
+                    // SAFETY: the CPU has AVX-512F and FMA; `row` holds k values, `out` 2k bytes or
+                    // more (`width` = 4 ⌈k / 2⌉).
                     done = unsafe { quantize_row_wide_avx512(row, out, inverse, zero) };
                 }
                 for (i, &v) in row.iter().enumerate().skip(done) {
@@ -1179,9 +1180,10 @@ unsafe fn quantize_row_avx512(
 /// `row`, as little-endian i16 into `out` from byte 0 (the wide form). Returns how many values it did.
 ///
 /// # Safety
-/// The CPU must support AVX-512F and BW; `out` must hold at least `2 × row.len()` bytes.
+/// The CPU must support AVX-512F and FMA ([`super::kernels::has_avx512`]); `out` must hold at least
+/// `2 × row.len()` bytes.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,fma")]
+#[target_feature(enable = "avx512f,fma")]
 unsafe fn quantize_row_wide_avx512(row: &[f32], out: &mut [u8], inverse: f32, zero: f32) -> usize {
     use std::arch::x86_64::*;
     assert!(out.len() >= 2 * row.len());
