@@ -349,6 +349,35 @@ mod tests {
     }
 
     #[test]
+    fn softmax_rows_of_every_length_match_f64() {
+        // Lengths around the 16 lanes, so that a last partial chunk (1 to 15 values) is covered.
+        for width in [1, 2, 15, 16, 17, 31, 32, 33, 57, 64] {
+            let rows = 3;
+            let mut data: Vec<f32> = (0..rows * width)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 9.0)
+                .collect();
+            let reference: Vec<f64> = data
+                .chunks(width)
+                .flat_map(|row| {
+                    let max = row
+                        .iter()
+                        .fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
+                    let e: Vec<f64> = row.iter().map(|&v| (f64::from(v) - max).exp()).collect();
+                    let sum: f64 = e.iter().sum();
+                    e.into_iter().map(move |v| v / sum)
+                })
+                .collect();
+            softmax_rows_in_place(&mut data, width);
+            for (i, (&got, &want)) in data.iter().zip(&reference).enumerate() {
+                assert!(
+                    (f64::from(got) - want).abs() < 1e-6,
+                    "width {width}, value {i}: {got} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn masked_softmax_matches_candle_with_an_additive_mask() {
         let dev = candle_core::Device::Cpu;
         let (b, h, s) = (3, 2, 5);
