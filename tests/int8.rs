@@ -240,3 +240,26 @@ fn bf16_keeps_the_decisions_of_fp32() {
             .meets_the_targets(&format!("{kernel:?}, held-out"));
     }
 }
+
+#[test]
+fn a_forced_kernel_needs_its_own_precision() {
+    // `embed-bench --int8-kernel` in a row asked to be fp32 would measure int8 under fp32's name.
+    for (precision, flag, kernel) in [
+        ("fp32", "--int8-kernel", "portable"),
+        ("bf16", "--int8-kernel", "portable"),
+        ("fp32", "--bf16-kernel", "amx-bf16"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_embed-bench"))
+            .arg(common::root().join("benches/prompts-1k.jsonl"))
+            .args(["--precision", precision, flag, kernel])
+            .env("TRIAGE_MODEL_CACHE", common::model_cache())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{precision} {flag}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{flag} goes with --precision")),
+            "{stderr}"
+        );
+    }
+}

@@ -31,7 +31,7 @@ use triage::embedding::minilm::mean_pool_normalize;
 use triage::embedding::minilm::EngineKind;
 use triage::embedding::quantized::Int8Kernel;
 use triage::embedding::tokenizer::load_tokenizer;
-use triage::embedding::{DenseArithmetic, Embedder, MiniLmEmbedder};
+use triage::embedding::{DenseArithmetic, Embedder, MiniLmEmbedder, PrecisionChoice};
 use triage::error::{Error, Result};
 
 /// Times the candle embedder like the Python baseline and prints one JSON line.
@@ -71,11 +71,13 @@ struct Args {
     /// provider, domain and level (for a reduced-precision row).
     #[arg(long)]
     agreement: bool,
-    /// With `--precision int8`: run this int8 kernel (`amx-int8`, `avx512-vnni`, `avx-vnni`, `portable`)
-    /// instead of the fastest one, to measure one against another on the same CPU.
+    /// With `--precision int8` (an error with any other): run this int8 kernel (`amx-int8`,
+    /// `avx512-vnni`, `avx-vnni`, `portable`) instead of the fastest one, to measure one against another
+    /// on the same CPU.
     #[arg(long)]
     int8_kernel: Option<String>,
-    /// With `--precision bf16`: run this bf16 kernel (`amx-bf16`, `avx512-bf16`) instead of the fastest.
+    /// With `--precision bf16` (an error with any other): run this bf16 kernel (`amx-bf16`,
+    /// `avx512-bf16`) instead of the fastest.
     #[arg(long, conflicts_with = "int8_kernel")]
     bf16_kernel: Option<String>,
     #[command(flatten)]
@@ -148,6 +150,23 @@ fn run(args: Args) -> Result<()> {
         let unknown = |flag: &str, name: &str| {
             Error::Usage(format!("--{flag} {name}: unknown, or not run by this CPU"))
         };
+        // A forced kernel runs its own precision: it must not measure int8 in a row the user asked
+        // to be fp32.
+        let wants = |choice: PrecisionChoice, flag: &str, precision: &str| {
+            if settings.precision == choice {
+                Ok(())
+            } else {
+                Err(Error::Usage(format!(
+                    "--{flag} goes with --precision {precision}"
+                )))
+            }
+        };
+        if args.int8_kernel.is_some() {
+            wants(PrecisionChoice::Int8, "int8-kernel", "int8")?;
+        }
+        if args.bf16_kernel.is_some() {
+            wants(PrecisionChoice::Bf16, "bf16-kernel", "bf16")?;
+        }
         let forced = match (&args.int8_kernel, &args.bf16_kernel) {
             (Some(name), _) => Some(DenseArithmetic::Int8(
                 Int8Kernel::named(name).ok_or_else(|| unknown("int8-kernel", name))?,
@@ -253,7 +272,6 @@ fn agreement_with_fp32(
     prompts: &[String],
     batch_size: usize,
 ) -> Result<serde_json::Value> {
-    use triage::embedding::PrecisionChoice;
     let mut fp32_settings = settings.clone();
     fp32_settings.precision = PrecisionChoice::Fp32;
     let this = embedder.embed_detailed(prompts)?;
