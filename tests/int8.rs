@@ -6,12 +6,11 @@
 //! held to them.
 //!
 //! The int8 sums are exact, so the portable kernel (a CPU without VNNI) computes the same bits as AMX
-//! (the unit tests of `embedding::quantized` check it). The register VNNI kernels hold qkv and the output
-//! product in a wide form of 16-bit integers, which AMX lacks, so they compute other bits: on an AMX CPU
-//! both are judged here. A CPU without VNNI serves int8 requests in
-//! fp32, its fastest path; there the test runs the portable kernel (about 20 times slower) on every
-//! sixteenth prompt, checks the cosines, and prints the decisions' agreement without judging a sample that
-//! small. bf16 runs on AMX or AVX-512 BF16; elsewhere its test says so and checks nothing.
+//! (the unit tests of `embedding::quantized` check it). The register VNNI kernels quantize differently
+//! (qkv and the output product in a wide form of 16-bit integers, which AMX lacks), so they compute other
+//! bits: on an AMX CPU both are judged here. A CPU without VNNI serves int8 requests in fp32, its fastest
+//! path; there the test runs the portable kernel (about 20 times slower) on every sixteenth prompt,
+//! checks the cosines, and prints the decisions' agreement without judging a sample that small. bf16 runs on AMX or AVX-512 BF16; elsewhere its test says so and checks nothing.
 
 mod common;
 
@@ -195,8 +194,9 @@ fn agreement(dense: DenseArithmetic, sample: bool) -> Agreement {
 }
 
 /// The int8 kernels to judge here: the fastest this CPU runs, and where that is AMX, the AVX-512 VNNI
-/// kernel too, which holds the output product in the wide form (16-bit integers, AMX has none) and so
-/// computes other bits (a CPU with VNNI but no AMX runs it: AMD Zen 4, Intel Ice Lake).
+/// kernel too, which holds qkv and the output product in the wide form (16-bit integers, AMX has none)
+/// and the intermediate's second weight digit on a quarter of its units, and so computes other bits (a
+/// CPU with VNNI but no AMX runs it: AMD Zen 4, Intel Ice Lake).
 fn int8_kernels() -> Vec<Int8Kernel> {
     let fastest = Int8Kernel::detect();
     let mut kernels = vec![fastest];

@@ -161,19 +161,19 @@ fn run(args: Args) -> Result<()> {
                 )))
             }
         };
-        if args.int8_kernel.is_some() {
-            wants(PrecisionChoice::Int8, "int8-kernel", "int8")?;
-        }
-        if args.bf16_kernel.is_some() {
-            wants(PrecisionChoice::Bf16, "bf16-kernel", "bf16")?;
-        }
         let forced = match (&args.int8_kernel, &args.bf16_kernel) {
-            (Some(name), _) => Some(DenseArithmetic::Int8(
-                Int8Kernel::named(name).ok_or_else(|| unknown("int8-kernel", name))?,
-            )),
-            (_, Some(name)) => Some(DenseArithmetic::Bf16(
-                Bf16Kernel::named(name).ok_or_else(|| unknown("bf16-kernel", name))?,
-            )),
+            (Some(name), _) => {
+                wants(PrecisionChoice::Int8, "int8-kernel", "int8")?;
+                Some(DenseArithmetic::Int8(
+                    Int8Kernel::named(name).ok_or_else(|| unknown("int8-kernel", name))?,
+                ))
+            }
+            (_, Some(name)) => {
+                wants(PrecisionChoice::Bf16, "bf16-kernel", "bf16")?;
+                Some(DenseArithmetic::Bf16(
+                    Bf16Kernel::named(name).ok_or_else(|| unknown("bf16-kernel", name))?,
+                ))
+            }
             _ => None,
         };
         let embedder = match forced {

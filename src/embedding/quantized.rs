@@ -5,7 +5,8 @@
 //! GELU). Softmax, layer norm, GELU and pooling stay in f32.
 //!
 //! Where both operands need more than 8 bits, the register kernels (AVX-512 VNNI, AVX-VNNI) take a wide
-//! form instead: 13-bit activations and 12-bit weights as i16, on `vpdpwssd` ([`QuantizedMatrix::quantize_wide`]).
+//! form instead: 13-bit activations and 12-bit weights as i16, on `vpdpwssd`
+//! ([`QuantizedMatrix::quantize_wide`]).
 //!
 //! The integer sums are exact, so the portable loop (any CPU) and the VNNI kernel give the same bits: the
 //! agreement with fp32 can be tested anywhere, and measured for speed where the CPU has VNNI.
@@ -214,11 +215,7 @@ impl QuantizedMatrix {
         {
             return None;
         }
-        let weight: Vec<f32> = weight
-            .chunks_exact(n)
-            .zip(smooth)
-            .flat_map(|(row, &s)| row.iter().map(move |w| w * s))
-            .collect();
+        let weight = smoothed(weight, n, smooth);
         let groups = k.div_ceil(4);
         let (panels, scales, column_sums, rest) = quantize_digit(&weight, k, n, fine.clone());
         let fine = (!fine.is_empty()).then(|| {
@@ -260,9 +257,9 @@ impl QuantizedMatrix {
     /// column's weights over it, in magnitude, sum to at most 2³¹ / 4096 (real weights are far below
     /// their peak: a whole row of qkv's 384 inputs and half of the output product's 1,536 fit). The
     /// register kernels sum a span in i32 and the spans in f64, exact below 2⁵³, and the portable loop
-    /// sums in i64, so every kernel gives the same bits. AMX has no 16-bit integer product: it runs this form on its
-    /// AVX-512 VNNI kernel, so the engine picks the form for the kernel it runs. `None` if a length
-    /// does not fit.
+    /// sums in i64, so every kernel gives the same bits. AMX has no 16-bit integer product: it runs this
+    /// form on its AVX-512 VNNI kernel, so the engine picks the form for the kernel it runs. `None` if a
+    /// length does not fit.
     pub fn quantize_wide(weight: &[f32], k: usize, n: usize) -> Option<Self> {
         if weight.len() != k * n || k == 0 || n == 0 {
             return None;
@@ -273,14 +270,16 @@ impl QuantizedMatrix {
         let mut column_sums = vec![0i32; count * PANEL];
         let mut panels = CacheAligned::zeroed(count * panel_bytes(groups));
         let top = f32::from(WIDE_WEIGHT_TOP);
+        // Per group of 2 inputs and column, the weights' summed magnitude, for the spans below.
+        let mut magnitudes = vec![0i64; groups * n];
         for c in 0..n {
-            let peak = (0..k).map(|r| weight[r * n + c].abs()).fold(0f32, f32::max);
-            let scale = if peak > 0.0 { peak / top } else { 1.0 };
+            let scale = column_scale(weight, k, n, c, top);
             scales[c] = scale;
             let mut sum = 0i32;
             for r in 0..k {
                 let q = (weight[r * n + c] / scale).round().clamp(-top, top) as i16;
                 sum += i32::from(q);
+                magnitudes[(r / 2) * n + c] += i64::from(q.abs());
                 let at = cell_offset(groups, r / 2, c) + 2 * (r % 2);
                 for (i, b) in q.to_le_bytes().into_iter().enumerate() {
                     panels[at + i] = b as i8;
@@ -290,19 +289,11 @@ impl QuantizedMatrix {
         }
         // The longest span of whole chunks over which no column's weights can take an i32 sum past
         // its limit; one chunk always fits (the assertion at `WIDE_CENTRE`).
-        let magnitude = |g: usize, c: usize| -> i64 {
-            (0..2)
-                .map(|i| {
-                    let at = cell_offset(groups, g, c) + 2 * i;
-                    i64::from(i16::from_le_bytes([panels[at] as u8, panels[at + 1] as u8]).abs())
-                })
-                .sum()
-        };
         let fits = |span: usize| {
             (0..groups).step_by(span).all(|first| {
                 (0..n).all(|c| {
                     let sum: i64 = (first..(first + span).min(groups))
-                        .map(|g| magnitude(g, c))
+                        .map(|g| magnitudes[g * n + c])
                         .sum();
                     sum * i64::from(WIDE_CENTRE) <= i64::from(i32::MAX)
                 })
@@ -449,38 +440,33 @@ impl QuantizedMatrix {
                 if self.wide {
                     let totals = wide_row_sums(rows.digit(r, 0, width), panel, self.groups);
                     dequantize_wide(&totals, rows, r, (scales, column_sums), &mut values);
-                    // SAFETY: as below.
-                    let dst = unsafe {
-                        std::slice::from_raw_parts_mut(out.add(r * out_stride + p * PANEL), used)
-                    };
-                    finish(dst, &values, p, epilogue);
-                    continue;
-                }
-                for (d, slot, panel) in self.passes(panel, fine) {
-                    let row = rows.digit(r, d, width);
-                    let acc = &mut sums[slot];
-                    *acc = [0; PANEL];
-                    for g in 0..self.groups {
-                        let a = &row[g * 4..][..4];
-                        for (q, acc) in acc.chunks_exact_mut(QUARTER_COLUMNS).enumerate() {
-                            let quarter = &panel[quarter_offset(g, q)..][..QUARTER];
-                            for (acc, w) in acc.iter_mut().zip(quarter.chunks_exact(4)) {
-                                *acc += (0..4)
-                                    .map(|j| i32::from(a[j]) * i32::from(w[j]))
-                                    .sum::<i32>();
+                } else {
+                    for (d, slot, panel) in self.passes(panel, fine) {
+                        let row = rows.digit(r, d, width);
+                        let acc = &mut sums[slot];
+                        *acc = [0; PANEL];
+                        for g in 0..self.groups {
+                            let a = &row[g * 4..][..4];
+                            for (q, acc) in acc.chunks_exact_mut(QUARTER_COLUMNS).enumerate() {
+                                let quarter = &panel[quarter_offset(g, q)..][..QUARTER];
+                                for (acc, w) in acc.iter_mut().zip(quarter.chunks_exact(4)) {
+                                    *acc += (0..4)
+                                        .map(|j| i32::from(a[j]) * i32::from(w[j]))
+                                        .sum::<i32>();
+                                }
                             }
                         }
                     }
+                    dequantize(
+                        &sums,
+                        self.digits,
+                        rows,
+                        r,
+                        (scales, column_sums),
+                        fine.map(|(_, s, c)| (s, c)),
+                        &mut values,
+                    );
                 }
-                dequantize(
-                    &sums,
-                    self.digits,
-                    rows,
-                    r,
-                    (scales, column_sums),
-                    fine.map(|(_, s, c)| (s, c)),
-                    &mut values,
-                );
                 // SAFETY: row r of `out` holds n values from column 0; this panel's `used` columns are this
                 // call's alone (the caller's guarantee).
                 let dst = unsafe {
@@ -753,6 +739,26 @@ impl QuantizedMatrix {
     }
 }
 
+/// `weight`, a `(k, n)` row-major matrix, with row `r` multiplied by `smooth[r]`.
+fn smoothed(weight: &[f32], n: usize, smooth: &[f32]) -> Vec<f32> {
+    weight
+        .chunks_exact(n)
+        .zip(smooth)
+        .flat_map(|(row, &s)| row.iter().map(move |w| w * s))
+        .collect()
+}
+
+/// Column `c`'s scale in a `(k, n)` row-major `weight`: its peak magnitude onto `top` (1 for a column of
+/// zeros).
+fn column_scale(weight: &[f32], k: usize, n: usize, c: usize, top: f32) -> f32 {
+    let peak = (0..k).map(|r| weight[r * n + c].abs()).fold(0f32, f32::max);
+    if peak > 0.0 {
+        peak / top
+    } else {
+        1.0
+    }
+}
+
 /// One weight digit of a `(k, n)` row-major matrix: its panels, column scales (each column's peak to
 /// ±127) and column sums, and what the rounding left in the columns of `rest_of` (`weight − scale × q`,
 /// `(k, rest_of.len())` row-major; empty for none), which a second digit is made from.
@@ -770,8 +776,7 @@ fn quantize_digit(
     let width = rest_of.len();
     let mut rest = vec![0f32; k * width];
     for c in 0..n {
-        let peak = (0..k).map(|r| weight[r * n + c].abs()).fold(0f32, f32::max);
-        let scale = if peak > 0.0 { peak / 127.0 } else { 1.0 };
+        let scale = column_scale(weight, k, n, c, 127.0);
         scales[c] = scale;
         let mut sum = 0i32;
         for r in 0..k {
@@ -923,7 +928,8 @@ pub struct SharedStore {
 impl SharedStore {
     /// Quantizes rows `rows` of `ops.x` (`k` values each, at stride `ops.x_stride`) as `matrix`'s
     /// products read them: each value times its input's scale, then each row's range, 0 included, onto
-    /// 0..=255 (one digit), 0..=65535 (two) or 0..=8191 (the wide form, held less 4096 as i16). `scratch` holds one smoothed row.
+    /// 0..=255 (one digit), 0..=65535 (two) or 0..=8191 (the wide form, held less 4096 as i16).
+    /// `scratch` holds one smoothed row.
     ///
     /// # Safety
     /// `ops.x` must hold rows `rows` of `k` values at stride `ops.x_stride`, not written meanwhile; no
@@ -1578,21 +1584,14 @@ pub fn rounding_loss(
     smooth: &[f32],
     input_squares: &[f64],
 ) -> Vec<f64> {
-    let smoothed: Vec<f32> = weight
-        .chunks_exact(n)
-        .zip(smooth)
-        .flat_map(|(row, &s)| row.iter().map(move |w| w * s))
-        .collect();
+    let smoothed = smoothed(weight, n, smooth);
     let square = |r: usize| {
         let s = f64::from(smooth[r]);
         input_squares.get(r).map_or(1.0, |q| q / (s * s))
     };
     (0..n)
         .map(|c| {
-            let peak = (0..k)
-                .map(|r| smoothed[r * n + c].abs())
-                .fold(0f32, f32::max);
-            let scale = if peak > 0.0 { peak / 127.0 } else { 1.0 };
+            let scale = column_scale(&smoothed, k, n, c, 127.0);
             (0..k)
                 .map(|r| {
                     let w = smoothed[r * n + c];
