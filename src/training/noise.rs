@@ -1,7 +1,8 @@
 //! How steady the labels and decisions are under the noise a user makes: each held-out prompt is
-//! rewritten with one kind of noise at a time (a typo, lower case, extra whitespace, a polite prefix, a
-//! chatty suffix, different punctuation), and the report counts how often the provider, the domain and
-//! the level stay what they were for the clean prompt. Deterministic: the same prompts get the same noise.
+//! rewritten with one kind of noise at a time (swapped letters, misspellings, lower case, extra
+//! whitespace, a polite prefix, a chatty suffix, different punctuation), and the report counts how often
+//! the provider, the domain and the level stay what they were for the clean prompt. Deterministic: the
+//! same prompts get the same noise.
 //!
 //! The labels read a prompt without its courtesy at either end ([`crate::reading`]), so openings and
 //! closings are steady by construction; the report still measures them, with two sets of phrases (the
@@ -20,8 +21,9 @@ use std::fmt::Write as _;
 pub const MAX_PROMPTS: usize = 300;
 
 /// The kinds of noise, in report order.
-pub const KINDS: [&str; 8] = [
+pub const KINDS: [&str; 9] = [
     "typo",
+    "misspelling",
     "lower_case",
     "whitespace",
     "polite_prefix",
@@ -88,14 +90,32 @@ const TRAINING_SUFFIXES: [&str; 8] = [
     "Thank you very much in advance.",
 ];
 
-/// Swaps two neighbouring letters inside two words of at least four letters (one word when the prompt
-/// has only one such word; unchanged when it has none).
-fn typo(text: &str) -> String {
-    typo_salted(text, 0)
+/// How a typo changes one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slip {
+    /// Two neighbouring letters swapped ("anwser"): what the labels' reading repairs.
+    Swap,
+    /// A letter left out ("enviroment").
+    Drop,
+    /// A letter typed twice ("runnning").
+    Double,
+    /// A letter replaced by another ("minimun").
+    Replace,
 }
 
-/// [`typo`] at places picked with `salt` (0 is the report's).
-fn typo_salted(text: &str, salt: u64) -> String {
+/// The report's typos, and training's: swaps, which the reading repairs. (Training on every kind of slip
+/// was tried and not kept: docs/experiments.md.)
+const SWAPS: [Slip; 1] = [Slip::Swap];
+/// The report's misspellings: the slips the reading does not repair, which training never makes.
+const MISSPELLINGS: [Slip; 3] = [Slip::Drop, Slip::Double, Slip::Replace];
+
+/// Letters a replacement is drawn from (common ones first, as a stray key mostly lands on one).
+const REPLACEMENTS: &[u8] = b"etaoinsrhldcumfpgwybvkxjqz";
+
+/// `text` with a slip of one of `slips` in two words of at least four letters (one word when the prompt
+/// has only one such word; unchanged when it has none), at places picked with `salt` (0 is the
+/// report's).
+fn typo_salted(text: &str, salt: u64, slips: &[Slip]) -> String {
     let mut words: Vec<String> = text.split(' ').map(str::to_string).collect();
     let long: Vec<usize> = (0..words.len())
         .filter(|&k| words[k].chars().filter(|c| c.is_alphabetic()).count() >= 4)
@@ -109,17 +129,41 @@ fn typo_salted(text: &str, salt: u64) -> String {
         chosen.push(second);
     }
     for k in chosen {
+        let slip = slips[(pick(&words[k], 13 + 16 * salt) % slips.len() as u64) as usize];
         let mut chars: Vec<char> = words[k].chars().collect();
+        // Where the slip may go: a letter followed by a letter (a swap also needs them to differ).
         let letters: Vec<usize> = (0..chars.len().saturating_sub(1))
             .filter(|&i| {
-                chars[i].is_alphabetic() && chars[i + 1].is_alphabetic() && chars[i] != chars[i + 1]
+                chars[i].is_alphabetic()
+                    && chars[i + 1].is_alphabetic()
+                    && (slip != Slip::Swap || chars[i] != chars[i + 1])
             })
             .collect();
         if letters.is_empty() {
             continue;
         }
         let i = letters[(pick(&words[k], 3 + 16 * salt) % letters.len() as u64) as usize];
-        chars.swap(i, i + 1);
+        match slip {
+            Slip::Swap => chars.swap(i, i + 1),
+            // The letter after `i`, so the word's first letter stays (people rarely miss that one).
+            Slip::Drop => {
+                chars.remove(i + 1);
+            }
+            Slip::Double => chars.insert(i + 1, chars[i + 1]),
+            Slip::Replace => {
+                let old = chars[i + 1];
+                let mut at = (pick(&words[k], 14 + 16 * salt) % REPLACEMENTS.len() as u64) as usize;
+                while char::from(REPLACEMENTS[at]) == old.to_ascii_lowercase() {
+                    at = (at + 1) % REPLACEMENTS.len();
+                }
+                let new = char::from(REPLACEMENTS[at]);
+                chars[i + 1] = if old.is_uppercase() {
+                    new.to_ascii_uppercase()
+                } else {
+                    new
+                };
+            }
+        }
         words[k] = chars.into_iter().collect();
     }
     words.join(" ")
@@ -128,7 +172,8 @@ fn typo_salted(text: &str, salt: u64) -> String {
 /// `text` with one kind of noise.
 pub fn noisy(text: &str, kind: &str) -> String {
     match kind {
-        "typo" => typo(text),
+        "typo" => typo_salted(text, 0, &SWAPS),
+        "misspelling" => typo_salted(text, 0, &MISSPELLINGS),
         "lower_case" => text.to_lowercase(),
         "whitespace" => format!("  {}\n", text.split(' ').collect::<Vec<_>>().join("  ")),
         "polite_prefix" => format!("{} {text}", one_of(&REPORT_PREFIXES, text, 4)),
@@ -155,8 +200,8 @@ fn one_of<'a>(phrases: &[&'a str], text: &str, salt: u64) -> &'a str {
 /// How many noisy copies training makes of each prompt ([`training_copies`]).
 pub const TRAINING_COPIES: usize = 2;
 
-/// The noisy copies training adds of a prompt: one with typos (at other places than the report's), one
-/// with another kind of noise (case, whitespace, an opening, a closing or punctuation, with training's
+/// The noisy copies training adds of a prompt: one with typos (swaps, at other places than the report's),
+/// one with another kind of noise (case, whitespace, an opening, a closing or punctuation, with training's
 /// own phrases). Copies equal to the prompt are left out.
 pub fn training_copies(text: &str) -> Vec<String> {
     let other = match pick(text, 6) % 5 {
@@ -173,7 +218,7 @@ pub fn training_copies(text: &str) -> Vec<String> {
             }
         }
     };
-    let mut out = vec![typo_salted(text, 1 + pick(text, 10) % 3), other];
+    let mut out = vec![typo_salted(text, 1 + pick(text, 10) % 3, &SWAPS), other];
     out.retain(|c| c != text);
     out.dedup();
     out
@@ -275,6 +320,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn each_slip_does_what_it_says() {
+        let word = "question";
+        let one = |slip: Slip| typo_salted(word, 5, &[slip]);
+        let swapped = one(Slip::Swap);
+        assert_eq!(swapped.len(), word.len());
+        assert_eq!(
+            word.chars()
+                .zip(swapped.chars())
+                .filter(|(a, b)| a != b)
+                .count(),
+            2,
+            "{swapped}"
+        );
+        let dropped = one(Slip::Drop);
+        assert_eq!(dropped.len() + 1, word.len(), "{dropped}");
+        assert!((0..word.len()).any(|i| format!("{}{}", &word[..i], &word[i + 1..]) == dropped));
+        let doubled = one(Slip::Double);
+        assert_eq!(doubled.len(), word.len() + 1, "{doubled}");
+        assert!((1..word.len()).any(|i| format!("{}{}", &word[..i], &word[i - 1..]) == doubled));
+        let replaced = one(Slip::Replace);
+        assert_eq!(replaced.len(), word.len());
+        assert_eq!(
+            word.chars()
+                .zip(replaced.chars())
+                .filter(|(a, b)| a != b)
+                .count(),
+            1,
+            "{replaced}"
+        );
+        // A capital stays a capital; a word of three letters or fewer is left alone.
+        assert!(typo_salted("QUESTION", 5, &[Slip::Replace])
+            .chars()
+            .all(|c| c.is_uppercase()));
+        assert_eq!(typo_salted("a cat sat", 0, &MISSPELLINGS), "a cat sat");
+    }
+
+    #[test]
     fn noise_is_deterministic_and_of_its_kind() {
         let p = "Write a Python function that merges two sorted lists.";
         let t = noisy(p, "typo");
@@ -286,6 +368,24 @@ mod tests {
         a.sort_unstable();
         b.sort_unstable();
         assert_eq!(a, b, "a typo swaps letters");
+        // A misspelling drops, doubles or replaces a letter in each of two words, never the first.
+        let m = noisy(p, "misspelling");
+        assert_eq!(m, noisy(p, "misspelling"));
+        let changed: Vec<(&str, &str)> = p
+            .split(' ')
+            .zip(m.split(' '))
+            .filter(|(a, b)| a != b)
+            .collect();
+        assert_eq!(changed.len(), 2, "{m}");
+        for (clean, slipped) in changed {
+            assert_eq!(clean[..1], slipped[..1], "{m}");
+            assert!(clean.len().abs_diff(slipped.len()) <= 1, "{m}");
+            let mut a: Vec<char> = clean.chars().collect();
+            let mut b: Vec<char> = slipped.chars().collect();
+            a.sort_unstable();
+            b.sort_unstable();
+            assert_ne!(a, b, "not a swap: {m}");
+        }
         assert_eq!(noisy(p, "lower_case"), p.to_lowercase());
         assert_eq!(
             noisy(p, "punctuation"),
