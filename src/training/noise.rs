@@ -104,7 +104,7 @@ enum Slip {
 }
 
 /// The report's typos, and training's: swaps, which the reading repairs. (Training on every kind of slip
-/// was tried and not kept: docs/experiments.md.)
+/// steadies misspellings but moves the recommended knob; tried, not shipped yet: docs/experiments.md.)
 const SWAPS: [Slip; 1] = [Slip::Swap];
 /// The report's misspellings: the slips the reading does not repair, which training never makes.
 const MISSPELLINGS: [Slip; 3] = [Slip::Drop, Slip::Double, Slip::Replace];
