@@ -10,7 +10,8 @@
 //! (qkv and the output product in a wide form of 16-bit integers, which AMX lacks), so they compute other
 //! bits: on an AMX CPU both are judged here. A CPU without VNNI serves int8 requests in fp32, its fastest
 //! path; there the test runs the portable kernel (about 20 times slower) on every sixteenth prompt,
-//! checks the cosines, and prints the decisions' agreement without judging a sample that small. bf16 runs on AMX or AVX-512 BF16; elsewhere its test says so and checks nothing.
+//! checks the cosines, and prints the decisions' agreement without judging a sample that small. bf16
+//! runs on AMX or AVX-512 BF16; elsewhere its test says so and checks nothing.
 
 mod common;
 

@@ -143,9 +143,10 @@ fn typo_salted(text: &str, salt: u64, slips: &[Slip]) -> String {
             continue;
         }
         let i = letters[(pick(&words[k], 3 + 16 * salt) % letters.len() as u64) as usize];
+        // A drop, double or replacement acts on the letter after `i`, so the word's first letter
+        // stays (people rarely miss that one).
         match slip {
             Slip::Swap => chars.swap(i, i + 1),
-            // The letter after `i`, so the word's first letter stays (people rarely miss that one).
             Slip::Drop => {
                 chars.remove(i + 1);
             }
@@ -319,20 +320,25 @@ pub fn sample(held_out: &[&str]) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// How many places two texts of one length differ in.
+    fn differing(a: &str, b: &str) -> usize {
+        a.chars().zip(b.chars()).filter(|(x, y)| x != y).count()
+    }
+
+    /// The letters of `text`, sorted: equal for two texts that differ by a swap.
+    fn sorted_letters(text: &str) -> Vec<char> {
+        let mut letters: Vec<char> = text.chars().collect();
+        letters.sort_unstable();
+        letters
+    }
+
     #[test]
     fn each_slip_does_what_it_says() {
         let word = "question";
         let one = |slip: Slip| typo_salted(word, 5, &[slip]);
         let swapped = one(Slip::Swap);
         assert_eq!(swapped.len(), word.len());
-        assert_eq!(
-            word.chars()
-                .zip(swapped.chars())
-                .filter(|(a, b)| a != b)
-                .count(),
-            2,
-            "{swapped}"
-        );
+        assert_eq!(differing(word, &swapped), 2, "{swapped}");
         let dropped = one(Slip::Drop);
         assert_eq!(dropped.len() + 1, word.len(), "{dropped}");
         assert!((0..word.len()).any(|i| format!("{}{}", &word[..i], &word[i + 1..]) == dropped));
@@ -341,14 +347,7 @@ mod tests {
         assert!((1..word.len()).any(|i| format!("{}{}", &word[..i], &word[i - 1..]) == doubled));
         let replaced = one(Slip::Replace);
         assert_eq!(replaced.len(), word.len());
-        assert_eq!(
-            word.chars()
-                .zip(replaced.chars())
-                .filter(|(a, b)| a != b)
-                .count(),
-            1,
-            "{replaced}"
-        );
+        assert_eq!(differing(word, &replaced), 1, "{replaced}");
         // A capital stays a capital; a word of three letters or fewer is left alone.
         assert!(typo_salted("QUESTION", 5, &[Slip::Replace])
             .chars()
@@ -363,11 +362,11 @@ mod tests {
         assert_ne!(t, p);
         assert_eq!(t, noisy(p, "typo"));
         assert_eq!(t.len(), p.len());
-        let mut a: Vec<char> = t.chars().collect();
-        let mut b: Vec<char> = p.chars().collect();
-        a.sort_unstable();
-        b.sort_unstable();
-        assert_eq!(a, b, "a typo swaps letters");
+        assert_eq!(
+            sorted_letters(&t),
+            sorted_letters(p),
+            "a typo swaps letters"
+        );
         // A misspelling drops, doubles or replaces a letter in each of two words, never the first.
         let m = noisy(p, "misspelling");
         assert_eq!(m, noisy(p, "misspelling"));
@@ -380,11 +379,11 @@ mod tests {
         for (clean, slipped) in changed {
             assert_eq!(clean[..1], slipped[..1], "{m}");
             assert!(clean.len().abs_diff(slipped.len()) <= 1, "{m}");
-            let mut a: Vec<char> = clean.chars().collect();
-            let mut b: Vec<char> = slipped.chars().collect();
-            a.sort_unstable();
-            b.sort_unstable();
-            assert_ne!(a, b, "not a swap: {m}");
+            assert_ne!(
+                sorted_letters(clean),
+                sorted_letters(slipped),
+                "not a swap: {m}"
+            );
         }
         assert_eq!(noisy(p, "lower_case"), p.to_lowercase());
         assert_eq!(
